@@ -1,0 +1,204 @@
+"""The countdown: one shared deadline, pushed back by every accepted push.
+
+The state is an absolute deadline, never a running counter, so every client can project
+the remaining time from its own clock while the server stays the authority. Times are
+epoch seconds stamped by the server; a client's clock is never trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Final, Literal, get_args
+
+from swan.core.errors import InvalidSettingError
+
+DEFAULT_PERIOD_SECONDS: Final = 108 * 60
+ALARM_SECONDS: Final = 4 * 60
+SWAN_CODE: Final = (4, 8, 15, 16, 23, 42)
+
+Phase = Literal["counting", "alarm", "failed"]
+StoredPhase = Literal["counting", "failed"]
+Source = Literal["web", "pi", "button", "cli"]
+ClickType = Literal["SINGLE", "DOUBLE", "LONG"]
+RuleSet = Literal["anytime", "swan"]
+RefusalReason = Literal["rate_limited", "too_early", "wrong_code"]
+
+SOURCES: Final[tuple[Source, ...]] = get_args(Source)
+CLICK_TYPES: Final[tuple[ClickType, ...]] = get_args(ClickType)
+RULE_SETS: Final[tuple[RuleSet, ...]] = get_args(RuleSet)
+STORED_PHASES: Final[tuple[StoredPhase, ...]] = get_args(StoredPhase)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How the countdown behaves. The defaults are the Swan station's, with the original's rules."""
+
+    period_seconds: float = DEFAULT_PERIOD_SECONDS
+    alarm_seconds: float = ALARM_SECONDS
+    rule_set: RuleSet = "anytime"
+    # One principal (a device, a browser) may push at most once per this many seconds.
+    min_push_interval: float = 1.0
+    # The shadow is written at most once per this many seconds; pushes in between coalesce.
+    coalesce_seconds: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.period_seconds > 0:
+            raise InvalidSettingError("period_seconds", self.period_seconds, "must be positive")
+        if not 0 <= self.alarm_seconds <= self.period_seconds:
+            raise InvalidSettingError(
+                "alarm_seconds", self.alarm_seconds, "must be between 0 and the period"
+            )
+        if self.rule_set not in RULE_SETS:
+            raise InvalidSettingError("rule_set", self.rule_set, f"must be one of {RULE_SETS}")
+        if not self.min_push_interval >= 0:
+            raise InvalidSettingError("min_push_interval", self.min_push_interval, "must be >= 0")
+        if not self.coalesce_seconds >= 0:
+            raise InvalidSettingError("coalesce_seconds", self.coalesce_seconds, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class Push:
+    """One push of the button, stamped with the server's time on arrival."""
+
+    at: float
+    by: str
+    source: Source
+    click_type: ClickType = "SINGLE"
+    # What was typed at the `>:` prompt; only the `swan` rule set asks for it.
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """The shared state, as stored in the button shadow's `reported` section."""
+
+    period_seconds: float
+    deadline: float
+    phase: StoredPhase
+    last_push: Push | None
+    pushes: int
+    run_started_at: float
+    failures: int
+    failed_at: float | None
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A push was accepted: the new state, and whether it ended a run first."""
+
+    countdown: Countdown
+    new_run: bool
+    failure_recorded: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A push was refused; `retry_after` says when trying again can succeed, if known."""
+
+    reason: RefusalReason
+    message: str
+    retry_after: float | None = None
+
+
+def remaining(countdown: Countdown, now: float) -> float:
+    """Seconds until the deadline: zero once failed, never more than a period (clock skew)."""
+    if countdown.phase == "failed":
+        return 0.0
+    return min(countdown.period_seconds, max(0.0, countdown.deadline - now))
+
+
+def phase_at(countdown: Countdown, now: float, alarm_seconds: float = ALARM_SECONDS) -> Phase:
+    """The phase a viewer sees at `now`.
+
+    A passed deadline is a failure even before the expire handler has written it.
+    """
+    if countdown.phase == "failed" or now >= countdown.deadline:
+        return "failed"
+    if countdown.deadline - now <= alarm_seconds:
+        return "alarm"
+    return "counting"
+
+
+def code_matches(entered: str | None) -> bool:
+    """True when `entered` is the Numbers, however they are separated."""
+    if entered is None:
+        return False
+    if re.search(r"[^\d\s,]", entered):
+        return False
+    return tuple(int(n) for n in re.findall(r"\d+", entered)) == SWAN_CODE
+
+
+def press(
+    current: Countdown | None, push: Push, rules: Rules, *, number: int | None = None
+) -> Pressed | Refused:
+    """Apply one push.
+
+    `number` is the push's position in history (where every push is counted, even those
+    coalesced into one shadow write); the stored count becomes at least that.
+    """
+    if rules.rule_set == "swan":
+        refusal = _swan_refusal(current, push, rules)
+        if refusal is not None:
+            return refusal
+    count = max((current.pushes if current else 0) + 1, number or 0)
+    if current is None:
+        return Pressed(
+            _new_run(push, rules, pushes=count, failures=0), new_run=True, failure_recorded=False
+        )
+    if current.phase == "failed":
+        fresh = _new_run(push, rules, pushes=count, failures=current.failures)
+        return Pressed(fresh, new_run=True, failure_recorded=False)
+    if push.at >= current.deadline:
+        # The world ended before anyone recorded it: count the failure, then start again.
+        fresh = _new_run(push, rules, pushes=count, failures=current.failures + 1)
+        return Pressed(fresh, new_run=True, failure_recorded=True)
+    latest = (
+        push if current.last_push is None or push.at >= current.last_push.at else current.last_push
+    )
+    pushed = replace(
+        current,
+        period_seconds=rules.period_seconds,
+        deadline=max(current.deadline, push.at + rules.period_seconds),
+        last_push=latest,
+        pushes=count,
+    )
+    return Pressed(pushed, new_run=False, failure_recorded=False)
+
+
+def expire(current: Countdown, now: float) -> Countdown | None:
+    """The failed state if the deadline has passed, or None when there is nothing to do.
+
+    Idempotent: an already failed countdown, or one pushed meanwhile, is left alone.
+    """
+    if current.phase == "failed" or now < current.deadline:
+        return None
+    return replace(
+        current, phase="failed", failures=current.failures + 1, failed_at=current.deadline
+    )
+
+
+def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int) -> Countdown:
+    return Countdown(
+        period_seconds=rules.period_seconds,
+        deadline=push.at + rules.period_seconds,
+        phase="counting",
+        last_push=push,
+        pushes=pushes,
+        run_started_at=push.at,
+        failures=failures,
+        failed_at=None,
+    )
+
+
+def _swan_refusal(current: Countdown | None, push: Push, rules: Rules) -> Refused | None:
+    if not code_matches(push.code):
+        return Refused("wrong_code", "the code is 4 8 15 16 23 42, then Execute")
+    if current is None:
+        return None
+    if phase_at(current, push.at, rules.alarm_seconds) == "counting":
+        wait = current.deadline - rules.alarm_seconds - push.at
+        minutes = rules.alarm_seconds / 60
+        message = f"the prompt opens when the alarm sounds, {minutes:g} minutes before zero"
+        return Refused("too_early", message, wait)
+    return None

@@ -1,0 +1,287 @@
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swan.core.countdown import (
+    ALARM_SECONDS,
+    DEFAULT_PERIOD_SECONDS,
+    Countdown,
+    Pressed,
+    Push,
+    Refused,
+    Rules,
+    code_matches,
+    expire,
+    phase_at,
+    press,
+    remaining,
+)
+from swan.core.errors import InvalidSettingError
+
+T0 = 1_764_000_000.0
+RULES = Rules()
+SWAN = Rules(rule_set="swan")
+CODE = "4 8 15 16 23 42"
+
+
+def push_at(at, by="pi-kitchen", source="pi", code=None):
+    return Push(at=at, by=by, source=source, code=code)
+
+
+def accepted(outcome):
+    assert isinstance(outcome, Pressed), outcome
+    return outcome
+
+
+def started(at=T0, rules=RULES):
+    return accepted(press(None, push_at(at), rules)).countdown
+
+
+def test_the_period_is_108_minutes_and_the_alarm_the_last_4():
+    assert DEFAULT_PERIOD_SECONDS == 6480
+    assert ALARM_SECONDS == 240
+    assert Rules().period_seconds == 6480
+
+
+def test_first_push_starts_the_first_run():
+    outcome = accepted(press(None, push_at(T0), RULES))
+    assert outcome.new_run
+    assert not outcome.failure_recorded
+    assert outcome.countdown == Countdown(
+        period_seconds=6480,
+        deadline=T0 + 6480,
+        phase="counting",
+        last_push=push_at(T0),
+        pushes=1,
+        run_started_at=T0,
+        failures=0,
+        failed_at=None,
+    )
+
+
+def test_push_resets_the_deadline_to_a_full_period_from_server_time():
+    countdown = started()
+    later = accepted(press(countdown, push_at(T0 + 1000, by="web"), RULES))
+    assert later.countdown.deadline == T0 + 1000 + 6480
+    assert later.countdown.last_push == push_at(T0 + 1000, by="web")
+    assert later.countdown.pushes == 2
+    assert later.countdown.run_started_at == T0
+    assert not later.new_run
+
+
+def test_period_is_configurable_for_demos():
+    demo = Rules(period_seconds=30, alarm_seconds=10)
+    countdown = started(rules=demo)
+    assert countdown.deadline == T0 + 30
+    assert countdown.period_seconds == 30
+    assert phase_at(countdown, T0 + 19, demo.alarm_seconds) == "counting"
+    assert phase_at(countdown, T0 + 20, demo.alarm_seconds) == "alarm"
+
+
+def test_a_late_arriving_older_push_never_moves_the_deadline_back():
+    countdown = accepted(press(started(), push_at(T0 + 100), RULES)).countdown
+    older = accepted(press(countdown, push_at(T0 + 50, by="slow-lambda"), RULES)).countdown
+    assert older.deadline == T0 + 100 + 6480
+    assert older.last_push == push_at(T0 + 100)
+    assert older.pushes == 3
+
+
+def test_the_history_number_sets_the_push_count():
+    countdown = started()
+    outcome = accepted(press(countdown, push_at(T0 + 1), RULES, number=17))
+    assert outcome.countdown.pushes == 17
+    # a number behind the stored count never lowers it
+    assert (
+        accepted(press(outcome.countdown, push_at(T0 + 2), RULES, number=3)).countdown.pushes == 18
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds_after_push", "phase"),
+    [
+        (0, "counting"),
+        (6480 - 240 - 0.001, "counting"),
+        (6480 - 240, "alarm"),
+        (6480 - 0.001, "alarm"),
+        (6480, "failed"),
+        (10_000, "failed"),
+    ],
+)
+def test_phase_boundaries(seconds_after_push, phase):
+    assert phase_at(started(), T0 + seconds_after_push) == phase
+
+
+def test_remaining_counts_down_and_stops_at_zero():
+    countdown = started()
+    assert remaining(countdown, T0 - 60) == 6480  # a viewer whose clock runs behind
+    assert remaining(countdown, T0) == 6480
+    assert remaining(countdown, T0 + 6000.5) == 479.5
+    assert remaining(countdown, T0 + 7000) == 0
+
+
+def test_expire_marks_the_failure_at_the_deadline():
+    countdown = started()
+    failed = expire(countdown, T0 + 6480)
+    assert failed == replace(countdown, phase="failed", failures=1, failed_at=T0 + 6480)
+    assert remaining(failed, T0 + 6480) == 0
+    assert phase_at(failed, T0) == "failed"
+
+
+def test_expire_before_the_deadline_does_nothing():
+    assert expire(started(), T0 + 6479.999) is None
+
+
+def test_expire_is_idempotent():
+    failed = expire(started(), T0 + 7000)
+    assert failed is not None
+    assert expire(failed, T0 + 8000) is None
+
+
+def test_expire_after_a_push_moved_the_deadline_does_nothing():
+    pushed = accepted(press(started(), push_at(T0 + 6000), RULES)).countdown
+    assert expire(pushed, T0 + 6480) is None
+
+
+def test_push_after_failure_starts_a_new_run_and_keeps_the_failure_count():
+    failed = expire(started(), T0 + 6480)
+    assert failed is not None
+    outcome = accepted(press(failed, push_at(T0 + 9000, by="web"), RULES))
+    assert outcome.new_run
+    assert not outcome.failure_recorded
+    assert outcome.countdown.phase == "counting"
+    assert outcome.countdown.run_started_at == T0 + 9000
+    assert outcome.countdown.deadline == T0 + 9000 + 6480
+    assert outcome.countdown.failures == 1
+    assert outcome.countdown.failed_at is None
+    assert outcome.countdown.pushes == 2
+
+
+def test_push_after_an_unrecorded_failure_records_it_and_starts_again():
+    outcome = accepted(press(started(), push_at(T0 + 6480), RULES))
+    assert outcome.new_run
+    assert outcome.failure_recorded
+    assert outcome.countdown.failures == 1
+    assert outcome.countdown.run_started_at == T0 + 6480
+
+
+class TestSwanRules:
+    def test_the_code_is_required(self):
+        refused = press(None, push_at(T0), SWAN)
+        assert refused == Refused("wrong_code", "the code is 4 8 15 16 23 42, then Execute")
+
+    def test_a_wrong_code_is_refused_even_in_the_alarm(self):
+        countdown = started()
+        refused = press(countdown, push_at(T0 + 6400, code="4 8 15 16 23 43"), SWAN)
+        assert isinstance(refused, Refused)
+        assert refused.reason == "wrong_code"
+
+    def test_the_first_push_with_the_code_starts_the_world(self):
+        assert accepted(press(None, push_at(T0, code=CODE), SWAN)).new_run
+
+    def test_pushing_before_the_alarm_is_too_early(self):
+        countdown = accepted(press(None, push_at(T0, code=CODE), SWAN)).countdown
+        refused = press(countdown, push_at(T0 + 1000, code=CODE), SWAN)
+        assert isinstance(refused, Refused)
+        assert refused.reason == "too_early"
+        assert refused.retry_after == 6480 - 240 - 1000
+        assert "4 minutes" in refused.message
+
+    def test_the_code_is_accepted_when_the_alarm_sounds(self):
+        countdown = accepted(press(None, push_at(T0, code=CODE), SWAN)).countdown
+        outcome = accepted(press(countdown, push_at(T0 + 6240, code=CODE), SWAN))
+        assert outcome.countdown.deadline == T0 + 6240 + 6480
+
+    def test_the_code_is_accepted_after_failure(self):
+        countdown = accepted(press(None, push_at(T0, code=CODE), SWAN)).countdown
+        failed = expire(countdown, T0 + 6480)
+        assert accepted(press(failed, push_at(T0 + 7000, code=CODE), SWAN)).new_run
+
+
+@pytest.mark.parametrize(
+    "entered",
+    ["4 8 15 16 23 42", "4, 8, 15, 16, 23, 42", "  4 8 15 16 23 42\n", "4,8,15,16,23,42"],
+)
+def test_code_matches_the_numbers_however_separated(entered):
+    assert code_matches(entered)
+
+
+@pytest.mark.parametrize(
+    "entered",
+    [
+        None,
+        "",
+        "4815162342",
+        "4 8 15 16 23",
+        "4 8 15 16 23 42 108",
+        "4 8 15 16 23 42x",
+        "42 23 16 15 8 4",
+    ],
+)
+def test_code_does_not_match_anything_else(entered):
+    assert not code_matches(entered)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"period_seconds": 0}, "period_seconds"),
+        ({"alarm_seconds": -1}, "alarm_seconds"),
+        ({"period_seconds": 60, "alarm_seconds": 61}, "alarm_seconds"),
+        ({"rule_set": "chaos"}, "rule_set"),
+        ({"min_push_interval": -0.1}, "min_push_interval"),
+        ({"coalesce_seconds": float("nan")}, "coalesce_seconds"),
+    ],
+)
+def test_rules_refuse_nonsense(kwargs, name):
+    with pytest.raises(InvalidSettingError) as raised:
+        Rules(**kwargs)
+    assert raised.value.name == name
+    assert isinstance(raised.value, ValueError)
+
+
+# ---------------------------------------------------------------- properties
+
+times = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+periods = st.floats(min_value=1, max_value=1e5, allow_nan=False)
+
+
+@given(gaps=st.lists(times, min_size=1, max_size=30), period=periods)
+def test_remaining_is_never_negative_nor_above_the_period(gaps, period):
+    rules = Rules(period_seconds=period, alarm_seconds=0)
+    countdown = None
+    now = T0
+    for gap in gaps:
+        now += gap
+        countdown = accepted(press(countdown, push_at(now), rules)).countdown
+        assert remaining(countdown, now) == pytest.approx(period)
+        for probe in (now, now + gap, now + period, now + 2 * period):
+            assert 0 <= remaining(countdown, probe) <= period
+
+
+@given(gaps=st.lists(times, min_size=1, max_size=30), period=periods)
+def test_pushes_count_every_push_and_failures_never_go_back(gaps, period):
+    rules = Rules(period_seconds=period, alarm_seconds=0)
+    countdown = None
+    now = T0
+    for index, gap in enumerate(gaps, start=1):
+        now += gap
+        before = countdown.failures if countdown else 0
+        expired = expire(countdown, now) if countdown else None
+        countdown = expired or countdown
+        countdown = accepted(press(countdown, push_at(now), rules)).countdown
+        assert countdown.pushes == index
+        assert countdown.failures >= before
+        assert countdown.phase == "counting"
+
+
+@given(gap=times, late=times)
+def test_expire_twice_is_the_same_as_once(gap, late):
+    countdown = started()
+    first = expire(countdown, T0 + gap)
+    if first is None:
+        assert gap < 6480
+    else:
+        assert expire(first, T0 + gap + late) is None
+        assert first.failures == countdown.failures + 1
