@@ -42,6 +42,13 @@ class Rules:
     # The shadow is written at most once per this many seconds; pushes in between coalesce.
     coalesce_seconds: float = 0.25
 
+    @classmethod
+    def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:
+        """Rules for any period: the alarm is the last 4 minutes, or the last quarter of a
+        shorter period (a 30 s demo still gets its alarm)."""
+        alarm = min(float(ALARM_SECONDS), period_seconds / 4)
+        return cls(period_seconds=period_seconds, alarm_seconds=alarm, rule_set=rule_set)
+
     def __post_init__(self) -> None:
         if not self.period_seconds > 0:
             raise InvalidSettingError("period_seconds", self.period_seconds, "must be positive")

@@ -285,3 +285,9 @@ def test_expire_twice_is_the_same_as_once(gap, late):
     else:
         assert expire(first, T0 + gap + late) is None
         assert first.failures == countdown.failures + 1
+
+
+@pytest.mark.parametrize(("period", "alarm"), [(6480, 240), (960, 240), (30, 7.5), (0.4, 0.1)])
+def test_rules_for_a_short_period_keep_an_alarm(period, alarm):
+    rules = Rules.for_period(period, "swan")
+    assert (rules.period_seconds, rules.alarm_seconds, rules.rule_set) == (period, alarm, "swan")

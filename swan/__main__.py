@@ -1,0 +1,5 @@
+import sys
+
+from swan.cli import main
+
+sys.exit(main())

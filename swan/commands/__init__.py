@@ -1,0 +1,30 @@
+"""Every `swan` subcommand, registered in one place.
+
+A command module exposes `COMMAND`: its name, one line of help, how it adds its arguments
+and what it runs. Modules import heavy dependencies inside `run`, so `swan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def all_commands() -> tuple[Command, ...]:
+    """The commands in the order `swan --help` lists them."""
+    from swan.commands import up  # noqa: PLC0415  (keeps the import graph acyclic)
+
+    return (up.COMMAND,)

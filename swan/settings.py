@@ -1,0 +1,55 @@
+"""Settings from the environment and the command line, parsed once per process.
+
+The core never reads the environment; entrypoints build a `Settings` and pass values in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swan.core.countdown import DEFAULT_PERIOD_SECONDS, RULE_SETS, Rules
+from swan.core.errors import InvalidSettingError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_STATE_DIR = ".swan"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where local state lives and how the countdown behaves."""
+
+    state_dir: Path
+    rules: Rules
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Settings:
+        """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS` and `SWAN_RULES`."""
+        env = os.environ if environ is None else environ
+        base = Path.cwd() if cwd is None else cwd
+        state_dir = base / env.get("SWAN_STATE_DIR", DEFAULT_STATE_DIR)
+        period = _seconds(env, "SWAN_PERIOD_SECONDS", DEFAULT_PERIOD_SECONDS)
+        rule_set = env.get("SWAN_RULES", "anytime")
+        if rule_set not in RULE_SETS:
+            raise InvalidSettingError("SWAN_RULES", rule_set, f"must be one of {RULE_SETS}")
+        rules = Rules.for_period(period, rule_set)
+        return cls(state_dir=state_dir.resolve(), rules=rules)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidSettingError(name, raw, "must be a number of seconds") from None
+    if not value > 0:
+        raise InvalidSettingError(name, raw, "must be positive")
+    return value
