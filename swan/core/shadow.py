@@ -18,6 +18,10 @@ Choices where the AWS documentation is silent (each pinned by a test):
   getmoto/moto#9237).
 - Shadow size: the compact UTF-8 JSON of `desired` plus that of `reported` (as the AWS
   Greengrass shadow manager sums them); metadata never counts.
+- Nesting: `desired`/`reported` itself is level 1 and every object or array inside adds one;
+  6 levels pass, 7 are rejected (AWS sources say 5, 6 or 8; its error message says 6).
+- An array holding null anywhere inside gets 400 "Invalid JSON": AWS says it is rejected but
+  names no message.
 - Empty objects: see `jsondoc.merge`.
 """
 
@@ -41,8 +45,6 @@ from swan.core.jsondoc import (
 )
 from swan.core.shadow_errors import (
     DESIRED_NOT_OBJECT,
-    FORBIDDEN,
-    INTERNAL_FAILURE,
     INVALID_CLIENT_TOKEN,
     INVALID_JSON,
     INVALID_STATE_NODE,
@@ -52,10 +54,8 @@ from swan.core.shadow_errors import (
     NULL_IN_ARRAY,
     REPORTED_NOT_OBJECT,
     STATE_NOT_OBJECT,
-    THROTTLED,
     TOO_DEEP,
     TOO_LARGE,
-    UNAUTHORIZED,
     VERSION_CONFLICT,
     InvalidShadowKeyError,
     Rejection,
@@ -66,29 +66,13 @@ from swan.core.shadow_errors import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# The error vocabulary lives in shadow_errors; it is re-exported so adapters import one module.
+# The types in this module's signatures are re-exported; the Rejection constants (400-503)
+# are imported from swan.core.shadow_errors.
 __all__ = [
-    "DESIRED_NOT_OBJECT",
-    "FORBIDDEN",
-    "INTERNAL_FAILURE",
-    "INVALID_CLIENT_TOKEN",
-    "INVALID_JSON",
-    "INVALID_STATE_NODE",
-    "INVALID_VERSION",
     "MAX_CLIENT_TOKEN_BYTES",
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING_LEVELS",
     "MAX_SHADOW_BYTES",
-    "MISSING_STATE",
-    "NOT_UTF8",
-    "NULL_IN_ARRAY",
-    "REPORTED_NOT_OBJECT",
-    "STATE_NOT_OBJECT",
-    "THROTTLED",
-    "TOO_DEEP",
-    "TOO_LARGE",
-    "UNAUTHORIZED",
-    "VERSION_CONFLICT",
     "DeleteAccepted",
     "InvalidShadowKeyError",
     "Rejection",
@@ -99,7 +83,6 @@ __all__ = [
     "apply_delete",
     "apply_update",
     "get_document",
-    "not_found",
     "parse_request_token",
 ]
 

@@ -8,11 +8,7 @@ import pytest
 
 from swan.core.errors import InvalidPayloadError, SwanError
 from swan.core.shadow import (
-    FORBIDDEN,
-    INTERNAL_FAILURE,
     MAX_MESSAGE_BYTES,
-    THROTTLED,
-    UNAUTHORIZED,
     DeleteAccepted,
     InvalidShadowKeyError,
     Rejection,
@@ -25,6 +21,7 @@ from swan.core.shadow import (
     get_document,
     parse_request_token,
 )
+from swan.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, THROTTLED, UNAUTHORIZED
 
 NOW = 1_700_000_000.75
 T = 1_700_000_000
