@@ -206,7 +206,7 @@ def test_counting_changes_when_the_alarm_starts():
 
 
 def test_the_alarm_changes_at_each_half_second():
-    # 100 s is a sub-step boundary, so the next step is a whole sub-step away.
+    # Exactly on a sub-step boundary (about 100 s left) the next step is 15 ms away.
     remaining = remaining_for(6827, ALARM_SECONDS)
     assert next_change(remaining, PERIOD, failed=False, now=NOW + 0.49) == pytest.approx(0.01)
 
@@ -251,15 +251,17 @@ def test_failure_changes_at_the_next_whole_second():
     ],
 )
 def test_bad_input_is_refused_by_name(arguments, name):
-    call = {"remaining": 60.0, "period": PERIOD, "now": NOW, "alarm_seconds": 240.0} | arguments
+    good = {
+        "remaining": 60.0,
+        "period": PERIOD,
+        "failed": False,
+        "now": NOW,
+        "alarm_seconds": 240.0,
+    }
     for function in (render_frame, next_change):
         with pytest.raises(InvalidSettingError) as refused:
-            function(call["remaining"], call["period"], failed=False, **_keywords(call))
+            function(**(good | arguments))
         assert refused.value.name == name
-
-
-def _keywords(call: dict[str, float]) -> dict[str, float]:
-    return {"now": call["now"], "alarm_seconds": call["alarm_seconds"]}
 
 
 # ---------------------------------------------------------------- text
