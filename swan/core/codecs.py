@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, get_args
 
+from swan.core import names
 from swan.core.countdown import CLICK_TYPES, ClickType, RefusalReason
 from swan.core.fields import Payload, PayloadReader
 
 CLIENT_TOKEN_MAX_BYTES: Final = 64
-SERIAL_PATTERN: Final = re.compile(r"[A-Za-z0-9]{1,64}")
 # The hardware sends e.g. "1650mV"; AWS's own examples also show "2000 mV".
 _BATTERY = re.compile(r"\s*(\d{1,5})\s*mV\s*", re.IGNORECASE)
 
@@ -41,7 +41,7 @@ class ButtonClick:
     def from_payload(cls, payload: Payload) -> ButtonClick:
         fields = PayloadReader.decode(cls.KIND, payload)
         serial = fields.string("serialNumber")
-        if not SERIAL_PATTERN.fullmatch(serial):
+        if not names.BUTTON_SERIAL.fullmatch(serial):
             fields.fail("serialNumber", "must be 1-64 letters and digits")
         battery = fields.optional_string("batteryVoltage")
         millivolts = None
@@ -156,14 +156,13 @@ class CertificateRegistered:
     certificate_registration_timestamp: str | None = None
 
     KIND: ClassVar[str] = "certificate registered event"
-    ID_PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-f]{64}")
 
     @classmethod
     def from_payload(cls, payload: Payload) -> CertificateRegistered:
         fields = PayloadReader.decode(cls.KIND, payload)
         ids = {name: fields.string(name) for name in ("certificateId", "caCertificateId")}
         for name, value in ids.items():
-            if not cls.ID_PATTERN.fullmatch(value):
+            if not names.CERTIFICATE_ID.fullmatch(value):
                 fields.fail(name, "must be 64 lowercase hex digits")
         return cls(
             certificate_id=ids["certificateId"],

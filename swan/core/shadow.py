@@ -27,10 +27,10 @@ Choices where the AWS documentation is silent (each pinned by a test):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from swan.core import names
 from swan.core.errors import InvalidPayloadError
 from swan.core.jsondoc import (
     JsonDecodeFailedError,
@@ -92,9 +92,6 @@ MAX_SHADOW_BYTES: Final = 8192  # desired + reported, metadata excluded
 MAX_NESTING_LEVELS: Final = 6  # see jsondoc.nesting_exceeds for how levels are counted
 MAX_CLIENT_TOKEN_BYTES: Final = 64
 
-_THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
-_SHADOW_NAME = re.compile(r"[$a-zA-Z0-9:_-]{1,64}")
-
 
 # ---------------------------------------------------------------------------- names
 
@@ -107,9 +104,9 @@ class ShadowKey:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not _THING_NAME.fullmatch(self.thing):
+        if not names.THING_NAME.fullmatch(self.thing):
             raise InvalidShadowKeyError("thing name", self.thing, "1-128 of [a-zA-Z0-9:_-]")
-        if self.name is not None and not _SHADOW_NAME.fullmatch(self.name):
+        if self.name is not None and not names.SHADOW_NAME.fullmatch(self.name):
             raise InvalidShadowKeyError("shadow name", self.name, "1-64 of [$a-zA-Z0-9:_-]")
 
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from swan.core import names
 from swan.core.errors import InvalidTopicError
 
 # ---------------------------------------------------------------- MQTT rules
@@ -103,34 +104,29 @@ def matches(topic_filter: str, topic: str) -> bool:
 
 # ---------------------------------------------------------------- names
 
-_THING_NAME: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
-_SHADOW_NAME: Final = re.compile(r"[$a-zA-Z0-9:_-]{1,64}")
-_BUTTON_SERIAL: Final = re.compile(r"[a-zA-Z0-9]{1,64}")
-_CERTIFICATE_ID: Final = re.compile(r"[0-9a-fA-F]{64}")
-
 
 def validate_thing_name(thing: str) -> None:
     """Raise `InvalidTopicError` unless `thing` is a valid AWS IoT thing name."""
-    if not _THING_NAME.fullmatch(thing):
+    if not names.THING_NAME.fullmatch(thing):
         raise InvalidTopicError(thing, "a thing name is 1-128 of a-z A-Z 0-9 : _ -")
 
 
 def validate_shadow_name(shadow_name: str) -> None:
     """Raise `InvalidTopicError` unless `shadow_name` is a valid AWS named-shadow name."""
-    if not _SHADOW_NAME.fullmatch(shadow_name):
+    if not names.SHADOW_NAME.fullmatch(shadow_name):
         raise InvalidTopicError(shadow_name, "a shadow name is 1-64 of a-z A-Z 0-9 $ : _ -")
 
 
 def validate_button_serial(serial: str) -> None:
     """Raise `InvalidTopicError` unless `serial` looks like an AWS IoT Button DSN."""
-    if not _BUTTON_SERIAL.fullmatch(serial):
+    if not names.BUTTON_SERIAL.fullmatch(serial):
         raise InvalidTopicError(serial, "a button serial is 1-64 letters and digits")
 
 
 def validate_certificate_id(certificate_id: str) -> None:
     """Raise `InvalidTopicError` unless `certificate_id` is an AWS certificate id."""
-    if not _CERTIFICATE_ID.fullmatch(certificate_id):
-        raise InvalidTopicError(certificate_id, "a certificate id is 64 hex digits")
+    if not names.CERTIFICATE_ID.fullmatch(certificate_id):
+        raise InvalidTopicError(certificate_id, "a certificate id is 64 lowercase hex digits")
 
 
 def _join(*levels: str) -> str:

@@ -501,9 +501,9 @@ def test_other_topics_are_not_jitr_topics(topic):
     assert parse_jitr_topic(topic) is None
 
 
-@pytest.mark.parametrize("ca_id", ["", "abc", "g" * 64, "a" * 63, "a" * 65])
+@pytest.mark.parametrize("ca_id", ["", "abc", "g" * 64, "a" * 63, "a" * 65, "A" * 64])
 def test_bad_ca_certificate_ids_are_refused(ca_id):
-    with pytest.raises(InvalidTopicError, match="64 hex digits"):
+    with pytest.raises(InvalidTopicError, match="64 lowercase hex digits"):
         jitr_topic(ca_id)
     with pytest.raises(InvalidTopicError):
         parse_jitr_topic(f"$aws/events/certificates/registered/{ca_id}")
