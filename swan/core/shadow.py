@@ -1,7 +1,7 @@
 """AWS IoT Device Shadow document semantics, pure: the local shadow service and tests use it.
 
-The specification is section 1 of `reference/aws-iot-and-prior-art.md` (the AWS Device
-Shadow developer guide). Callers pass raw request bytes and `now` (epoch seconds) and get
+The specification is the AWS IoT Device Shadow developer guide (document structure, delta
+rules, versions, MQTT topics, error messages, limits). Callers pass raw request bytes and `now` (epoch seconds) and get
 back either the exact payloads AWS would publish or a `Rejection` carrying AWS's error code
 and message. Nothing here does I/O, logs or reads a clock.
 
