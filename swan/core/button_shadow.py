@@ -28,6 +28,7 @@ def to_reported(countdown: Countdown) -> dict[str, Any]:
         "runStartedAt": countdown.run_started_at,
         "failures": countdown.failures,
         "failedAt": countdown.failed_at,
+        "updatedAt": countdown.updated_at,
     }
 
 
@@ -56,6 +57,7 @@ def from_reported(reported: Payload) -> Countdown:
         run_started_at=fields.number("runStartedAt"),
         failures=fields.count("failures"),
         failed_at=fields.optional_number("failedAt"),
+        updated_at=fields.number("updatedAt"),
     )
 
 

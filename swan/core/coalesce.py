@@ -1,26 +1,30 @@
 """Coalescing bursts of pushes into few shadow writes.
 
-AWS allows 20 shadow requests a second per thing, and a popular button gets more pushes
-than that. Every push is recorded in history first and gets its number there; then the
-handler asks `plan_write` what to do with the shadow:
+AWS allows 20 shadow updates a second per thing, and a popular button gets more pushes than
+that. Every push is recorded in history first and gets its number there; then the handler
+asks `plan_write` what to do with the shadow:
 
-- `Covered`: a write that already happened counts this push (its `pushes` is at least
-  this push's number), so there is nothing to write;
+- `Covered`: a write that already happened counts this push (its `pushes` is at least this
+  push's number), so there is nothing to write;
 - `WaitUntil`: the shadow was written less than a window ago; wait, re-read, ask again;
-- `WriteNow`: write the new state (with a version check; on conflict, re-read, ask again).
+- `WriteNow`: fold every push recorded since the last write into the state (`fold`) and
+  write it, with a version check; on a conflict, re-read and ask again.
 
-Many handlers waiting out the same window wake together; one write wins, and the others
-find themselves covered on the re-read. So the shadow is written about once per window
-however many pushes arrive, and the last push of a burst is never left unwritten.
+Handlers waiting out the same window wake together; the first write counts every push
+recorded so far, so the others find themselves covered on the re-read. The shadow is
+written about once per window however many pushes arrive, no push waits more than a
+window, and the last push of a burst is always written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from swan.core.countdown import Countdown, Pressed, Push, Rules, press
+
 if TYPE_CHECKING:
-    from swan.core.countdown import Countdown
+    from collections.abc import Iterable
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,34 @@ WritePlan = WriteNow | Covered | WaitUntil
 
 
 def plan_write(current: Countdown | None, number: int, now: float, window: float) -> WritePlan:
-    """What to do with push number `number` given the shadow as it is now."""
-    if current is None or current.last_push is None:
+    """What to do about push number `number` given the shadow as it is now."""
+    if current is None:
         return WriteNow()
     if current.pushes >= number:
         return Covered()
-    # The last push written is the time of the last write (the handler writes right away).
-    next_slot = current.last_push.at + window
+    next_slot = current.updated_at + window
     if now < next_slot:
         return WaitUntil(next_slot)
     return WriteNow()
+
+
+def fold(
+    current: Countdown | None, pushes: Iterable[tuple[int, Push]], rules: Rules, now: float
+) -> Countdown | None:
+    """The state after the numbered pushes not yet counted by `current`, applied in order.
+
+    Applying them one by one (not just the latest) keeps a push made just before the
+    deadline from being mistaken for a late one. A push the rules refuse at this point
+    (under the `swan` rules, a second push of a burst finds the alarm already silenced)
+    still counts as pushed, as history says.
+    """
+    state = current
+    for number, push in pushes:
+        if state is not None and number <= state.pushes:
+            continue
+        outcome = press(state, push, rules, number=number, now=now)
+        if isinstance(outcome, Pressed):
+            state = outcome.countdown
+        elif state is not None:
+            state = replace(state, pushes=number, updated_at=now)
+    return state

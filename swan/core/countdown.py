@@ -40,7 +40,8 @@ class Rules:
     # One principal (a device, a browser) may push at most once per this many seconds.
     min_push_interval: float = 1.0
     # The shadow is written at most once per this many seconds; pushes in between coalesce.
-    coalesce_seconds: float = 0.25
+    # AWS allows 20 shadow updates a second per thing.
+    coalesce_seconds: float = 0.05
 
     @classmethod
     def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:
@@ -88,6 +89,8 @@ class Countdown:
     run_started_at: float
     failures: int
     failed_at: float | None
+    # When this state was written (server time); coalescing measures its window from here.
+    updated_at: float
 
 
 @dataclass(frozen=True)
@@ -137,28 +140,35 @@ def code_matches(entered: str | None) -> bool:
 
 
 def press(
-    current: Countdown | None, push: Push, rules: Rules, *, number: int | None = None
+    current: Countdown | None,
+    push: Push,
+    rules: Rules,
+    *,
+    number: int | None = None,
+    now: float | None = None,
 ) -> Pressed | Refused:
     """Apply one push.
 
     `number` is the push's position in history (where every push is counted, even those
-    coalesced into one shadow write); the stored count becomes at least that.
+    coalesced into one shadow write); the stored count becomes at least that. `now` is when
+    the new state is written, which can be a little after the push when writes coalesce.
     """
+    written_at = push.at if now is None else now
     if rules.rule_set == "swan":
         refusal = _swan_refusal(current, push, rules)
         if refusal is not None:
             return refusal
     count = max((current.pushes if current else 0) + 1, number or 0)
     if current is None:
-        return Pressed(
-            _new_run(push, rules, pushes=count, failures=0), new_run=True, failure_recorded=False
-        )
+        fresh = _new_run(push, rules, pushes=count, failures=0, now=written_at)
+        return Pressed(fresh, new_run=True, failure_recorded=False)
     if current.phase == "failed":
-        fresh = _new_run(push, rules, pushes=count, failures=current.failures)
+        fresh = _new_run(push, rules, pushes=count, failures=current.failures, now=written_at)
         return Pressed(fresh, new_run=True, failure_recorded=False)
     if push.at >= current.deadline:
         # The world ended before anyone recorded it: count the failure, then start again.
-        fresh = _new_run(push, rules, pushes=count, failures=current.failures + 1)
+        failures = current.failures + 1
+        fresh = _new_run(push, rules, pushes=count, failures=failures, now=written_at)
         return Pressed(fresh, new_run=True, failure_recorded=True)
     latest = (
         push if current.last_push is None or push.at >= current.last_push.at else current.last_push
@@ -169,6 +179,7 @@ def press(
         deadline=max(current.deadline, push.at + rules.period_seconds),
         last_push=latest,
         pushes=count,
+        updated_at=written_at,
     )
     return Pressed(pushed, new_run=False, failure_recorded=False)
 
@@ -181,11 +192,15 @@ def expire(current: Countdown, now: float) -> Countdown | None:
     if current.phase == "failed" or now < current.deadline:
         return None
     return replace(
-        current, phase="failed", failures=current.failures + 1, failed_at=current.deadline
+        current,
+        phase="failed",
+        failures=current.failures + 1,
+        failed_at=current.deadline,
+        updated_at=now,
     )
 
 
-def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int) -> Countdown:
+def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int, now: float) -> Countdown:
     return Countdown(
         period_seconds=rules.period_seconds,
         deadline=push.at + rules.period_seconds,
@@ -195,6 +210,7 @@ def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int) -> Countdo
         run_started_at=push.at,
         failures=failures,
         failed_at=None,
+        updated_at=now,
     )
 
 

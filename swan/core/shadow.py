@@ -1,9 +1,10 @@
 """AWS IoT Device Shadow document semantics, pure: the local shadow service and tests use it.
 
 The specification is the AWS IoT Device Shadow developer guide (document structure, delta
-rules, versions, MQTT topics, error messages, limits). Callers pass raw request bytes and `now` (epoch seconds) and get
-back either the exact payloads AWS would publish or a `Rejection` carrying AWS's error code
-and message. Nothing here does I/O, logs or reads a clock.
+rules, versions, MQTT topics, error messages, limits). Callers pass raw request bytes and
+`now` (epoch seconds) and get back either the exact payloads AWS would publish or a
+`Rejection` carrying AWS's error code and message. Nothing here does I/O, logs or reads a
+clock.
 
 Choices where the AWS documentation is silent (each pinned by a test):
 - Checks run in this order: message size, UTF-8, JSON, clientToken, version type, state

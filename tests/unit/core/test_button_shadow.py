@@ -18,6 +18,7 @@ COUNTDOWN = Countdown(
     run_started_at=1763900000.0,
     failures=3,
     failed_at=None,
+    updated_at=1764087120.01,
 )
 
 
@@ -31,6 +32,7 @@ def test_the_document_of_the_architecture():
         "runStartedAt": 1763900000.0,
         "failures": 3,
         "failedAt": None,
+        "updatedAt": 1764087120.01,
     }
 
 
@@ -117,6 +119,7 @@ def test_round_trip_through_json(
         run_started_at=deadline - 7000,
         failures=failures,
         failed_at=failed_at,
+        updated_at=deadline - 6000,
     )
     wire = json.dumps(to_reported(countdown)).encode()
     assert from_reported(wire) == countdown

@@ -58,6 +58,7 @@ def test_first_push_starts_the_first_run():
         run_started_at=T0,
         failures=0,
         failed_at=None,
+        updated_at=T0,
     )
 
 
@@ -124,7 +125,9 @@ def test_remaining_counts_down_and_stops_at_zero():
 def test_expire_marks_the_failure_at_the_deadline():
     countdown = started()
     failed = expire(countdown, T0 + 6480)
-    assert failed == replace(countdown, phase="failed", failures=1, failed_at=T0 + 6480)
+    assert failed == replace(
+        countdown, phase="failed", failures=1, failed_at=T0 + 6480, updated_at=T0 + 6480
+    )
     assert remaining(failed, T0 + 6480) == 0
     assert phase_at(failed, T0) == "failed"
 
