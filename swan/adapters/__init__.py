@@ -1,0 +1,1 @@
+"""Thin I/O behind small ports: MQTT, boto3, SQLite, clocks."""
