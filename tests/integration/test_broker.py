@@ -1,0 +1,81 @@
+"""Mosquitto as the project runs it: listeners, logins and who may do what."""
+
+import queue
+
+import pytest
+from conftest import device_endpoint
+from support import unique
+
+from swan.adapters.mqtt import Endpoint, MqttError, connect
+from swan.local.mosquitto import BrokerMissingError, find_mosquitto
+
+
+def collect(transport, topic_filter):
+    received = queue.Queue()
+    transport.subscribe(topic_filter, received.put)
+    return received
+
+
+def test_services_talk_over_the_internal_listener(service):
+    topic = unique("swan/test/")
+    received = collect(service, topic)
+    service.publish(topic, b"hello").result(5)
+    assert received.get(timeout=5).payload == b"hello"
+
+
+def test_a_wrong_password_is_refused(broker):
+    plan = broker.plan
+    with pytest.raises(MqttError, match="connect failed"):
+        connect(
+            Endpoint(
+                plan.host, plan.internal_port, unique(), username="swan-services", password="x"
+            ),
+            timeout=5,
+        )
+
+
+def test_a_device_connects_with_its_certificate_and_publishes_its_clicks(broker, pki, service):
+    serial = unique("G030").upper()
+    received = collect(service, f"iotbutton/{serial}")
+    device = connect(device_endpoint(broker, pki, serial))
+    try:
+        device.publish(f"iotbutton/{serial}", b'{"clickType": "SINGLE"}').result(5)
+        assert received.get(timeout=5).topic == f"iotbutton/{serial}"
+    finally:
+        device.close()
+
+
+def test_a_device_cannot_publish_as_another_device(broker, pki, service):
+    me, other = unique("pi"), unique("pi")
+    received = collect(service, "swan/push/#")
+    device = connect(device_endpoint(broker, pki, me))
+    try:
+        device.publish(f"swan/push/{other}", b"{}").result(5)
+        device.publish(f"swan/push/{me}", b"{}").result(5)
+        assert received.get(timeout=5).topic == f"swan/push/{me}"
+        assert received.empty()
+    finally:
+        device.close()
+
+
+def test_a_device_cannot_write_the_button_shadow(broker, pki, service):
+    received = collect(service, "$aws/things/button/shadow/update")
+    device = connect(device_endpoint(broker, pki, unique("pi")))
+    try:
+        device.publish("$aws/things/button/shadow/update", b'{"state": {}}').result(5)
+        service.publish("$aws/things/button/shadow/update", b"from-service").result(5)
+        assert received.get(timeout=5).payload == b"from-service"
+        assert received.empty()
+    finally:
+        device.close()
+
+
+def test_a_connection_without_a_certificate_is_refused(broker):
+    with pytest.raises(MqttError):
+        connect(Endpoint(broker.plan.host, broker.plan.device_port, "anon"), timeout=5)
+
+
+def test_a_missing_broker_binary_names_the_install_command(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda *_args, **_kwargs: None)
+    with pytest.raises(BrokerMissingError, match="apt-get install -y mosquitto"):
+        find_mosquitto()
