@@ -25,6 +25,6 @@ class Command:
 
 def all_commands() -> tuple[Command, ...]:
     """The commands in the order `swan --help` lists them."""
-    from swan.commands import up  # noqa: PLC0415  (keeps the import graph acyclic)
+    from swan.commands import certs, up  # noqa: PLC0415  (keeps the import graph acyclic)
 
-    return (up.COMMAND,)
+    return (up.COMMAND, certs.COMMAND)
