@@ -18,10 +18,10 @@ window, and the last push of a burst is always written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from swan.core.countdown import Countdown, Pressed, Push, Rules, press
+from swan.core.countdown import Countdown, Push, Rules, apply_push
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -65,17 +65,12 @@ def fold(
     """The state after the numbered pushes not yet counted by `current`, applied in order.
 
     Applying them one by one (not just the latest) keeps a push made just before the
-    deadline from being mistaken for a late one. A push the rules refuse at this point
-    (under the `swan` rules, a second push of a burst finds the alarm already silenced)
-    still counts as pushed, as history says.
+    deadline from being mistaken for a late one. The pushes were admitted when they arrived
+    (the code, the alarm window, the rate limit); folding only counts them in, it never
+    judges them again.
     """
     state = current
     for number, push in pushes:
-        if state is not None and number <= state.pushes:
-            continue
-        outcome = press(state, push, rules, number=number, now=now)
-        if isinstance(outcome, Pressed):
-            state = outcome.countdown
-        elif state is not None:
-            state = replace(state, pushes=number, updated_at=now)
+        if state is None or number > state.pushes:
+            state = apply_push(state, push, rules, number=number, now=now).countdown
     return state

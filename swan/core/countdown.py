@@ -147,17 +147,29 @@ def press(
     number: int | None = None,
     now: float | None = None,
 ) -> Pressed | Refused:
-    """Apply one push.
+    """Admit one push under the rules, then apply it (see `apply_push`)."""
+    if rules.rule_set == "swan":
+        refusal = _swan_refusal(current, push, rules)
+        if refusal is not None:
+            return refusal
+    return apply_push(current, push, rules, number=number, now=now)
+
+
+def apply_push(
+    current: Countdown | None,
+    push: Push,
+    rules: Rules,
+    *,
+    number: int | None = None,
+    now: float | None = None,
+) -> Pressed:
+    """Apply an admitted push.
 
     `number` is the push's position in history (where every push is counted, even those
     coalesced into one shadow write); the stored count becomes at least that. `now` is when
     the new state is written, which can be a little after the push when writes coalesce.
     """
     written_at = push.at if now is None else now
-    if rules.rule_set == "swan":
-        refusal = _swan_refusal(current, push, rules)
-        if refusal is not None:
-            return refusal
     count = max((current.pushes if current else 0) + 1, number or 0)
     if current is None:
         fresh = _new_run(push, rules, pushes=count, failures=0, now=written_at)

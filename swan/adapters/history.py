@@ -1,0 +1,176 @@
+"""Push history: every accepted push, numbered, even the ones coalesced into one shadow write.
+
+The history is also where the per-principal rate limit is enforced (atomically with the
+recording, so two pushes racing from one device cannot both pass) and where a redelivered
+push request (same principal and clientToken, as MQTT QoS 1 may redeliver) is recognised.
+SQLite here; DynamoDB on AWS.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from swan.core.countdown import Push, Refused
+from swan.core.errors import SwanError
+from swan.core.ratelimit import check_rate
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The push is in history as number `number`."""
+
+    number: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same request was recorded before, as number `number`."""
+
+    number: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    number: int
+    push: Push
+    principal: str
+
+
+class History(Protocol):
+    def record(
+        self, push: Push, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Recorded | Duplicate | Refused:
+        """Record `push` unless the principal pushed less than `min_interval` ago."""
+        ...
+
+    def since(self, number: int) -> list[tuple[int, Push]]:
+        """The pushes numbered after `number`, oldest first."""
+        ...
+
+    def recent(self, limit: int) -> list[Entry]:
+        """The latest pushes, newest first."""
+        ...
+
+    def count(self, counter: str) -> None:
+        """Add one to a named counter (e.g. malformed clicks)."""
+        ...
+
+    def counters(self) -> dict[str, int]: ...
+
+
+class HistoryUnavailableError(SwanError, OSError):
+    def __init__(self, path: Path, cause: object) -> None:
+        self.path = path
+        super().__init__(f"push history {path} cannot be used: {cause}")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pushes (
+    number INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    by TEXT NOT NULL,
+    source TEXT NOT NULL,
+    click_type TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    client_token TEXT,
+    UNIQUE (principal, client_token)
+);
+CREATE INDEX IF NOT EXISTS pushes_by_principal ON pushes (principal, at);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class SqliteHistory:
+    """History in one SQLite file (WAL), shared by every thread of the process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as error:
+            raise HistoryUnavailableError(path, error) from error
+
+    def record(
+        self, push: Push, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Recorded | Duplicate | Refused:
+        with self._lock, self._transaction():
+            if client_token is not None:
+                row = self._db.execute(
+                    "SELECT number FROM pushes WHERE principal = ? AND client_token = ?",
+                    (principal, client_token),
+                ).fetchone()
+                if row is not None:
+                    return Duplicate(row[0])
+            (last,) = self._db.execute(
+                "SELECT max(at) FROM pushes WHERE principal = ?", (principal,)
+            ).fetchone()
+            refusal = check_rate(last, push.at, min_interval)
+            if refusal is not None:
+                return refusal
+            cursor = self._db.execute(
+                "INSERT INTO pushes (at, by, source, click_type, principal, client_token)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (push.at, push.by, push.source, push.click_type, principal, client_token),
+            )
+            return Recorded(int(cursor.lastrowid or 0))
+
+    def since(self, number: int) -> list[tuple[int, Push]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT number, at, by, source, click_type FROM pushes"
+                " WHERE number > ? ORDER BY number",
+                (number,),
+            ).fetchall()
+        return [(row[0], Push(row[1], row[2], row[3], row[4])) for row in rows]
+
+    def recent(self, limit: int) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT number, at, by, source, click_type, principal FROM pushes"
+                " ORDER BY number DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Entry(row[0], Push(row[1], row[2], row[3], row[4]), row[5]) for row in rows]
+
+    def count(self, counter: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                (counter,),
+            )
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK): other processes wait, none interleave."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")

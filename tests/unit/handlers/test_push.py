@@ -1,0 +1,187 @@
+from conftest import with_rules
+from support import load_event
+
+from swan.adapters.history import Recorded
+from swan.core.countdown import Push
+from swan.handlers.push import handle_event
+
+
+def click(serial="G030JF0553648RUH", **changes):
+    return {**load_event("iot_button_click_single"), "serialNumber": serial, **changes} | {
+        "topic": f"iotbutton/{serial}",
+        "receivedAt": 1764087120123,
+    }
+
+
+def request(sender, token="tok-1", **fields):
+    return {"clientToken": token, "source": "pi", **fields, "topic": f"swan/push/{sender}"}
+
+
+def test_a_button_click_starts_the_countdown(ports, clock):
+    outcome = handle_event(click(), ports)
+    assert outcome == {
+        "outcome": "accepted",
+        "number": 1,
+        "deadline": clock.now() + 6480,
+        "pushes": 1,
+    }
+    countdown = ports.shadow.read().countdown
+    assert countdown.last_push == Push(clock.now(), "G030JF0553648RUH", "button", "SINGLE")
+    assert ports.scheduler.times == [clock.now() + 6480]
+
+
+def test_the_server_clock_stamps_the_push_not_the_event(ports, clock):
+    handle_event(click(receivedAt=1), ports)
+    assert ports.shadow.read().countdown.last_push.at == clock.now()
+
+
+def test_a_malformed_click_is_counted_and_writes_nothing(ports):
+    outcome = handle_event(click(clickType="TRIPLE"), ports)
+    assert outcome["outcome"] == "malformed"
+    assert "clickType" in outcome["reason"]
+    assert ports.shadow.writes == []
+    assert ports.history.counters() == {"malformed_click": 1}
+
+
+def test_a_click_whose_payload_names_another_button_is_refused(ports):
+    event = click() | {"topic": "iotbutton/OTHER1"}
+    assert handle_event(event, ports)["outcome"] == "malformed"
+    assert ports.shadow.writes == []
+
+
+def test_a_second_push_moves_the_deadline(ports, clock):
+    handle_event(click(), ports)
+    clock.advance(600)
+    handle_event(request("pi-kitchen"), ports)
+    countdown = ports.shadow.read().countdown
+    assert countdown.deadline == clock.now() + 6480
+    assert countdown.pushes == 2
+    assert countdown.last_push.by == "pi-kitchen"
+    assert countdown.last_push.source == "pi"
+    # the alarm clock was set when the run started; the expiry handler moves it later
+    assert len(ports.scheduler.times) == 1
+
+
+def test_a_push_request_is_answered_on_accepted(ports, clock):
+    handle_event(request("pi-kitchen", token="abc"), ports)
+    assert ports.publisher.sent == [
+        (
+            "swan/push/pi-kitchen/accepted",
+            {"clientToken": "abc", "deadline": clock.now() + 6480, "pushes": 1},
+        )
+    ]
+
+
+def test_pushing_too_fast_is_answered_with_the_wait(ports, clock):
+    handle_event(request("pi-kitchen", token="a"), ports)
+    clock.advance(0.25)
+    outcome = handle_event(request("pi-kitchen", token="b"), ports)
+    assert outcome["reason"] == "rate_limited"
+    topic, reply = ports.publisher.sent[-1]
+    assert topic == "swan/push/pi-kitchen/rejected"
+    assert reply["reason"] == "rate_limited"
+    assert reply["retryAfter"] == 0.75
+    assert ports.shadow.read().countdown.pushes == 1
+
+
+def test_browsers_are_rate_limited_one_by_one(ports, clock):
+    web = {"source": "web"}
+    assert handle_event(request("web", "1", session="alice", **web), ports)["outcome"] == "accepted"
+    clock.advance(0.1)
+    assert handle_event(request("web", "2", session="alice", **web), ports)["outcome"] == "refused"
+    clock.advance(0.1)
+    assert handle_event(request("web", "3", session="bob", **web), ports)["outcome"] == "accepted"
+    assert ports.shadow.read().countdown.last_push.by == "web"
+
+
+def test_a_device_cannot_pretend_to_be_the_web(ports):
+    outcome = handle_event(request("pi-kitchen", source="web"), ports)
+    assert outcome["outcome"] == "malformed"
+    topic, reply = ports.publisher.sent[-1]
+    assert topic == "swan/push/pi-kitchen/rejected"
+    assert reply["reason"] == "invalid_request"
+    assert reply["clientToken"] == "tok-1"
+
+
+def test_a_request_without_a_token_is_rejected_without_one(ports):
+    event = {"source": "pi", "topic": "swan/push/pi-kitchen"}
+    handle_event(event, ports)
+    _, reply = ports.publisher.sent[-1]
+    assert "clientToken" not in reply
+    assert "clientToken" in reply["message"]
+
+
+def test_a_redelivered_request_is_counted_once(ports, clock):
+    handle_event(request("pi-kitchen", token="same"), ports)
+    clock.advance(5)
+    handle_event(request("pi-kitchen", token="same"), ports)
+    assert ports.shadow.read().countdown.pushes == 1
+    assert [topic for topic, _ in ports.publisher.sent] == ["swan/push/pi-kitchen/accepted"] * 2
+
+
+def test_events_for_other_topics_are_ignored(ports):
+    assert handle_event({"topic": "swan/push/pi/accepted"}, ports)["outcome"] == "ignored"
+    assert handle_event({"topic": "somewhere/else"}, ports)["outcome"] == "ignored"
+    assert handle_event({"topic": "iotbutton/bad serial"}, ports)["outcome"] == "ignored"
+    assert ports.shadow.writes == []
+
+
+class TestSwanRules:
+    CODE = "4 8 15 16 23 42"
+
+    def test_a_push_without_the_code_is_refused(self, ports):
+        ports = with_rules(ports, rule_set="swan")
+        handle_event(request("pi-kitchen"), ports)
+        _, reply = ports.publisher.sent[-1]
+        assert reply["reason"] == "wrong_code"
+        assert ports.shadow.writes == []
+
+    def test_the_code_before_the_alarm_is_too_early(self, ports, clock):
+        ports = with_rules(ports, rule_set="swan")
+        handle_event(request("pi-kitchen", "1", code=self.CODE), ports)
+        clock.advance(60)
+        handle_event(request("pi-kitchen", "2", code=self.CODE), ports)
+        _, reply = ports.publisher.sent[-1]
+        assert reply["reason"] == "too_early"
+        assert reply["retryAfter"] == 6480 - 240 - 60
+
+    def test_the_code_in_the_alarm_resets_the_timer(self, ports, clock):
+        ports = with_rules(ports, rule_set="swan")
+        handle_event(request("pi-kitchen", "1", code=self.CODE), ports)
+        clock.advance(6300)
+        assert (
+            handle_event(request("pi-kitchen", "2", code=self.CODE), ports)["outcome"] == "accepted"
+        )
+        assert ports.shadow.read().countdown.deadline == clock.now() + 6480
+
+
+class TestCoalescing:
+    def test_a_push_inside_the_window_waits_and_is_written_after_it(self, ports, clock):
+        handle_event(request("a", "1"), ports)
+        clock.advance(0.01)
+        handle_event(request("b", "2"), ports)
+        assert len(clock.slept) == 1
+        assert abs(clock.slept[0] - 0.04) < 1e-6
+        assert [w.pushes for w in ports.shadow.writes] == [1, 2]
+
+    def test_a_write_that_lost_a_race_reads_again_and_retries(self, ports):
+        ports.shadow.conflict_next = 1
+        assert handle_event(request("a"), ports)["outcome"] == "accepted"
+        assert ports.shadow.read().countdown.pushes == 1
+
+    def test_a_push_another_write_already_counted_writes_nothing(self, ports, clock):
+        handle_event(request("a", "1"), ports)
+        clock.advance(1)
+        # Another handler recorded push 2 and wrote it; ours (3) finds it counted after waiting.
+        ports.history.record(
+            Push(clock.now(), "b", "pi"), principal="b", client_token="x", min_interval=0
+        )
+        handle_event(request("c", "3"), ports)
+        assert ports.shadow.read().countdown.pushes == 3
+        assert [w.pushes for w in ports.shadow.writes] == [1, 3]
+
+    def test_history_numbers_every_push(self, ports):
+        recorded = ports.history.record(
+            Push(1.0, "x", "cli"), principal="x", client_token=None, min_interval=0
+        )
+        assert recorded == Recorded(1)
