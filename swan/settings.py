@@ -5,8 +5,9 @@ The core never reads the environment; entrypoints build a `Settings` and pass va
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,8 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> Settings:
-        """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS` and `SWAN_RULES`."""
+        """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS`, `SWAN_RULES`,
+        `SWAN_MIN_PUSH_INTERVAL` and `SWAN_COALESCE_SECONDS`."""
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
         state_dir = base / env.get("SWAN_STATE_DIR", DEFAULT_STATE_DIR)
@@ -38,11 +40,19 @@ class Settings:
         rule_set = env.get("SWAN_RULES", "anytime")
         if rule_set not in RULE_SETS:
             raise InvalidSettingError("SWAN_RULES", rule_set, f"must be one of {RULE_SETS}")
-        rules = Rules.for_period(period, rule_set)
+        rules = replace(
+            Rules.for_period(period, rule_set),
+            min_push_interval=_seconds(
+                env, "SWAN_MIN_PUSH_INTERVAL", Rules.min_push_interval, zero=True
+            ),
+            coalesce_seconds=_seconds(
+                env, "SWAN_COALESCE_SECONDS", Rules.coalesce_seconds, zero=True
+            ),
+        )
         return cls(state_dir=state_dir.resolve(), rules=rules)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None:
         return float(default)
@@ -50,6 +60,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise InvalidSettingError(name, raw, "must be a number of seconds") from None
-    if not value > 0:
-        raise InvalidSettingError(name, raw, "must be positive")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise InvalidSettingError(name, raw, "must be 0 or more" if zero else "must be positive")
     return value

@@ -1,0 +1,95 @@
+"""The local rules engine: the template's IoT topic rules, run against the local broker.
+
+For every message on a rule's FROM filter it evaluates the rule's SQL (swan.core.iotsql)
+and hands the result to the rule's Lambda functions, exactly as AWS IoT delivers events. A
+failing function is logged with its event; the engine goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from swan.core.iotsql import Message as RuleMessage
+from swan.core.iotsql import decode_payload
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from swan.adapters.mqtt import Message, Transport
+    from swan.local.functions import FunctionHost
+    from swan.local.template import TopicRule
+
+log = logging.getLogger(__name__)
+
+KEEP_INVOCATIONS = 1000
+
+
+class RulesEngine:
+    def __init__(self, host: FunctionHost, transport: Transport) -> None:
+        self._host = host
+        self._transport = transport
+        self._by_filter: dict[str, list[TopicRule]] = defaultdict(list)
+        for rule in host.deployment.rules:
+            if not rule.enabled:
+                log.info("rule %s is disabled", rule.name)
+                continue
+            for action in rule.other_actions:
+                log.warning("rule %s: the %s action does not run locally", rule.name, action)
+            self._by_filter[rule.query.topic_filter].append(rule)
+        self.invocations: list[Future[Any]] = []
+
+    @property
+    def filters(self) -> list[str]:
+        return sorted(self._by_filter)
+
+    def start(self) -> None:
+        for topic_filter, rules in self._by_filter.items():
+            self._transport.subscribe(topic_filter, self._handler_for(rules))
+            log.info("rules on %s: %s", topic_filter, ", ".join(r.name for r in rules))
+
+    def stop(self) -> None:
+        for topic_filter in self._by_filter:
+            self._transport.unsubscribe(topic_filter)
+
+    def _handler_for(self, rules: list[TopicRule]) -> Any:
+        def on_message(message: Message) -> None:
+            for rule in rules:
+                self._apply(rule, message)
+
+        return on_message
+
+    def _apply(self, rule: TopicRule, message: Message) -> None:
+        incoming = RuleMessage(
+            topic=message.topic,
+            payload=decode_payload(message.payload),
+            # Mosquitto does not tell subscribers who published; clientid() is unknown here.
+            client_id=None,
+            timestamp_ms=int(time.time() * 1000),
+        )
+        event = rule.query.evaluate(incoming)
+        if event is None:
+            return
+        for function in rule.functions:
+            future = self._host.invoke(function, event)
+            future.add_done_callback(_log_failure(rule, function))
+            self._remember(future)
+        for republish in rule.republish:
+            log.warning("rule %s: republish to %s does not run locally", rule.name, republish.topic)
+
+    def _remember(self, future: Future[Any]) -> None:
+        # Kept (bounded) so tests and `swan bench` can wait for in-flight invocations.
+        self.invocations.append(future)
+        if len(self.invocations) > KEEP_INVOCATIONS:
+            del self.invocations[: len(self.invocations) - KEEP_INVOCATIONS]
+
+
+def _log_failure(rule: TopicRule, function: str) -> Any:
+    def done(future: Future[Any]) -> None:
+        error = future.exception()
+        if error is not None:
+            log.error("rule %s -> %s failed: %s", rule.name, function, error)
+
+    return done
