@@ -1,0 +1,396 @@
+"""The AWS IoT data-plane HTTP API (boto3's `iot-data` client), served from the shadow service.
+
+Lambda handlers use boto3 unchanged, pointed at `DataPlane.url` (`endpoint_url=` or
+`AWS_ENDPOINT_URL_IOT_DATA_PLANE`). Routes and shapes follow botocore's iot-data model:
+
+    GET|POST|DELETE /things/{thing}/shadow[?name=]       Get/Update/DeleteThingShadow
+    GET /api/things/shadow/ListNamedShadowsForThing/{thing}?nextToken=&pageSize=
+    POST /topics/{url-encoded topic}?qos=0|1&retain=      Publish
+
+An error is its HTTP status, a JSON body `{"message": ...}` and the header
+`x-amzn-ErrorType`, which botocore turns into its modeled exceptions
+(`client.exceptions.ConflictException`, ...). SigV4 headers are accepted and not verified.
+
+Publish. AWS hands an HTTP publish to the message broker. A message on a shadow request
+topic is therefore a shadow request like any other: the shadow service answers it on the
+MQTT `/accepted` or `/rejected` topics. The HTTP call itself succeeds once the broker has
+the message. This API does the same: it publishes through the broker, where the shadow
+service is subscribed, and so it never takes a shortcut around MQTT. Choices where AWS says
+nothing:
+- Shadow response topics (`.../update/accepted` and the like) belong to the shadow service.
+  Publishing to one is refused with 403. AWS lists them as subscribe-only.
+- `retain=true` is refused with 400. AWS forbids it on `$aws/` topics (mqtt.md), and the
+  local transport cannot retain messages.
+- The message body must be at most 128 KiB. Larger requests get 413 before their body is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from swan.core.errors import InvalidTopicError
+from swan.core.shadow import (
+    MAX_MESSAGE_BYTES,
+    InvalidShadowKeyError,
+    Rejection,
+    ShadowKey,
+)
+from swan.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, TOO_LARGE
+from swan.core.topics import (
+    AWS_RESERVED_PREFIX,
+    parse_shadow_topic,
+    validate_aws_limits,
+    validate_topic,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from swan.adapters.mqtt import Transport
+    from swan.core.jsondoc import JsonObject
+    from swan.local.shadow_service import ShadowService
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT: Final = 5.0
+DRAIN_LIMIT: Final = 4 * 1024 * 1024  # read and drop this much of a refused body, no more
+DRAIN_TIMEOUT: Final = 2.0
+_SHADOW_METHODS: Final = ("GET", "POST", "DELETE")
+_T = TypeVar("_T")
+
+
+class ApiRequestError(Exception):
+    """Carries the `Rejection` that answers a request; raised and caught inside this module."""
+
+    def __init__(self, rejection: Rejection, headers: Mapping[str, str] | None = None) -> None:
+        self.rejection = rejection
+        self.headers = headers
+        super().__init__(rejection.message)
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request: the method, the raw request target (path and query) and the body."""
+
+    method: str
+    target: str
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def document(cls, document: JsonObject) -> ApiResponse:
+        body = json.dumps(document, separators=(",", ":")).encode()
+        return cls(200, body, {"Content-Type": "application/json"})
+
+    @classmethod
+    def error(cls, rejection: Rejection, headers: Mapping[str, str] | None = None) -> ApiResponse:
+        body = json.dumps({"message": rejection.message}).encode()
+        return cls(
+            rejection.code,
+            body,
+            {
+                "Content-Type": "application/json",
+                "x-amzn-ErrorType": rejection.error_type,
+                **(headers or {}),
+            },
+        )
+
+
+class IotDataApi:
+    """The routes, over a `ShadowService` and a `Transport`; no sockets here."""
+
+    def __init__(self, service: ShadowService, transport: Transport) -> None:
+        self._service = service
+        self._transport = transport
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        try:
+            return self._route(request)
+        except ApiRequestError as error:
+            return ApiResponse.error(error.rejection, error.headers)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.target)
+            return ApiResponse.error(INTERNAL_FAILURE)
+
+    def _route(self, request: ApiRequest) -> ApiResponse:
+        parts = urlsplit(request.target)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        segments = parts.path.split("/")
+        match segments:
+            case ["", "things", thing, "shadow"]:
+                _allow(request, _SHADOW_METHODS)
+                key = _shadow_key(_unquote(thing), _one(query, "name"))
+                return self._shadow(request, key)
+            case ["", "api", "things", "shadow", "ListNamedShadowsForThing", thing]:
+                _allow(request, ("GET",))
+                return self._list(_unquote(thing), query)
+            case ["", "topics", *_] if len(segments) > 2:  # noqa: PLR2004
+                _allow(request, ("POST",))
+                topic = _unquote(parts.path.removeprefix("/topics/"))
+                return self._publish(topic, query, request.body)
+            case _:
+                raise ApiRequestError(
+                    Rejection(404, f"No iot-data operation at {request.method} {parts.path}")
+                )
+
+    def _shadow(self, request: ApiRequest, key: ShadowKey) -> ApiResponse:
+        if request.method == "GET":
+            document = self._service.get(key, via_mqtt=False)
+            return ApiResponse.document(_accepted(document))
+        if request.method == "POST":
+            updated = self._service.update(key, request.body, via_mqtt=False)
+            return ApiResponse.document(_accepted(updated).accepted)
+        deleted = self._service.delete(key, via_mqtt=False)
+        return ApiResponse.document(_accepted(deleted).accepted)
+
+    def _list(self, thing: str, query: Mapping[str, list[str]]) -> ApiResponse:
+        _check_thing(thing)
+        size = _one(query, "pageSize")
+        if size is not None and not size.isdigit():
+            raise ApiRequestError(Rejection(400, "pageSize must be an integer from 1 to 100"))
+        page = self._service.list_named_shadows(
+            thing,
+            page_size=None if size is None else int(size),
+            next_token=_one(query, "nextToken"),
+        )
+        return ApiResponse.document(_accepted(page).to_json())
+
+    def _publish(self, topic: str, query: Mapping[str, list[str]], body: bytes) -> ApiResponse:
+        qos = _one(query, "qos") or "0"
+        if qos not in ("0", "1"):
+            raise ApiRequestError(Rejection(400, "qos must be 0 or 1"))
+        _check_topic(topic)
+        retain = (_one(query, "retain") or "false").lower()
+        if retain not in ("true", "false"):
+            raise ApiRequestError(Rejection(400, "retain must be true or false"))
+        if retain == "true":
+            raise ApiRequestError(Rejection(400, _retain_problem(topic)))
+        if len(body) > MAX_MESSAGE_BYTES:
+            raise ApiRequestError(TOO_LARGE)
+        try:
+            shadow_topic = parse_shadow_topic(topic)
+        except InvalidTopicError:
+            shadow_topic = None  # a request with bad names: the shadow service answers it
+        if shadow_topic is not None and not shadow_topic.is_request:
+            raise ApiRequestError(
+                Rejection(FORBIDDEN.code, f"Forbidden: only the shadow service publishes {topic}")
+            )
+        try:
+            self._transport.publish(topic, body, qos=int(qos)).result(PUBLISH_TIMEOUT)
+        except Exception as error:
+            log.warning("publish to %s failed: %s", topic, error)
+            raise ApiRequestError(Rejection(503, "The broker did not take the message")) from error
+        return ApiResponse(200)
+
+
+def _accepted(result: _T | Rejection) -> _T:
+    if isinstance(result, Rejection):
+        raise ApiRequestError(result)
+    return result
+
+
+def _allow(request: ApiRequest, methods: tuple[str, ...]) -> None:
+    if request.method not in methods:
+        allowed = ", ".join(methods)
+        rejection = Rejection(405, f"{request.method} is not allowed here; use {allowed}")
+        raise ApiRequestError(rejection, {"Allow": allowed})
+
+
+def _one(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _unquote(text: str) -> str:
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError as error:
+        raise ApiRequestError(Rejection(400, "The path is not valid UTF-8")) from error
+
+
+def _check_thing(thing: str) -> None:
+    _shadow_key(thing, None)
+
+
+def _shadow_key(thing: str, name: str | None) -> ShadowKey:
+    try:
+        return ShadowKey(thing, name)
+    except InvalidShadowKeyError as error:
+        raise ApiRequestError(Rejection(400, str(error))) from error
+
+
+def _check_topic(topic: str) -> None:
+    try:
+        validate_topic(topic)
+        validate_aws_limits(topic)
+    except InvalidTopicError as error:
+        raise ApiRequestError(Rejection(400, str(error))) from error
+
+
+def _retain_problem(topic: str) -> str:
+    if topic.startswith(AWS_RESERVED_PREFIX):
+        return "Messages on reserved $aws topics cannot be retained"
+    return "retain=true is not supported by the local IoT Core stand-in"
+
+
+# ---------------------------------------------------------------- the HTTP server
+
+
+class DataPlane:
+    """The iot-data API on `http://127.0.0.1:<port>` (port 0: a free one), in threads."""
+
+    def __init__(
+        self,
+        service: ShadowService,
+        transport: Transport,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api = IotDataApi(service, transport)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the data plane is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._server = _Server(self._address, _Handler, self.api.handle)
+        # A short poll interval only makes stop() quick; serving does not poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="iot-data-http", daemon=True
+        )
+        self._thread.start()
+        log.info("iot-data API on %s", self.url)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        respond: Callable[[ApiRequest], ApiResponse],
+    ) -> None:
+        self.respond = respond
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Reads a request (refusing oversized bodies early), answers it with the API."""
+
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    server_version = "swan-iot-data"
+    sys_version = ""
+    timeout = 60  # an idle keep-alive connection is closed after this
+
+    _LENGTH_REQUIRED: ClassVar = Rejection(400, "Send the body with a Content-Length")
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    def handle_expect_100(self) -> bool:
+        # Refuse an oversized body before the client sends it.
+        refusal = self._body_refusal()
+        if refusal is not None:
+            self._send(ApiResponse.error(refusal))
+            self.close_connection = True
+            return False
+        return super().handle_expect_100()
+
+    def _serve(self) -> None:
+        refusal = self._body_refusal()
+        if refusal is not None:
+            self._refuse_body(refusal)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self._send(self.server.respond(ApiRequest(self.command, self.path, body)))
+
+    def _body_refusal(self) -> Rejection | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._LENGTH_REQUIRED
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            return Rejection(400, "Invalid Content-Length")
+        if int(declared) > MAX_MESSAGE_BYTES:
+            return TOO_LARGE
+        return None
+
+    def _refuse_body(self, refusal: Rejection) -> None:
+        self.close_connection = True
+        self._send(ApiResponse.error(refusal, {"Connection": "close"}))
+        # Let the client finish sending so it reads the answer instead of a reset
+        # connection. The body is dropped as it arrives, and only up to a limit.
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        remaining = min(int(declared) if declared.isdigit() else 0, DRAIN_LIMIT)
+        self.connection.settimeout(DRAIN_TIMEOUT)
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read1(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except OSError:
+            log.debug("the refused body stopped arriving", exc_info=True)
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+
+    def _send(self, response: ApiResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        if response.body:
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
+        log.debug("%s %s", self.address_string(), format % args)

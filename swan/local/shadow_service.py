@@ -1,0 +1,392 @@
+"""The local Device Shadow service: the core's shadow rules, served over MQTT, kept in a store.
+
+Both front ends call the same methods. The MQTT front end is `handle_message`, subscribed to
+every shadow request topic. The HTTP front end is `swan.local.dataplane`. Each operation reads,
+applies the rules, stores and publishes under one lock, so updates to a shadow never interleave
+and their notifications go out in version order.
+
+What is published, and when. AWS documents the MQTT side; where it says nothing, these are
+the choices made here:
+- update: `/update/accepted`, `/update/delta` (when desired still differs from reported) and
+  `/update/documents`, whichever front end the update came from. An HTTP update must fire the
+  same topic rules as a device's update (reference 1.4).
+- delete: `/delete/accepted`, also for HTTP deletes. Like an update, a delete changes state.
+- get: `/get/accepted` answers MQTT requests only. An HTTP read changes nothing, and
+  subscribers must not receive a document that nobody they know of asked for.
+- rejected: `/<op>/rejected` goes only to MQTT requesters. HTTP callers get the HTTP error
+  instead (device-shadow-error-messages.md).
+- A request topic whose thing or shadow name breaks the AWS rules is answered 400 on
+  `<that topic>/rejected`, echoing the payload's clientToken when it has one.
+- An unexpected failure is logged with its traceback and answered 500 "Internal service
+  failure". The service keeps running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from swan.core import names
+from swan.core.errors import InvalidTopicError, SwanError
+from swan.core.shadow import (
+    DeleteAccepted,
+    Rejection,
+    ShadowKey,
+    UpdateAccepted,
+    apply_delete,
+    apply_update,
+    get_document,
+    parse_request_token,
+)
+from swan.core.shadow_errors import INTERNAL_FAILURE
+from swan.core.topics import (
+    NAMED_SHADOW_REQUESTS,
+    SHADOW_REQUESTS,
+    ShadowOperation,
+    ShadowResponse,
+    ShadowTopics,
+    parse_shadow_topic,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from concurrent.futures import Future
+
+    from swan.adapters.clock import Clock
+    from swan.adapters.mqtt import Message, Transport
+    from swan.core.jsondoc import JsonObject
+    from swan.local.shadow_store import ShadowStore
+
+log = logging.getLogger(__name__)
+
+REQUEST_FILTERS: Final = (SHADOW_REQUESTS, NAMED_SHADOW_REQUESTS)
+DEFAULT_PAGE_SIZE: Final = 25  # ListNamedShadowsForThing; AWS documents only the range
+MAX_PAGE_SIZE: Final = 100
+INVALID_PAGE_SIZE: Final = Rejection(400, f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
+INVALID_NEXT_TOKEN: Final = Rejection(400, "Invalid nextToken")
+
+
+@dataclass(frozen=True)
+class NamedShadowPage:
+    """One page of ListNamedShadowsForThing."""
+
+    names: tuple[str, ...]
+    next_token: str | None
+    timestamp: int
+
+    def to_json(self) -> JsonObject:
+        document: JsonObject = {"results": list(self.names), "timestamp": self.timestamp}
+        if self.next_token is not None:
+            document["nextToken"] = self.next_token
+        return document
+
+
+class ShadowService:
+    """AWS Device Shadow behaviour over a `ShadowStore`, answering on a `Transport`."""
+
+    def __init__(self, store: ShadowStore, transport: Transport, clock: Clock) -> None:
+        self._store = store
+        self._transport = transport
+        self._clock = clock
+        # Reentrant: with an in-process broker, a subscriber may call back from a publish.
+        self._lock = threading.RLock()
+        self._subscribed: list[str] = []
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Answer shadow requests published on the broker."""
+        for topic_filter in REQUEST_FILTERS:
+            if topic_filter not in self._subscribed:
+                self._transport.subscribe(topic_filter, self.handle_message)
+                self._subscribed.append(topic_filter)
+        log.info("shadow service answering %s", ", ".join(REQUEST_FILTERS))
+
+    def stop(self) -> None:
+        """Stop answering; operations called directly keep working."""
+        while self._subscribed:
+            self._transport.unsubscribe(self._subscribed.pop())
+
+    # ---------------------------------------------------------------- operations
+
+    def update(
+        self, key: ShadowKey, payload: bytes, *, via_mqtt: bool
+    ) -> UpdateAccepted | Rejection:
+        """UpdateThingShadow, or a message on `/update`."""
+        topics = _topics(key)
+        with self._lock:
+            try:
+                result = apply_update(self._store.get(key), payload, now=self._clock.now())
+                if isinstance(result, UpdateAccepted):
+                    self._store.put(key, result.shadow)
+            except Exception:
+                log.exception("update of shadow %s failed", _describe(key))
+                result = _internal_failure(payload)
+            if isinstance(result, UpdateAccepted):
+                self._publish(topics.update_accepted, result.accepted)
+                if result.delta is not None:
+                    self._publish(topics.update_delta, result.delta)
+                self._publish(topics.update_documents, result.documents)
+            elif via_mqtt:
+                self._reject(topics.update_rejected, result)
+        return result
+
+    def get(
+        self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
+    ) -> JsonObject | Rejection:
+        """GetThingShadow, or a message on `/get`: the full document, delta included."""
+        topics = _topics(key)
+        with self._lock:
+            try:
+                result = self._get(key, payload)
+            except Exception:
+                log.exception("get of shadow %s failed", _describe(key))
+                result = _internal_failure(payload)
+            # An HTTP read publishes nothing.
+            if via_mqtt and isinstance(result, Rejection):
+                self._reject(topics.get_rejected, result)
+            elif via_mqtt and not isinstance(result, Rejection):
+                self._publish(topics.get_accepted, result)
+        return result
+
+    def delete(
+        self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
+    ) -> DeleteAccepted | Rejection:
+        """DeleteThingShadow, or a message on `/delete`. The version is kept."""
+        topics = _topics(key)
+        with self._lock:
+            try:
+                result = self._delete(key, payload)
+            except Exception:
+                log.exception("delete of shadow %s failed", _describe(key))
+                result = _internal_failure(payload)
+            if isinstance(result, DeleteAccepted):
+                self._publish(topics.delete_accepted, result.accepted)
+            elif via_mqtt:
+                self._reject(topics.delete_rejected, result)
+        return result
+
+    def list_named_shadows(
+        self, thing: str, *, page_size: int | None = None, next_token: str | None = None
+    ) -> NamedShadowPage | Rejection:
+        """ListNamedShadowsForThing: never the classic shadow; an unknown thing has none."""
+        size = DEFAULT_PAGE_SIZE if page_size is None else page_size
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            return INVALID_PAGE_SIZE
+        after = None if next_token is None else _decode_token(next_token)
+        if isinstance(after, Rejection):
+            return after
+        try:
+            with self._lock:
+                every = self._store.list_named(thing)
+        except Exception:
+            log.exception("listing the named shadows of %s failed", thing)
+            return INTERNAL_FAILURE
+        remaining = [name for name in every if after is None or name > after]
+        page = tuple(remaining[:size])
+        more = len(remaining) > size
+        token = _encode_token(page[-1]) if more else None
+        return NamedShadowPage(page, token, int(self._clock.now()))
+
+    # ---------------------------------------------------------------- MQTT front end
+
+    def handle_message(self, message: Message) -> None:
+        """Answer one message on a shadow request topic; anything else is ignored."""
+        try:
+            self._dispatch(message)
+        except Exception:  # one bad message must never take the service down
+            log.exception("shadow request on %s failed", message.topic)
+
+    def _dispatch(self, message: Message) -> None:
+        try:
+            parsed = parse_shadow_topic(message.topic)
+        except InvalidTopicError as error:
+            self._reject_topic(message, error)
+            return
+        if parsed is None or not parsed.is_request:
+            log.debug("ignoring %s: not a shadow request", message.topic)
+            return
+        key = ShadowKey(parsed.thing, parsed.shadow_name)
+        log.debug("%s %s", parsed.operation, _describe(key))
+        if parsed.operation is ShadowOperation.UPDATE:
+            self.update(key, message.payload, via_mqtt=True)
+        elif parsed.operation is ShadowOperation.GET:
+            self.get(key, message.payload, via_mqtt=True)
+        else:
+            self.delete(key, message.payload, via_mqtt=True)
+
+    def _reject_topic(self, message: Message, error: InvalidTopicError) -> None:
+        # The names cannot build a topic, so answer next to the request, as AWS would.
+        if message.topic.rsplit("/", 1)[-1] not in tuple(ShadowOperation):
+            return
+        token = parse_request_token(message.payload)
+        rejection = Rejection(400, str(error), token if isinstance(token, str) else None)
+        self._reject(f"{message.topic}/{ShadowResponse.REJECTED}", rejection)
+
+    # ---------------------------------------------------------------- internals
+
+    def _get(self, key: ShadowKey, payload: bytes) -> JsonObject | Rejection:
+        token = parse_request_token(payload)
+        if isinstance(token, Rejection):
+            return token
+        return get_document(
+            self._store.get(key), key=key, now=self._clock.now(), client_token=token
+        )
+
+    def _delete(self, key: ShadowKey, payload: bytes) -> DeleteAccepted | Rejection:
+        token = parse_request_token(payload)
+        if isinstance(token, Rejection):
+            return token
+        result = apply_delete(
+            self._store.get(key), key=key, now=self._clock.now(), client_token=token
+        )
+        if isinstance(result, DeleteAccepted):
+            self._store.put(key, result.shadow)
+        return result
+
+    def _reject(self, topic: str, rejection: Rejection) -> None:
+        self._publish(topic, rejection.to_payload(self._clock.now()))
+
+    def _publish(self, topic: str, document: JsonObject) -> None:
+        # The state is already stored: a failed notification is logged, not undone.
+        payload = json.dumps(document, separators=(",", ":")).encode()
+        try:
+            sent = self._transport.publish(topic, payload, qos=1)
+        except Exception:
+            log.exception("could not publish %s", topic)
+            return
+        sent.add_done_callback(partial(_log_failure, topic))
+
+
+def _log_failure(topic: str, sent: Future[None]) -> None:
+    error = sent.exception()
+    if error is not None:
+        log.warning("publish to %s failed: %s", topic, error)
+
+
+def _topics(key: ShadowKey) -> ShadowTopics:
+    return ShadowTopics(key.thing, key.name)
+
+
+def _describe(key: ShadowKey) -> str:
+    return key.thing if key.name is None else f"{key.thing}/{key.name}"
+
+
+def _internal_failure(payload: bytes) -> Rejection:
+    try:
+        token = parse_request_token(payload)
+    except Exception:  # noqa: BLE001  (already failing; the token is a courtesy)
+        token = None
+    return INTERNAL_FAILURE.with_token(token if isinstance(token, str) else None)
+
+
+def _encode_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_token(token: str) -> str | Rejection:
+    try:
+        name = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
+    except (UnicodeError, binascii.Error):
+        return INVALID_NEXT_TOKEN
+    return name if names.SHADOW_NAME.fullmatch(name) else INVALID_NEXT_TOKEN
+
+
+# ---------------------------------------------------------------- the process
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the shadow service (MQTT and HTTP) until SIGTERM or SIGINT."""
+    options = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _serve(options)
+    except SwanError as error:
+        log.error("%s", error)  # noqa: TRY400  (the message says it all; no traceback)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m swan.local.shadow_service",
+        description="The local AWS IoT Device Shadow service: answers shadow requests on "
+        "the broker and serves the iot-data HTTP API, keeping shadows in SQLite.",
+    )
+    parser.add_argument("--db", type=Path, required=True, help="SQLite file for the shadows")
+    parser.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
+    parser.add_argument("--port", type=int, required=True, help="broker port (internal listener)")
+    parser.add_argument("--username", help="broker login")
+    parser.add_argument("--password", help="broker password")
+    parser.add_argument("--client-id", default="swan-shadow-service", help="MQTT client id")
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=0,
+        help="iot-data HTTP port on 127.0.0.1 (default: any free port; -1: no HTTP API)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def _serve(options: argparse.Namespace) -> int:
+    # The composition root of this process.
+    from swan.adapters.clock import SystemClock  # noqa: PLC0415
+    from swan.adapters.mqtt import Endpoint, connect  # noqa: PLC0415
+    from swan.local.dataplane import DataPlane  # noqa: PLC0415
+    from swan.local.shadow_store import SqliteShadowStore  # noqa: PLC0415
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with SqliteShadowStore(options.db) as store:
+        endpoint = Endpoint(
+            options.host,
+            options.port,
+            options.client_id,
+            username=options.username,
+            password=options.password,
+        )
+        transport = connect(endpoint)
+        service = ShadowService(store, transport, SystemClock())
+        dataplane = (
+            None if options.http_port < 0 else DataPlane(service, transport, port=options.http_port)
+        )
+        try:
+            service.start()
+            if dataplane is not None:
+                dataplane.start()
+            url = "off" if dataplane is None else dataplane.url
+            log.info("shadow service ready: db %s, http %s", options.db, url)
+            stopping.wait()
+            log.info("shadow service stopping")
+        finally:
+            _quietly(dataplane.stop if dataplane is not None else None)
+            _quietly(service.stop)
+            _quietly(transport.close)
+    return 0
+
+
+def _quietly(step: Callable[[], None] | None) -> None:
+    if step is None:
+        return
+    try:
+        step()
+    except Exception:
+        log.exception("shutdown step failed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

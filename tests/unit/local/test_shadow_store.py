@@ -1,0 +1,184 @@
+"""The SQLite shadow store: what it keeps, across reopenings, and how it fails."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from swan.core.errors import SwanError
+from swan.core.shadow import ShadowKey, StoredShadow, UpdateAccepted, apply_update
+from swan.local.shadow_store import ShadowStoreError, SqliteShadowStore
+
+NOW = 1_764_000_000.0
+
+
+def shadow(request: bytes, current: StoredShadow | None = None) -> StoredShadow:
+    result = apply_update(current, request, now=NOW)
+    assert isinstance(result, UpdateAccepted), result
+    return result.shadow
+
+
+LAMP = shadow(b'{"state": {"desired": {"on": true}, "reported": {"on": false}}}')
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "shadows.db"
+
+
+@pytest.fixture
+def store(path):
+    with SqliteShadowStore(path) as opened:
+        yield opened
+
+
+def test_a_shadow_never_stored_is_none(store):
+    assert store.get(ShadowKey("lamp")) is None
+
+
+def test_what_is_put_is_what_is_got(store):
+    store.put(ShadowKey("lamp"), LAMP)
+    assert store.get(ShadowKey("lamp")) == LAMP
+
+
+def test_classic_and_named_shadows_of_a_thing_are_separate(store):
+    named = shadow(b'{"state": {"reported": {"mode": "eco"}}}')
+    store.put(ShadowKey("lamp"), LAMP)
+    store.put(ShadowKey("lamp", "config"), named)
+    assert store.get(ShadowKey("lamp")) == LAMP
+    assert store.get(ShadowKey("lamp", "config")) == named
+    assert store.get(ShadowKey("other", "config")) is None
+
+
+def test_a_put_replaces_the_shadow(store):
+    newer = shadow(b'{"state": {"reported": {"on": true}}}', LAMP)
+    store.put(ShadowKey("lamp"), LAMP)
+    store.put(ShadowKey("lamp"), newer)
+    assert store.get(ShadowKey("lamp")) == newer
+    assert newer.version == 2
+
+
+def test_a_deleted_shadow_is_kept_with_its_version(store):
+    store.put(ShadowKey("lamp"), StoredShadow(version=7, deleted=True))
+    assert store.get(ShadowKey("lamp")) == StoredShadow(version=7, deleted=True)
+
+
+def test_list_named_is_sorted_and_leaves_out_classic_deleted_and_other_things(store):
+    for name in ("zeta", "alpha", "$config", "gone"):
+        store.put(ShadowKey("lamp", name), LAMP)
+    store.put(ShadowKey("lamp", "gone"), StoredShadow(version=1, deleted=True))
+    store.put(ShadowKey("lamp"), LAMP)
+    store.put(ShadowKey("lamp-2", "beta"), LAMP)
+    assert store.list_named("lamp") == ["$config", "alpha", "zeta"]
+    assert store.list_named("unknown") == []
+
+
+def test_shadows_survive_closing_and_reopening_the_file(path):
+    with SqliteShadowStore(path) as first:
+        first.put(ShadowKey("lamp"), LAMP)
+        first.put(ShadowKey("lamp", "config"), StoredShadow(version=3, deleted=True))
+    with SqliteShadowStore(path) as second:
+        assert second.get(ShadowKey("lamp")) == LAMP
+        assert second.get(ShadowKey("lamp", "config")) == StoredShadow(version=3, deleted=True)
+
+
+def test_a_put_is_on_disk_before_it_returns(store, path):
+    store.put(ShadowKey("lamp"), LAMP)
+    # Another connection, as a restarted process would open, sees it without a close.
+    with SqliteShadowStore(path) as other:
+        assert other.get(ShadowKey("lamp")) == LAMP
+
+
+def test_the_database_runs_in_wal_mode(store, path):
+    store.put(ShadowKey("lamp"), LAMP)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_unicode_and_lone_surrogates_are_stored_faithfully(store):
+    odd = shadow(b'{"state": {"reported": {"name": "caf\\u00e9 \\ud800 \xe2\x98\x83"}}}')
+    store.put(ShadowKey("lamp"), odd)
+    assert store.get(ShadowKey("lamp")) == odd
+
+
+def test_threads_can_share_one_store(store):
+    errors = []
+
+    def work(index):
+        try:
+            for round_ in range(20):
+                key = ShadowKey(f"thing-{index}", f"s{round_}")
+                store.put(key, LAMP)
+                assert store.get(key) == LAMP
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert len(store.list_named("thing-3")) == 20
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def test_a_file_that_is_not_a_database_is_refused_by_name(path):
+    path.write_bytes(b"these are not the shadows you are looking for\n" * 100)
+    with pytest.raises(ShadowStoreError, match="not an SQLite database") as caught:
+        SqliteShadowStore(path)
+    assert str(path) in str(caught.value)
+    assert caught.value.path == path
+    assert isinstance(caught.value, SwanError)
+
+
+def test_a_damaged_database_is_refused_by_name(path):
+    with SqliteShadowStore(path) as store:
+        for index in range(200):
+            store.put(ShadowKey(f"thing-{index}"), LAMP)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    data[4096 + 100 : 4096 + 4000] = b"\xff" * 3900  # scribble over the second page
+    path.write_bytes(bytes(data))
+    with pytest.raises(ShadowStoreError, match=str(path)):
+        SqliteShadowStore(path)
+
+
+def test_a_row_that_is_not_a_stored_shadow_names_the_file_and_the_shadow(store, path):
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO shadows VALUES ('lamp', 'config', 1, '{\"version\": -1}')")
+    with pytest.raises(ShadowStoreError, match=r"unreadable shadow lamp/config") as caught:
+        store.get(ShadowKey("lamp", "config"))
+    assert str(path) in str(caught.value)
+
+
+def test_a_row_that_is_not_json_names_the_file(store, path):
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO shadows VALUES ('lamp', '', 1, 'not json')")
+    with pytest.raises(ShadowStoreError, match="unreadable shadow lamp"):
+        store.get(ShadowKey("lamp"))
+
+
+def test_a_database_from_a_newer_schema_is_refused(path):
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(ShadowStoreError, match="schema version 99"):
+        SqliteShadowStore(path)
+
+
+def test_a_directory_where_the_file_should_be_is_refused_by_name(path):
+    path.mkdir()
+    with pytest.raises(ShadowStoreError, match=str(path)):
+        SqliteShadowStore(path)
+
+
+def test_errors_after_closing_name_the_file(path):
+    store = SqliteShadowStore(path)
+    store.close()
+    with pytest.raises(ShadowStoreError, match=str(path)):
+        store.get(ShadowKey("lamp"))
