@@ -25,6 +25,6 @@ class Command:
 
 def all_commands() -> tuple[Command, ...]:
     """The commands in the order `swan --help` lists them."""
-    from swan.commands import certs, up  # noqa: PLC0415  (keeps the import graph acyclic)
+    from swan.commands import certs, press, shadow, status, up  # noqa: PLC0415  (acyclic imports)
 
-    return (up.COMMAND, certs.COMMAND)
+    return (up.COMMAND, press.COMMAND, status.COMMAND, shadow.COMMAND, certs.COMMAND)

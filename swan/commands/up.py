@@ -1,41 +1,35 @@
-"""`swan up`: run the local system.
-
-For now the local system is the countdown itself, in this terminal: the broker, the IoT
-Core stand-in and the web app join it as they land (see README.md, "Where this is going").
-"""
+"""`swan up`: run the whole local system until Ctrl-C."""
 
 from __future__ import annotations
 
+import json
+import os
 import select
 import sys
 import time
+import uuid
 from typing import TYPE_CHECKING, TextIO
 
 from swan.commands import Command
-from swan.core.countdown import (
-    RULE_SETS,
-    Countdown,
-    Pressed,
-    Push,
-    Rules,
-    expire,
-    phase_at,
-    press,
-    remaining,
-)
+from swan.core.countdown import RULE_SETS, Countdown, Rules, phase_at, remaining
 from swan.settings import Settings
 
 if TYPE_CHECKING:
     import argparse
-    from pathlib import Path
+
+    from swan.adapters.follower import Observed
+    from swan.local.stack import Endpoints, LocalStack
 
 DESCRIPTION = """\
-Start The Swan on this machine and keep it running until Ctrl-C.
+Start The Swan on this machine, with no AWS account: the Mosquitto broker, the stand-in
+for AWS IoT Core (device shadows over MQTT and the iot-data HTTP API, topic rules running
+the same Lambda handlers as on AWS, the expiry scheduler), and keep it running until Ctrl-C.
 
-Today this runs the shared countdown in this terminal: press Enter to push the button.
-Next to arrive: the Mosquitto broker, the stand-in for AWS IoT Core (device shadows, topic
-rules, the device gateway) and the web app, all started by this same command.
+The first run creates the state directory, a certificate authority and the broker's
+certificate. The countdown is shown here; press Enter to push the button from this console.
 """
+
+CONSOLE_THING = "console"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,52 +53,128 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swan.local.runtime import StackInfo, ensure_not_running  # noqa: PLC0415
+    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415
+
     settings = Settings.from_env()
-    state_dir: Path = args.state_dir or settings.state_dir
+    state_dir = args.state_dir or settings.state_dir
     rules = settings.rules
     if args.period is not None or args.rules is not None:
-        rules = Rules.for_period(args.period or rules.period_seconds, args.rules or rules.rule_set)
-    state_dir.mkdir(parents=True, exist_ok=True)
+        period = args.period or rules.period_seconds
+        scaled = Rules.for_period(period, args.rules or rules.rule_set)
+        rules = Rules(
+            period_seconds=scaled.period_seconds,
+            alarm_seconds=scaled.alarm_seconds,
+            rule_set=scaled.rule_set,
+            min_push_interval=rules.min_push_interval,
+            coalesce_seconds=rules.coalesce_seconds,
+        )
+    ensure_not_running(state_dir)
     out = sys.stdout
-    out.write(
-        f"The Swan, local mode\n"
-        f"  state directory: {state_dir}\n"
-        f"  countdown: {rules.period_seconds:g} s, alarm in the last {rules.alarm_seconds:g} s,"
-        f" rules '{rules.rule_set}'\n"
-        f"  coming next: Mosquitto, the IoT Core stand-in and the web app\n"
-        f"Press Enter to push the button (type the code first under the swan rules);"
-        f" Ctrl-C stops.\n"
-    )
-    _run_console(rules, out, sys.stdin, args.exit_after)
-    out.write("\nstopped\n")
+    out.write(f"Starting The Swan in {state_dir} ...\n")
+    out.flush()
+    stack = LocalStack(state_dir, rules, ports=LocalPorts.from_env(os.environ))
+    with stack:
+        endpoints = stack.endpoints()
+        info = StackInfo(
+            pid=os.getpid(),
+            device_host="localhost",
+            device_port=stack.running.broker.plan.device_port,
+            iot_data_url=endpoints.iot_data,
+            scheduler_url=endpoints.scheduler,
+            ca_file=str(endpoints.ca_file),
+        )
+        info.write(state_dir)
+        try:
+            stack.heal()
+            out.write(_banner(endpoints, rules))
+            _console(stack, rules, out, sys.stdin, args.exit_after)
+        finally:
+            StackInfo.clear(state_dir)
+            out.write("\nstopping ...\n")
+            out.flush()
+    out.write("stopped\n")
     return 0
 
 
-def _run_console(rules: Rules, out: TextIO, keys: TextIO, exit_after: float | None) -> None:
-    started = time.time()
-    countdown: Countdown | None = None
-    while exit_after is None or time.time() - started < exit_after:
-        now = time.time()
-        line = _read_line(keys, timeout=0.2)
-        if line is not None:
-            outcome = press(countdown, Push(now, "console", "cli", code=line or None), rules)
-            if isinstance(outcome, Pressed):
-                countdown = outcome.countdown
-            else:
-                out.write(f"\n  refused: {outcome.message}\n")
-        if countdown is not None:
-            countdown = expire(countdown, now) or countdown
-        out.write("\r" + _status(countdown, rules, now) + " " * 8)
-        out.flush()
+def _banner(endpoints: Endpoints, rules: Rules) -> str:
+    return (
+        "\nThe Swan is up (local mode: no AWS account needed).\n"
+        f"  devices, MQTT over mutual TLS  {endpoints.device_mqtt}\n"
+        f"  CA certificate                 {endpoints.ca_file}\n"
+        f"  iot-data API (boto3)           {endpoints.iot_data}\n"
+        f"  scheduler API                  {endpoints.scheduler}\n"
+        f"  countdown                      {rules.period_seconds:g} s, rules '{rules.rule_set}',"
+        f" alarm in the last {rules.alarm_seconds:g} s\n"
+        "Try, in another terminal:  swan press   (an AWS IoT Button click)\n"
+        "                           swan status\n"
+        "Press Enter here to push from this console"
+        + (" (type the code first)" if rules.rule_set == "swan" else "")
+        + "; Ctrl-C stops everything.\n\n"
+    )
 
 
-def _status(countdown: Countdown | None, rules: Rules, now: float) -> str:
+def _console(
+    stack: LocalStack, rules: Rules, out: TextIO, keys: TextIO, exit_after: float | None
+) -> None:
+    from swan.adapters.follower import ButtonFollower  # noqa: PLC0415
+    from swan.adapters.mqtt import connect  # noqa: PLC0415
+
+    transport = connect(
+        stack.service_endpoint(f"console-{uuid.uuid4().hex[:8]}"),
+        on_resumed=lambda: follower.refresh(),  # noqa: PLW0108 (follower comes next)
+    )
+    follower = ButtonFollower(transport, lambda _observed: None)
+    replies: list[bytes] = []
+    transport.subscribe(f"swan/push/{CONSOLE_THING}/rejected", lambda m: replies.append(m.payload))
+    try:
+        follower.start()
+        follower.loaded.wait(5)
+        started = time.monotonic()
+        tty = out.isatty()
+        shown: tuple[object, ...] = ()
+        while exit_after is None or time.monotonic() - started < exit_after:
+            line = _read_line(keys, timeout=0.25)
+            if line is not None:
+                request = {"clientToken": uuid.uuid4().hex, "source": "cli"}
+                if line:
+                    request["code"] = line
+                transport.publish(f"swan/push/{CONSOLE_THING}", json.dumps(request).encode())
+            while replies:
+                rejected = json.loads(replies.pop(0))
+                out.write(f"\n  refused: {rejected.get('message')}\n")
+            now = time.time()
+            latest = follower.latest
+            status = _status(latest, rules, now)
+            if tty:
+                out.write("\r" + status + " " * 8)
+            else:  # a log: one line per change, not one per second
+                state = (latest.version if latest else None, _phase(latest, rules, now))
+                if state != shown:
+                    out.write(status + "\n")
+                shown = state
+            out.flush()
+    finally:
+        follower.stop()
+        transport.close()
+
+
+def _phase(observed: Observed | None, rules: Rules, now: float) -> str | None:
+    if observed is None or observed.countdown is None:
+        return None
+    return phase_at(observed.countdown, now, rules.alarm_seconds)
+
+
+def _status(observed: Observed | None, rules: Rules, now: float) -> str:
+    countdown: Countdown | None = observed.countdown if observed else None
     if countdown is None:
         return "  waiting for the first push"
     phase = phase_at(countdown, now, rules.alarm_seconds)
     minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
     clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d}"
-    return f"  {clock}  {phase:<8}  pushes {countdown.pushes}  failures {countdown.failures}"
+    last = countdown.last_push
+    who = f"last push by {last.by} ({last.source})" if last else ""
+    return f"  {clock}  {phase:<8}  pushes {countdown.pushes}  failures {countdown.failures}  {who}"
 
 
 def _read_line(keys: TextIO, timeout: float) -> str | None:
@@ -116,7 +186,7 @@ def _read_line(keys: TextIO, timeout: float) -> str | None:
     if not ready:
         return None
     line = keys.readline()
-    if not line:  # end of input: keep counting, stop listening
+    if not line:  # end of input: keep running, stop listening
         time.sleep(timeout)
         return None
     return line.strip()
@@ -124,7 +194,7 @@ def _read_line(keys: TextIO, timeout: float) -> str | None:
 
 COMMAND = Command(
     name="up",
-    help="run the local system (countdown, and soon broker, IoT Core stand-in, web app)",
+    help="run the whole local system: broker, IoT Core stand-in, handlers",
     description=DESCRIPTION,
     add_arguments=add_arguments,
     run=run,

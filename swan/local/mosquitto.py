@@ -72,14 +72,16 @@ class BrokerPlan:
 
 # Devices act only on their own topics (the username is the certificate's CN, the thing
 # name) and may read the shared button shadow; nobody but the services writes it.
+# (Only `pattern` lines apply to every user; `topic` lines before any `user` line would
+# apply to anonymous clients only.)
 DEVICE_ACL = f"""\
 pattern write iotbutton/%u
 pattern write swan/push/%u
 pattern read swan/push/%u/+
 pattern readwrite $aws/things/%u/shadow/#
-topic write $aws/things/{BUTTON_THING}/shadow/get
-topic read $aws/things/{BUTTON_THING}/shadow/get/+
-topic read $aws/things/{BUTTON_THING}/shadow/update/documents
+pattern write $aws/things/{BUTTON_THING}/shadow/get
+pattern read $aws/things/{BUTTON_THING}/shadow/get/+
+pattern read $aws/things/{BUTTON_THING}/shadow/update/documents
 """
 
 WEB_ACL = f"""\

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
-from swan.core.errors import SwanError
+from swan.core.errors import InvalidSettingError, SwanError
 from swan.local.dataplane import DataPlane
 from swan.local.functions import FunctionHost
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto
@@ -29,6 +29,8 @@ from swan.local.shadow_store import SqliteShadowStore
 from swan.local.template import context_for, load_template, read_template
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from swan.adapters.mqtt import CrtTransport
     from swan.core.countdown import Rules
 
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEMPLATE = REPOSITORY / "sam" / "template.yaml"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/swan-local-expiry"
+EXPIRY_FUNCTION = "ExpireCountdownFunction"
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,27 @@ class LocalPorts:
     web: int = 18831
     iot_data: int = 18443
     scheduler: int = 18444
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
+        """`SWAN_DEVICE_PORT`, `SWAN_BROKER_PORT`, `SWAN_WEB_BROKER_PORT`, `SWAN_IOT_DATA_PORT`,
+        `SWAN_SCHEDULER_PORT` override the defaults."""
+        names = {
+            "device": "SWAN_DEVICE_PORT",
+            "internal": "SWAN_BROKER_PORT",
+            "web": "SWAN_WEB_BROKER_PORT",
+            "iot_data": "SWAN_IOT_DATA_PORT",
+            "scheduler": "SWAN_SCHEDULER_PORT",
+        }
+        values = {}
+        for field_name, variable in names.items():
+            raw = env.get(variable)
+            if raw is None:
+                continue
+            if not raw.isdigit() or not 0 <= int(raw) <= MAX_PORT:
+                raise InvalidSettingError(variable, raw, "must be a port number (0 = any)")
+            values[field_name] = int(raw)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,11 @@ class LocalStack:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def heal(self) -> None:
+        """After a restart, let the expiry handler look once: it marks a failure that
+        happened while the stack was down, or sets the alarm for the current deadline."""
+        self.running.host.invoke(EXPIRY_FUNCTION, {"thing": "button"}).result(30)
 
     def endpoints(self) -> Endpoints:
         running = self.running
@@ -203,7 +233,7 @@ class LocalStack:
             "SWAN_HISTORY_DB": str(self.state_dir / "history.db"),
         }
         if self.quiet_functions:
-            environment["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+            environment["POWERTOOLS_LOG_LEVEL"] = "ERROR"
         return environment
 
 

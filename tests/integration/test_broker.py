@@ -79,3 +79,13 @@ def test_a_missing_broker_binary_names_the_install_command(monkeypatch):
     monkeypatch.setattr("shutil.which", lambda *_args, **_kwargs: None)
     with pytest.raises(BrokerMissingError, match="apt-get install -y mosquitto"):
         find_mosquitto()
+
+
+def test_a_device_reads_the_button_shadow_documents(broker, pki, service):
+    device = connect(device_endpoint(broker, pki, unique("pi")))
+    try:
+        received = collect(device, "$aws/things/button/shadow/update/documents")
+        service.publish("$aws/things/button/shadow/update/documents", b"{}").result(5)
+        assert received.get(timeout=5).payload == b"{}"
+    finally:
+        device.close()

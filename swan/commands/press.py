@@ -1,0 +1,119 @@
+"""`swan press`: an AWS IoT Button click, exactly as the hardware sends it, over mutual TLS."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from swan.commands import Command
+from swan.core.codecs import ButtonClick
+from swan.core.countdown import CLICK_TYPES
+from swan.core.errors import InvalidPayloadError
+from swan.core.topics import BUTTON_SHADOW, button_topic
+from swan.settings import Settings
+
+if TYPE_CHECKING:
+    import argparse
+
+DEFAULT_SERIAL = "G030JF0553648RUH"
+CONFIRM_TIMEOUT = 5.0
+
+DESCRIPTION = f"""\
+Press a (virtual) AWS IoT Button: publish the button's own payload
+  {{"serialNumber": "...", "clickType": "SINGLE|DOUBLE|LONG", "batteryVoltage": "1650mV"}}
+on iotbutton/<serial>, over MQTT with mutual TLS, with the button's own certificate (issued
+by the local CA on first use), to the local system `swan up` runs. Then wait for the button
+shadow to show the push.
+
+The same click with mosquitto_pub:
+  mosquitto_pub --cafile .swan/certs/ca.pem --cert .swan/certs/devices/{DEFAULT_SERIAL}.pem \\
+    --key .swan/certs/devices/{DEFAULT_SERIAL}.key -h localhost -p 8883 -q 1 \\
+    -i {DEFAULT_SERIAL} -t iotbutton/{DEFAULT_SERIAL} \\
+    -m '{{"serialNumber": "{DEFAULT_SERIAL}", "clickType": "SINGLE", "batteryVoltage": "1650mV"}}'
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--serial",
+        default=DEFAULT_SERIAL,
+        help=f"the button's serial number, its thing name (default: {DEFAULT_SERIAL})",
+    )
+    parser.add_argument(
+        "--click", choices=CLICK_TYPES, default="SINGLE", help="the click type (default: SINGLE)"
+    )
+    parser.add_argument(
+        "--battery",
+        type=int,
+        default=1650,
+        metavar="MV",
+        help="battery voltage in millivolts (default: 1650)",
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="do not wait for the shadow to show the push"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from swan.adapters.mqtt import Endpoint, connect  # noqa: PLC0415
+    from swan.certs.files import CertificateStore  # noqa: PLC0415
+    from swan.core.codecs import ShadowDocuments  # noqa: PLC0415
+    from swan.local.runtime import StackInfo  # noqa: PLC0415
+
+    state_dir = args.state_dir or Settings.from_env().state_dir
+    click = _click(args)
+    info = StackInfo.read(state_dir)
+    certs = CertificateStore.in_state_dir(state_dir)
+    device = certs.ensure_device(click.serial_number, now=datetime.now(UTC))
+    endpoint = Endpoint(
+        info.device_host,
+        info.device_port,
+        click.serial_number,
+        ca_file=certs.ca_files.certificate,
+        cert_file=device.files.certificate,
+        key_file=device.files.key,
+    )
+    transport = connect(endpoint)
+    try:
+        documents: queue.Queue[bytes] = queue.Queue()
+        if not args.no_wait:
+            transport.subscribe(BUTTON_SHADOW.update_documents, lambda m: documents.put(m.payload))
+        payload = json.dumps(click.to_payload())
+        transport.publish(button_topic(click.serial_number), payload.encode()).result(10)
+        print(f"pressed: {payload} -> {button_topic(click.serial_number)}")
+        if args.no_wait:
+            return 0
+        try:
+            raw = documents.get(timeout=CONFIRM_TIMEOUT)
+        except queue.Empty:
+            print("the button shadow did not change within 5 s; see `swan status`", file=sys.stderr)
+            return 1
+        reported = ShadowDocuments.from_payload(raw).current.reported
+        print(f"the countdown restarted: {reported.get('pushes')} pushes so far")
+        return 0
+    finally:
+        transport.close()
+
+
+def _click(args: argparse.Namespace) -> ButtonClick:
+    candidate = {
+        "serialNumber": args.serial,
+        "clickType": args.click,
+        "batteryVoltage": f"{args.battery}mV",
+    }
+    try:
+        return ButtonClick.from_payload(candidate)
+    except InvalidPayloadError as error:
+        raise InvalidPayloadError("option", "--serial/--battery", error.problem) from None
+
+
+COMMAND = Command(
+    name="press",
+    help="press a virtual AWS IoT Button (MQTT over mutual TLS, the hardware's payload)",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    run=run,
+)
