@@ -1,0 +1,132 @@
+"""The rules engine and the function host, with a template of their own on the real broker."""
+
+import json
+import sys
+import threading
+
+import pytest
+from support import unique
+
+from swan.local.functions import FunctionError, FunctionHost
+from swan.local.rules_engine import RulesEngine
+from swan.local.stack import TEMPLATE as PROJECT_TEMPLATE
+from swan.local.template import context_for, load_template, read_template
+
+HANDLER = """
+import os
+import threading
+
+EVENTS = []
+ARRIVED = threading.Event()
+GREETING = os.environ["GREETING"]
+
+
+def lambda_handler(event, context):
+    if event.get("explode"):
+        raise RuntimeError("boom")
+    EVENTS.append((event, context.function_name, context.get_remaining_time_in_millis()))
+    ARRIVED.set()
+    return {"ok": True}
+"""
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+Globals:
+  Function:
+    Runtime: python3.12
+    Timeout: 5
+    Environment:
+      Variables:
+        GREETING: !Ref Greeting
+Resources:
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub ${AWS::StackName}-recorder
+      CodeUri: recorder/
+      Handler: app.lambda_handler
+      Events:
+        Clicks:
+          Type: IoTRule
+          Properties:
+            Sql: "SELECT *, topic(2) AS serial FROM 'PREFIX/+' WHERE clickType <> 'LONG'"
+  Disabled:
+    Type: AWS::IoT::TopicRule
+    Properties:
+      TopicRulePayload:
+        RuleDisabled: true
+        Sql: "SELECT * FROM 'PREFIX/+'"
+        Actions:
+          - Lambda:
+              FunctionArn: !GetAtt Recorder.Arn
+"""
+
+
+@pytest.fixture
+def deployed(tmp_path, service):
+    prefix = unique("rules")
+    (tmp_path / "recorder").mkdir()
+    (tmp_path / "recorder" / "app.py").write_text(HANDLER)
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("PREFIX", prefix))
+    template = load_template(tmp_path / "template.yaml")
+    host = FunctionHost(read_template(template), template, tmp_path, environment={})
+    engine = RulesEngine(host, service)
+    engine.start()
+    module = sys.modules["swan_lambda_Recorder"]
+    yield prefix, host, module
+    engine.stop()
+    host.close()
+
+
+def test_a_matching_message_invokes_the_function_with_the_rule_output(deployed, service):
+    prefix, _, module = deployed
+    service.publish(f"{prefix}/G030", json.dumps({"clickType": "SINGLE"}).encode())
+    assert module.ARRIVED.wait(10)
+    event, name, remaining = module.EVENTS[0]
+    assert event == {"clickType": "SINGLE", "serial": "G030"}
+    assert name == "swan-local-recorder"
+    assert 0 < remaining <= 5000
+    assert module.GREETING == "hello"
+
+
+def test_where_filters_and_disabled_rules_stay_quiet(deployed, service):
+    prefix, _, module = deployed
+    settle = threading.Event()
+    service.publish(f"{prefix}/G030", json.dumps({"clickType": "LONG"}).encode()).result(5)
+    service.publish(f"{prefix}/G031", json.dumps({"clickType": "DOUBLE"}).encode()).result(5)
+    assert module.ARRIVED.wait(10)
+    settle.wait(0.5)  # time for a wrongly routed message to arrive
+    assert [event["serial"] for event, _, _ in module.EVENTS] == ["G031"]
+
+
+def test_a_failing_function_is_logged_and_the_engine_goes_on(deployed, service, caplog):
+    prefix, _, module = deployed
+    service.publish(f"{prefix}/G030", json.dumps({"clickType": "SINGLE", "explode": 1}).encode())
+    service.publish(f"{prefix}/G031", json.dumps({"clickType": "SINGLE"}).encode())
+    assert module.ARRIVED.wait(10)
+    assert any("boom" in record.getMessage() or record.exc_info for record in caplog.records)
+
+
+def test_functions_are_invoked_by_arn_as_the_scheduler_does(deployed):
+    _, host, module = deployed
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:swan-local-recorder"
+    assert host.invoke(arn, {"from": "scheduler"}).result(10) == {"ok": True}
+    assert module.EVENTS[-1][0] == {"from": "scheduler"}
+    with pytest.raises(FunctionError, match="no function"):
+        host.invoke("arn:aws:lambda:us-east-1:000000000000:function:nope", {})
+
+
+def test_the_project_template_loads_and_routes_both_push_topics():
+    template = load_template(PROJECT_TEMPLATE)
+    # LocalStack supplies the role's ARN, as CloudFormation would.
+    context = context_for(
+        template, attributes={"ExpirySchedulerRole.Arn": "arn:aws:iam::000000000000:role/x"}
+    )
+    deployment = read_template(template, context)
+    assert {rule.query.topic_filter for rule in deployment.rules} == {"iotbutton/+", "swan/push/+"}
+    assert all(rule.functions == ("UpdateButtonStatusFunction",) for rule in deployment.rules)
+    assert set(deployment.functions) == {"UpdateButtonStatusFunction", "ExpireCountdownFunction"}
