@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import gc
 import json
 import logging
 import signal
 import sys
 import threading
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -70,10 +71,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUEST_FILTERS: Final = (SHADOW_REQUESTS, NAMED_SHADOW_REQUESTS)
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))  # ASCII, so surrogates survive
 DEFAULT_PAGE_SIZE: Final = 25  # ListNamedShadowsForThing; AWS documents only the range
 MAX_PAGE_SIZE: Final = 100
 INVALID_PAGE_SIZE: Final = Rejection(400, f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
 INVALID_NEXT_TOKEN: Final = Rejection(400, "Invalid nextToken")
+GC_YOUNG_THRESHOLD: Final = 20_000  # allocations between young collections (default 700)
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,7 @@ class ShadowService:
 
     def _publish(self, topic: str, document: JsonObject) -> None:
         # The state is already stored: a failed notification is logged, not undone.
-        payload = json.dumps(document, separators=(",", ":")).encode()
+        payload = _COMPACT.encode(document).encode()
         try:
             sent = self._transport.publish(topic, payload, qos=1)
         except Exception:
@@ -274,6 +277,7 @@ def _log_failure(topic: str, sent: Future[None]) -> None:
         log.warning("publish to %s failed: %s", topic, error)
 
 
+@lru_cache(maxsize=4096)
 def _topics(key: ShadowKey) -> ShadowTopics:
     return ShadowTopics(key.thing, key.name)
 
@@ -348,6 +352,9 @@ def _serve(options: argparse.Namespace) -> int:
     from swan.local.dataplane import DataPlane  # noqa: PLC0415
     from swan.local.shadow_store import SqliteShadowStore  # noqa: PLC0415
 
+    # Long-lived and allocation-heavy: collect young objects less often, and never scan
+    # the objects that exist once start-up is over.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
@@ -369,6 +376,7 @@ def _serve(options: argparse.Namespace) -> int:
             if dataplane is not None:
                 dataplane.start()
             url = "off" if dataplane is None else dataplane.url
+            gc.freeze()
             log.info("shadow service ready: db %s, http %s", options.db, url)
             stopping.wait()
             log.info("shadow service stopping")

@@ -7,6 +7,11 @@ service publishes after a `put` is on disk.
 
 A deleted shadow keeps its row, and its version, so that recreating it continues the version
 numbers as AWS does. One connection is shared by the service's threads, under a lock.
+
+The store holds an exclusive lock on the file for as long as it is open. Reads are served
+from a write-through cache, which is correct only because nothing else can write the file.
+The lock also refuses a second shadow service on the same database. The lock is released
+when the process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 1
 CLASSIC: Final = ""  # the shadow-name column of a thing's classic shadow
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))
+CACHE_SIZE: Final = 4096  # shadows kept in memory; the oldest entry makes room
+LOCK_WAIT_MS: Final = 1000  # how long to wait for another owner to let go of the file
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS shadows (
@@ -72,30 +80,41 @@ class ShadowStoreError(SwanError, RuntimeError):
 class SqliteShadowStore:
     """A `ShadowStore` in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, cache_size: int = CACHE_SIZE) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], StoredShadow | None] = {}
+        self._cache_size = cache_size
         self._connection = self._open()
 
     # ---------------------------------------------------------------- the port
 
     def get(self, key: ShadowKey) -> StoredShadow | None:
-        with self._lock, self._errors():
-            row = self._connection.execute(
-                "SELECT document FROM shadows WHERE thing = ? AND name = ?", _columns(key)
-            ).fetchone()
-        if row is None:
-            return None
-        return self._decode(key, row[0])
+        columns = _columns(key)
+        with self._lock:
+            if columns in self._cache:
+                return self._cache[columns]
+            with self._errors():
+                row = self._connection.execute(
+                    "SELECT document FROM shadows WHERE thing = ? AND name = ?", columns
+                ).fetchone()
+            shadow = None if row is None else self._decode(key, row[0])
+            self._remember(columns, shadow)
+        return shadow
 
     def put(self, key: ShadowKey, shadow: StoredShadow) -> None:
         # ASCII JSON: a lone surrogate ("\ud800" is valid JSON) cannot be encoded as UTF-8.
-        document = json.dumps(shadow.to_json(), separators=(",", ":"))
-        with self._lock, self._errors():
-            self._connection.execute(
-                "INSERT OR REPLACE INTO shadows (thing, name, live, document) VALUES (?, ?, ?, ?)",
-                (*_columns(key), int(not shadow.deleted), document),
-            )
+        document = _COMPACT.encode(shadow.to_json())
+        columns = _columns(key)
+        with self._lock:
+            self._cache.pop(columns, None)  # forgotten first, in case the write fails
+            with self._errors():
+                self._connection.execute(
+                    "INSERT OR REPLACE INTO shadows (thing, name, live, document)"
+                    " VALUES (?, ?, ?, ?)",
+                    (*columns, int(not shadow.deleted), document),
+                )
+            self._remember(columns, shadow)
 
     def list_named(self, thing: str) -> list[str]:
         with self._lock, self._errors():
@@ -141,7 +160,9 @@ class SqliteShadowStore:
         return connection
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
-        connection.execute("PRAGMA busy_timeout = 5000")
+        connection.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
+        # Exclusive: no file locking per transaction, no shared-memory index, and one owner.
+        connection.execute("PRAGMA locking_mode = EXCLUSIVE")
         # Reading the header is what tells a database from any other file.
         (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode != "wal":
@@ -155,8 +176,14 @@ class SqliteShadowStore:
             raise ShadowStoreError(
                 self.path, f"schema version {version}; this program reads {SCHEMA_VERSION}"
             )
+        # A write now takes the exclusive lock at once, so a second owner fails here.
         connection.execute(_SCHEMA)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _remember(self, columns: tuple[str, str], shadow: StoredShadow | None) -> None:
+        if len(self._cache) >= self._cache_size:
+            del self._cache[next(iter(self._cache))]
+        self._cache[columns] = shadow
 
     def _decode(self, key: ShadowKey, document: str) -> StoredShadow:
         try:
@@ -185,9 +212,13 @@ def _describe(key: ShadowKey) -> str:
 
 
 _DAMAGED: Final = frozenset((sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT))
+_LOCKED: Final = frozenset((sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
 
 
 def _explain(error: sqlite3.Error) -> str:
-    if getattr(error, "sqlite_errorcode", None) in _DAMAGED:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code in _DAMAGED:
         return f"not an SQLite database, or a damaged one ({error})"
+    if code in _LOCKED:
+        return f"in use by another process, e.g. another shadow service ({error})"
     return str(error)

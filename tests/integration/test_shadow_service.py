@@ -301,7 +301,8 @@ class ServiceProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self.process.stderr:
@@ -317,6 +318,12 @@ class ServiceProcess:
             seen.append(line)
             if "shadow service ready" in line:
                 return line
+
+    def output_after_exit(self) -> list[str]:
+        """Every line logged, once the process has exited."""
+        self.process.wait(WAIT)
+        self._reader.join(WAIT)
+        return drain(self.lines)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -378,8 +385,21 @@ def test_the_service_process_reports_a_damaged_database_and_exits_1(broker, tmp_
     database.write_bytes(b"not a database at all\n" * 200)
     process = ServiceProcess(broker, database)
     assert process.process.wait(WAIT) == 1
-    lines = drain(process.lines)
+    lines = process.output_after_exit()
     assert any(str(database) in line and "not an SQLite database" in line for line in lines)
+
+
+def test_a_second_service_process_on_the_same_database_is_refused(broker, tmp_path):
+    database = tmp_path / "shadows.db"
+    owner = ServiceProcess(broker, database)
+    try:
+        owner.wait_ready()
+        intruder = ServiceProcess(broker, database)
+        assert intruder.process.wait(WAIT) == 1
+        lines = intruder.output_after_exit()
+        assert any("in use by another process" in line for line in lines)
+    finally:
+        assert owner.stop() == 0
 
 
 def test_the_service_process_has_help():

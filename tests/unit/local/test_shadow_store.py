@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
@@ -84,17 +85,31 @@ def test_shadows_survive_closing_and_reopening_the_file(path):
         assert second.get(ShadowKey("lamp", "config")) == StoredShadow(version=3, deleted=True)
 
 
-def test_a_put_is_on_disk_before_it_returns(store, path):
+def test_a_put_is_on_disk_before_it_returns(store, path, tmp_path):
     store.put(ShadowKey("lamp"), LAMP)
-    # Another connection, as a restarted process would open, sees it without a close.
-    with SqliteShadowStore(path) as other:
-        assert other.get(ShadowKey("lamp")) == LAMP
+    # The files as a killed process leaves them: copied while the store is still open.
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for suffix in ("", "-wal"):
+        source = path.with_name(path.name + suffix)
+        (crashed / source.name).write_bytes(source.read_bytes())
+    with SqliteShadowStore(crashed / path.name) as recovered:
+        assert recovered.get(ShadowKey("lamp")) == LAMP
 
 
-def test_the_database_runs_in_wal_mode(store, path):
-    store.put(ShadowKey("lamp"), LAMP)
-    with sqlite3.connect(path) as connection:
+def test_the_database_runs_in_wal_mode(path):
+    with SqliteShadowStore(path) as store:
+        store.put(ShadowKey("lamp"), LAMP)
+    with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_second_store_on_the_same_file_is_refused(store, path):
+    with pytest.raises(ShadowStoreError, match="in use by another process") as caught:
+        SqliteShadowStore(path)
+    assert str(path) in str(caught.value)
+    store.put(ShadowKey("lamp"), LAMP)  # the owner carries on
+    assert store.get(ShadowKey("lamp")) == LAMP
 
 
 def test_unicode_and_lone_surrogates_are_stored_faithfully(store):
@@ -140,7 +155,7 @@ def test_a_damaged_database_is_refused_by_name(path):
     with SqliteShadowStore(path) as store:
         for index in range(200):
             store.put(ShadowKey(f"thing-{index}"), LAMP)
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     data[4096 + 100 : 4096 + 4000] = b"\xff" * 3900  # scribble over the second page
@@ -149,23 +164,30 @@ def test_a_damaged_database_is_refused_by_name(path):
         SqliteShadowStore(path)
 
 
-def test_a_row_that_is_not_a_stored_shadow_names_the_file_and_the_shadow(store, path):
-    with sqlite3.connect(path) as connection:
-        connection.execute("INSERT INTO shadows VALUES ('lamp', 'config', 1, '{\"version\": -1}')")
-    with pytest.raises(ShadowStoreError, match=r"unreadable shadow lamp/config") as caught:
+def write_row(path, thing, name, document):
+    """A row written behind the store's back, as a bad edit or a bug might leave it."""
+    SqliteShadowStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("INSERT INTO shadows VALUES (?, ?, 1, ?)", (thing, name, document))
+
+
+def test_a_row_that_is_not_a_stored_shadow_names_the_file_and_the_shadow(path):
+    write_row(path, "lamp", "config", '{"version": -1}')
+    expected = pytest.raises(ShadowStoreError, match=r"unreadable shadow lamp/config")
+    with SqliteShadowStore(path) as store, expected as caught:
         store.get(ShadowKey("lamp", "config"))
     assert str(path) in str(caught.value)
 
 
-def test_a_row_that_is_not_json_names_the_file(store, path):
-    with sqlite3.connect(path) as connection:
-        connection.execute("INSERT INTO shadows VALUES ('lamp', '', 1, 'not json')")
-    with pytest.raises(ShadowStoreError, match="unreadable shadow lamp"):
+@pytest.mark.parametrize("document", ["not json", "[1, 2]"])
+def test_a_row_that_is_not_an_object_names_the_file(path, document):
+    write_row(path, "lamp", "", document)
+    with SqliteShadowStore(path) as store, pytest.raises(ShadowStoreError, match="shadow lamp"):
         store.get(ShadowKey("lamp"))
 
 
 def test_a_database_from_a_newer_schema_is_refused(path):
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA user_version = 99")
     with pytest.raises(ShadowStoreError, match="schema version 99"):
         SqliteShadowStore(path)
@@ -182,3 +204,29 @@ def test_errors_after_closing_name_the_file(path):
     store.close()
     with pytest.raises(ShadowStoreError, match=str(path)):
         store.get(ShadowKey("lamp"))
+
+
+# ---------------------------------------------------------------------------- the read cache
+
+
+def test_shadows_pushed_out_of_the_cache_are_read_back_from_disk(path):
+    with SqliteShadowStore(path, cache_size=2) as store:
+        shadows = {
+            f"thing-{index}": shadow(b'{"state": {"reported": {"n": %d}}}' % index)
+            for index in range(5)
+        }
+        for thing, stored in shadows.items():
+            store.put(ShadowKey(thing), stored)
+        assert len(store._cache) == 2
+        for thing, stored in shadows.items():
+            assert store.get(ShadowKey(thing)) == stored
+        assert store.get(ShadowKey("never")) is None
+
+
+def test_a_failed_write_leaves_the_old_shadow_readable(store):
+    store.put(ShadowKey("lamp"), LAMP)
+    store._connection.execute("PRAGMA query_only = ON")  # as a read-only file system would
+    newer = shadow(b'{"state": {"reported": {"on": true}}}', LAMP)
+    with pytest.raises(ShadowStoreError, match="readonly"):
+        store.put(ShadowKey("lamp"), newer)
+    assert store.get(ShadowKey("lamp")) == LAMP
