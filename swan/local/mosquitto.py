@@ -110,6 +110,9 @@ connection_messages true
 # The default (1000) drops QoS 1 messages to a slow subscriber during bursts.
 max_queued_messages 100000
 max_inflight_messages 0
+# Nagle's algorithm plus the peer's delayed ACK holds back a small packet written right
+# after another for ~40 ms (swan bench: 88 -> 44 ms shadow update -> accepted).
+set_tcp_nodelay true
 
 # devices: mutual TLS, the certificate's CN is the username
 listener {plan.device_port} {plan.host}
