@@ -51,6 +51,7 @@ from swan.core.topics import (
     validate_aws_limits,
     validate_topic,
 )
+from swan.local.shadow_service import INVALID_PAGE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -68,8 +69,8 @@ _SHADOW_METHODS: Final = ("GET", "POST", "DELETE")
 _T = TypeVar("_T")
 
 
-class ApiRequestError(Exception):
-    """Carries the `Rejection` that answers a request; raised and caught inside this module."""
+class _RefusedError(Exception):
+    """Carries the `Rejection` that answers a request; never leaves this module."""
 
     def __init__(self, rejection: Rejection, headers: Mapping[str, str] | None = None) -> None:
         self.rejection = rejection
@@ -88,6 +89,8 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class ApiResponse:
+    """What to answer: the status, the body and the headers (Content-Length is added)."""
+
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -121,7 +124,7 @@ class IotDataApi:
     def handle(self, request: ApiRequest) -> ApiResponse:
         try:
             return self._route(request)
-        except ApiRequestError as error:
+        except _RefusedError as error:
             return ApiResponse.error(error.rejection, error.headers)
         except Exception:
             log.exception("%s %s failed", request.method, request.target)
@@ -144,7 +147,7 @@ class IotDataApi:
                 topic = _unquote(parts.path.removeprefix("/topics/"))
                 return self._publish(topic, query, request.body)
             case _:
-                raise ApiRequestError(
+                raise _RefusedError(
                     Rejection(404, f"No iot-data operation at {request.method} {parts.path}")
                 )
 
@@ -162,7 +165,7 @@ class IotDataApi:
         _check_thing(thing)
         size = _one(query, "pageSize")
         if size is not None and not size.isdigit():
-            raise ApiRequestError(Rejection(400, "pageSize must be an integer from 1 to 100"))
+            raise _RefusedError(INVALID_PAGE_SIZE)
         page = self._service.list_named_shadows(
             thing,
             page_size=None if size is None else int(size),
@@ -173,34 +176,34 @@ class IotDataApi:
     def _publish(self, topic: str, query: Mapping[str, list[str]], body: bytes) -> ApiResponse:
         qos = _one(query, "qos") or "0"
         if qos not in ("0", "1"):
-            raise ApiRequestError(Rejection(400, "qos must be 0 or 1"))
+            raise _RefusedError(Rejection(400, "qos must be 0 or 1"))
         _check_topic(topic)
         retain = (_one(query, "retain") or "false").lower()
         if retain not in ("true", "false"):
-            raise ApiRequestError(Rejection(400, "retain must be true or false"))
+            raise _RefusedError(Rejection(400, "retain must be true or false"))
         if retain == "true":
-            raise ApiRequestError(Rejection(400, _retain_problem(topic)))
+            raise _RefusedError(Rejection(400, _retain_problem(topic)))
         if len(body) > MAX_MESSAGE_BYTES:
-            raise ApiRequestError(TOO_LARGE)
+            raise _RefusedError(TOO_LARGE)
         try:
             shadow_topic = parse_shadow_topic(topic)
         except InvalidTopicError:
             shadow_topic = None  # a request with bad names: the shadow service answers it
         if shadow_topic is not None and not shadow_topic.is_request:
-            raise ApiRequestError(
+            raise _RefusedError(
                 Rejection(FORBIDDEN.code, f"Forbidden: only the shadow service publishes {topic}")
             )
         try:
             self._transport.publish(topic, body, qos=int(qos)).result(PUBLISH_TIMEOUT)
         except Exception as error:
             log.warning("publish to %s failed: %s", topic, error)
-            raise ApiRequestError(Rejection(503, "The broker did not take the message")) from error
+            raise _RefusedError(Rejection(503, "The broker did not take the message")) from error
         return ApiResponse(200)
 
 
 def _accepted(result: _T | Rejection) -> _T:
     if isinstance(result, Rejection):
-        raise ApiRequestError(result)
+        raise _RefusedError(result)
     return result
 
 
@@ -208,7 +211,7 @@ def _allow(request: ApiRequest, methods: tuple[str, ...]) -> None:
     if request.method not in methods:
         allowed = ", ".join(methods)
         rejection = Rejection(405, f"{request.method} is not allowed here; use {allowed}")
-        raise ApiRequestError(rejection, {"Allow": allowed})
+        raise _RefusedError(rejection, {"Allow": allowed})
 
 
 def _one(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -220,7 +223,7 @@ def _unquote(text: str) -> str:
     try:
         return unquote(text, errors="strict")
     except UnicodeDecodeError as error:
-        raise ApiRequestError(Rejection(400, "The path is not valid UTF-8")) from error
+        raise _RefusedError(Rejection(400, "The path is not valid UTF-8")) from error
 
 
 def _check_thing(thing: str) -> None:
@@ -231,7 +234,7 @@ def _shadow_key(thing: str, name: str | None) -> ShadowKey:
     try:
         return ShadowKey(thing, name)
     except InvalidShadowKeyError as error:
-        raise ApiRequestError(Rejection(400, str(error))) from error
+        raise _RefusedError(Rejection(400, str(error))) from error
 
 
 def _check_topic(topic: str) -> None:
@@ -239,7 +242,7 @@ def _check_topic(topic: str) -> None:
         validate_topic(topic)
         validate_aws_limits(topic)
     except InvalidTopicError as error:
-        raise ApiRequestError(Rejection(400, str(error))) from error
+        raise _RefusedError(Rejection(400, str(error))) from error
 
 
 def _retain_problem(topic: str) -> str:
@@ -295,6 +298,7 @@ class DataPlane:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False
 
     def __init__(
         self,
@@ -304,6 +308,11 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.respond = respond
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002
+        # The stdlib prints these to stderr; a client that hangs up mid-answer is routine.
+        # socketserver calls this from inside its `except`, so the traceback is at hand.
+        log.debug("connection from %s failed", client_address, exc_info=True)  # noqa: LOG014
 
 
 class _Handler(BaseHTTPRequestHandler):
