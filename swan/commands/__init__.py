@@ -25,6 +25,13 @@ class Command:
 
 def all_commands() -> tuple[Command, ...]:
     """The commands in the order `swan --help` lists them."""
-    from swan.commands import certs, press, shadow, status, up  # noqa: PLC0415  (acyclic imports)
+    from swan.commands import bench, certs, press, shadow, status, up  # noqa: PLC0415  (acyclic)
 
-    return (up.COMMAND, press.COMMAND, status.COMMAND, shadow.COMMAND, certs.COMMAND)
+    return (
+        up.COMMAND,
+        press.COMMAND,
+        status.COMMAND,
+        shadow.COMMAND,
+        certs.COMMAND,
+        bench.COMMAND,
+    )

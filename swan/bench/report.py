@@ -1,0 +1,443 @@
+"""The bench's figures, and how they are reported: a table for people, JSON for machines.
+
+Pure: measured values in, text and a JSON-ready dict out. Every figure is shown with its
+ratio to the matching raw-broker figure (the baseline, measured in the same run on the same
+machine), because absolute numbers on a shared, noisy machine say little on their own. A
+figure that has a target also gets a mark: `pass` or `miss`. Targets are reported, never
+asserted.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+SCHEMA: Final = "swan.bench/1"
+
+Mark = Literal["pass", "miss"]
+
+
+# ---------------------------------------------------------------- measured values
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Times from a request to its answer, in seconds; `lost`: requests never answered."""
+
+    seconds: tuple[float, ...]
+    lost: int = 0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """`completed` answers counted over `seconds`, with up to `window` requests in flight."""
+
+    completed: int
+    seconds: float
+    window: int
+
+    @property
+    def per_second(self) -> float | None:
+        return self.completed / self.seconds if self.seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class BrokerFigures:
+    """(a) Mosquitto alone: one publisher, one subscriber, QoS 1, the internal listener."""
+
+    round_trip: Latencies
+    throughput: Throughput
+
+
+@dataclass(frozen=True)
+class ShadowFigures:
+    """(b) The shadow service: update -> `/update/accepted` of one thing's classic shadow."""
+
+    update: Latencies
+    throughput: Throughput
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class PushFigures:
+    """(c) IoT Button clicks at `rate` per second -> the button shadow's `/update/documents`."""
+
+    click_to_documents: Latencies
+    rate: float
+    clicks: int
+    documents: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu: str
+    cores: int
+    python: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Results:
+    """One run of the bench; a phase not measured (`--only`) is None."""
+
+    machine: Machine
+    quick: bool
+    broker: BrokerFigures | None = None
+    shadow: ShadowFigures | None = None
+    push: PushFigures | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the plan, for the JSON
+
+
+# ---------------------------------------------------------------- targets and figures
+
+
+@dataclass(frozen=True)
+class Target:
+    """`value >= limit` when `at_least`, else `value <= limit`."""
+
+    limit: float
+    at_least: bool
+
+    def mark(self, value: float | None) -> Mark | None:
+        if value is None:
+            return None
+        met = value >= self.limit if self.at_least else value <= self.limit
+        return "pass" if met else "miss"
+
+    def describe(self, unit: str) -> str:
+        return f"{'>=' if self.at_least else '<='} {_number(self.limit)} {unit}"
+
+
+SHADOW_THROUGHPUT_TARGET: Final = Target(2000, at_least=True)
+PUSH_P50_TARGET: Final = Target(15, at_least=False)
+PUSH_P99_TARGET: Final = Target(50, at_least=False)
+PUSH_TARGET_RATE: Final = 20.0  # the push targets are stated at this click rate
+
+MS: Final = "ms"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the report."""
+
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    ratio: float | None  # value / the matching baseline figure
+    target: Target | None = None
+
+    @property
+    def mark(self) -> Mark | None:
+        return None if self.target is None else self.target.mark(self.value)
+
+
+def percentile(samples: tuple[float, ...] | list[float], q: float) -> float | None:
+    """The nearest-rank percentile: the smallest sample with at least q% of them at or below.
+
+    None for no samples. p50 of 1..100 is 50, p99 is 99; with fewer than 100 samples p99 is
+    the largest.
+    """
+    if not 0 < q <= 100:  # noqa: PLR2004  (percent)
+        raise ValueError(f"percentile must be in (0, 100], not {q}")
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = math.ceil(q / 100 * len(ordered))
+    return ordered[max(rank, 1) - 1]
+
+
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    """`value / baseline`, or None when either is missing or the baseline is not positive."""
+    if value is None or baseline is None or baseline <= 0:
+        return None
+    return value / baseline
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def figures(results: Results) -> list[Figure]:
+    """Every figure of `results`, in report order, with ratios to the baseline (a)."""
+    base_p50 = base_p99 = base_rate = None
+    found: list[Figure] = []
+    if results.broker is not None:
+        broker = results.broker
+        base_p50 = _ms(percentile(broker.round_trip.seconds, 50))
+        base_p99 = _ms(percentile(broker.round_trip.seconds, 99))
+        base_rate = broker.throughput.per_second
+        found += [
+            Figure("broker.round_trip.p50", "(a) broker pub -> sub, p50", base_p50, MS, 1.0),
+            Figure("broker.round_trip.p99", "(a) broker pub -> sub, p99", base_p99, MS, 1.0),
+            Figure(
+                "broker.throughput",
+                f"(a) broker throughput, {broker.throughput.window} in flight",
+                base_rate,
+                "msg/s",
+                1.0,
+            ),
+        ]
+    if results.shadow is not None:
+        shadow = results.shadow
+        p50 = _ms(percentile(shadow.update.seconds, 50))
+        p99 = _ms(percentile(shadow.update.seconds, 99))
+        rate = shadow.throughput.per_second
+        found += [
+            Figure(
+                "shadow.update.p50",
+                "(b) shadow update -> accepted, p50",
+                p50,
+                MS,
+                ratio(p50, base_p50),
+            ),
+            Figure(
+                "shadow.update.p99",
+                "(b) shadow update -> accepted, p99",
+                p99,
+                MS,
+                ratio(p99, base_p99),
+            ),
+            Figure(
+                "shadow.throughput",
+                f"(b) shadow throughput, {shadow.throughput.window} in flight",
+                rate,
+                "updates/s",
+                ratio(rate, base_rate),
+                SHADOW_THROUGHPUT_TARGET,
+            ),
+        ]
+    if results.push is not None:
+        push = results.push
+        at_target_rate = math.isclose(push.rate, PUSH_TARGET_RATE)
+        p50 = _ms(percentile(push.click_to_documents.seconds, 50))
+        p99 = _ms(percentile(push.click_to_documents.seconds, 99))
+        label = f"(c) click -> documents at {push.rate:g}/s"
+        found += [
+            Figure(
+                "push.click_to_documents.p50",
+                f"{label}, p50",
+                p50,
+                MS,
+                ratio(p50, base_p50),
+                PUSH_P50_TARGET if at_target_rate else None,
+            ),
+            Figure(
+                "push.click_to_documents.p99",
+                f"{label}, p99",
+                p99,
+                MS,
+                ratio(p99, base_p99),
+                PUSH_P99_TARGET if at_target_rate else None,
+            ),
+        ]
+    return found
+
+
+# ---------------------------------------------------------------- notes
+
+NOTES: Final = (
+    (
+        "ratio: the figure divided by the matching raw-broker figure (a), measured in this run "
+        "(latency: x times slower than a bare pub -> sub; throughput: the share of the broker's)."
+    ),
+    (
+        "(a) one client publishes QoS 1 to a topic another client subscribes to, on the "
+        "broker's internal (plain TCP) listener; latency is publish -> delivery, one at a time."
+    ),
+    (
+        "(b) updates to one thing's classic shadow over MQTT (internal listener); latency is "
+        "publish of /update -> /update/accepted (one client publishes, another subscribes, as "
+        "in (a)), one at a time; throughput "
+        "counts accepted updates per second with a fixed number in flight."
+    ),
+    (
+        "(c) IoT Button devices (mTLS, taking turns) click at a fixed rate; a subscriber follows "
+        "$aws/things/button/shadow/update/documents. Clicks in a burst are coalesced into one "
+        "shadow write, so one documents message can cover several clicks: a click's latency is "
+        "the time until the first documents message whose `pushes` count includes it."
+    ),
+    (
+        "everything (broker aside) runs in this one process, the load clients included: on a "
+        "small machine they compete for the same cores."
+    ),
+)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    """The JSON document of a run (see README.md, "Benchmarks")."""
+    return {
+        "schema": SCHEMA,
+        "quick": results.quick,
+        "machine": {
+            "cpu": results.machine.cpu,
+            "cores": results.machine.cores,
+            "python": results.machine.python,
+            "platform": results.machine.platform,
+        },
+        "settings": dict(results.settings),
+        "figures": {
+            figure.key: {
+                "label": figure.label,
+                "value": _rounded(figure.value),
+                "unit": figure.unit,
+                "ratio": _rounded(figure.ratio),
+                "target": None
+                if figure.target is None
+                else {
+                    "op": ">=" if figure.target.at_least else "<=",
+                    "limit": figure.target.limit,
+                },
+                "mark": figure.mark,
+            }
+            for figure in figures(results)
+        },
+        "phases": _phases(results),
+        "notes": list(NOTES),
+    }
+
+
+def _phases(results: Results) -> dict[str, Any]:
+    phases: dict[str, Any] = {}
+    if results.broker is not None:
+        phases["broker"] = {
+            "round_trip": _latency_details(results.broker.round_trip),
+            "throughput": _throughput_details(results.broker.throughput),
+        }
+    if results.shadow is not None:
+        phases["shadow"] = {
+            "update": _latency_details(results.shadow.update),
+            "throughput": _throughput_details(results.shadow.throughput),
+            "rejected": results.shadow.rejected,
+        }
+    if results.push is not None:
+        push = results.push
+        phases["push"] = {
+            "click_to_documents": _latency_details(push.click_to_documents),
+            "rate_per_s": push.rate,
+            "clicks": push.clicks,
+            "documents": push.documents,
+            "seconds": _rounded(push.seconds),
+        }
+    return phases
+
+
+def _latency_details(latencies: Latencies) -> dict[str, Any]:
+    samples = latencies.seconds
+    return {
+        "samples": len(samples),
+        "lost": latencies.lost,
+        "min_ms": _rounded(_ms(min(samples))) if samples else None,
+        "mean_ms": _rounded(_ms(statistics.fmean(samples))) if samples else None,
+        "p50_ms": _rounded(_ms(percentile(samples, 50))),
+        "p90_ms": _rounded(_ms(percentile(samples, 90))),
+        "p99_ms": _rounded(_ms(percentile(samples, 99))),
+        "max_ms": _rounded(_ms(max(samples))) if samples else None,
+    }
+
+
+def _throughput_details(throughput: Throughput) -> dict[str, Any]:
+    return {
+        "completed": throughput.completed,
+        "seconds": _rounded(throughput.seconds),
+        "window": throughput.window,
+        "per_s": _rounded(throughput.per_second),
+    }
+
+
+_MARK_TEXT: Final[dict[Mark | None, str]] = {"pass": "pass", "miss": "MISS", None: ""}
+
+
+def render_table(results: Results) -> str:
+    """The report for a terminal: machine, one line per figure, what was counted, notes."""
+    machine = results.machine
+    lines = [
+        f"The Swan bench{' (quick)' if results.quick else ''}",
+        (
+            f"machine: {machine.cpu}, {machine.cores} cores, Python {machine.python}, "
+            f"{machine.platform}"
+        ),
+        "",
+    ]
+    rows = [("figure", "value", "vs (a)", "target", "")]
+    rows += [
+        (
+            figure.label,
+            _cell(figure.value, figure.unit),
+            "-" if figure.ratio is None else f"x{_number(figure.ratio)}",
+            "" if figure.target is None else figure.target.describe(figure.unit),
+            _MARK_TEXT[figure.mark],
+        )
+        for figure in figures(results)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].rjust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].ljust(widths[3]),
+            row[4],
+        ]
+        lines.append("  ".join(cells).rstrip())
+    counted = _counted(results)
+    if counted:
+        lines += ["", "counted:", *(f"  {line}" for line in counted)]
+    lines += ["", "notes:"]
+    for note in NOTES:
+        lines += textwrap.wrap(note, 96, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(lines) + "\n"
+
+
+def _counted(results: Results) -> list[str]:
+    lines = []
+    if results.broker is not None:
+        broker = results.broker
+        lines.append(
+            f"(a) {_samples(broker.round_trip)}; {_completed(broker.throughput, 'messages')}"
+        )
+    if results.shadow is not None:
+        shadow = results.shadow
+        rejected = f", {shadow.rejected} rejected" if shadow.rejected else ""
+        lines.append(
+            f"(b) {_samples(shadow.update)}; {_completed(shadow.throughput, 'updates')}{rejected}"
+        )
+    if results.push is not None:
+        push = results.push
+        lines.append(
+            f"(c) {push.clicks} clicks in {_number(push.seconds)} s, covered by "
+            f"{push.documents} documents messages; {_samples(push.click_to_documents)}"
+        )
+    return lines
+
+
+def _samples(latencies: Latencies) -> str:
+    lost = f", {latencies.lost} lost" if latencies.lost else ""
+    return f"{len(latencies.seconds)} latency samples{lost}"
+
+
+def _completed(throughput: Throughput, what: str) -> str:
+    return f"{throughput.completed} {what} in {_number(throughput.seconds)} s"
+
+
+def _cell(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{_number(value)} {unit}"
+
+
+def _number(value: float) -> str:
+    """At least three significant digits, no exponent: 0.123, 12.3, 2341."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{round(value, digits):.{digits}f}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,171 @@
+"""The bench's composition root: a private local stack, the connections, the phases.
+
+The stack runs in a temporary state directory on free loopback ports (never the default
+ones, so the bench can run beside `swan up`), with rules that do not rate-limit the
+bench's own clicks. It is stopped and its directory removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import tempfile
+import uuid
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal, get_args
+
+from swan.bench import broker, push, shadow
+from swan.bench.loops import Load
+from swan.bench.report import Machine, Results
+from swan.core.countdown import Rules
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from swan.adapters.mqtt import Endpoint, Transport
+    from swan.local.stack import LocalStack
+
+Phase = Literal["broker", "shadow", "push"]
+PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
+PORTS: Final = 5  # device, internal, web, iot-data, scheduler
+# No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
+BENCH_RULES: Final = Rules(min_push_interval=0)
+# The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
+# button clicks every 250 ms, so concurrent handlers never race on one principal's history.
+BUTTONS: Final = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to measure and how hard; `quick` shortens every run (CI smoke tests)."""
+
+    phases: tuple[Phase, ...] = PHASES
+    quick: bool = False
+    samples: int = 1000
+    seconds: float = 5.0
+    window: int = 100
+    rate: float = 20.0
+    push_seconds: float = 10.0
+    timeout: float = 5.0
+
+    @classmethod
+    def defaults(cls, *, quick: bool) -> Plan:
+        if quick:
+            return cls(quick=True, samples=50, seconds=1.0, push_seconds=1.5)
+        return cls()
+
+    def with_options(self, **options: object) -> Plan:
+        """This plan with the options that were given (None: keep the default)."""
+        return replace(self, **{k: v for k, v in options.items() if v is not None})  # type: ignore[arg-type]
+
+    def settings(self) -> dict[str, object]:
+        """The plan as plain JSON values, for the report."""
+        return {**asdict(self), "phases": list(self.phases)}
+
+    @property
+    def load(self) -> Load:
+        return Load(self.samples, self.seconds, self.window, self.timeout)
+
+
+def run(plan: Plan, say: Callable[[str], None]) -> Results:
+    """Start a private stack, measure the planned phases in order, stop it."""
+    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
+
+    run_id = uuid.uuid4().hex[:8]
+    results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
+    with ExitStack() as cleanup:
+        state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
+        ports = LocalPorts(*free_ports(PORTS))
+        say(f"starting a private local stack in {state} (internal port {ports.internal}) ...")
+        stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
+        clients = _Clients(stack, cleanup, run_id)
+        if "broker" in plan.phases:
+            measured = broker.measure(
+                clients.service("pub"),
+                clients.service("sub"),
+                topic=f"swan-bench/{run_id}",
+                load=plan.load,
+                say=say,
+            )
+            results = replace(results, broker=measured)
+        if "shadow" in plan.phases:
+            measured_shadow = shadow.measure(
+                clients.service("shadow-pub"),
+                clients.service("shadow-sub"),
+                thing=f"bench-{run_id}",
+                load=plan.load,
+                say=say,
+            )
+            results = replace(results, shadow=measured_shadow)
+        if "push" in plan.phases:
+            serials = [f"BENCH{run_id.upper()}{n}" for n in range(BUTTONS)]
+            say(f"connecting {BUTTONS} IoT Buttons over mTLS ...")
+            measured_push = push.measure(
+                [(serial, clients.device(serial)) for serial in serials],
+                clients.service("watch"),
+                rate=plan.rate,
+                seconds=plan.push_seconds,
+                timeout=plan.timeout,
+                say=say,
+            )
+            results = replace(results, push=measured_push)
+        say("stopping the private local stack ...")
+    return results
+
+
+class _Clients:
+    """The bench's own MQTT connections to the stack, closed before it stops."""
+
+    def __init__(self, stack: LocalStack, cleanup: ExitStack, run_id: str) -> None:
+        self._stack = stack
+        self._cleanup = cleanup
+        self._run_id = run_id
+
+    def service(self, role: str) -> Transport:
+        """A login on the internal listener, as the project's own services connect."""
+        return self._connected(self._stack.service_endpoint(f"bench-{role}-{self._run_id}"))
+
+    def device(self, thing: str) -> Transport:
+        """A device login: mutual TLS with a certificate issued for `thing`."""
+        return self._connected(self._stack.device_endpoint(thing))
+
+    def _connected(self, endpoint: Endpoint) -> Transport:
+        from swan.adapters.mqtt import connect  # noqa: PLC0415
+
+        transport = connect(endpoint)
+        self._cleanup.callback(transport.close)
+        return transport
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback TCP ports that nothing listens on right now."""
+    with ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))  # held open until all are chosen: all distinct
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
+def machine() -> Machine:
+    """This machine, for the report's header: CPU model, cores, Python."""
+    return Machine(
+        cpu=_cpu_model() or platform.processor() or platform.machine() or "unknown",
+        cores=os.cpu_count() or 1,
+        python=platform.python_version(),
+        platform=platform.platform(terse=True),
+    )
+
+
+def _cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("model name", "Hardware", "Model") and value.strip():
+            return value.strip()
+    return None

@@ -1,0 +1,86 @@
+"""(b) The shadow service: updates to one thing's classic shadow over MQTT.
+
+Latency is the publish of `/update` -> its `/update/accepted`, one update at a time;
+throughput counts accepted updates per second with `window` updates in flight, as a
+pipelined client would send them.
+
+As in (a), one connection publishes and another subscribes. On one connection, each
+request would follow the client's PUBACK of the previous answer, and awscrt, which does not
+set TCP_NODELAY, would hold it back for the broker's delayed ACK (about 40 ms on Linux):
+that is the client's cost, not the shadow service's.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from swan.bench.loops import Replies, pipelined, request_payload, sequential, token_of
+from swan.bench.report import ShadowFigures
+from swan.core.topics import ShadowTopics
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from swan.adapters.mqtt import Message, Transport
+    from swan.bench.loops import Load
+
+WARM_UP = 20
+
+
+class _Rejections:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def record(self, _: Message) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def measure(
+    client: Transport,
+    listener: Transport,
+    *,
+    thing: str,
+    load: Load,
+    say: Callable[[str], None],
+) -> ShadowFigures:
+    """Updates one at a time, then throughput with `load.window` updates in flight."""
+    topics = ShadowTopics(thing)
+    replies = Replies()
+    rejections = _Rejections()
+    listener.subscribe(
+        topics.update_accepted, lambda message: replies.record(token_of(message.payload))
+    )
+    listener.subscribe(topics.update_rejected, rejections.record)
+
+    def send(token: str) -> None:
+        client.publish(topics.update, request_payload(token))
+
+    try:
+        sequential(
+            send, replies, prefix="w", count=WARM_UP, seconds=load.seconds, timeout=load.timeout
+        )
+        say(f"measuring shadow update latency ({load.samples} updates, at most {load.seconds:g} s)")
+        update = sequential(
+            send,
+            replies,
+            prefix="s",
+            count=load.samples,
+            seconds=load.seconds,
+            timeout=load.timeout,
+        )
+        say(f"measuring shadow throughput for {load.seconds:g} s, {load.window} in flight")
+        throughput = pipelined(
+            send,
+            replies,
+            prefix="p",
+            window=load.window,
+            seconds=load.seconds,
+            timeout=load.timeout,
+        )
+    finally:
+        listener.unsubscribe(topics.update_accepted)
+        listener.unsubscribe(topics.update_rejected)
+    return ShadowFigures(update, throughput, rejections.count)

@@ -1,0 +1,148 @@
+"""`swan bench`: measure the local system against the raw broker, print a table and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swan.commands import Command
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DESCRIPTION = """\
+Measure The Swan on this machine. The bench starts its own local stack (Mosquitto, the
+shadow service, the rules engine and the Lambda handlers) in a temporary directory on
+free loopback ports, so it can run beside `swan up`; --state-dir is not used.
+
+  (a) broker    Mosquitto alone, the baseline: one client publishes QoS 1 to a topic
+                another subscribes to, on the internal listener. Round trip p50/p99
+                (publish -> delivery, one message at a time) and throughput (messages/s
+                delivered with --window messages in flight).
+  (b) shadow    The shadow service: update -> /update/accepted of one thing's shadow over
+                MQTT, p50/p99 one update at a time, and sustained throughput (accepted
+                updates/s with --window in flight). Target: >= 2000 updates/s.
+  (c) push      An IoT Button (mTLS) clicks at --rate per second; a subscriber follows
+                $aws/things/button/shadow/update/documents. Clicks in a burst share one
+                shadow write, so a click's latency is the time until the first documents
+                message whose `pushes` count includes it. Targets at 20 clicks/s:
+                p50 <= 15 ms, p99 <= 50 ms.
+
+Every figure is shown with its ratio to the matching (a) figure measured in the same run
+(latency: x times the bare round trip; throughput: the share of the broker's), and a
+pass/miss mark where it has a target. Absolute numbers on a busy machine vary; the ratios
+travel better. Progress goes to stderr.
+"""
+
+PHASES = ("broker", "shadow", "push")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs (50 samples, 1 s throughput, 1.5 s of clicks), for smoke tests",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the results as JSON to PATH ('-': stdout, the table then goes to stderr)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PHASES,
+        help="measure only this phase; repeat for more (default: all three; the ratios "
+        "need broker)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_positive(int),
+        metavar="N",
+        help="latency samples of (a) and (b), one request at a time (default 1000)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive(float),
+        metavar="S",
+        help="length of each throughput run, and the time limit of each latency run (default 5)",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive(int),
+        metavar="N",
+        help="requests in flight during the throughput runs (default 100)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=_positive(float),
+        metavar="PER_S",
+        help="IoT Button clicks per second in (c) (default 20; the targets are stated at 20)",
+    )
+    parser.add_argument(
+        "--push-seconds",
+        type=_positive(float),
+        metavar="S",
+        help="how long (c) clicks (default 10)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        metavar="S",
+        help="the longest the bench waits for any one answer (default 5)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from swan.bench import report, runner  # noqa: PLC0415  (keeps `swan --help` fast)
+
+    plan = runner.Plan.defaults(quick=args.quick).with_options(
+        phases=tuple(p for p in PHASES if p in args.only) if args.only else None,
+        samples=args.samples,
+        seconds=args.seconds,
+        window=args.window,
+        rate=args.rate,
+        push_seconds=args.push_seconds,
+        timeout=args.timeout,
+    )
+    results = runner.run(plan, say=_progress)
+    json_to_stdout = args.json == "-"
+    table_out = sys.stderr if json_to_stdout else sys.stdout
+    table_out.write(report.render_table(results))
+    if args.json is not None:
+        text = json.dumps(report.to_json(results), indent=2) + "\n"
+        if json_to_stdout:
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+            _progress(f"wrote {args.json}")
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+
+    return parse
+
+
+COMMAND = Command(
+    name="bench",
+    help="measure the broker, the shadow service and the push path (ratios to the broker)",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    run=run,
+)
