@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import sys
 import time
 import uuid
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             coalesce_seconds=rules.coalesce_seconds,
         )
     ensure_not_running(state_dir)
+    signal.signal(signal.SIGTERM, _interrupt)
     out = sys.stdout
     out.write(f"Starting The Swan in {state_dir} ...\n")
     out.flush()
@@ -89,12 +91,18 @@ def run(args: argparse.Namespace) -> int:
             stack.heal()
             out.write(_banner(endpoints, rules))
             _console(stack, rules, out, sys.stdin, args.exit_after)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
             StackInfo.clear(state_dir)
             out.write("\nstopping ...\n")
             out.flush()
     out.write("stopped\n")
     return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _banner(endpoints: Endpoints, rules: Rules) -> str:

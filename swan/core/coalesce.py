@@ -29,12 +29,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WriteNow:
-    """Write the shadow now."""
+    """Write the shadow now, stamped `at` (the slot it fills; see `plan_write`)."""
+
+    at: float
 
 
 @dataclass(frozen=True)
 class Covered:
-    """The shadow already counts this push."""
+    """The shadow already counts this push: `countdown` is the state that does."""
+
+    countdown: Countdown
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,21 @@ WritePlan = WriteNow | Covered | WaitUntil
 
 
 def plan_write(current: Countdown | None, number: int, now: float, window: float) -> WritePlan:
-    """What to do about push number `number` given the shadow as it is now."""
+    """What to do about push number `number` given the shadow as it is now.
+
+    While pushes keep coming, writes keep to a grid one window apart: a write made a
+    little after its slot (the time to wake up, read, fold) is stamped with the slot, so
+    the delays do not add up and the writes do not drift later and later behind a steady
+    stream of pushes. After a quiet spell the grid starts again from now.
+    """
     if current is None:
-        return WriteNow()
+        return WriteNow(now)
     if current.pushes >= number:
-        return Covered()
+        return Covered(current)
     next_slot = current.updated_at + window
     if now < next_slot:
         return WaitUntil(next_slot)
-    return WriteNow()
+    return WriteNow(next_slot if now < next_slot + window else now)
 
 
 def fold(

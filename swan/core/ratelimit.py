@@ -7,7 +7,7 @@ from swan.core.countdown import Refused
 
 def check_rate(last_accepted_at: float | None, now: float, min_interval: float) -> Refused | None:
     """A refusal when the principal's last accepted push was less than `min_interval` ago."""
-    if last_accepted_at is None:
+    if last_accepted_at is None or min_interval <= 0:
         return None
     wait = last_accepted_at + min_interval - now
     if wait <= 0:

@@ -146,15 +146,15 @@ def _write(ports: Ports, snapshot: Snapshot, number: int) -> Written:
     for _ in range(MAX_ROUNDS):
         now = ports.clock.now()
         plan = plan_write(snapshot.countdown, number, now, ports.rules.coalesce_seconds)
-        if isinstance(plan, Covered) and snapshot.countdown is not None:
-            return Written(snapshot.countdown, number)
+        if isinstance(plan, Covered):
+            return Written(plan.countdown, number)
         if isinstance(plan, WaitUntil):
             ports.clock.sleep(plan.at - now)
             snapshot = ports.shadow.read()
             continue
         before = snapshot.countdown
         pending = ports.history.since(before.pushes if before else 0)
-        after = fold(before, pending, ports.rules, now)
+        after = fold(before, pending, ports.rules, plan.at)
         if after is None:  # every pending push was refused and there is no state at all
             raise WriteStarvedError(number)
         if after == before:  # nothing pending after all: someone else wrote it

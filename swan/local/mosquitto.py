@@ -197,7 +197,11 @@ class Mosquitto:
                 stderr=log_out,
             )
         ports = (self.plan.device_port, self.plan.internal_port, self.plan.web_port)
-        self._wait_listening(ports)
+        try:
+            self._wait_listening(ports)
+        except BaseException:
+            self.stop()  # never leave a broker behind
+            raise
         log.info("mosquitto %s listening on %s", self._process.pid, ports)
 
     def stop(self) -> None:

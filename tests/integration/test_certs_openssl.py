@@ -20,7 +20,7 @@ pytestmark = [
 
 
 def swan(state_dir, *args):
-    return subprocess.run(  # noqa: S603  (arguments written in this file)
+    return subprocess.run(
         [sys.executable, "-m", "swan", "--state-dir", str(state_dir), *args],
         capture_output=True,
         text=True,
@@ -30,7 +30,7 @@ def swan(state_dir, *args):
 
 
 def openssl(*args):
-    return subprocess.run(  # noqa: S603  (arguments written in this file)
+    return subprocess.run(
         [OPENSSL, *args], capture_output=True, timeout=30, check=False
     )
 

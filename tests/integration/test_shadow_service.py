@@ -292,7 +292,7 @@ class ServiceProcess:
             "--http-port",
             "0",
         ]
-        self.process = subprocess.Popen(  # noqa: S603  (our own module)
+        self.process = subprocess.Popen(
             command,
             cwd=REPO,
             stdin=subprocess.DEVNULL,

@@ -1,38 +1,128 @@
-"""`swan up` as a user runs it: a real process, keys on stdin."""
+"""`swan up` as a user runs it: a real process, a second terminal running commands."""
 
+from __future__ import annotations
+
+import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
+from support import free_port
 
-pytestmark = pytest.mark.integration
+WAIT = 30
 
 
-def test_enter_pushes_the_button(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "swan", "up", "--period", "30", "--exit-after", "1.5"],
-        input="\n",
+class Terminal:
+    """A `swan up` process whose output is read as it comes."""
+
+    def __init__(self, cwd, env, *args):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "swan", "up", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.closed = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def wait_for(self, text, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(text in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    pytest.fail(f"no {text!r} in:\n" + "\n".join(self.lines))
+                self._changed.wait(left)
+
+    def type(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+
+@pytest.fixture
+def env():
+    ports = {
+        "SWAN_DEVICE_PORT": free_port(),
+        "SWAN_BROKER_PORT": free_port(),
+        "SWAN_WEB_BROKER_PORT": free_port(),
+        "SWAN_IOT_DATA_PORT": free_port(),
+        "SWAN_SCHEDULER_PORT": free_port(),
+    }
+    return {**os.environ, **{k: str(v) for k, v in ports.items()}, "SWAN_STATE_DIR": ".state"}
+
+
+def swan(cwd, env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "swan", *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=30,
-        cwd=tmp_path,
-        env={**os.environ, "SWAN_STATE_DIR": ".state"},
-        check=True,
+        timeout=WAIT,
+        check=False,
     )
-    assert "pushes 1" in result.stdout
-    assert "00:30" in result.stdout or "00:29" in result.stdout
-    assert (tmp_path / ".state").is_dir()
 
 
-def test_the_swan_rules_refuse_a_push_without_the_code(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "swan", "up", "--rules", "swan", "--exit-after", "1"],
-        input="\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=tmp_path,
-        check=True,
-    )
-    assert "refused: the code is 4 8 15 16 23 42, then Execute" in result.stdout
+def test_up_press_status_and_ctrl_c(tmp_path, env):
+    up = Terminal(tmp_path, env)
+    try:
+        up.wait_for("The Swan is up")
+        up.wait_for("waiting for the first push")
+        assert (tmp_path / ".state" / "certs" / "ca.pem").exists()
+
+        pressed = swan(tmp_path, env, "press", "--serial", "G030JF0553648RUH")
+        assert pressed.returncode == 0, pressed.stderr
+        assert "the countdown restarted: 1 pushes so far" in pressed.stdout
+        up.wait_for("last push by G030JF0553648RUH (button)")
+
+        status = json.loads(swan(tmp_path, env, "status", "--json").stdout)
+        assert status["phase"] == "counting"
+        assert status["lastPush"]["source"] == "button"
+        assert status["recent"][0]["by"] == "G030JF0553648RUH"
+
+        shadow = json.loads(swan(tmp_path, env, "shadow", "get", "button").stdout)
+        assert shadow["state"]["reported"]["pushes"] == 1
+
+        up.type("")  # Enter pushes from the console
+        up.wait_for("last push by console (cli)")
+
+        again = swan(tmp_path, env, "up")
+        assert again.returncode == 1
+        assert "already running" in again.stderr
+    finally:
+        up.process.send_signal(signal.SIGINT)
+        up.process.wait(WAIT)
+    up.wait_for("stopped")
+    assert up.process.returncode == 0
+    assert not (tmp_path / ".state" / "stack.json").exists()
+
+
+def test_the_swan_rules_refuse_a_push_without_the_code(tmp_path, env):
+    up = Terminal(tmp_path, env, "--rules", "swan", "--exit-after", "20")
+    try:
+        up.wait_for("waiting for the first push")
+        up.type("")
+        up.wait_for("refused: the code is 4 8 15 16 23 42, then Execute")
+        up.type("4 8 15 16 23 42")
+        up.wait_for("last push by console (cli)")
+    finally:
+        up.process.send_signal(signal.SIGINT)
+        up.process.wait(WAIT)

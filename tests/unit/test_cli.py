@@ -42,10 +42,9 @@ def test_a_bad_setting_is_one_line_and_exit_code_2(capsys, monkeypatch, tmp_path
     )
 
 
-def test_up_creates_the_state_directory_and_stops_when_asked(capsys, tmp_path):
-    state = tmp_path / "state"
-    assert main(["--state-dir", str(state), "up", "--period", "30", "--exit-after", "0.3"]) == 0
-    assert state.is_dir()
-    out = capsys.readouterr().out
-    assert f"state directory: {state}" in out
-    assert "waiting for the first push" in out
+def test_commands_that_need_the_stack_say_how_to_start_it(capsys, tmp_path):
+    for command in (["status"], ["press"], ["shadow", "get", "button"]):
+        assert main(["--state-dir", str(tmp_path), *command]) == 1
+        assert capsys.readouterr().err == (
+            f"swan: the local system is not running for {tmp_path}; start it with: swan up\n"
+        )

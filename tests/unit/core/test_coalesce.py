@@ -21,11 +21,12 @@ def state_after(*times):
 
 
 def test_the_first_push_writes_at_once():
-    assert plan_write(None, 1, T0, WINDOW) == WriteNow()
+    assert plan_write(None, 1, T0, WINDOW) == WriteNow(T0)
 
 
 def test_a_push_the_shadow_already_counts_is_covered():
-    assert plan_write(state_after(T0, T0 + 0.1), 2, T0 + 0.1, WINDOW) == Covered()
+    countdown = state_after(T0, T0 + 0.1)
+    assert plan_write(countdown, 2, T0 + 0.1, WINDOW) == Covered(countdown)
 
 
 def test_a_push_inside_the_window_waits_for_its_end():
@@ -33,7 +34,16 @@ def test_a_push_inside_the_window_waits_for_its_end():
 
 
 def test_a_push_after_the_window_writes_at_once():
-    assert plan_write(state_after(T0), 2, T0 + WINDOW, WINDOW) == WriteNow()
+    assert plan_write(state_after(T0), 2, T0 + WINDOW, WINDOW) == WriteNow(T0 + WINDOW)
+
+
+def test_a_write_late_for_its_slot_is_stamped_with_the_slot():
+    # woken at the slot, it took 10 ms to read and fold: the grid does not drift
+    assert plan_write(state_after(T0), 2, T0 + WINDOW + 0.01, WINDOW) == WriteNow(T0 + WINDOW)
+
+
+def test_after_a_quiet_spell_the_grid_starts_again_from_now():
+    assert plan_write(state_after(T0), 2, T0 + 60, WINDOW) == WriteNow(T0 + 60)
 
 
 def test_the_window_runs_from_the_write_not_from_the_push_it_wrote():
@@ -107,8 +117,8 @@ def test_a_burst_is_written_at_most_once_per_window_and_the_last_push_lands(offs
             pending.append((plan.at, number, arrived))
         elif isinstance(plan, WriteNow):
             recorded = [(n, push) for n, push in history if push.at <= now]
-            countdown = fold(countdown, recorded, Rules(), now)
-            writes.append(now)
+            countdown = fold(countdown, recorded, Rules(), plan.at)
+            writes.append(plan.at)
             # no push waits more than one window for its write
             assert now - arrived <= window + 1e-6
     assert countdown is not None
