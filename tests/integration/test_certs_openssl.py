@@ -30,9 +30,7 @@ def swan(state_dir, *args):
 
 
 def openssl(*args):
-    return subprocess.run(
-        [OPENSSL, *args], capture_output=True, timeout=30, check=False
-    )
+    return subprocess.run([OPENSSL, *args], capture_output=True, timeout=30, check=False)
 
 
 @pytest.fixture(scope="module")
