@@ -91,6 +91,12 @@ class FunctionHost:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        # Give the process its environment back (tests start several stacks in one).
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def _run(self, hosted: Hosted, event: Any) -> Any:
         context = LambdaContext(
@@ -118,7 +124,9 @@ class FunctionHost:
                         " the local host runs them in one process"
                     )
                 merged[name] = value
-        os.environ.update({**merged, **overrides})
+        applied = {**merged, **overrides}
+        self._saved_environment = {name: os.environ.get(name) for name in applied}
+        os.environ.update(applied)
 
 
 def _function_name(template: Mapping[str, Any], logical_id: str, deployment: Deployment) -> str:
