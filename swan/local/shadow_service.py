@@ -381,8 +381,9 @@ def _serve(options: argparse.Namespace) -> int:
             stopping.wait()
             log.info("shadow service stopping")
         finally:
+            # Closing the connection ends the subscriptions too, without a round trip per
+            # filter that would wait out a timeout if the broker is already gone.
             _quietly(dataplane.stop if dataplane is not None else None)
-            _quietly(service.stop)
             _quietly(transport.close)
     return 0
 
