@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from swan.core.errors import InvalidTopicError
+from swan.core.errors import InvalidTopicError, SwanError
 from swan.core.shadow import (
     MAX_MESSAGE_BYTES,
     InvalidShadowKeyError,
@@ -67,6 +67,15 @@ DRAIN_LIMIT: Final = 4 * 1024 * 1024  # read and drop this much of a refused bod
 DRAIN_TIMEOUT: Final = 2.0
 _SHADOW_METHODS: Final = ("GET", "POST", "DELETE")
 _T = TypeVar("_T")
+
+
+class DataPlaneError(SwanError, OSError):
+    """The HTTP API cannot listen where it was told to."""
+
+    def __init__(self, host: str, port: int, cause: object) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(f"the iot-data API cannot listen on {host}:{port}: {cause}")
 
 
 class _RefusedError(Exception):
@@ -278,7 +287,10 @@ class DataPlane:
         return f"http://{host!s}:{port}"
 
     def start(self) -> None:
-        self._server = _Server(self._address, _Handler, self.api.handle)
+        try:
+            self._server = _Server(self._address, _Handler, self.api.handle)
+        except OSError as error:
+            raise DataPlaneError(*self._address, error.strerror or error) from error
         # A short poll interval only makes stop() quick; serving does not poll.
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="iot-data-http", daemon=True

@@ -14,7 +14,7 @@ from support import unique
 
 from swan.adapters.clock import SystemClock
 from swan.core.topics import ShadowTopics
-from swan.local.dataplane import DataPlane
+from swan.local.dataplane import DataPlane, DataPlaneError
 from swan.local.shadow_service import ShadowService
 from swan.local.shadow_store import SqliteShadowStore
 
@@ -280,3 +280,9 @@ def test_a_chunked_body_is_refused(dataplane):
 def test_requests_are_not_logged_to_stderr(iot_data, thing, capfd):
     update(iot_data, thing, {"state": {}})
     assert capfd.readouterr().err == ""
+
+
+def test_a_port_in_use_is_a_clear_error(dataplane, shadows, service):
+    port = int(urlsplit(dataplane.url).port)
+    with pytest.raises(DataPlaneError, match=f"cannot listen on 127.0.0.1:{port}"):
+        DataPlane(shadows, service, port=port).start()
