@@ -32,7 +32,7 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> Settings:
         """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS`, `SWAN_RULES`,
-        `SWAN_MIN_PUSH_INTERVAL` and `SWAN_COALESCE_SECONDS`."""
+        `SWAN_MIN_PUSH_INTERVAL` and `SWAN_SHADOW_WRITES_PER_SECOND`."""
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
         state_dir = base / env.get("SWAN_STATE_DIR", DEFAULT_STATE_DIR)
@@ -45,8 +45,8 @@ class Settings:
             min_push_interval=_seconds(
                 env, "SWAN_MIN_PUSH_INTERVAL", Rules.min_push_interval, zero=True
             ),
-            coalesce_seconds=_seconds(
-                env, "SWAN_COALESCE_SECONDS", Rules.coalesce_seconds, zero=True
+            shadow_writes_per_second=_seconds(
+                env, "SWAN_SHADOW_WRITES_PER_SECOND", Rules.shadow_writes_per_second
             ),
         )
         return cls(state_dir=state_dir.resolve(), rules=rules)

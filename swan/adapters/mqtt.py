@@ -68,7 +68,8 @@ class MqttError(SwanError, ConnectionError):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where and as whom to connect. With `cert_file`, mutual TLS; otherwise plain TCP."""
+    """Where and as whom to connect: with `cert_file`, mutual TLS; with `socket_path`, a
+    local (unix) socket; otherwise plain TCP to `host`:`port`."""
 
     host: str
     port: int
@@ -81,6 +82,18 @@ class Endpoint:
     keep_alive_secs: int = 30
     clean_session: bool = True
     will: tuple[str, bytes] | None = None  # topic, payload (QoS 1, not retained)
+    socket_path: Path | None = None
+
+    @classmethod
+    def local(cls, socket_path: Path, client_id: str, username: str, password: str) -> Endpoint:
+        return cls(
+            "localhost",
+            0,
+            client_id,
+            username=username,
+            password=password,
+            socket_path=socket_path,
+        )
 
 
 @dataclass
@@ -185,10 +198,18 @@ def _build(endpoint: Endpoint, interrupted: Any, resumed: Any) -> mqtt.Connectio
             enable_metrics_collection=False,
             **common,
         )
+    from awscrt import io  # noqa: PLC0415
+
+    options = io.SocketOptions()
+    host, port = endpoint.host, endpoint.port
+    if endpoint.socket_path is not None:
+        options.domain = io.SocketDomain.Local
+        host, port = str(endpoint.socket_path), 0
     return mqtt.Connection(
         client=mqtt.Client(None, None),
-        host_name=endpoint.host,
-        port=endpoint.port,
+        host_name=host,
+        port=port,
+        socket_options=options,
         username=endpoint.username,
         password=endpoint.password,
         # awscrt appends SDK metrics to the username by default; brokers then refuse it.

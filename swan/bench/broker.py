@@ -1,6 +1,6 @@
 """(a) The baseline: Mosquitto alone, one publisher and one subscriber, QoS 1.
 
-The same bytes as a shadow update, on the broker's internal listener (plain TCP), so that
+The same bytes as a shadow update, on the broker's internal listener (a unix socket), so that
 (b) differs from (a) only by the shadow service in the middle.
 """
 

@@ -247,7 +247,7 @@ NOTES: Final = (
     ),
     (
         "(a) one client publishes QoS 1 to a topic another client subscribes to, on the "
-        "broker's internal (plain TCP) listener; latency is publish -> delivery, one at a time."
+        "broker's internal listener (a unix socket); latency is publish -> delivery, one at a time."
     ),
     (
         "(b) updates to one thing's classic shadow over MQTT (internal listener); latency is "

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 Phase = Literal["broker", "shadow", "push"]
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
-PORTS: Final = 5  # device, internal, web, iot-data, scheduler
+PORTS: Final = 4  # device, web, iot-data, scheduler
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
 BENCH_RULES: Final = Rules(min_push_interval=0)
 # The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
@@ -79,7 +79,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
         ports = LocalPorts(*free_ports(PORTS))
-        say(f"starting a private local stack in {state} (internal port {ports.internal}) ...")
+        say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
         clients = _Clients(stack, cleanup, run_id)
         if "broker" in plan.phases:

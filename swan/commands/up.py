@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             alarm_seconds=scaled.alarm_seconds,
             rule_set=scaled.rule_set,
             min_push_interval=rules.min_push_interval,
-            coalesce_seconds=rules.coalesce_seconds,
+            shadow_writes_per_second=rules.shadow_writes_per_second,
         )
     ensure_not_running(state_dir)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -29,6 +29,7 @@ def to_reported(countdown: Countdown) -> dict[str, Any]:
         "failures": countdown.failures,
         "failedAt": countdown.failed_at,
         "updatedAt": countdown.updated_at,
+        "writeCredit": countdown.write_credit,
     }
 
 
@@ -58,6 +59,7 @@ def from_reported(reported: Payload) -> Countdown:
         failures=fields.count("failures"),
         failed_at=fields.optional_number("failedAt"),
         updated_at=fields.number("updatedAt"),
+        write_credit=fields.optional_number("writeCredit") or 0.0,
     )
 
 

@@ -1,24 +1,29 @@
 """Coalescing bursts of pushes into few shadow writes.
 
-AWS allows 20 shadow updates a second per thing, and a popular button gets more pushes than
+AWS allows 20 shadow requests a second per thing, and a popular button gets more pushes than
 that. Every push is recorded in history first and gets its number there; then the handler
 asks `plan_write` what to do with the shadow:
 
 - `Covered`: a write that already happened counts this push (its `pushes` is at least this
   push's number), so there is nothing to write;
-- `WaitUntil`: the shadow was written less than a window ago; wait, re-read, ask again;
+- `WaitUntil`: the write budget is spent; wait, re-read, ask again;
 - `WriteNow`: fold every push recorded since the last write into the state (`fold`) and
   write it, with a version check; on a conflict, re-read and ask again.
 
-Handlers waiting out the same window wake together; the first write counts every push
-recorded so far, so the others find themselves covered on the re-read. The shadow is
-written about once per window however many pushes arrive, no push waits more than a
-window, and the last push of a burst is always written.
+The budget is a token bucket kept in the shadow itself (`updatedAt`, `writeCredit`), so
+stateless handlers share it: it refills at `Rules.shadow_writes_per_second` and holds up to
+`BURST` writes, so any span of T seconds sees at most `BURST + T * rate` writes. The burst
+matters: with a fixed spacing instead, pushes arriving exactly as often as writes are
+allowed can lock into a phase where each waits almost a whole interval.
+
+Handlers waiting for budget wake together; the first write counts every push recorded so
+far, so the others find themselves covered on the re-read. No push waits much longer than
+one refill, and the last push of a burst is always written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from swan.core.countdown import Countdown, Push, Rules, apply_push
@@ -27,11 +32,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
+BURST = 2.0
+# Float noise at epoch-seconds magnitude must not make a handler wait a nanosecond for a
+# write it already has the budget for.
+EPSILON = 1e-6
+
+
 @dataclass(frozen=True)
 class WriteNow:
-    """Write the shadow now, stamped `at` (the slot it fills; see `plan_write`)."""
+    """Write the shadow now (`at`), leaving `credit` writes in the budget."""
 
     at: float
+    credit: float
 
 
 @dataclass(frozen=True)
@@ -51,28 +63,38 @@ class WaitUntil:
 WritePlan = WriteNow | Covered | WaitUntil
 
 
-def plan_write(current: Countdown | None, number: int, now: float, window: float) -> WritePlan:
-    """What to do about push number `number` given the shadow as it is now.
+def bucket(rules: Rules) -> tuple[float, float]:
+    """The write budget: its capacity (a burst of `BURST`, or 1 when the rate is very low)
+    and its refill per second."""
+    rate = rules.shadow_writes_per_second
+    return min(BURST, max(1.0, rate / 2)), rate
 
-    While pushes keep coming, writes keep to a grid one window apart: a write made a
-    little after its slot (the time to wake up, read, fold) is stamped with the slot, so
-    the delays do not add up and the writes do not drift later and later behind a steady
-    stream of pushes. After a quiet spell the grid starts again from now.
-    """
+
+def credit_at(current: Countdown, now: float, rules: Rules) -> float:
+    """The write budget at `now`, refilled since the last write."""
+    capacity, refill = bucket(rules)
+    elapsed = max(0.0, now - current.updated_at)
+    return min(capacity, current.write_credit + elapsed * refill)
+
+
+def plan_write(current: Countdown | None, number: int, now: float, rules: Rules) -> WritePlan:
+    """What to do about push number `number` given the shadow as it is now."""
+    capacity, refill = bucket(rules)
     if current is None:
-        return WriteNow(now)
+        return WriteNow(now, capacity - 1)
     if current.pushes >= number:
         return Covered(current)
-    next_slot = current.updated_at + window
-    if now < next_slot:
-        return WaitUntil(next_slot)
-    return WriteNow(next_slot if now < next_slot + window else now)
+    credit = credit_at(current, now, rules)
+    if credit >= 1 - EPSILON:
+        return WriteNow(now, max(0.0, credit - 1))
+    return WaitUntil(now + (1 - credit) / refill)
 
 
 def fold(
-    current: Countdown | None, pushes: Iterable[tuple[int, Push]], rules: Rules, now: float
+    current: Countdown | None, pushes: Iterable[tuple[int, Push]], rules: Rules, write: WriteNow
 ) -> Countdown | None:
-    """The state after the numbered pushes not yet counted by `current`, applied in order.
+    """The state after the numbered pushes not yet counted by `current`, applied in order,
+    stamped with the write that will store it.
 
     Applying them one by one (not just the latest) keeps a push made just before the
     deadline from being mistaken for a late one. The pushes were admitted when they arrived
@@ -82,5 +104,7 @@ def fold(
     state = current
     for number, push in pushes:
         if state is None or number > state.pushes:
-            state = apply_push(state, push, rules, number=number, now=now).countdown
-    return state
+            state = apply_push(state, push, rules, number=number, now=write.at).countdown
+    if state is None:
+        return None
+    return replace(state, updated_at=write.at, write_credit=write.credit)

@@ -39,9 +39,9 @@ class Rules:
     rule_set: RuleSet = "anytime"
     # One principal (a device, a browser) may push at most once per this many seconds.
     min_push_interval: float = 1.0
-    # The shadow is written at most once per this many seconds; pushes in between coalesce.
-    # AWS allows 20 shadow updates a second per thing.
-    coalesce_seconds: float = 0.05
+    # The button shadow is written at most this often (any one second); pushes in between
+    # coalesce into the next write. AWS allows 20 shadow requests a second per thing.
+    shadow_writes_per_second: float = 20.0
 
     @classmethod
     def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:
@@ -61,8 +61,10 @@ class Rules:
             raise InvalidSettingError("rule_set", self.rule_set, f"must be one of {RULE_SETS}")
         if not self.min_push_interval >= 0:
             raise InvalidSettingError("min_push_interval", self.min_push_interval, "must be >= 0")
-        if not self.coalesce_seconds >= 0:
-            raise InvalidSettingError("coalesce_seconds", self.coalesce_seconds, "must be >= 0")
+        if not self.shadow_writes_per_second > 0:
+            raise InvalidSettingError(
+                "shadow_writes_per_second", self.shadow_writes_per_second, "must be positive"
+            )
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,10 @@ class Countdown:
     run_started_at: float
     failures: int
     failed_at: float | None
-    # When this state was written (server time); coalescing measures its window from here.
+    # When this state was written (server time), and the write budget left then: the
+    # bookkeeping of swan.core.coalesce's token bucket.
     updated_at: float
+    write_credit: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def push_button(
 def _write(ports: Ports, snapshot: Snapshot, number: int) -> Written:
     for _ in range(MAX_ROUNDS):
         now = ports.clock.now()
-        plan = plan_write(snapshot.countdown, number, now, ports.rules.coalesce_seconds)
+        plan = plan_write(snapshot.countdown, number, now, ports.rules)
         if isinstance(plan, Covered):
             return Written(plan.countdown, number)
         if isinstance(plan, WaitUntil):
@@ -154,7 +154,7 @@ def _write(ports: Ports, snapshot: Snapshot, number: int) -> Written:
             continue
         before = snapshot.countdown
         pending = ports.history.since(before.pushes if before else 0)
-        after = fold(before, pending, ports.rules, plan.at)
+        after = fold(before, pending, ports.rules, plan)
         if after is None:  # every pending push was refused and there is no state at all
             raise WriteStarvedError(number)
         if after == before:  # nothing pending after all: someone else wrote it

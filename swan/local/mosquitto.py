@@ -4,7 +4,8 @@ the broker process, started and stopped with the stack.
 Listeners (loopback only):
 - devices: mutual TLS with the project's CA; the certificate's CN becomes the username,
   and the ACL's `%u` patterns give each device its own topics;
-- internal: the project's own services (shadow service, rules engine), with a password;
+- internal: the project's own services (shadow service, rules engine), with a password, on a
+  unix socket (no Nagle delays between a PUBACK and the message that follows it, and no port);
 - web: the web backend, with a password and a read-mostly ACL.
 """
 
@@ -60,7 +61,7 @@ class BrokerPlan:
 
     directory: Path
     device_port: int
-    internal_port: int
+    internal_socket: Path
     web_port: int
     ca_file: Path
     cert_file: Path
@@ -125,7 +126,7 @@ keyfile {plan.key_file}
 acl_file {d / "acl-devices.conf"}
 
 # the project's own services
-listener {plan.internal_port} {plan.host}
+listener 0 {plan.internal_socket}
 allow_anonymous false
 password_file {d / "passwd-internal"}
 acl_file {d / "acl-internal.conf"}
@@ -189,6 +190,8 @@ class Mosquitto:
     def start(self) -> None:
         binary = find_mosquitto()
         config = write_config(self.plan)
+        self.plan.internal_socket.parent.mkdir(parents=True, exist_ok=True)
+        self.plan.internal_socket.unlink(missing_ok=True)  # left behind by a killed broker
         with self.log_file.open("ab") as log_out:
             self._process = subprocess.Popen(  # noqa: S603  (our own binary and config)
                 [str(binary), "-c", str(config)],
@@ -196,13 +199,18 @@ class Mosquitto:
                 stdout=log_out,
                 stderr=log_out,
             )
-        ports = (self.plan.device_port, self.plan.internal_port, self.plan.web_port)
+        ports = (self.plan.device_port, self.plan.web_port)
         try:
             self._wait_listening(ports)
         except BaseException:
             self.stop()  # never leave a broker behind
             raise
-        log.info("mosquitto %s listening on %s", self._process.pid, ports)
+        log.info(
+            "mosquitto %s listening on %s and %s",
+            self._process.pid,
+            ports,
+            self.plan.internal_socket,
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -229,7 +237,7 @@ class Mosquitto:
 
     def _wait_listening(self, ports: Sequence[int]) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        waiting = list(ports)
+        waiting: list[int | Path] = [*ports, self.plan.internal_socket]
         while waiting:
             if self._process is not None and self._process.poll() is not None:
                 raise BrokerFailedError("exited at start", self._log_tail())
@@ -249,7 +257,11 @@ class Mosquitto:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _listening(host: str, port: int) -> bool:
+def _listening(host: str, where: int | Path) -> bool:
+    if isinstance(where, Path):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            return probe.connect_ex(str(where)) == 0
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
-        return probe.connect_ex((host, port)) == 0
+        return probe.connect_ex((host, where)) == 0

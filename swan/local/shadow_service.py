@@ -330,8 +330,10 @@ def _parser() -> argparse.ArgumentParser:
         "the broker and serves the iot-data HTTP API, keeping shadows in SQLite.",
     )
     parser.add_argument("--db", type=Path, required=True, help="SQLite file for the shadows")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--socket", type=Path, help="the broker's internal unix socket")
+    where.add_argument("--port", type=int, help="broker port (plain TCP)")
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
-    parser.add_argument("--port", type=int, required=True, help="broker port (internal listener)")
     parser.add_argument("--username", help="broker login")
     parser.add_argument("--password", help="broker password")
     parser.add_argument("--client-id", default="swan-shadow-service", help="MQTT client id")
@@ -361,10 +363,11 @@ def _serve(options: argparse.Namespace) -> int:
     with SqliteShadowStore(options.db) as store:
         endpoint = Endpoint(
             options.host,
-            options.port,
+            options.port or 0,
             options.client_id,
             username=options.username,
             password=options.password,
+            socket_path=options.socket,
         )
         transport = connect(endpoint)
         service = ShadowService(store, transport, SystemClock())

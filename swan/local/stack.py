@@ -7,8 +7,11 @@ that feeds them. Everything binds to loopback; state lives in the state director
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import secrets
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +44,7 @@ TEMPLATE = REPOSITORY / "sam" / "template.yaml"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/swan-local-expiry"
 EXPIRY_FUNCTION = "ExpireCountdownFunction"
 MAX_PORT = 65535
+MAX_SOCKET_PATH = 100
 
 
 @dataclass(frozen=True)
@@ -48,18 +52,16 @@ class LocalPorts:
     """Where the local system listens (0: any free port)."""
 
     device: int = 8883
-    internal: int = 18830
     web: int = 18831
     iot_data: int = 18443
     scheduler: int = 18444
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
-        """`SWAN_DEVICE_PORT`, `SWAN_BROKER_PORT`, `SWAN_WEB_BROKER_PORT`, `SWAN_IOT_DATA_PORT`,
+        """`SWAN_DEVICE_PORT`, `SWAN_WEB_BROKER_PORT`, `SWAN_IOT_DATA_PORT` and
         `SWAN_SCHEDULER_PORT` override the defaults."""
         names = {
             "device": "SWAN_DEVICE_PORT",
-            "internal": "SWAN_BROKER_PORT",
             "web": "SWAN_WEB_BROKER_PORT",
             "iot_data": "SWAN_IOT_DATA_PORT",
             "scheduler": "SWAN_SCHEDULER_PORT",
@@ -156,7 +158,7 @@ class LocalStack:
         plan = BrokerPlan(
             directory=self.state_dir / "broker",
             device_port=self.ports.device,
-            internal_port=self.ports.internal,
+            internal_socket=internal_socket(self.state_dir),
             web_port=self.ports.web,
             ca_file=self.certs.ca_files.certificate,
             cert_file=server.files.certificate,
@@ -219,7 +221,7 @@ class LocalStack:
             "PeriodSeconds": f"{self.rules.period_seconds:g}",
             "RuleSet": self.rules.rule_set,
             "MinPushIntervalSeconds": f"{self.rules.min_push_interval:g}",
-            "CoalesceSeconds": f"{self.rules.coalesce_seconds:g}",
+            "ShadowWritesPerSecond": f"{self.rules.shadow_writes_per_second:g}",
         }
 
     def _environment(self, iot_data_url: str, scheduler_url: str) -> dict[str, str]:
@@ -238,13 +240,21 @@ class LocalStack:
 
 
 def _service_endpoint(plan: BrokerPlan, client_id: str) -> Endpoint:
-    return Endpoint(
-        plan.host,
-        plan.internal_port,
-        client_id,
-        username=plan.service.username,
-        password=plan.service.password,
+    return Endpoint.local(
+        plan.internal_socket, client_id, plan.service.username, plan.service.password
     )
+
+
+def internal_socket(state_dir: Path) -> Path:
+    """The broker's internal socket: in the state directory, unless that path is too long
+    for a unix socket (about 100 bytes), then in a private temporary directory."""
+    path = state_dir / "broker" / "internal.sock"
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(state_dir.resolve())).hexdigest()[:16]
+    private = Path(tempfile.gettempdir()) / f"swan-{digest}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    return private / "internal.sock"
 
 
 class _Part(Protocol):

@@ -12,6 +12,7 @@ from support import free_port, unique
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto
+from swan.local.stack import internal_socket
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,7 +40,7 @@ def broker_plan(pki: CertificateStore, tmp_path_factory: pytest.TempPathFactory)
     return BrokerPlan(
         directory=tmp_path_factory.mktemp("broker"),
         device_port=free_port(),
-        internal_port=free_port(),
+        internal_socket=internal_socket(tmp_path_factory.mktemp("sock")),
         web_port=free_port(),
         ca_file=ca.certificate,
         cert_file=server.certificate,
@@ -60,12 +61,8 @@ def service(broker: Mosquitto) -> Iterator[CrtTransport]:
     """A connection on the internal listener, as the project's services connect."""
     plan = broker.plan
     transport = connect(
-        Endpoint(
-            plan.host,
-            plan.internal_port,
-            unique("svc-"),
-            username=plan.service.username,
-            password=plan.service.password,
+        Endpoint.local(
+            plan.internal_socket, unique("svc-"), plan.service.username, plan.service.password
         )
     )
     yield transport

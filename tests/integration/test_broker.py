@@ -27,10 +27,7 @@ def test_a_wrong_password_is_refused(broker):
     plan = broker.plan
     with pytest.raises(MqttError, match="connect failed"):
         connect(
-            Endpoint(
-                plan.host, plan.internal_port, unique(), username="swan-services", password="x"
-            ),
-            timeout=5,
+            Endpoint.local(plan.internal_socket, unique(), plan.service.username, "x"), timeout=5
         )
 
 

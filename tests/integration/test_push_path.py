@@ -21,7 +21,7 @@ WAIT = 10
 
 
 def start_stack(tmp_path_factory, rules):
-    ports = LocalPorts(*(free_port() for _ in range(5)))
+    ports = LocalPorts(*(free_port() for _ in range(4)))
     stack = LocalStack(tmp_path_factory.mktemp("state"), rules, ports=ports)
     stack.start()
     return stack

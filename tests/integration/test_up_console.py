@@ -61,7 +61,6 @@ class Terminal:
 def env():
     ports = {
         "SWAN_DEVICE_PORT": free_port(),
-        "SWAN_BROKER_PORT": free_port(),
         "SWAN_WEB_BROKER_PORT": free_port(),
         "SWAN_IOT_DATA_PORT": free_port(),
         "SWAN_SCHEDULER_PORT": free_port(),

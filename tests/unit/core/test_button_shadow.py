@@ -33,6 +33,7 @@ def test_the_document_of_the_architecture():
         "failures": 3,
         "failedAt": None,
         "updatedAt": 1764087120.01,
+        "writeCredit": 0.0,
     }
 
 

@@ -234,7 +234,7 @@ def test_code_does_not_match_anything_else(entered):
         ({"period_seconds": 60, "alarm_seconds": 61}, "alarm_seconds"),
         ({"rule_set": "chaos"}, "rule_set"),
         ({"min_push_interval": -0.1}, "min_push_interval"),
-        ({"coalesce_seconds": float("nan")}, "coalesce_seconds"),
+        ({"shadow_writes_per_second": 0}, "shadow_writes_per_second"),
     ],
 )
 def test_rules_refuse_nonsense(kwargs, name):

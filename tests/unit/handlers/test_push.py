@@ -156,13 +156,16 @@ class TestSwanRules:
 
 
 class TestCoalescing:
-    def test_a_push_inside_the_window_waits_and_is_written_after_it(self, ports, clock):
+    def test_two_quick_pushes_write_at_once_a_third_waits_for_the_budget(self, ports, clock):
         handle_event(request("a", "1"), ports)
-        clock.advance(0.01)
+        clock.advance(0.001)
         handle_event(request("b", "2"), ports)
+        assert clock.slept == []
+        clock.advance(0.001)
+        handle_event(request("c", "3"), ports)
         assert len(clock.slept) == 1
-        assert abs(clock.slept[0] - 0.04) < 1e-6
-        assert [w.pushes for w in ports.shadow.writes] == [1, 2]
+        assert 0.04 < clock.slept[0] <= 0.05 + 1e-6
+        assert [w.pushes for w in ports.shadow.writes] == [1, 2, 3]
 
     def test_a_write_that_lost_a_race_reads_again_and_retries(self, ports):
         ports.shadow.conflict_next = 1
