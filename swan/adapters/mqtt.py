@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -167,6 +169,36 @@ def connect(
     connection = _build(endpoint, interrupted, resumed)
     _wait(connection.connect(), "connect", timeout)
     return CrtTransport(connection, on_resumed)
+
+
+def connect_retrying(
+    endpoint: Endpoint,
+    *,
+    attempts: int = 6,
+    first_delay: float = 0.5,
+    max_delay: float = 8.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, MqttError], None] | None = None,
+    **options: Any,
+) -> CrtTransport:
+    """`connect`, retried with exponential backoff and jitter.
+
+    A new device's first connection is refused while it is registered just in time (on
+    AWS and locally alike), and AWS allows one CONNECT a second per client id; so devices
+    retry, a little later each time, never in lockstep.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return connect(endpoint, **options)
+        except MqttError as error:
+            if attempt == attempts:
+                raise
+            if on_retry is not None:
+                on_retry(attempt, error)
+            sleep(delay * random.uniform(0.75, 1.25))  # noqa: S311 (jitter, not crypto)
+            delay = min(max_delay, delay * 2)
+    raise AssertionError  # unreachable: the loop returns or raises
 
 
 def _build(endpoint: Endpoint, interrupted: Any, resumed: Any) -> mqtt.Connection:
