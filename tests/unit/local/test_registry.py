@@ -1,0 +1,451 @@
+"""The device registry: CAs, certificates, things, policies and attachments, in SQLite."""
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from swan.adapters.clock import FakeClock
+from swan.certs.authority import certificate_id, certificate_pem, create_ca, issue_device
+from swan.local.registry import (
+    CertificateStateError,
+    InvalidCertificateError,
+    InvalidPolicyError,
+    InvalidValueError,
+    Registry,
+    RegistryDatabaseError,
+    ResourceConflictError,
+    ThingInUseError,
+    UnknownResourceError,
+    VersionMismatchError,
+)
+
+NOW = datetime(2025, 11, 25, 18, 0, tzinfo=UTC)
+DOCUMENT = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect"}]}
+)
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return create_ca("Swan Devices CA", now=NOW)
+
+
+@pytest.fixture(scope="module")
+def impostor():
+    """Another CA with the very same name, and so the same issuer on what it signs."""
+    return create_ca("Swan Devices CA", now=NOW)
+
+
+@pytest.fixture(scope="module")
+def device(ca):
+    return issue_device(ca, "pi-kitchen", now=NOW)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def registry(tmp_path, clock):
+    with Registry(tmp_path / "registry.db", clock) as opened:
+        yield opened
+
+
+def pem(issued):
+    return certificate_pem(issued.certificate)
+
+
+# ---------------------------------------------------------------- CAs
+
+
+def test_a_ca_is_registered_under_its_aws_id_and_arn(registry, ca, clock):
+    record = registry.register_ca(pem(ca), auto_registration=True)
+    ca_id = certificate_id(ca.certificate)
+    assert record.id == ca_id
+    assert record.arn == f"arn:aws:iot:us-east-1:000000000000:cacert/{ca_id}"
+    assert record.status == "ACTIVE"
+    assert record.auto_registration is True
+    assert record.created_at == clock.now()
+    assert record.certificate == ca.certificate
+    assert registry.ca(ca_id) == record
+    assert registry.cas() == [record]
+
+
+def test_registering_a_ca_again_is_idempotent_and_applies_the_settings(registry, ca, clock):
+    first = registry.register_ca(pem(ca), auto_registration=True)
+    assert registry.register_ca(pem(ca).decode(), auto_registration=True) == first
+    clock.advance(5)
+    again = registry.register_ca(pem(ca), auto_registration=False, status="INACTIVE")
+    assert (again.status, again.auto_registration) == ("INACTIVE", False)
+    assert again.created_at == first.created_at
+    assert len(registry.cas()) == 1
+
+
+def test_set_ca_changes_status_and_auto_registration(registry, ca):
+    ca_id = registry.register_ca(pem(ca), auto_registration=True).id
+    assert registry.set_ca(ca_id, status="INACTIVE").auto_registration is True
+    changed = registry.set_ca(ca_id, auto_registration=False)
+    assert (changed.status, changed.auto_registration) == ("INACTIVE", False)
+    with pytest.raises(InvalidValueError, match="CA status"):
+        registry.set_ca(ca_id, status="REVOKED")
+    with pytest.raises(UnknownResourceError, match="CA certificate"):
+        registry.set_ca("0" * 64, status="ACTIVE")
+
+
+def test_a_leaf_certificate_is_not_a_ca(registry, device):
+    with pytest.raises(InvalidCertificateError, match="not a CA"):
+        registry.register_ca(pem(device), auto_registration=True)
+
+
+def test_garbage_is_not_a_certificate(registry):
+    with pytest.raises(InvalidCertificateError, match="not a PEM certificate"):
+        registry.register_ca(b"-----BEGIN CERTIFICATE-----\nnope\n", auto_registration=True)
+
+
+def test_ca_for_finds_the_ca_by_its_signature_not_its_name(registry, ca, impostor, device):
+    assert registry.ca_for(device.certificate) is None
+    registry.register_ca(pem(impostor), auto_registration=True)
+    assert registry.ca_for(device.certificate) is None  # same issuer name, other key
+    real = registry.register_ca(pem(ca), auto_registration=True)
+    assert registry.ca_for(device.certificate) == real
+    assert registry.ca_for(issue_device(impostor, "x", now=NOW).certificate).id != real.id
+
+
+def test_ca_for_prefers_an_active_ca(registry, ca, device):
+    """A CA certificate re-issued for the same key signs the same devices."""
+    reissued = (
+        x509.CertificateBuilder()
+        .subject_name(ca.certificate.subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(ca.private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ca.certificate.not_valid_before_utc)
+        .not_valid_after(ca.certificate.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    old = registry.register_ca(pem(ca), auto_registration=True, status="INACTIVE")
+    assert registry.ca_for(device.certificate) == old  # found all the same; callers judge
+    new = registry.register_ca(certificate_pem(reissued), auto_registration=True)
+    assert registry.ca_for(device.certificate) == new
+
+
+# ---------------------------------------------------------------- certificates
+
+
+def test_a_device_certificate_is_registered_with_its_ca(registry, ca, device, clock):
+    ca_id = registry.register_ca(pem(ca), auto_registration=True).id
+    record = registry.register_certificate(pem(device), ca_id=ca_id, status="PENDING_ACTIVATION")
+    cert_id = certificate_id(device.certificate)
+    assert record.id == cert_id
+    assert record.arn == f"arn:aws:iot:us-east-1:000000000000:cert/{cert_id}"
+    assert record.status == "PENDING_ACTIVATION"
+    assert record.ca_id == ca_id
+    assert record.common_name == "pi-kitchen"
+    assert record.created_at == clock.now()
+    assert record.last_seen is None
+    assert record.certificate == device.certificate
+    assert registry.certificate(cert_id) == record
+    assert registry.certificates() == [record]
+    assert registry.certificates(ca_id=ca_id) == [record]
+    assert registry.certificates(ca_id="f" * 64) == []
+    assert registry.certificate("0" * 64) is None
+
+
+def test_registering_a_known_certificate_returns_it_unchanged(registry, ca, device):
+    ca_id = registry.register_ca(pem(ca), auto_registration=True).id
+    first = registry.register_certificate(pem(device), ca_id=ca_id, status="PENDING_ACTIVATION")
+    again = registry.register_certificate(pem(device), ca_id=ca_id, status="ACTIVE")
+    assert again == first
+
+
+def test_a_certificate_registers_only_with_the_ca_that_signed_it(registry, impostor, device):
+    impostor_id = registry.register_ca(pem(impostor), auto_registration=True).id
+    with pytest.raises(InvalidCertificateError, match="not signed by the CA"):
+        registry.register_certificate(pem(device), ca_id=impostor_id, status="ACTIVE")
+    with pytest.raises(UnknownResourceError):
+        registry.register_certificate(pem(device), ca_id="a" * 64, status="ACTIVE")
+
+
+def test_a_certificate_may_be_registered_without_a_ca(registry, device):
+    record = registry.register_certificate(pem(device), ca_id=None, status="INACTIVE")
+    assert record.ca_id is None
+
+
+def test_unknown_statuses_are_refused(registry, device):
+    with pytest.raises(InvalidValueError, match="certificate status"):
+        registry.register_certificate(pem(device), ca_id=None, status="ENABLED")
+
+
+def test_status_changes_are_told_to_listeners_after_the_change(registry, device):
+    cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
+    seen = []
+    registry.on_change(lambda record: seen.append((record.status, registry.certificate(cert_id))))
+    registry.set_certificate_status(cert_id, "ACTIVE")  # no change, no call
+    changed = registry.set_certificate_status(cert_id, "INACTIVE")
+    assert changed.status == "INACTIVE"
+    assert seen == [("INACTIVE", changed)]
+
+
+def test_listeners_run_outside_the_lock(registry, device):
+    """A listener may hand work to another thread that reads the registry, and wait for it."""
+    cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
+    results = []
+
+    def listener(record):
+        reader = threading.Thread(target=lambda: results.append(registry.certificate(record.id)))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive()
+
+    registry.on_change(listener)
+    registry.set_certificate_status(cert_id, "REVOKED")
+    assert results[0].status == "REVOKED"
+
+
+def test_a_failing_listener_does_not_undo_the_change(registry, device):
+    cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
+    calls = []
+
+    def broken(_record):
+        raise RuntimeError("boom")
+
+    registry.on_change(broken)
+    registry.on_change(calls.append)
+    registry.set_certificate_status(cert_id, "INACTIVE")
+    assert registry.certificate(cert_id).status == "INACTIVE"
+    assert len(calls) == 1
+
+
+def test_a_revoked_certificate_stays_revoked(registry, device):
+    cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
+    registry.set_certificate_status(cert_id, "REVOKED")
+    registry.set_certificate_status(cert_id, "REVOKED")
+    with pytest.raises(CertificateStateError, match="REVOKED; it cannot become ACTIVE"):
+        registry.set_certificate_status(cert_id, "ACTIVE")
+    assert registry.certificate(cert_id).status == "REVOKED"
+
+
+def test_status_of_an_unknown_certificate(registry):
+    with pytest.raises(UnknownResourceError, match="certificate"):
+        registry.set_certificate_status("0" * 64, "ACTIVE")
+
+
+def test_touch_records_when_a_certificate_was_last_seen(registry, device):
+    cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
+    registry.touch(cert_id, 1_764_000_123.5)
+    assert registry.certificate(cert_id).last_seen == 1_764_000_123.5
+    with pytest.raises(UnknownResourceError):
+        registry.touch("0" * 64, 1.0)
+
+
+# ---------------------------------------------------------------- things and principals
+
+
+def test_create_thing_is_idempotent(registry):
+    thing = registry.create_thing("pi-kitchen")
+    assert thing.arn == "arn:aws:iot:us-east-1:000000000000:thing/pi-kitchen"
+    assert thing.version == 1
+    assert thing.attributes == {}
+    assert registry.create_thing("pi-kitchen") == thing
+    assert registry.thing("pi-kitchen") == thing
+    assert registry.thing("nobody") is None
+    assert registry.things() == [thing]
+
+
+def test_a_thing_again_with_other_attributes_is_a_conflict(registry):
+    registry.create_thing("pi-kitchen", {"room": "kitchen"})
+    with pytest.raises(ResourceConflictError, match="different attributes") as raised:
+        registry.create_thing("pi-kitchen", {"room": "hall"})
+    assert raised.value.arn.endswith(":thing/pi-kitchen")
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a/b", "x" * 129, "é"])
+def test_bad_thing_names_are_refused(registry, name):
+    with pytest.raises(InvalidValueError, match="thing name"):
+        registry.create_thing(name)
+
+
+def test_principals_attach_both_ways_and_detach(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    registry.create_thing("pi-kitchen")
+    registry.attach_thing_principal("pi-kitchen", cert.arn)
+    registry.attach_thing_principal("pi-kitchen", cert.arn)
+    registry.attach_thing_principal("pi-kitchen", "us-east-1:0d6f4a1c-cognito-identity")
+    assert registry.thing_principals("pi-kitchen") == [
+        cert.arn,
+        "us-east-1:0d6f4a1c-cognito-identity",
+    ]
+    assert registry.principal_things(cert.arn) == ["pi-kitchen"]
+    registry.detach_thing_principal("pi-kitchen", cert.arn)
+    registry.detach_thing_principal("pi-kitchen", cert.arn)
+    assert registry.principal_things(cert.arn) == []
+
+
+def test_attaching_needs_the_thing_and_the_certificate(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    with pytest.raises(UnknownResourceError, match="thing"):
+        registry.attach_thing_principal("nobody", cert.arn)
+    registry.create_thing("pi-kitchen")
+    unknown = cert.arn.replace(cert.id, "0" * 64)
+    with pytest.raises(UnknownResourceError, match="certificate"):
+        registry.attach_thing_principal("pi-kitchen", unknown)
+    with pytest.raises(UnknownResourceError, match="certificate"):
+        registry.attach_thing_principal("pi-kitchen", cert.arn.replace("us-east-1", "eu-west-1"))
+    with pytest.raises(InvalidValueError, match="principal"):
+        registry.attach_thing_principal("pi-kitchen", "")
+    with pytest.raises(UnknownResourceError, match="thing"):
+        registry.thing_principals("nobody")
+
+
+def test_a_thing_with_principals_is_not_deleted(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    registry.create_thing("pi-kitchen")
+    registry.attach_thing_principal("pi-kitchen", cert.arn)
+    with pytest.raises(ThingInUseError, match="1 principal"):
+        registry.delete_thing("pi-kitchen")
+    with pytest.raises(VersionMismatchError):
+        registry.delete_thing("pi-kitchen", expected_version=7)
+    registry.detach_thing_principal("pi-kitchen", cert.arn)
+    assert registry.delete_thing("pi-kitchen", expected_version=1) is True
+    assert registry.delete_thing("pi-kitchen") is False
+    assert registry.things() == []
+
+
+# ---------------------------------------------------------------- policies
+
+
+def test_create_policy_is_idempotent_for_the_same_document(registry, clock):
+    policy = registry.create_policy("swan-device", DOCUMENT)
+    assert policy.arn == "arn:aws:iot:us-east-1:000000000000:policy/swan-device"
+    assert (policy.version_id, policy.created_at) == ("1", clock.now())
+    # The same document, spelt differently, is the same document.
+    assert registry.create_policy("swan-device", json.dumps(json.loads(DOCUMENT), indent=2)) == (
+        policy
+    )
+    assert registry.policy("swan-device") == policy
+    assert registry.policies() == [policy]
+    assert registry.policy("nope") is None
+
+
+def test_a_different_document_conflicts_unless_replacing(registry, clock):
+    registry.create_policy("swan-device", DOCUMENT)
+    other = DOCUMENT.replace("iot:Connect", "iot:Publish")
+    with pytest.raises(ResourceConflictError, match="different document"):
+        registry.create_policy("swan-device", other)
+    clock.advance(3)
+    replaced = registry.create_policy("swan-device", other, replace=True)
+    assert (replaced.document, replaced.version_id) == (other, "2")
+    assert replaced.last_modified == clock.now()
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("{", "not JSON"),
+        ("[]", "JSON object"),
+        ("{}", "Statement"),
+        ('{"Statement": [{"Action": "iot:*"}]}', "Effect"),
+    ],
+)
+def test_malformed_policies_are_refused(registry, document, problem):
+    with pytest.raises(InvalidPolicyError, match=problem):
+        registry.create_policy("swan-device", document)
+
+
+def test_bad_policy_names_are_refused(registry):
+    with pytest.raises(InvalidValueError, match="policy name"):
+        registry.create_policy("no spaces", DOCUMENT)
+
+
+def test_policies_attach_to_certificates(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    policy = registry.create_policy("swan-device", DOCUMENT)
+    registry.attach_policy("swan-device", cert.arn)
+    registry.attach_policy("swan-device", cert.arn)
+    assert registry.attached_policies(cert.arn) == [policy]
+    registry.detach_policy("swan-device", cert.arn)
+    assert registry.attached_policies(cert.arn) == []
+    with pytest.raises(UnknownResourceError, match="policy"):
+        registry.attach_policy("nope", cert.arn)
+    with pytest.raises(UnknownResourceError, match="certificate"):
+        registry.attach_policy("swan-device", cert.arn.replace(cert.id, "1" * 64))
+
+
+# ---------------------------------------------------------------- the file
+
+
+def test_everything_survives_reopening(tmp_path, clock, ca, device):
+    path = tmp_path / "registry.db"
+    with Registry(path, clock) as first:
+        ca_id = first.register_ca(pem(ca), auto_registration=True).id
+        cert = first.register_certificate(pem(device), ca_id=ca_id, status="ACTIVE")
+        first.create_thing("pi-kitchen")
+        first.attach_thing_principal("pi-kitchen", cert.arn)
+        first.create_policy("swan-device", DOCUMENT)
+        first.attach_policy("swan-device", cert.arn)
+        code = first.registration_code()
+    with Registry(path, clock) as second:
+        assert second.ca(ca_id).auto_registration is True
+        assert second.certificate(cert.id) == cert
+        assert second.principal_things(cert.arn) == ["pi-kitchen"]
+        assert [p.name for p in second.attached_policies(cert.arn)] == ["swan-device"]
+        assert second.registration_code() == code
+        assert second.ca_for(device.certificate).id == ca_id
+
+
+def test_the_registration_code_is_stable_and_fits_a_common_name(registry):
+    code = registry.registration_code()
+    assert len(code) == 64
+    assert registry.registration_code() == code
+
+
+def test_a_corrupt_database_is_a_clear_error_naming_the_file(tmp_path, clock):
+    path = tmp_path / "registry.db"
+    path.write_bytes(b"this is not a database, just some bytes " * 100)
+    with pytest.raises(RegistryDatabaseError, match="not an SQLite database") as raised:
+        Registry(path, clock)
+    assert str(path) in str(raised.value)
+    assert raised.value.path == path
+
+
+def test_a_database_from_a_newer_program_is_refused(tmp_path, clock):
+    path = tmp_path / "registry.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    with pytest.raises(RegistryDatabaseError, match="schema version 99"):
+        Registry(path, clock)
+
+
+def test_threads_share_the_registry(registry, ca):
+    """The gateway's thread and the HTTP threads call in at once."""
+    ca_id = registry.register_ca(pem(ca), auto_registration=True).id
+    devices = [issue_device(ca, f"pi-{n}", now=NOW) for n in range(16)]
+    errors = []
+
+    def work(issued):
+        try:
+            record = registry.register_certificate(
+                pem(issued), ca_id=ca_id, status="PENDING_ACTIVATION"
+            )
+            registry.create_thing(record.common_name)
+            registry.attach_thing_principal(record.common_name, record.arn)
+            registry.set_certificate_status(record.id, "ACTIVE")
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(issued,)) for issued in devices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert {c.status for c in registry.certificates()} == {"ACTIVE"}
+    assert len(registry.things()) == 16
