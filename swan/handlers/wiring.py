@@ -3,7 +3,8 @@
 The same code runs on AWS and in the local stand-in; only the environment differs:
 - `AWS_ENDPOINT_URL_IOT_DATA_PLANE` / `AWS_ENDPOINT_URL_SCHEDULER` point boto3 at the local
   stand-in (unset on AWS);
-- `SWAN_HISTORY_DB` (a SQLite file, local) or `HISTORY_TABLE` (DynamoDB, AWS) holds history.
+- `SWAN_HISTORY_DB` (a SQLite file, local) or `HISTORY_TABLE` (DynamoDB, AWS) holds history;
+- `AWS_ENDPOINT_URL_IOT` points the register handler's boto3 `iot` at the local control plane.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.history import SqliteHistory
+from swan.adapters.iot import IotDeviceRegistry
 from swan.adapters.iotdata import IotDataPublisher, IotDataShadow
 from swan.adapters.scheduler import EventBridgeExpiry
 from swan.core.errors import InvalidSettingError
 from swan.core.topics import BUTTON_THING
 from swan.handlers.ports import Ports
+from swan.handlers.register import RegistrationPorts
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +49,17 @@ def ports_from_env(env: Mapping[str, str]) -> Ports:
         publisher=IotDataPublisher(iot_data),
         clock=SystemClock(),
         rules=Settings.from_env(env).rules,
+    )
+
+
+def registration_ports_from_env(env: Mapping[str, str]) -> RegistrationPorts:
+    """The register handler's ports: boto3 `iot`, the clock, the device policy's name."""
+    import boto3  # noqa: PLC0415  (only the functions need it)
+
+    return RegistrationPorts(
+        registry=IotDeviceRegistry(boto3.client("iot")),
+        clock=SystemClock(),
+        policy_name=_required(env, "DEVICE_POLICY_NAME"),
     )
 
 

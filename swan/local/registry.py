@@ -114,7 +114,7 @@ class ResourceConflictError(RegistryError, ValueError):
         self.kind = kind
         self.name = name
         self.arn = arn
-        super().__init__(f"{kind} {name!r} already exists {problem}")
+        super().__init__(" ".join(filter(None, (f"{kind} {name!r} already exists", problem))))
 
 
 class CertificateStateError(RegistryError, ValueError):
@@ -288,7 +288,7 @@ class Registry:
     # ------------------------------------------------------------ CA certificates
 
     def register_ca(
-        self, pem: str | bytes, *, auto_registration: bool, status: CaStatus = "ACTIVE"
+        self, pem: str | bytes, *, auto_registration: bool, status: str = "ACTIVE"
     ) -> CaRecord:
         """Register a CA, or make an already registered one have these settings."""
         certificate = _load(pem)
@@ -318,7 +318,7 @@ class Registry:
             return [self._ca_record(row) for row in rows.fetchall()]
 
     def set_ca(
-        self, ca_id: str, *, status: CaStatus | None = None, auto_registration: bool | None = None
+        self, ca_id: str, *, status: str | None = None, auto_registration: bool | None = None
     ) -> CaRecord:
         if status is not None:
             _check_choice("CA status", status, CA_STATUSES)
@@ -336,7 +336,7 @@ class Registry:
         """
         candidates = sorted(self.cas(), key=lambda ca: ca.status != "ACTIVE")
         for ca in candidates:
-            if _signed_by(certificate, self._parsed_ca(ca)):
+            if is_signed_by(certificate, self._parsed_ca(ca)):
                 return ca
         return None
 
@@ -350,7 +350,7 @@ class Registry:
     # ------------------------------------------------------------ device certificates
 
     def register_certificate(
-        self, pem: str | bytes, *, ca_id: str | None, status: CertificateStatus
+        self, pem: str | bytes, *, ca_id: str | None, status: str
     ) -> CertificateRecord:
         """Register a device certificate signed by the registered CA `ca_id` (None: a
         certificate registered without a CA). One already registered is returned as it is."""
@@ -364,7 +364,7 @@ class Registry:
                 return existing
             if ca_id is not None:
                 ca = self._require_ca(db, ca_id)
-                if not _signed_by(certificate, self._parsed_ca(ca)):
+                if not is_signed_by(certificate, self._parsed_ca(ca)):
                     raise InvalidCertificateError(f"it is not signed by the CA {ca_id}")
             db.execute(
                 "INSERT INTO certificates VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -373,7 +373,7 @@ class Registry:
                     _pem_text(certificate),
                     status,
                     ca_id,
-                    _common_name(certificate),
+                    common_name(certificate),
                     now,
                     now,
                 ),
@@ -396,7 +396,7 @@ class Registry:
                 )
             return [self._certificate_record(row) for row in rows.fetchall()]
 
-    def set_certificate_status(self, cert_id: str, status: CertificateStatus) -> CertificateRecord:
+    def set_certificate_status(self, cert_id: str, status: str) -> CertificateRecord:
         """Change the status (a no-op if it is already `status`); REVOKED is for good."""
         _check_choice("certificate status", status, CERTIFICATE_STATUSES)
         with self._transaction() as db:
@@ -779,7 +779,7 @@ def _is_ca(certificate: x509.Certificate) -> bool:
     return constraints.value.ca
 
 
-def _signed_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
+def is_signed_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
     """Whether `ca`'s key made the signature on `certificate` (and its name is the issuer)."""
     try:
         certificate.verify_directly_issued_by(ca)
@@ -788,7 +788,7 @@ def _signed_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def _common_name(certificate: x509.Certificate) -> str | None:
+def common_name(certificate: x509.Certificate) -> str | None:
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names:
         return None

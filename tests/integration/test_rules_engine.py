@@ -135,6 +135,14 @@ def test_the_project_template_loads_and_routes_both_push_topics():
         template, attributes={"ExpirySchedulerRole.Arn": "arn:aws:iam::000000000000:role/x"}
     )
     deployment = read_template(template, context)
-    assert {rule.query.topic_filter for rule in deployment.rules} == {"iotbutton/+", "swan/push/+"}
-    assert all(rule.functions == ("UpdateButtonStatusFunction",) for rule in deployment.rules)
-    assert set(deployment.functions) == {"UpdateButtonStatusFunction", "ExpireCountdownFunction"}
+    routes = {rule.query.topic_filter: rule.functions for rule in deployment.rules}
+    assert routes == {
+        "iotbutton/+": ("UpdateButtonStatusFunction",),
+        "swan/push/+": ("UpdateButtonStatusFunction",),
+        "$aws/events/certificates/registered/+": ("RegisterDeviceFunction",),
+    }
+    assert set(deployment.functions) == {
+        "UpdateButtonStatusFunction",
+        "ExpireCountdownFunction",
+        "RegisterDeviceFunction",
+    }
