@@ -39,6 +39,13 @@ class Load:
     window: int  # requests in flight in a throughput run
     timeout: float  # the longest any one wait lasts
 
+    @property
+    def longest(self) -> float:
+        """The longest a warm-up, a latency run and a throughput run take together: each
+        loop stops starting requests at its time limit, then waits out at most its timeouts
+        (one for a sequential loop, three for a pipelined one)."""
+        return 3 * self.seconds + 5 * self.timeout
+
 
 def request_payload(token: str) -> bytes:
     """A small shadow update carrying `token`; the raw-broker baseline sends the same bytes."""

@@ -138,6 +138,12 @@ def measure(
     )
 
 
+def longest(*, rate: float, seconds: float, timeout: float) -> float:
+    """The longest `measure` takes, connecting aside: the get of the shadow, the warm-up
+    clicks and their wait, the paced clicks (late ones stop at `LATE_SLACK`), the last wait."""
+    return (WARM_UP + 1) / rate + seconds + LATE_SLACK + 3 * timeout
+
+
 def _click_payload(serial: str) -> bytes:
     return json.dumps(ButtonClick(serial, "SINGLE", 1650).to_payload()).encode()
 

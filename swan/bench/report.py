@@ -262,8 +262,10 @@ NOTES: Final = (
         "the time until the first documents message whose `pushes` count includes it."
     ),
     (
-        "everything (broker aside) runs in this one process, the load clients included: on a "
-        "small machine they compete for the same cores."
+        "the load (every MQTT client of the bench, the baseline's included) runs in a separate "
+        "process, one per phase (python -m swan.bench.load), so the process measured hosts only "
+        "the stack (Mosquitto is a process of its own); on a small machine they still share the "
+        "cores."
     ),
 )
 

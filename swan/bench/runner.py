@@ -1,4 +1,4 @@
-"""The bench's composition root: a private local stack, the connections, the phases.
+"""The bench's composition root: a private local stack, the phases, their load processes.
 
 The stack runs in a temporary state directory on free loopback ports (never the default
 ones, so the bench can run beside `swan up`), with rules that do not rate-limit the
@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from swan.bench import broker, push, shadow
+from swan.bench import child
+from swan.bench.jobs import BrokerJob, PushJob, ShadowJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
@@ -25,8 +26,7 @@ from swan.core.countdown import Rules
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from swan.adapters.mqtt import Endpoint, Transport
-    from swan.local.stack import LocalStack
+    from swan.adapters.mqtt import Endpoint
 
 Phase = Literal["broker", "shadow", "push"]
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
@@ -71,7 +71,11 @@ class Plan:
 
 
 def run(plan: Plan, say: Callable[[str], None]) -> Results:
-    """Start a private stack, measure the planned phases in order, stop it."""
+    """Start a private stack, measure the planned phases in order, stop it.
+
+    Each phase's load runs in a child process of its own (`swan.bench.child`): this
+    process hosts only the stack, and the bench's clients do not compete with it for the GIL.
+    """
     from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
 
     run_id = uuid.uuid4().hex[:8]
@@ -81,63 +85,40 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
         ports = LocalPorts(*free_ports(PORTS))
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
-        clients = _Clients(stack, cleanup, run_id)
+
+        def service(role: str) -> Endpoint:
+            """A login on the internal listener, as the project's own services connect."""
+            return stack.service_endpoint(f"bench-{role}-{run_id}")
+
         if "broker" in plan.phases:
-            measured = broker.measure(
-                clients.service("pub"),
-                clients.service("sub"),
+            broker_job = BrokerJob(
+                publisher=service("pub"),
+                subscriber=service("sub"),
                 topic=f"swan-bench/{run_id}",
                 load=plan.load,
-                say=say,
             )
-            results = replace(results, broker=measured)
+            results = replace(results, broker=child.run(broker_job, say))
         if "shadow" in plan.phases:
-            measured_shadow = shadow.measure(
-                clients.service("shadow-pub"),
-                clients.service("shadow-sub"),
+            shadow_job = ShadowJob(
+                client=service("shadow-pub"),
+                listener=service("shadow-sub"),
                 thing=f"bench-{run_id}",
                 load=plan.load,
-                say=say,
             )
-            results = replace(results, shadow=measured_shadow)
+            results = replace(results, shadow=child.run(shadow_job, say))
         if "push" in plan.phases:
+            # Device logins: mutual TLS with a certificate issued here for each button.
             serials = [f"BENCH{run_id.upper()}{n}" for n in range(BUTTONS)]
-            say(f"connecting {BUTTONS} IoT Buttons over mTLS ...")
-            measured_push = push.measure(
-                [(serial, clients.device(serial)) for serial in serials],
-                clients.service("watch"),
+            push_job = PushJob(
+                buttons=tuple((serial, stack.device_endpoint(serial)) for serial in serials),
+                watcher=service("watch"),
                 rate=plan.rate,
                 seconds=plan.push_seconds,
                 timeout=plan.timeout,
-                say=say,
             )
-            results = replace(results, push=measured_push)
+            results = replace(results, push=child.run(push_job, say))
         say("stopping the private local stack ...")
     return results
-
-
-class _Clients:
-    """The bench's own MQTT connections to the stack, closed before it stops."""
-
-    def __init__(self, stack: LocalStack, cleanup: ExitStack, run_id: str) -> None:
-        self._stack = stack
-        self._cleanup = cleanup
-        self._run_id = run_id
-
-    def service(self, role: str) -> Transport:
-        """A login on the internal listener, as the project's own services connect."""
-        return self._connected(self._stack.service_endpoint(f"bench-{role}-{self._run_id}"))
-
-    def device(self, thing: str) -> Transport:
-        """A device login: mutual TLS with a certificate issued for `thing`."""
-        return self._connected(self._stack.device_endpoint(thing))
-
-    def _connected(self, endpoint: Endpoint) -> Transport:
-        from swan.adapters.mqtt import connect  # noqa: PLC0415
-
-        transport = connect(endpoint)
-        self._cleanup.callback(transport.close)
-        return transport
 
 
 def free_ports(count: int) -> list[int]:

@@ -35,6 +35,10 @@ Every figure is shown with its ratio to the matching (a) figure measured in the 
 (latency: x times the bare round trip; throughput: the share of the broker's), and a
 pass/miss mark where it has a target. Absolute numbers on a busy machine vary; the ratios
 travel better. Progress goes to stderr.
+
+The load of each phase, (a) included, runs in a child process of its own
+(python -m swan.bench.load), so the process measured hosts only the stack; a child that
+outlives its phase's time limit (from --seconds, --push-seconds and --timeout) is killed.
 """
 
 PHASES = ("broker", "shadow", "push")

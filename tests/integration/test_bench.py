@@ -4,7 +4,19 @@ Figures are never compared with targets or thresholds here: the machine is share
 """
 
 import json
+import sys
+import textwrap
+import time
+from pathlib import Path
 
+import pytest
+
+from swan.adapters.mqtt import Endpoint
+from swan.bench import child
+from swan.bench.child import LoadProcessError, LoadTimeoutError
+from swan.bench.jobs import BrokerJob
+from swan.bench.loops import Load
+from swan.bench.report import BrokerFigures, Latencies, Throughput
 from swan.cli import main
 
 FIGURES = (
@@ -17,6 +29,8 @@ FIGURES = (
     "push.click_to_documents.p50",
     "push.click_to_documents.p99",
 )
+ENDPOINT = Endpoint.local(Path("/nowhere/internal.sock"), "bench-test", "user", "password")
+JOB = BrokerJob(ENDPOINT, ENDPOINT, "swan-bench/test", Load(10, 1.0, 7, 1.0))
 
 
 def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
@@ -33,7 +47,8 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
     assert document["phases"]["push"]["clicks"] > 0
     assert document["phases"]["shadow"]["update"]["samples"] > 0
     assert "(b) shadow throughput" in err
-    assert "measuring shadow throughput" in err
+    assert "measuring shadow throughput" in err  # the load process's progress, passed on
+    assert any("separate process" in note for note in document["notes"])
 
 
 def test_only_one_phase_and_the_json_in_a_file(capsys, tmp_path):
@@ -45,3 +60,62 @@ def test_only_one_phase_and_the_json_in_a_file(capsys, tmp_path):
     document = json.loads(written.read_text())
     assert list(document["figures"]) == list(FIGURES[:3])
     assert all(figure["value"] > 0 for figure in document["figures"].values())
+
+
+# ---------------------------------------------------------------- the load process
+
+
+def python(code):
+    """A stand-in for the load process: this interpreter running `code`."""
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def test_the_load_process_gets_its_job_on_stdin_and_answers_on_stdout():
+    answer_the_job = python(
+        """
+        import json, sys
+        job = json.load(sys.stdin)
+        print(f"measuring {job['topic']}", file=sys.stderr, flush=True)
+        print(json.dumps({
+            "phase": job["phase"],
+            "round_trip": {"seconds": [0.0002, 0.0003], "lost": 1},
+            "throughput": {"completed": 6000, "seconds": 1.0, "window": job["load"]["window"]},
+        }))
+        """
+    )
+    said = []
+    figures = child.run(JOB, said.append, command=answer_the_job)
+    assert figures == BrokerFigures(Latencies((0.0002, 0.0003), lost=1), Throughput(6000, 1.0, 7))
+    assert said == ["measuring swan-bench/test"]
+
+
+def test_a_load_process_past_its_time_limit_is_killed_with_a_clear_error():
+    started = time.monotonic()
+    with pytest.raises(LoadTimeoutError, match=r"broker phase did not finish within 0\.5 s"):
+        child.run(JOB, print, time_limit=0.5, command=python("import time; time.sleep(60)"))
+    assert time.monotonic() - started < 10
+
+
+def test_a_failed_load_process_is_an_error_with_its_last_words():
+    fail = python(
+        """
+        import sys
+        print("connecting ...", file=sys.stderr)
+        print("no broker there", file=sys.stderr)
+        sys.exit(1)
+        """
+    )
+    said = []
+    with pytest.raises(LoadProcessError, match=r"exit code 1\): connecting \.\.\. / no broker"):
+        child.run(JOB, said.append, command=fail)
+    assert said == ["connecting ...", "no broker there"]
+
+
+def test_a_load_process_that_answers_something_else_is_an_error():
+    with pytest.raises(LoadProcessError, match="answered something else"):
+        child.run(JOB, print, command=python('print(\'{"phase": "broker"}\')'))
+
+
+def test_the_real_load_process_refuses_a_bad_job_with_exit_code_2():
+    with pytest.raises(LoadProcessError, match=r"exit code 2\).*bad job: invalid job\.load"):
+        child.run(BrokerJob(ENDPOINT, ENDPOINT, "t", Load(10, 1.0, 5, timeout=-1.0)), print)

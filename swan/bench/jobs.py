@@ -1,0 +1,255 @@
+"""What a load process is asked to measure, and what it answers: both as plain JSON.
+
+The bench's MQTT clients run in a child process (`python -m swan.bench.load`), so that the
+process being measured hosts only the stack. The bench writes one job to the child's stdin
+(the phase, its logins as plain values, its load settings); the child answers with the
+phase's figures on stdout, every latency sample included, so that the report computes its
+percentiles from the same numbers as before. Pure: JSON values in, JSON values out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from swan.adapters.mqtt import Endpoint
+from swan.bench import push
+from swan.bench.json_fields import Fields, InvalidJsonError
+from swan.bench.loops import Load
+from swan.bench.report import BrokerFigures, Latencies, PushFigures, ShadowFigures, Throughput
+
+# Starting Python, importing awscrt and connecting: on top of what the measurement takes.
+STARTUP_SECONDS: Final = 30.0
+
+PhaseFigures = BrokerFigures | ShadowFigures | PushFigures
+
+
+@dataclass(frozen=True)
+class BrokerJob:
+    """(a): `publisher` publishes to `topic`, which `subscriber` subscribes to."""
+
+    PHASE: ClassVar[str] = "broker"
+
+    publisher: Endpoint
+    subscriber: Endpoint
+    topic: str
+    load: Load
+
+    @property
+    def time_limit(self) -> float:
+        return STARTUP_SECONDS + self.load.longest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.PHASE,
+            "publisher": endpoint_to_json(self.publisher),
+            "subscriber": endpoint_to_json(self.subscriber),
+            "topic": self.topic,
+            "load": asdict(self.load),
+        }
+
+    def figures_from_json(self, document: object) -> BrokerFigures:
+        fields = _answer(document, self.PHASE)
+        return BrokerFigures(
+            _latencies(fields.object("round_trip")), _throughput(fields.object("throughput"))
+        )
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """(b): `client` updates `thing`'s shadow; `listener` hears the answers."""
+
+    PHASE: ClassVar[str] = "shadow"
+
+    client: Endpoint
+    listener: Endpoint
+    thing: str
+    load: Load
+
+    @property
+    def time_limit(self) -> float:
+        return STARTUP_SECONDS + self.load.longest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.PHASE,
+            "client": endpoint_to_json(self.client),
+            "listener": endpoint_to_json(self.listener),
+            "thing": self.thing,
+            "load": asdict(self.load),
+        }
+
+    def figures_from_json(self, document: object) -> ShadowFigures:
+        fields = _answer(document, self.PHASE)
+        return ShadowFigures(
+            _latencies(fields.object("update")),
+            _throughput(fields.object("throughput")),
+            fields.count("rejected"),
+        )
+
+
+@dataclass(frozen=True)
+class PushJob:
+    """(c): `buttons` (serial, device login) click `rate` times a second; `watcher` follows
+    the button shadow's documents."""
+
+    PHASE: ClassVar[str] = "push"
+
+    buttons: tuple[tuple[str, Endpoint], ...]
+    watcher: Endpoint
+    rate: float
+    seconds: float
+    timeout: float
+
+    @property
+    def time_limit(self) -> float:
+        measuring = push.longest(rate=self.rate, seconds=self.seconds, timeout=self.timeout)
+        return STARTUP_SECONDS + measuring
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.PHASE,
+            "buttons": [
+                {"serial": serial, "endpoint": endpoint_to_json(endpoint)}
+                for serial, endpoint in self.buttons
+            ],
+            "watcher": endpoint_to_json(self.watcher),
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "timeout": self.timeout,
+        }
+
+    def figures_from_json(self, document: object) -> PushFigures:
+        fields = _answer(document, self.PHASE)
+        return PushFigures(
+            _latencies(fields.object("click_to_documents")),
+            rate=fields.number("rate"),
+            clicks=fields.count("clicks"),
+            documents=fields.count("documents"),
+            seconds=fields.number("seconds"),
+        )
+
+
+Job = BrokerJob | ShadowJob | PushJob
+
+
+def job_from_json(document: object) -> Job:
+    """The job a load process was given; InvalidJsonError says what is wrong with it."""
+    fields = Fields.of(document, "job")
+    phase = fields.text("phase")
+    if phase == BrokerJob.PHASE:
+        return BrokerJob(
+            publisher=endpoint_from_json(fields.object("publisher")),
+            subscriber=endpoint_from_json(fields.object("subscriber")),
+            topic=fields.text("topic"),
+            load=_load(fields.object("load")),
+        )
+    if phase == ShadowJob.PHASE:
+        return ShadowJob(
+            client=endpoint_from_json(fields.object("client")),
+            listener=endpoint_from_json(fields.object("listener")),
+            thing=fields.text("thing"),
+            load=_load(fields.object("load")),
+        )
+    if phase == PushJob.PHASE:
+        buttons = fields.objects("buttons")
+        if not buttons:
+            raise InvalidJsonError(f"{fields.where}.buttons", "no buttons to click")
+        return PushJob(
+            buttons=tuple(
+                (button.text("serial"), endpoint_from_json(button.object("endpoint")))
+                for button in buttons
+            ),
+            watcher=endpoint_from_json(fields.object("watcher")),
+            rate=fields.positive("rate"),
+            seconds=fields.positive("seconds"),
+            timeout=fields.positive("timeout"),
+        )
+    raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
+
+
+def figures_to_json(phase: str, figures: PhaseFigures) -> dict[str, Any]:
+    """A load process's answer: the phase and its figures, every sample included."""
+    return {"phase": phase, **asdict(figures)}
+
+
+# ---------------------------------------------------------------- logins
+
+
+def endpoint_to_json(endpoint: Endpoint) -> dict[str, Any]:
+    """A login as plain values: a password login on a unix socket, or mTLS files.
+
+    A last will is not carried: no login of the bench has one.
+    """
+    return {
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "client_id": endpoint.client_id,
+        "username": endpoint.username,
+        "password": endpoint.password,
+        "ca_file": _path_text(endpoint.ca_file),
+        "cert_file": _path_text(endpoint.cert_file),
+        "key_file": _path_text(endpoint.key_file),
+        "socket_path": _path_text(endpoint.socket_path),
+        "keep_alive_secs": endpoint.keep_alive_secs,
+        "clean_session": endpoint.clean_session,
+    }
+
+
+def endpoint_from_json(fields: Fields) -> Endpoint:
+    return Endpoint(
+        fields.text("host"),
+        fields.count("port"),
+        fields.text("client_id"),
+        username=fields.optional_text("username"),
+        password=fields.optional_text("password"),
+        ca_file=_path(fields.optional_text("ca_file")),
+        cert_file=_path(fields.optional_text("cert_file")),
+        key_file=_path(fields.optional_text("key_file")),
+        socket_path=_path(fields.optional_text("socket_path")),
+        keep_alive_secs=fields.count("keep_alive_secs"),
+        clean_session=fields.flag("clean_session"),
+    )
+
+
+def _path_text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
+
+
+# ---------------------------------------------------------------- measured values
+
+
+def _answer(document: object, phase: str) -> Fields:
+    fields = Fields.of(document, "answer")
+    answered = fields.text("phase")
+    if answered != phase:
+        raise InvalidJsonError(f"{fields.where}.phase", f"{answered!r}, not {phase!r}")
+    return fields
+
+
+def _load(fields: Fields) -> Load:
+    return Load(
+        samples=fields.count("samples"),
+        seconds=fields.positive("seconds"),
+        window=fields.count("window"),
+        timeout=fields.positive("timeout"),
+    )
+
+
+def _latencies(fields: Fields) -> Latencies:
+    seconds = fields.numbers("seconds")
+    if any(value < 0 for value in seconds):
+        raise InvalidJsonError(f"{fields.where}.seconds", "a negative latency")
+    return Latencies(seconds, fields.count("lost"))
+
+
+def _throughput(fields: Fields) -> Throughput:
+    seconds = fields.number("seconds")
+    if seconds < 0:
+        raise InvalidJsonError(f"{fields.where}.seconds", "a negative duration")
+    return Throughput(fields.count("completed"), seconds, fields.count("window"))

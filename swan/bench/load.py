@@ -1,0 +1,102 @@
+"""`python -m swan.bench.load`: the load of one bench phase, in a process of its own.
+
+`swan bench` starts one of these per phase, so that its MQTT clients do not compete for the
+GIL with the stack they measure. The composition root of the child: it reads a job (JSON,
+see `swan.bench.jobs`) on stdin, connects the job's logins, runs the phase's measurement
+and writes the figures as JSON on stdout. Progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from swan.bench import broker, jobs, push, shadow
+from swan.core.errors import SwanError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from swan.adapters.mqtt import Endpoint, Transport
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+Run the load of one `swan bench` phase (broker, shadow or push) against a running stack.
+Reads the job, one JSON document, on stdin; writes the phase's figures, one JSON document,
+on stdout; progress on stderr. Started by `swan bench`, not meant to be run by hand.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m swan.bench.load", description=DESCRIPTION)
+    parser.parse_args(argv)
+    try:
+        job = jobs.job_from_json(json.loads(sys.stdin.read()))
+    except ValueError as error:  # not JSON, or not a job
+        _say(f"swan.bench.load: bad job: {error}")
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        figures = measure(job, _say)
+    except SwanError as error:
+        _say(f"swan.bench.load: {error}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C reaches the bench and its child alike
+        return EXIT_INTERRUPTED
+    sys.stdout.write(json.dumps(jobs.figures_to_json(job.PHASE, figures)) + "\n")
+    return 0
+
+
+def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
+    """Connect the job's logins, measure, disconnect."""
+    with ExitStack() as cleanup:
+
+        def connected(endpoint: Endpoint) -> Transport:
+            from swan.adapters.mqtt import connect  # noqa: PLC0415  (awscrt: only here)
+
+            transport = connect(endpoint)
+            cleanup.callback(transport.close)
+            return transport
+
+        if isinstance(job, jobs.BrokerJob):
+            return broker.measure(
+                connected(job.publisher),
+                connected(job.subscriber),
+                topic=job.topic,
+                load=job.load,
+                say=say,
+            )
+        if isinstance(job, jobs.ShadowJob):
+            return shadow.measure(
+                connected(job.client),
+                connected(job.listener),
+                thing=job.thing,
+                load=job.load,
+                say=say,
+            )
+        say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")
+        buttons = [(serial, connected(endpoint)) for serial, endpoint in job.buttons]
+        return push.measure(
+            buttons,
+            connected(job.watcher),
+            rate=job.rate,
+            seconds=job.seconds,
+            timeout=job.timeout,
+            say=say,
+        )
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
