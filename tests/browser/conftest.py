@@ -1,0 +1,70 @@
+"""The browser tests: the real local stack, the web app against it, headless Debian
+Chromium. Every test here is marked `browser`; without chromium and chromedriver (Debian
+packages, which `scripts/setup` installs as root) they skip and say so.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from browser_support import DESKTOP, browser_missing
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from selenium.webdriver import Chrome
+
+BROWSER_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(BROWSER_DIR):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def browsers() -> Iterator[Callable[[], Chrome]]:
+    """Open headless Chromium windows; all are closed at the end of the module."""
+    from selenium.webdriver import Chrome, ChromeOptions  # noqa: PLC0415
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+
+    reason = browser_missing()
+    if reason:
+        pytest.skip(reason)
+    opened: list[Chrome] = []
+
+    def open_browser() -> Chrome:
+        options = ChromeOptions()
+        options.binary_location = str(shutil.which("chromium"))
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--lang=en-US",
+            f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+        ):
+            options.add_argument(argument)
+        driver = Chrome(options=options, service=Service(str(shutil.which("chromedriver"))))
+        driver.set_page_load_timeout(30)
+        opened.append(driver)
+        return driver
+
+    yield open_browser
+    for driver in opened:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def reflex_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Reflex work directory for the session: the frontend's packages install once."""
+    return tmp_path_factory.mktemp("reflex")

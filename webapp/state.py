@@ -1,0 +1,115 @@
+"""The page's state: one shared board for every browser, and each browser's own bits.
+
+`Board` is an `rx.SharedState` linked to one token: the backend task writes it when the
+button shadow (or the broker link) changes and Reflex sends the change to every linked
+browser. `Viewer` is per browser: its id (for rate limiting), the prompt, the push in
+flight and its answer, and the mute switch (kept in localStorage).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import reflex as rx
+
+from webapp import backend
+from webapp.view import Board as BoardValues
+from webapp.view import clock_digits, notice_for
+
+if TYPE_CHECKING:
+    from webapp.view import LinkState
+
+SHARED_BOARD = "swan-board"  # Reflex link tokens must not contain "_"
+
+
+class Board(rx.SharedState):
+    """What every browser sees; only the backend task changes it."""
+
+    known: bool = False
+    version: int = 0
+    deadline: float = 0.0
+    period: float = 0.0
+    alarm: float = 0.0
+    failed: bool = False
+    pushes: int = 0
+    failures: int = 0
+    run_started_at: float = 0.0
+    failed_at: float = 0.0
+    last_by: str = ""
+    last_source: str = ""
+    last_at: float = 0.0
+    history: list[dict[str, Any]] = []  # noqa: RUF012 (Reflex copies defaults per state)
+    link: str = "connecting"
+    rule_set: str = "anytime"
+    sent_at: float = 0.0
+
+    @rx.event
+    async def join(self) -> None:
+        """On page load: follow the shared board."""
+        await self._link_to(SHARED_BOARD)
+
+    @rx.var
+    def digits(self) -> int:
+        return clock_digits(self.period)
+
+    def show(self, values: BoardValues, link: LinkState, rule_set: str, now: float) -> None:
+        """Copy the backend's values in (only changed fields reach the browsers)."""
+        for name, value in asdict(values).items():
+            if name != "history":
+                setattr(self, name, value)
+        history = [asdict(row) for row in values.history]
+        if history != self.history:
+            self.history = history
+        self.link = link
+        self.rule_set = rule_set
+        self.sent_at = now
+
+
+class Viewer(rx.State):
+    """One browser's own state."""
+
+    browser_id: str = rx.LocalStorage("", name="swan-browser")
+    muted: str = rx.LocalStorage("", name="swan-muted")
+    in_flight: bool = False
+    notice: str = ""
+    notice_kind: str = ""
+    clock_sample: float = 0.0
+
+    @rx.event
+    def arrive(self) -> None:
+        """On page load: name this browser once, and tell it the server's time."""
+        if not self.browser_id:
+            self.browser_id = uuid.uuid4().hex
+        self.clock_sample = time.time()
+
+    @rx.event
+    def toggle_mute(self) -> None:
+        self.muted = "" if self.muted else "1"
+
+    @rx.event(background=True)
+    async def push(self) -> None:
+        """The button: push for this browser and show the answer."""
+        await self._push(None)
+
+    @rx.event(background=True)
+    async def execute(self, form_data: dict[str, Any]) -> None:
+        """The prompt's Execute: push with the code typed at `>:`."""
+        code = str(form_data.get("code") or "").strip()[:64]
+        await self._push(code or None)
+
+    async def _push(self, code: str | None) -> None:
+        async with self:
+            if self.in_flight:
+                return
+            self.in_flight = True
+            self.notice, self.notice_kind = "", ""
+            session = self.browser_id or self.router.session.client_token
+        answer = await backend.feed().push(session, code)
+        notice = notice_for(answer)
+        async with self:
+            self.in_flight = False
+            self.notice, self.notice_kind = notice.text, notice.kind
+            self.clock_sample = time.time()
