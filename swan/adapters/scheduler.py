@@ -53,7 +53,11 @@ class EventBridgeExpiry:
         try:
             self._client.update_schedule(**request)
         except self._client.exceptions.ResourceNotFoundException:
-            self._client.create_schedule(**request)
+            try:
+                self._client.create_schedule(**request)
+            except self._client.exceptions.ConflictException:
+                # Another handler created it between our two calls: move it instead.
+                self._client.update_schedule(**request)
 
 
 class RecordingScheduler:

@@ -25,8 +25,10 @@ DESCRIPTION = f"""\
 Press a (virtual) AWS IoT Button: publish the button's own payload
   {{"serialNumber": "...", "clickType": "SINGLE|DOUBLE|LONG", "batteryVoltage": "1650mV"}}
 on iotbutton/<serial>, over MQTT with mutual TLS, with the button's own certificate (issued
-by the local CA on first use), to the local system `swan up` runs. Then wait for the button
-shadow to show the push.
+by the local CA on first use), to the local system `swan up` runs. A new button is
+registered just in time, as on AWS: its first connection is refused, the register_device
+handler activates its certificate, and the retry gets in. Then wait for the button shadow
+to show the push.
 
 The same click with mosquitto_pub:
   mosquitto_pub --cafile .swan/certs/ca.pem --cert .swan/certs/devices/{DEFAULT_SERIAL}.pem \\
@@ -58,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swan.adapters.mqtt import Endpoint, connect  # noqa: PLC0415
+    from swan.adapters.mqtt import Endpoint, connect_retrying  # noqa: PLC0415
     from swan.certs.files import CertificateStore  # noqa: PLC0415
     from swan.core.codecs import ShadowDocuments  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
@@ -76,7 +78,18 @@ def run(args: argparse.Namespace) -> int:
         cert_file=device.files.certificate,
         key_file=device.files.key,
     )
-    transport = connect(endpoint)
+
+    def registering(attempt: int, error: Exception) -> None:
+        if attempt == 1:
+            print(
+                f"{click.serial_number} is new here: registering it just in time"
+                f" (the first connection is refused, as on AWS) ...",
+                file=sys.stderr,
+            )
+        else:
+            print(f"  still waiting ({error})", file=sys.stderr)
+
+    transport = connect_retrying(endpoint, on_retry=registering)
     try:
         documents: queue.Queue[bytes] = queue.Queue()
         if not args.no_wait:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         info = StackInfo(
             pid=os.getpid(),
             device_host="localhost",
-            device_port=stack.running.broker.plan.device_port,
+            device_port=stack.running.identity.port,
             iot_data_url=endpoints.iot_data,
             scheduler_url=endpoints.scheduler,
             ca_file=str(endpoints.ca_file),
@@ -111,6 +111,7 @@ def _banner(endpoints: Endpoints, rules: Rules) -> str:
         f"  devices, MQTT over mutual TLS  {endpoints.device_mqtt}\n"
         f"  CA certificate                 {endpoints.ca_file}\n"
         f"  iot-data API (boto3)           {endpoints.iot_data}\n"
+        f"  iot control plane (boto3)      {endpoints.iot}\n"
         f"  scheduler API                  {endpoints.scheduler}\n"
         f"  countdown                      {rules.period_seconds:g} s, rules '{rules.rule_set}',"
         f" alarm in the last {rules.alarm_seconds:g} s\n"

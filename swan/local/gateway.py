@@ -35,7 +35,7 @@ from swan.core.mqtt_packets import MalformedPacketError, decode_remaining_length
 from swan.core.topics import jitr_topic
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from swan.adapters.clock import Clock
@@ -78,11 +78,11 @@ class CertificateRegistry(Protocol):
 
     def certificate(self, certificate_id: str) -> CertificateRecordLike | None: ...
     def ca_for(self, certificate: x509.Certificate) -> CaRecordLike | None: ...
-    def cas(self) -> list[CaRecordLike]: ...
+    def cas(self) -> Sequence[CaRecordLike]: ...
     def register_certificate(
         self, pem: bytes, *, ca_id: str | None, status: str
     ) -> CertificateRecordLike: ...
-    def principal_things(self, principal_arn: str) -> list[str]: ...
+    def principal_things(self, principal_arn: str) -> Sequence[str]: ...
     def touch(self, certificate_id: str, now: float) -> None: ...
     def on_change(self, callback: Callable[[CertificateRecordLike], None]) -> None: ...
 
@@ -93,7 +93,6 @@ class GatewayPlan:
     port: int
     cert_file: Path
     key_file: Path
-    upstream_socket: Path  # the broker's gateway listener
 
 
 class DeviceGateway:
@@ -104,14 +103,18 @@ class DeviceGateway:
         plan: GatewayPlan,
         registry: CertificateRegistry,
         *,
-        publish: Callable[[str, bytes], None],
+        publish: Callable[[str, bytes], object],
         clock: Clock,
+        upstream: Callable[[CertificateRecordLike], Path],
         may_connect: Callable[[CertificateRecordLike, str], bool] | None = None,
     ) -> None:
+        """`upstream` says which broker listener (a unix socket) a certificate's connections
+        go to; `may_connect` checks its policies for the connect."""
         self.plan = plan
         self._registry = registry
         self._publish = publish
         self._clock = clock
+        self._upstream = upstream
         self._may_connect = may_connect or (lambda _record, _client_id: True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -147,7 +150,11 @@ class DeviceGateway:
     def reload_trust(self) -> None:
         """Trust the CAs registered now (after `RegisterCACertificate`, say)."""
         if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._load_trust)
+
+            async def load() -> None:
+                self._load_trust()
+
+            asyncio.run_coroutine_threadsafe(load(), self._loop).result(10)
 
     def live_connections(self, certificate_id: str) -> int:
         return len(self._live.get(certificate_id, ()))
@@ -256,7 +263,7 @@ class DeviceGateway:
             self._refuse("the certificate's policies do not allow this connect", record.id)
             return
         upstream_reader, upstream_writer = await asyncio.open_unix_connection(
-            str(self.plan.upstream_socket)
+            str(self._upstream(record))
         )
         self._live[record.id].add(writer)
         self._registry.touch(record.id, self._clock.now())

@@ -1,12 +1,14 @@
 """Mosquitto, run by the project: its configuration, written into the state directory, and
 the broker process, started and stopped with the stack.
 
-Listeners (loopback only):
-- devices: mutual TLS with the project's CA; the certificate's CN becomes the username,
-  and the ACL's `%u` patterns give each device its own topics;
-- internal: the project's own services (shadow service, rules engine), with a password, on a
-  unix socket (no Nagle delays between a PUBACK and the message that follows it, and no port);
-- web: the web backend, with a password and a read-mostly ACL.
+Every listener is a unix socket in the state directory (no ports, no Nagle delays between a
+PUBACK and the message that follows it):
+- internal: the project's own services (shadow service, rules engine), with a password;
+- devices: only the device gateway connects here, on behalf of the devices it admitted; the
+  ACL is derived from the template's DevicePolicy, with `%c` (the client id, which the
+  gateway made sure is the thing name) for the policy variables;
+- web: the same for the web backend, with the ACL derived from WebPolicy.
+The device port itself belongs to the gateway (swan.local.gateway), which terminates mTLS.
 """
 
 from __future__ import annotations
@@ -19,20 +21,18 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from swan.core.errors import SwanError
-from swan.core.topics import BUTTON_THING
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "sudo apt-get install -y mosquitto"
+MAX_SOCKET_PATH = 100
 START_TIMEOUT = 10.0
 
 
@@ -60,38 +60,16 @@ class BrokerPlan:
     """Everything the broker's configuration says."""
 
     directory: Path
-    device_port: int
     internal_socket: Path
-    web_port: int
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
+    device_socket: Path
+    web_socket: Path
     service: Account
-    web: Account
-    host: str = "127.0.0.1"
+    device_acl: str
+    web_acl: str
 
-
-# Devices act only on their own topics (the username is the certificate's CN, the thing
-# name) and may read the shared button shadow; nobody but the services writes it.
-# (Only `pattern` lines apply to every user; `topic` lines before any `user` line would
-# apply to anonymous clients only.)
-DEVICE_ACL = f"""\
-pattern write iotbutton/%u
-pattern write swan/push/%u
-pattern read swan/push/%u/+
-pattern readwrite $aws/things/%u/shadow/#
-pattern write $aws/things/{BUTTON_THING}/shadow/get
-pattern read $aws/things/{BUTTON_THING}/shadow/get/+
-pattern read $aws/things/{BUTTON_THING}/shadow/update/documents
-"""
-
-WEB_ACL = f"""\
-topic write swan/push/web
-topic read swan/push/web/+
-topic write $aws/things/{BUTTON_THING}/shadow/get
-topic read $aws/things/{BUTTON_THING}/shadow/get/+
-topic read $aws/things/{BUTTON_THING}/shadow/update/documents
-"""
+    @property
+    def sockets(self) -> tuple[Path, ...]:
+        return (self.internal_socket, self.device_socket, self.web_socket)
 
 
 def render_config(plan: BrokerPlan, run_as: str) -> str:
@@ -115,26 +93,20 @@ max_inflight_messages 0
 # after another for ~40 ms (swan bench: 88 -> 44 ms shadow update -> accepted).
 set_tcp_nodelay true
 
-# devices: mutual TLS, the certificate's CN is the username
-listener {plan.device_port} {plan.host}
-allow_anonymous false
-require_certificate true
-use_identity_as_username true
-cafile {plan.ca_file}
-certfile {plan.cert_file}
-keyfile {plan.key_file}
-acl_file {d / "acl-devices.conf"}
-
 # the project's own services
 listener 0 {plan.internal_socket}
 allow_anonymous false
 password_file {d / "passwd-internal"}
 acl_file {d / "acl-internal.conf"}
 
-# the web backend
-listener {plan.web_port} {plan.host}
-allow_anonymous false
-password_file {d / "passwd-web"}
+# devices, through the device gateway (which authenticated them)
+listener 0 {plan.device_socket}
+allow_anonymous true
+acl_file {d / "acl-devices.conf"}
+
+# the web backend, through the device gateway
+listener 0 {plan.web_socket}
+allow_anonymous true
 acl_file {d / "acl-web.conf"}
 """
 
@@ -151,12 +123,11 @@ def write_config(plan: BrokerPlan) -> Path:
     plan.directory.mkdir(parents=True, exist_ok=True)
     files = {
         "mosquitto.conf": render_config(plan, getpass.getuser()),
-        "acl-devices.conf": DEVICE_ACL,
+        "acl-devices.conf": plan.device_acl,
         "acl-internal.conf": f"user {plan.service.username}\ntopic readwrite #\n"
         f"topic readwrite $aws/#\n",
-        "acl-web.conf": f"user {plan.web.username}\n{WEB_ACL}",
+        "acl-web.conf": plan.web_acl,
         "passwd-internal": render_password_line(plan.service, os.urandom(12)),
-        "passwd-web": render_password_line(plan.web, os.urandom(12)),
     }
     for name, text in files.items():
         path = plan.directory / name
@@ -190,8 +161,9 @@ class Mosquitto:
     def start(self) -> None:
         binary = find_mosquitto()
         config = write_config(self.plan)
-        self.plan.internal_socket.parent.mkdir(parents=True, exist_ok=True)
-        self.plan.internal_socket.unlink(missing_ok=True)  # left behind by a killed broker
+        for path in self.plan.sockets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # left behind by a killed broker
         with self.log_file.open("ab") as log_out:
             self._process = subprocess.Popen(  # noqa: S603  (our own binary and config)
                 [str(binary), "-c", str(config)],
@@ -199,18 +171,12 @@ class Mosquitto:
                 stdout=log_out,
                 stderr=log_out,
             )
-        ports = (self.plan.device_port, self.plan.web_port)
         try:
-            self._wait_listening(ports)
+            self._wait_listening()
         except BaseException:
             self.stop()  # never leave a broker behind
             raise
-        log.info(
-            "mosquitto %s listening on %s and %s",
-            self._process.pid,
-            ports,
-            self.plan.internal_socket,
-        )
+        log.info("mosquitto %s listening on %s", self._process.pid, self.plan.directory)
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -235,16 +201,16 @@ class Mosquitto:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _wait_listening(self, ports: Sequence[int]) -> None:
+    def _wait_listening(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        waiting: list[int | Path] = [*ports, self.plan.internal_socket]
+        waiting = list(self.plan.sockets)
         while waiting:
             if self._process is not None and self._process.poll() is not None:
                 raise BrokerFailedError("exited at start", self._log_tail())
             if time.monotonic() > deadline:
                 self.stop()
                 raise BrokerFailedError(f"did not listen on {waiting} in time", self._log_tail())
-            if _listening(self.plan.host, waiting[0]):
+            if _listening(waiting[0]):
                 waiting.pop(0)
             else:
                 time.sleep(0.01)
@@ -257,11 +223,19 @@ class Mosquitto:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _listening(host: str, where: int | Path) -> bool:
-    if isinstance(where, Path):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(0.2)
-            return probe.connect_ex(str(where)) == 0
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
-        return probe.connect_ex((host, where)) == 0
+        return probe.connect_ex(str(path)) == 0
+
+
+def socket_path(state_dir: Path, name: str) -> Path:
+    """Where the broker's unix socket `name` lives: in the state directory, unless that path
+    is too long for a unix socket (about 100 bytes), then in a private temporary directory."""
+    path = state_dir / "broker" / f"{name}.sock"
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(state_dir.resolve())).hexdigest()[:16]
+    private = Path(tempfile.gettempdir()) / f"swan-{digest}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    return private / f"{name}.sock"

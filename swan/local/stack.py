@@ -7,11 +7,8 @@ that feeds them. Everything binds to loopback; state lives in the state director
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import secrets
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,20 +19,24 @@ from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
 from swan.core.errors import InvalidSettingError, SwanError
+from swan.local.controlplane import ControlPlane
 from swan.local.dataplane import DataPlane
 from swan.local.functions import FunctionHost
-from swan.local.mosquitto import Account, BrokerPlan, Mosquitto
+from swan.local.identity import DeviceIdentity
+from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
+from swan.local.policies import device_acl, web_acl
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_service import ShadowService
 from swan.local.shadow_store import SqliteShadowStore
-from swan.local.template import context_for, load_template, read_template
+from swan.local.template import context_for, load_template, read_template, resolve
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from swan.adapters.mqtt import CrtTransport
     from swan.core.countdown import Rules
+    from swan.local.template import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ TEMPLATE = REPOSITORY / "sam" / "template.yaml"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/swan-local-expiry"
 EXPIRY_FUNCTION = "ExpireCountdownFunction"
 MAX_PORT = 65535
-MAX_SOCKET_PATH = 100
 
 
 @dataclass(frozen=True)
@@ -52,17 +52,17 @@ class LocalPorts:
     """Where the local system listens (0: any free port)."""
 
     device: int = 8883
-    web: int = 18831
     iot_data: int = 18443
     scheduler: int = 18444
+    iot: int = 18445
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
-        """`SWAN_DEVICE_PORT`, `SWAN_WEB_BROKER_PORT`, `SWAN_IOT_DATA_PORT` and
-        `SWAN_SCHEDULER_PORT` override the defaults."""
+        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT` and `SWAN_IOT_PORT`
+        override the defaults."""
         names = {
             "device": "SWAN_DEVICE_PORT",
-            "web": "SWAN_WEB_BROKER_PORT",
+            "iot": "SWAN_IOT_PORT",
             "iot_data": "SWAN_IOT_DATA_PORT",
             "scheduler": "SWAN_SCHEDULER_PORT",
         }
@@ -83,6 +83,7 @@ class Endpoints:
 
     device_mqtt: str
     iot_data: str
+    iot: str
     scheduler: str
     state_dir: Path
     ca_file: Path
@@ -143,8 +144,9 @@ class LocalStack:
     def endpoints(self) -> Endpoints:
         running = self.running
         return Endpoints(
-            device_mqtt=f"mqtts://localhost:{running.broker.plan.device_port}",
+            device_mqtt=f"mqtts://localhost:{running.identity.port}",
             iot_data=running.dataplane.url,
+            iot=running.controlplane.url,
             scheduler=running.scheduler.url,
             state_dir=self.state_dir,
             ca_file=self.certs.ca_files.certificate,
@@ -153,22 +155,28 @@ class LocalStack:
     def _start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
-        server = self.certs.ensure_server(now=now)
+        self.certs.ensure_server(now=now)
         self.certs.write_crl(now=now)
-        plan = BrokerPlan(
-            directory=self.state_dir / "broker",
-            device_port=self.ports.device,
-            internal_socket=internal_socket(self.state_dir),
-            web_port=self.ports.web,
-            ca_file=self.certs.ca_files.certificate,
-            cert_file=server.files.certificate,
-            key_file=server.files.key,
-            service=Account("swan-services", secrets.token_urlsafe(24)),
-            web=Account("swan-web", secrets.token_urlsafe(24)),
-        )
+        template, deployment = local_deployment(self.template, self._parameters())
+        plan = broker_plan(self.state_dir, deployment)
         broker = self._started(Mosquitto(plan))
         transport = connect(_service_endpoint(plan, "swan-stack"))
         self._exit.callback(transport.close)
+        identity = self._started(
+            DeviceIdentity(
+                registry_file=self.state_dir / "registry.db",
+                certs=self.certs,
+                deployment=deployment,
+                broker=plan,
+                host="127.0.0.1",
+                port=self.ports.device,
+                publish=transport.publish,
+                clock=self.clock,
+            )
+        )
+        controlplane = self._started(
+            ControlPlane(identity.registry, self.clock, port=self.ports.iot)
+        )
         store = SqliteShadowStore(self.state_dir / "shadows.db")
         self._exit.callback(store.close)
         shadows = self._started(ShadowService(store, transport, self.clock))
@@ -179,19 +187,14 @@ class LocalStack:
                 self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
             )
         )
-        template = load_template(self.template)
-        context = context_for(
-            template,
-            parameters=self._parameters(),
-            attributes={"ExpirySchedulerRole.Arn": LOCAL_ROLE_ARN},
-        )
-        deployment = read_template(template, context)
-        environment = self._environment(dataplane.url, scheduler.url)
+        environment = self._environment(dataplane.url, scheduler.url, controlplane.url)
         host = FunctionHost(deployment, template, self.template.parent, environment=environment)
         self._exit.callback(host.close)
         invoke.host = host
         engine = self._started(RulesEngine(host, transport))
-        self._running = Running(broker, transport, shadows, dataplane, scheduler, host, engine)
+        self._running = Running(
+            broker, transport, identity, controlplane, shadows, dataplane, scheduler, host, engine
+        )
 
     def _started(self, part: _Part) -> Any:
         part.start()
@@ -205,16 +208,9 @@ class LocalStack:
         return _service_endpoint(self.running.broker.plan, client_id)
 
     def device_endpoint(self, thing: str) -> Endpoint:
-        """An mTLS endpoint for `thing`, issuing its certificate if it has none."""
-        stored = self.certs.ensure_device(thing, now=datetime.now(UTC))
-        return Endpoint(
-            "localhost",
-            self.running.broker.plan.device_port,
-            thing,
-            ca_file=self.certs.ca_files.certificate,
-            cert_file=stored.files.certificate,
-            key_file=stored.files.key,
-        )
+        """An mTLS endpoint for `thing`, registered and active (provisioned, not through
+        just-in-time registration): its certificate issued by the local CA if it has none."""
+        return self.running.identity.provision(thing)
 
     def _parameters(self) -> dict[str, str]:
         return {
@@ -224,10 +220,11 @@ class LocalStack:
             "ShadowWritesPerSecond": f"{self.rules.shadow_writes_per_second:g}",
         }
 
-    def _environment(self, iot_data_url: str, scheduler_url: str) -> dict[str, str]:
+    def _environment(self, iot_data_url: str, scheduler_url: str, iot_url: str) -> dict[str, str]:
         environment = {
             "AWS_ENDPOINT_URL_IOT_DATA_PLANE": iot_data_url,
             "AWS_ENDPOINT_URL_SCHEDULER": scheduler_url,
+            "AWS_ENDPOINT_URL_IOT": iot_url,
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "local",
@@ -239,22 +236,49 @@ class LocalStack:
         return environment
 
 
+def local_deployment(
+    path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], Deployment]:
+    """The template, and what it deploys resolved as a local stack: the given parameters,
+    and the names AWS would give the resources the functions refer to."""
+    template = load_template(path)
+    draft = context_for(template, parameters=parameters)
+    names = {
+        logical_id: resolve(
+            resource["Properties"]["PolicyName"],
+            draft,
+            f"Resources.{logical_id}.Properties.PolicyName",
+        )
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::IoT::Policy"
+    }
+    context = context_for(
+        template,
+        parameters=parameters,
+        resources=names,
+        attributes={"ExpirySchedulerRole.Arn": LOCAL_ROLE_ARN},
+    )
+    return template, read_template(template, context)
+
+
+def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
+    """The broker of a local stack: unix sockets in the state directory, a fresh password
+    for the services, the ACLs derived from the template's IoT policies."""
+    return BrokerPlan(
+        directory=state_dir / "broker",
+        internal_socket=socket_path(state_dir, "internal"),
+        device_socket=socket_path(state_dir, "devices"),
+        web_socket=socket_path(state_dir, "web"),
+        service=Account("swan-services", secrets.token_urlsafe(24)),
+        device_acl=device_acl(deployment),
+        web_acl=web_acl(deployment),
+    )
+
+
 def _service_endpoint(plan: BrokerPlan, client_id: str) -> Endpoint:
     return Endpoint.local(
         plan.internal_socket, client_id, plan.service.username, plan.service.password
     )
-
-
-def internal_socket(state_dir: Path) -> Path:
-    """The broker's internal socket: in the state directory, unless that path is too long
-    for a unix socket (about 100 bytes), then in a private temporary directory."""
-    path = state_dir / "broker" / "internal.sock"
-    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(state_dir.resolve())).hexdigest()[:16]
-    private = Path(tempfile.gettempdir()) / f"swan-{digest}"
-    private.mkdir(mode=0o700, exist_ok=True)
-    return private / "internal.sock"
 
 
 class _Part(Protocol):
@@ -285,6 +309,8 @@ class Running:
 
     broker: Mosquitto
     transport: CrtTransport
+    identity: DeviceIdentity
+    controlplane: ControlPlane
     shadows: ShadowService
     dataplane: DataPlane
     scheduler: LocalScheduler

@@ -1,18 +1,19 @@
-"""A real Mosquitto, configured as `swan up` configures it, for the integration tests."""
+"""The local stand-in's broker and device identity, as `swan up` runs them, for the tests."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 from support import free_port, unique
 
+from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
-from swan.local.mosquitto import Account, BrokerPlan, Mosquitto
-from swan.local.stack import internal_socket
+from swan.local.identity import DeviceIdentity
+from swan.local.mosquitto import Mosquitto
+from swan.local.stack import broker_plan, local_deployment
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,56 +28,62 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> CertificateStore:
-    store = CertificateStore(tmp_path_factory.mktemp("state") / "certs")
+def state_dir(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def pki(state_dir) -> CertificateStore:
+    store = CertificateStore.in_state_dir(state_dir)
     store.ensure_server(now=datetime.now(UTC))
     return store
 
 
 @pytest.fixture(scope="session")
-def broker_plan(pki: CertificateStore, tmp_path_factory: pytest.TempPathFactory) -> BrokerPlan:
-    ca = pki.ca_files
-    server = pki.server_files
-    return BrokerPlan(
-        directory=tmp_path_factory.mktemp("broker"),
-        device_port=free_port(),
-        internal_socket=internal_socket(tmp_path_factory.mktemp("sock")),
-        web_port=free_port(),
-        ca_file=ca.certificate,
-        cert_file=server.certificate,
-        key_file=server.key,
-        service=Account("swan-services", secrets.token_urlsafe(16)),
-        web=Account("swan-web", secrets.token_urlsafe(16)),
-    )
+def deployment():
+    return local_deployment()[1]
 
 
 @pytest.fixture(scope="session")
-def broker(broker_plan: BrokerPlan) -> Iterator[Mosquitto]:
-    with Mosquitto(broker_plan) as running:
+def broker(state_dir, deployment) -> Iterator[Mosquitto]:
+    with Mosquitto(broker_plan(state_dir, deployment)) as running:
         yield running
+
+
+def service_endpoint(broker: Mosquitto, client_id: str | None = None) -> Endpoint:
+    plan = broker.plan
+    return Endpoint.local(
+        plan.internal_socket,
+        client_id or unique("svc-"),
+        plan.service.username,
+        plan.service.password,
+    )
 
 
 @pytest.fixture
 def service(broker: Mosquitto) -> Iterator[CrtTransport]:
     """A connection on the internal listener, as the project's services connect."""
-    plan = broker.plan
-    transport = connect(
-        Endpoint.local(
-            plan.internal_socket, unique("svc-"), plan.service.username, plan.service.password
-        )
-    )
+    transport = connect(service_endpoint(broker))
     yield transport
     transport.close()
 
 
-def device_endpoint(broker: Mosquitto, pki: CertificateStore, thing: str) -> Endpoint:
-    """A device's mTLS endpoint, with a certificate issued for `thing`."""
-    stored = pki.ensure_device(thing, now=datetime.now(UTC))
-    return Endpoint(
-        "localhost",
-        broker.plan.device_port,
-        thing,
-        ca_file=pki.ca_files.certificate,
-        cert_file=stored.files.certificate,
-        key_file=stored.files.key,
+@pytest.fixture(scope="session")
+def identity(broker, pki, deployment, state_dir) -> Iterator[DeviceIdentity]:
+    """The registry and the device gateway in front of the broker (no functions: devices
+    are provisioned, not registered just in time)."""
+    events = connect(service_endpoint(broker, "identity-events"))
+    running = DeviceIdentity(
+        registry_file=state_dir / "registry.db",
+        certs=pki,
+        deployment=deployment,
+        broker=broker.plan,
+        host="127.0.0.1",
+        port=free_port(),
+        publish=events.publish,
+        clock=SystemClock(),
     )
+    running.start()
+    yield running
+    running.stop()
+    events.close()

@@ -3,7 +3,6 @@
 import queue
 
 import pytest
-from conftest import device_endpoint
 from support import unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect
@@ -31,10 +30,10 @@ def test_a_wrong_password_is_refused(broker):
         )
 
 
-def test_a_device_connects_with_its_certificate_and_publishes_its_clicks(broker, pki, service):
+def test_a_device_connects_with_its_certificate_and_publishes_its_clicks(identity, service):
     serial = unique("G030").upper()
     received = collect(service, f"iotbutton/{serial}")
-    device = connect(device_endpoint(broker, pki, serial))
+    device = connect(identity.provision(serial))
     try:
         device.publish(f"iotbutton/{serial}", b'{"clickType": "SINGLE"}').result(5)
         assert received.get(timeout=5).topic == f"iotbutton/{serial}"
@@ -42,10 +41,10 @@ def test_a_device_connects_with_its_certificate_and_publishes_its_clicks(broker,
         device.close()
 
 
-def test_a_device_cannot_publish_as_another_device(broker, pki, service):
+def test_a_device_cannot_publish_as_another_device(identity, service):
     me, other = unique("pi"), unique("pi")
     received = collect(service, "swan/push/#")
-    device = connect(device_endpoint(broker, pki, me))
+    device = connect(identity.provision(me))
     try:
         device.publish(f"swan/push/{other}", b"{}").result(5)
         device.publish(f"swan/push/{me}", b"{}").result(5)
@@ -55,9 +54,9 @@ def test_a_device_cannot_publish_as_another_device(broker, pki, service):
         device.close()
 
 
-def test_a_device_cannot_write_the_button_shadow(broker, pki, service):
+def test_a_device_cannot_write_the_button_shadow(identity, service):
     received = collect(service, "$aws/things/button/shadow/update")
-    device = connect(device_endpoint(broker, pki, unique("pi")))
+    device = connect(identity.provision(unique("pi")))
     try:
         device.publish("$aws/things/button/shadow/update", b'{"state": {}}').result(5)
         service.publish("$aws/things/button/shadow/update", b"from-service").result(5)
@@ -67,9 +66,9 @@ def test_a_device_cannot_write_the_button_shadow(broker, pki, service):
         device.close()
 
 
-def test_a_connection_without_a_certificate_is_refused(broker):
+def test_a_connection_without_a_certificate_is_refused(identity):
     with pytest.raises(MqttError):
-        connect(Endpoint(broker.plan.host, broker.plan.device_port, "anon"), timeout=5)
+        connect(Endpoint("localhost", identity.port, "anon"), timeout=5)
 
 
 def test_a_missing_broker_binary_names_the_install_command(monkeypatch):
@@ -78,8 +77,8 @@ def test_a_missing_broker_binary_names_the_install_command(monkeypatch):
         find_mosquitto()
 
 
-def test_a_device_reads_the_button_shadow_documents(broker, pki, service):
-    device = connect(device_endpoint(broker, pki, unique("pi")))
+def test_a_device_reads_the_button_shadow_documents(identity, service):
+    device = connect(identity.provision(unique("pi")))
     try:
         received = collect(device, "$aws/things/button/shadow/update/documents")
         service.publish("$aws/things/button/shadow/update/documents", b"{}").result(5)

@@ -26,6 +26,7 @@ from swan.core.acl import Access, acl_allows, listener_context, mosquitto_acl
 from swan.core.policy import PolicyContext, Principal
 from swan.local import mosquitto
 from swan.local.policies import device_acl, web_acl
+from swan.local.stack import broker_plan
 from swan.local.template import context_for, load_template, read_template
 
 TEMPLATE = Path(__file__).parents[2] / "sam" / "template.yaml"
@@ -332,24 +333,8 @@ def test_the_listener_acls_are_the_template_policies_translated(deployment):
         assert acl == mosquitto_acl([document], identity)
 
 
-@pytest.mark.xfail(
-    reason="swan.local.mosquitto still writes its hand-written DEVICE_ACL; it is to write"
-    " swan.local.policies.device_acl(deployment)",
-    raises=AssertionError,
-    strict=False,
-)
 def test_the_broker_config_carries_the_acl_derived_from_the_template(deployment, tmp_path):
-    plan = mosquitto.BrokerPlan(
-        directory=tmp_path,
-        device_port=1,
-        internal_socket=tmp_path / "internal.sock",
-        web_port=2,
-        ca_file=tmp_path / "ca.pem",
-        cert_file=tmp_path / "server.pem",
-        key_file=tmp_path / "server.key",
-        service=mosquitto.Account("svc", "x"),
-        web=mosquitto.Account("web", "x"),
-    )
+    plan = broker_plan(tmp_path, deployment)
     mosquitto.write_config(plan)
-    written = [path.read_text() for path in tmp_path.glob("*acl*")]
-    assert device_acl(deployment) in written
+    assert (plan.directory / "acl-devices.conf").read_text() == device_acl(deployment)
+    assert (plan.directory / "acl-web.conf").read_text() == web_acl(deployment)

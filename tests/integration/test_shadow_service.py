@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from awscrt import mqtt, mqtt5, mqtt_request_response
 from awsiot import V2ServiceException, iotshadow, mqtt5_client_builder
-from conftest import device_endpoint
 from support import unique
 
 from swan.adapters.clock import SystemClock
@@ -44,8 +43,8 @@ def thing():
 
 
 @pytest.fixture
-def device(broker, pki, thing):
-    transport = connect(device_endpoint(broker, pki, thing))
+def device(identity, thing):
+    transport = connect(identity.provision(thing))
     yield transport
     transport.close()
 
@@ -189,8 +188,8 @@ def test_the_sdk_v1_shadow_client_round_trips(device, thing):
 
 
 @pytest.fixture
-def mqtt5_device(broker, pki, thing):
-    endpoint = device_endpoint(broker, pki, thing)
+def mqtt5_device(identity, thing):
+    endpoint = identity.provision(thing)
     connected, stopped = threading.Event(), threading.Event()
     failures = queue.Queue()
     client = mqtt5_client_builder.mtls_from_path(

@@ -27,7 +27,3 @@ def ports(tmp_path, clock):
         rules=Rules(),
     )
     history.close()
-
-
-def with_rules(ports, **changes):
-    return Ports(**{**ports.__dict__, "rules": Rules(**{**ports.rules.__dict__, **changes})})

@@ -1,9 +1,13 @@
-from conftest import with_rules
 from support import load_event
 
 from swan.adapters.history import Recorded
-from swan.core.countdown import Push
+from swan.core.countdown import Push, Rules
+from swan.handlers.ports import Ports
 from swan.handlers.push import handle_event
+
+
+def with_rules(ports, **changes):
+    return Ports(**{**ports.__dict__, "rules": Rules(**{**ports.rules.__dict__, **changes})})
 
 
 def click(serial="G030JF0553648RUH", **changes):

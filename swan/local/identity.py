@@ -1,0 +1,148 @@
+"""Device identity for the local stand-in: the registry, the device gateway in front of the
+broker, and provisioning.
+
+On start the local CA is registered with auto-registration (as `swan deploy` does on AWS)
+and the template's IoT policies are created in the registry; new device certificates signed
+by the CA are then registered just in time through the gateway and the register_device
+handler. `provision` does the same registration directly, for the project's own principals
+(the web backend) and for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from swan.adapters.mqtt import Endpoint
+from swan.certs.authority import certificate_pem
+from swan.core.policy import PolicyContext, Principal
+from swan.core.topics import WEB_SENDER
+from swan.local.gateway import DeviceGateway, GatewayPlan
+from swan.local.policies import DEVICE_POLICY, WEB_POLICY
+from swan.local.registry import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from swan.adapters.clock import Clock
+    from swan.certs.files import CertificateStore
+    from swan.local.gateway import CertificateRecordLike
+    from swan.local.mosquitto import BrokerPlan
+    from swan.local.template import Deployment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PolicyNames:
+    device: str
+    web: str
+
+
+class DeviceIdentity:
+    """The registry and the gateway, started and stopped together."""
+
+    def __init__(  # noqa: PLR0913  (each is a separate outside thing)
+        self,
+        *,
+        registry_file: Path,
+        certs: CertificateStore,
+        deployment: Deployment,
+        broker: BrokerPlan,
+        host: str,
+        port: int,
+        publish: Callable[[str, bytes], object],
+        clock: Clock,
+    ) -> None:
+        self._certs = certs
+        self._deployment = deployment
+        self._broker = broker
+        self._clock = clock
+        self.registry = Registry(registry_file, clock)
+        self.policies = PolicyNames(
+            device=deployment.policies[DEVICE_POLICY].name,
+            web=deployment.policies[WEB_POLICY].name,
+        )
+        server = certs.server_files
+        self.gateway = DeviceGateway(
+            GatewayPlan(host, port, server.certificate, server.key),
+            self.registry,
+            publish=publish,
+            clock=clock,
+            upstream=self._upstream,
+            may_connect=self._may_connect,
+        )
+
+    def start(self) -> None:
+        ca = self._certs.load_ca()
+        self.registry.register_ca(certificate_pem(ca.certificate), auto_registration=True)
+        for policy in self._deployment.policies.values():
+            self.registry.create_policy(policy.name, json.dumps(policy.document), replace=True)
+        self.gateway.start()
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        self.registry.close()
+
+    @property
+    def port(self) -> int:
+        return self.gateway.plan.port
+
+    def provision(self, thing: str) -> Endpoint:
+        """An mTLS endpoint for `thing`, registered and active: its certificate issued by the
+        local CA if it has none, the thing created, the policy (WebPolicy for `web`,
+        DevicePolicy for any other) and the thing attached."""
+        stored = self._certs.ensure_device(thing, now=datetime.now(UTC))
+        certificate = stored.issued.certificate
+        ca = self.registry.ca_for(certificate)
+        record = self.registry.register_certificate(
+            certificate_pem(certificate), ca_id=ca.id if ca else None, status="ACTIVE"
+        )
+        if record.status != "ACTIVE":
+            record = self.registry.set_certificate_status(record.id, "ACTIVE")
+        self.registry.create_thing(thing)
+        policy = self.policies.web if thing == WEB_SENDER else self.policies.device
+        self.registry.attach_policy(policy, record.arn)
+        self.registry.attach_thing_principal(thing, record.arn)
+        return self.endpoint(thing)
+
+    def endpoint(self, thing: str) -> Endpoint:
+        """The mTLS endpoint of `thing` (with the certificate files it has; none are issued)."""
+        files = self._certs.device_files(thing)
+        return Endpoint(
+            "localhost",
+            self.port,
+            thing,
+            ca_file=self._certs.ca_files.certificate,
+            cert_file=files.certificate,
+            key_file=files.key,
+        )
+
+    # ------------------------------------------------------------ for the gateway
+
+    def _upstream(self, record: CertificateRecordLike) -> Path:
+        names = {policy.name for policy in self.registry.attached_policies(record.arn)}
+        if self.policies.web in names:
+            return self._broker.web_socket
+        return self._broker.device_socket
+
+    def _may_connect(self, record: CertificateRecordLike, client_id: str) -> bool:
+        documents = [
+            json.loads(policy.document) for policy in self.registry.attached_policies(record.arn)
+        ]
+        context = self._deployment.context
+        principal = Principal.of(
+            documents,
+            PolicyContext(
+                thing_name=client_id,
+                client_id=client_id,
+                region=context.region,
+                account=context.account_id,
+                partition=context.partition,
+            ),
+        )
+        return principal.can_connect()

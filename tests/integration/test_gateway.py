@@ -1,0 +1,219 @@
+"""The device gateway: who gets in, who doesn't, and what happens to those thrown out."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from support import free_port, unique
+
+from swan.adapters.mqtt import Endpoint, MqttError, connect, connect_retrying
+from swan.certs import authority
+from swan.core.codecs import ButtonClick
+from swan.core.countdown import Rules
+from swan.local.stack import LocalPorts, LocalStack
+
+WAIT = 10
+
+
+def write_pair(directory, name, issued):
+    cert = directory / f"{name}.pem"
+    key = directory / f"{name}.key"
+    cert.write_bytes(authority.certificate_pem(issued.certificate))
+    key.write_bytes(authority.private_key_pem(issued.private_key))
+    return cert, key
+
+
+def endpoint_for(identity, tmp_path, thing, issued):
+    cert, key = write_pair(tmp_path, thing, issued)
+    return Endpoint(
+        "localhost",
+        identity.port,
+        thing,
+        ca_file=identity.endpoint(thing).ca_file,
+        cert_file=cert,
+        key_file=key,
+    )
+
+
+def refused(endpoint):
+    with pytest.raises(MqttError):
+        connect(endpoint, timeout=5)
+
+
+def test_a_certificate_from_an_unknown_ca_is_refused(identity, tmp_path):
+    now = datetime.now(UTC)
+    stranger = authority.create_ca("Somebody else's CA", now=now)
+    refused(
+        endpoint_for(identity, tmp_path, "pi-x", authority.issue_device(stranger, "pi-x", now=now))
+    )
+
+
+def test_a_self_signed_certificate_is_refused(identity, tmp_path):
+    now = datetime.now(UTC)
+    refused(endpoint_for(identity, tmp_path, "pi-self", authority.create_ca("pi-self", now=now)))
+
+
+def register_active(identity, issued, thing):
+    registry = identity.registry
+    ca = registry.ca_for(issued.certificate)
+    pem = authority.certificate_pem(issued.certificate)
+    record = registry.register_certificate(pem, ca_id=ca.id, status="ACTIVE")
+    registry.create_thing(thing)
+    registry.attach_policy(identity.policies.device, record.arn)
+    registry.attach_thing_principal(thing, record.arn)
+
+
+def test_an_expired_certificate_is_refused(identity, tmp_path):
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    old_ca = authority.create_ca("An old CA", now=long_ago)
+    identity.registry.register_ca(
+        authority.certificate_pem(old_ca.certificate), auto_registration=False
+    )
+    identity.gateway.reload_trust()
+    fresh, expired = unique("pi-"), unique("pi-")
+    valid = authority.issue_device(old_ca, fresh, now=datetime.now(UTC))
+    stale = authority.issue_device(old_ca, expired, now=long_ago, days=1)
+    register_active(identity, valid, fresh)
+    register_active(identity, stale, expired)
+    # the same CA, both registered and ACTIVE: only the validity dates tell them apart
+    connect(endpoint_for(identity, tmp_path, fresh, valid), timeout=5).close()
+    refused(endpoint_for(identity, tmp_path, expired, stale))
+
+
+def test_the_client_id_must_be_the_certificates_thing(identity):
+    endpoint = identity.provision(unique("pi-"))
+    refused(Endpoint(**{**endpoint.__dict__, "client_id": unique("someone-else-")}))
+
+
+def test_a_revoked_certificate_is_thrown_out_and_stays_out(identity):
+    thing = unique("pi-")
+    endpoint = identity.provision(thing)
+    interrupted = queue.Queue()
+    device = connect(endpoint, on_interrupted=interrupted.put)
+    try:
+        record = next(r for r in identity.registry.certificates() if r.common_name == thing)
+        started = time.monotonic()
+        identity.registry.set_certificate_status(record.id, "REVOKED")
+        interrupted.get(timeout=WAIT)
+        assert time.monotonic() - started < 1.0
+        while identity.gateway.live_connections(record.id):  # the gateway's own bookkeeping
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.01)
+    finally:
+        device.close()
+    refused(endpoint)
+
+
+def test_an_inactive_certificate_is_refused_until_activated(identity):
+    thing = unique("pi-")
+    endpoint = identity.provision(thing)
+    record = next(r for r in identity.registry.certificates() if r.common_name == thing)
+    identity.registry.set_certificate_status(record.id, "INACTIVE")
+    refused(endpoint)
+    identity.registry.set_certificate_status(record.id, "ACTIVE")
+    connect(endpoint, timeout=5).close()
+
+
+def test_the_web_principal_cannot_write_the_button_shadow(identity, service):
+    received = queue.Queue()
+    service.subscribe("$aws/things/button/shadow/#", received.put)
+    web = connect(identity.provision("web"))
+    try:
+        web.publish("$aws/things/button/shadow/update", b'{"state": {}}').result(WAIT)
+        web.publish("$aws/things/button/shadow/delete", b"").result(WAIT)
+        web.publish("$aws/things/button/shadow/get", b"{}").result(WAIT)
+        assert received.get(timeout=WAIT).topic == "$aws/things/button/shadow/get"
+        time.sleep(0.2)  # the refused ones would have arrived first
+        assert received.empty()
+    finally:
+        web.close()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"],
+)
+def test_garbage_and_truncated_handshakes_are_closed_and_the_gateway_lives_on(identity, garbage):
+    with socket.create_connection(("127.0.0.1", identity.port), timeout=5) as raw:
+        raw.sendall(garbage)
+        raw.shutdown(socket.SHUT_WR)
+        raw.settimeout(15)
+        while raw.recv(4096):
+            pass  # the gateway closes it
+    connect(identity.provision(unique("pi-")), timeout=5).close()
+
+
+def test_a_client_that_handshakes_then_sends_no_connect_is_dropped(identity):
+    thing = unique("pi-")
+    endpoint = identity.provision(thing)
+    context = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    context.load_cert_chain(str(endpoint.cert_file), str(endpoint.key_file))
+    with (
+        socket.create_connection(("127.0.0.1", identity.port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"\x30\x02\x00\x00")  # a PUBLISH before any CONNECT
+        tls.settimeout(15)
+        assert tls.recv(1) == b""
+
+
+# ---------------------------------------------------------------- just-in-time registration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    ports = LocalPorts(*(free_port() for _ in range(4)))
+    running = LocalStack(tmp_path_factory.mktemp("state"), Rules(), ports=ports)
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_a_new_device_is_refused_once_then_registered_and_let_in(stack):
+    serial = unique("G030").upper()
+    stored = stack.certs.ensure_device(serial, now=datetime.now(UTC))
+    endpoint = Endpoint(
+        "localhost",
+        stack.running.identity.port,
+        serial,
+        ca_file=stack.certs.ca_files.certificate,
+        cert_file=stored.files.certificate,
+        key_file=stored.files.key,
+    )
+    with pytest.raises(MqttError):
+        connect(endpoint, timeout=5)  # the first connection is refused, as on AWS
+    refused_at = time.monotonic()
+    device = connect_retrying(endpoint, first_delay=0.2, attempts=10)
+    try:
+        assert time.monotonic() - refused_at < 2.0
+        registry = stack.running.identity.registry
+        record = next(r for r in registry.certificates() if r.common_name == serial)
+        assert record.status == "ACTIVE"
+        assert registry.principal_things(record.arn) == [serial]
+        click = json.dumps(ButtonClick(serial, "SINGLE").to_payload()).encode()
+        device.publish(f"iotbutton/{serial}", click).result(WAIT)
+    finally:
+        device.close()
+
+
+def test_a_registered_device_named_button_is_refused(stack):
+    stored = stack.certs.ensure_device("button", now=datetime.now(UTC))
+    endpoint = Endpoint(
+        "localhost",
+        stack.running.identity.port,
+        "button",
+        ca_file=stack.certs.ca_files.certificate,
+        cert_file=stored.files.certificate,
+        key_file=stored.files.key,
+    )
+    with pytest.raises(MqttError):
+        connect_retrying(endpoint, first_delay=0.2, attempts=3)
+    registry = stack.running.identity.registry
+    record = next(r for r in registry.certificates() if r.common_name == "button")
+    assert record.status == "PENDING_ACTIVATION"
