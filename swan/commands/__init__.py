@@ -25,13 +25,22 @@ class Command:
 
 def all_commands() -> tuple[Command, ...]:
     """The commands in the order `swan --help` lists them."""
-    from swan.commands import bench, certs, press, shadow, status, up  # noqa: PLC0415  (acyclic)
+    from swan.commands import (  # noqa: PLC0415  (keeps the import graph acyclic)
+        bench,
+        certs,
+        devices,
+        press,
+        shadow,
+        status,
+        up,
+    )
 
     return (
         up.COMMAND,
         press.COMMAND,
         status.COMMAND,
         shadow.COMMAND,
+        devices.COMMAND,
         certs.COMMAND,
         bench.COMMAND,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.certs import defaults
@@ -12,7 +13,6 @@ from swan.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from swan.certs.files import CertificateStore, Stored
 
@@ -43,6 +43,25 @@ Issue the TLS server certificate (server.pem, server.key) that the broker and th
 gateway present, signed by the local CA.
 """
 
+REVOKE_DESCRIPTION = """\
+Revoke a device's certificate: it can no longer connect, and a connection it has open is
+closed at once (when `swan up` is running; otherwise from its next start). The certificate
+is added to the CA's revocation list (crl.pem). A revoked certificate is never reactivated:
+issue a new one with 'swan certs device NAME --force' if the device is to come back.
+"""
+
+VERIFICATION_DESCRIPTION = """\
+Make the verification certificate AWS asks for when the local CA is registered with your
+account (verification.pem, verification.key): its common name is the registration code
+from 'aws iot get-registration-code', and the CA signs it, proving you hold the CA's key.
+`swan deploy` does this for you.
+"""
+
+CRL_DESCRIPTION = """\
+Write the CA's certificate revocation list (crl.pem) again, freshly dated, and print it (or
+copy it to --out). It lists every certificate revoked with 'swan certs revoke'.
+"""
+
 SHOW_DESCRIPTION = """\
 List the certificates in the state directory: subject, AWS certificate id (SHA-256 of the
 DER bytes) and expiry.
@@ -61,6 +80,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     device.add_argument("name", metavar="NAME", help="the device's thing name, e.g. pi-kitchen")
     _add_force(device, "replace the device's existing certificate and key")
     _add_days(device, defaults.DEVICE_DAYS)
+
+    revoke = _add(
+        actions, "revoke", "revoke a device's certificate", REVOKE_DESCRIPTION, _run_revoke
+    )
+    revoke.add_argument("name", metavar="NAME", help="the device's thing name")
+
+    verification = _add(
+        actions,
+        "verification",
+        "make the verification certificate for registering the CA with AWS",
+        VERIFICATION_DESCRIPTION,
+        _run_verification,
+    )
+    verification.add_argument(
+        "--code",
+        required=True,
+        help="the registration code from AWS (aws iot get-registration-code)",
+    )
+    _add_force(verification, "replace an existing verification certificate")
+
+    crl = _add(actions, "crl", "write and print the revocation list", CRL_DESCRIPTION, _run_crl)
+    crl.add_argument("--out", type=Path, metavar="PATH", help="also copy crl.pem to PATH")
 
     server = _add(
         actions, "server", "issue the TLS server certificate", SERVER_DESCRIPTION, _run_server
@@ -122,6 +163,64 @@ def _run_server(args: argparse.Namespace) -> int:
         days=args.days,
     )
     _report(f"issued the server certificate for {', '.join(_alternative_names(stored))}", stored)
+    return 0
+
+
+def _run_revoke(args: argparse.Namespace) -> int:
+    from swan.certs.authority import certificate_id  # noqa: PLC0415
+    from swan.local.client import call  # noqa: PLC0415
+    from swan.local.runtime import StackInfo, StackNotRunningError  # noqa: PLC0415
+
+    store = _store(args)
+    certificate = store.load_device(args.name).certificate
+    crl = store.revoke(certificate, now=_now())
+    cert_id = certificate_id(certificate)
+    state_dir = store.directory.parent
+    try:
+        info = StackInfo.read(state_dir)
+    except StackNotRunningError:
+        _revoke_in_registry(state_dir, cert_id)
+        where = "in the registry (swan up is not running)"
+    else:
+        call("PUT", f"{info.iot_url}/certificates/{cert_id}?newStatus=REVOKED")
+        where = "by the running swan up; its open connections are closed"
+    print(f"revoked the certificate of {args.name!r} ({cert_id[:12]}...) {where}")
+    print(f"  revocation list: {crl}")
+    return 0
+
+
+def _revoke_in_registry(state_dir: Path, cert_id: str) -> None:
+    from swan.adapters.clock import SystemClock  # noqa: PLC0415
+    from swan.local.registry import Registry  # noqa: PLC0415
+
+    database = state_dir / "registry.db"
+    if not database.exists():
+        return  # never registered: the revocation list is all there is
+    with Registry(database, SystemClock()) as registry:
+        if registry.certificate(cert_id) is not None:
+            registry.set_certificate_status(cert_id, "REVOKED")
+
+
+def _run_verification(args: argparse.Namespace) -> int:
+    stored = _store(args).create_verification(args.code, now=_now(), force=args.force)
+    _report("made the verification certificate for the registration code", stored)
+    print(
+        "  register the CA with: aws iot register-ca-certificate --ca-certificate file://ca.pem"
+        " --verification-cert file://verification.pem --set-as-active"
+        " --allow-auto-registration"
+    )
+    return 0
+
+
+def _run_crl(args: argparse.Namespace) -> int:
+    store = _store(args)
+    path = store.write_crl(now=_now())
+    text = path.read_text()
+    if args.out is not None:
+        args.out.write_text(text)
+        print(f"wrote {path} and {args.out}")
+    else:
+        print(text, end="")
     return 0
 
 

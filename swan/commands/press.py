@@ -57,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-wait", action="store_true", help="do not wait for the shadow to show the push"
     )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=6,
+        metavar="N",
+        help="connection attempts, with backoff, before giving up (default: 6)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"  still waiting ({error})", file=sys.stderr)
 
-    transport = connect_retrying(endpoint, on_retry=registering)
+    transport = connect_retrying(endpoint, attempts=max(1, args.attempts), on_retry=registering)
     try:
         documents: queue.Queue[bytes] = queue.Queue()
         if not args.no_wait:

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             iot_data_url=endpoints.iot_data,
             scheduler_url=endpoints.scheduler,
             ca_file=str(endpoints.ca_file),
+            iot_url=endpoints.iot,
         )
         info.write(state_dir)
         try:

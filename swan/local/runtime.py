@@ -34,6 +34,7 @@ class StackInfo:
     iot_data_url: str
     scheduler_url: str
     ca_file: str
+    iot_url: str = ""
 
     def write(self, state_dir: Path) -> None:
         path = state_dir / FILE

@@ -89,6 +89,7 @@ def test_up_press_status_and_ctrl_c(tmp_path, env):
 
         pressed = swan(tmp_path, env, "press", "--serial", "G030JF0553648RUH")
         assert pressed.returncode == 0, pressed.stderr
+        assert "registering it just in time" in pressed.stderr
         assert "the countdown restarted: 1 pushes so far" in pressed.stdout
         up.wait_for("last push by G030JF0553648RUH (button)")
 
@@ -102,6 +103,18 @@ def test_up_press_status_and_ctrl_c(tmp_path, env):
 
         up.type("")  # Enter pushes from the console
         up.wait_for("last push by console (cli)")
+
+        devices = json.loads(swan(tmp_path, env, "devices", "--json").stdout)
+        (button,) = [t for t in devices["things"] if t["name"] == "G030JF0553648RUH"]
+        assert button["certificates"][0]["status"] == "ACTIVE"
+        assert button["certificates"][0]["policies"] == ["swan-local-device"]
+
+        revoked = swan(tmp_path, env, "certs", "revoke", "G030JF0553648RUH")
+        assert revoked.returncode == 0, revoked.stderr
+        assert "by the running swan up" in revoked.stdout
+        refused = swan(tmp_path, env, "press", "--serial", "G030JF0553648RUH", "--attempts", "2")
+        assert refused.returncode == 1
+        assert "MQTT connect failed" in refused.stderr
 
         again = swan(tmp_path, env, "up")
         assert again.returncode == 1

@@ -214,3 +214,39 @@ def test_the_state_directory_comes_from_the_environment(capsys, tmp_path, monkey
     assert main(["certs", "ca"]) == 0
     assert (tmp_path / "from-env" / "certs" / "ca.pem").is_file()
     assert str(tmp_path / "from-env" / "certs" / "ca.pem") in capsys.readouterr().out
+
+
+def test_the_verification_certificate_carries_the_registration_code(tmp_path, capsys):
+    code = "a" * 64
+    assert main(["--state-dir", str(tmp_path), "certs", "ca"]) == 0
+    assert main(["--state-dir", str(tmp_path), "certs", "verification", "--code", code]) == 0
+    out = capsys.readouterr().out
+    assert "verification.pem" in out
+    assert "aws iot register-ca-certificate" in out
+    from swan.certs.files import CertificateStore  # noqa: PLC0415
+
+    issued = CertificateStore.in_state_dir(tmp_path).load_verification()
+    assert issued.certificate.subject.rfc4514_string() == f"CN={code}"
+
+
+def test_revoking_without_a_running_stack_updates_the_revocation_list(tmp_path, capsys):
+    assert main(["--state-dir", str(tmp_path), "certs", "ca"]) == 0
+    assert main(["--state-dir", str(tmp_path), "certs", "device", "pi-kitchen"]) == 0
+    capsys.readouterr()
+    assert main(["--state-dir", str(tmp_path), "certs", "revoke", "pi-kitchen"]) == 0
+    assert "swan up is not running" in capsys.readouterr().out
+    assert main(["--state-dir", str(tmp_path), "certs", "crl"]) == 0
+    crl = capsys.readouterr().out
+    assert crl.startswith("-----BEGIN X509 CRL-----")
+    from cryptography import x509  # noqa: PLC0415
+
+    from swan.certs.files import CertificateStore  # noqa: PLC0415
+
+    listed = x509.load_pem_x509_crl(crl.encode())
+    device = CertificateStore.in_state_dir(tmp_path).load_device("pi-kitchen").certificate
+    assert listed.get_revoked_certificate_by_serial_number(device.serial_number) is not None
+
+
+def test_devices_before_anything_ran(tmp_path, capsys):
+    assert main(["--state-dir", str(tmp_path), "devices"]) == 0
+    assert "no devices yet" in capsys.readouterr().out
