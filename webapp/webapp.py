@@ -27,10 +27,19 @@ class _SharedTokenNoise(logging.Filter):
 
 logging.getLogger("reflex.app").addFilter(_SharedTokenNoise())
 
+# The push button, as the tab's icon: a green disc on black.
+FAVICON = (
+    "data:image/svg+xml,"
+    "%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
+    "%3Crect width='32' height='32' rx='6' fill='%23030504'/%3E"
+    "%3Ccircle cx='16' cy='16' r='10' fill='%233dff7a'/%3E%3C/svg%3E"
+)
+
 app = rx.App(
     head_components=[
         rx.el.meta(name="theme-color", content="#030504"),
         rx.el.meta(name="color-scheme", content="dark"),
+        rx.el.link(rel="icon", href=FAVICON),
     ],
 )
 # The page brings its own connection light; Reflex's connection toast would cover the counter.

@@ -73,6 +73,26 @@ class WebAppPlan:
         return self.state_dir / "logs" / "webapp.log"
 
 
+def reflex_environment(
+    base: Mapping[str, str], work_dir: Path, repository: Path = REPOSITORY
+) -> dict[str, str]:
+    """`base` plus what every `reflex` command of the project needs: bun from tools/, no
+    telemetry or version checks, and the generated files kept in `work_dir`."""
+    env = dict(base)
+    env.update(
+        {
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "false",
+            "REFLEX_WEB_WORKDIR": str(work_dir / ".web"),
+            "REFLEX_STATES_WORKDIR": str(work_dir / "states"),
+        }
+    )
+    bun = repository / BUN
+    if "REFLEX_BUN_PATH" not in env and bun.exists():
+        env["REFLEX_BUN_PATH"] = str(bun)
+    return env
+
+
 def webapp_environment(
     plan: WebAppPlan, base: Mapping[str, str], repository: Path = REPOSITORY
 ) -> dict[str, str]:
@@ -81,13 +101,9 @@ def webapp_environment(
     if mqtt.cert_file is None or mqtt.key_file is None or mqtt.ca_file is None:
         raise WebAppFailedError("needs a client certificate for the broker", plan.log_file, "")
     origin = f"http://{plan.host}:{plan.port}"
-    env = dict(base)
+    env = reflex_environment(base, plan.work_dir, repository)
     env.update(
         {
-            "REFLEX_TELEMETRY_ENABLED": "false",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-            "REFLEX_WEB_WORKDIR": str(plan.work_dir / ".web"),
-            "REFLEX_STATES_WORKDIR": str(plan.work_dir / "states"),
             "REFLEX_API_URL": origin,
             "REFLEX_DEPLOY_URL": origin,
             "REFLEX_BACKEND_HOST": plan.host,
@@ -103,9 +119,6 @@ def webapp_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
-    bun = repository / BUN
-    if "REFLEX_BUN_PATH" not in env and bun.exists():
-        env["REFLEX_BUN_PATH"] = str(bun)
     return env
 
 

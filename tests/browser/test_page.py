@@ -55,6 +55,10 @@ def test_a_click_counts_down_from_108_minutes_in_the_browser(site, pages):
     first = wait_until(lambda: remaining(a) > 6470 and remaining(a), what="108:00")
     wait_until(lambda: remaining(a) < first, timeout=3, what="the counter to tick")
     assert a.find_element("id", "clock").get_attribute("aria-label").startswith("107 minutes")
+    assert a.find_element("id", "clock").get_attribute("role") == "timer"
+    assert attribute(a, "phase-announcement", "aria-live") == "assertive"
+    assert attribute(a, "push", "aria-label").startswith("Push the button")
+    assert attribute(a, "mute", "aria-label") == "Mute the alarm"
 
 
 def test_a_push_in_one_browser_shows_in_the_other_within_a_second(pages):
@@ -124,3 +128,13 @@ def test_the_page_is_live_again_after_the_broker_link_returns(site, pages):
     serial = site.press()
     wait_until(lambda: text_of(b, "last-by") == serial, timeout=WAIT, what="live updates")
     wait_until(lambda: text_of(a, "last-by") == serial, timeout=WAIT, what="live updates")
+
+
+def test_the_page_reconnects_when_the_web_backend_restarts(site, pages):
+    a, _ = pages
+    site.web.stop()
+    wait_until(lambda: text_of(a, "link-state") == "reconnecting", what="the websocket drop")
+    site.web.start()
+    wait_until(lambda: text_of(a, "link-state") == "live", timeout=30, what="live again")
+    serial = site.press()
+    wait_until(lambda: text_of(a, "last-by") == serial, what="updates after the restart")

@@ -212,6 +212,15 @@ export function SwanClock({
     document.documentElement.dataset.phase = phase;
   }, [phase]);
 
+  // The tab shows the time too, for when the page is behind another one.
+  const title =
+    phase === "failed"
+      ? "SYSTEM FAILURE · The Swan"
+      : `${Math.floor(shown / 60)}:${seconds} · The Swan`;
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+
   // Sound: two short beeps a second during the alarm, a low tone at failure.
   const lastPhase = useRef(phase);
   useEffect(() => {
