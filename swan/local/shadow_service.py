@@ -29,6 +29,7 @@ import binascii
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -309,6 +310,9 @@ def _decode_token(token: str) -> str | Rejection:
 # ---------------------------------------------------------------- the process
 
 
+PASSWORD_VARIABLE = "SWAN_SERVICE_PASSWORD"  # noqa: S105  (a variable name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the shadow service (MQTT and HTTP) until SIGTERM or SIGINT."""
     options = _parser().parse_args(argv)
@@ -335,7 +339,11 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--port", type=int, help="broker port (plain TCP)")
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
     parser.add_argument("--username", help="broker login")
-    parser.add_argument("--password", help="broker password")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get(PASSWORD_VARIABLE),
+        help=f"broker password (default: ${PASSWORD_VARIABLE}, which keeps it out of `ps`)",
+    )
     parser.add_argument("--client-id", default="swan-shadow-service", help="MQTT client id")
     parser.add_argument(
         "--http-port",

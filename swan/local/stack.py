@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,15 +21,13 @@ from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
 from swan.core.errors import InvalidSettingError, SwanError
 from swan.local.controlplane import ControlPlane
-from swan.local.dataplane import DataPlane
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
 from swan.local.policies import device_acl, web_acl
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
-from swan.local.shadow_service import ShadowService
-from swan.local.shadow_store import SqliteShadowStore
+from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.template import context_for, load_template, read_template, resolve
 
 if TYPE_CHECKING:
@@ -145,7 +144,7 @@ class LocalStack:
         running = self.running
         return Endpoints(
             device_mqtt=f"mqtts://localhost:{running.identity.port}",
-            iot_data=running.dataplane.url,
+            iot_data=running.shadows.url,
             iot=running.controlplane.url,
             scheduler=running.scheduler.url,
             state_dir=self.state_dir,
@@ -177,23 +176,27 @@ class LocalStack:
         controlplane = self._started(
             ControlPlane(identity.registry, self.clock, port=self.ports.iot)
         )
-        store = SqliteShadowStore(self.state_dir / "shadows.db")
-        self._exit.callback(store.close)
-        shadows = self._started(ShadowService(store, transport, self.clock))
-        dataplane = self._started(DataPlane(shadows, transport, port=self.ports.iot_data))
+        shadows = self._started(
+            ShadowServiceProcess(
+                database=self.state_dir / "shadows.db",
+                broker=plan,
+                http_port=self.ports.iot_data or _free_port(),
+                log_file=self.state_dir / "logs" / "shadow-service.log",
+            )
+        )
         invoke = _Invoker()
         scheduler = self._started(
             LocalScheduler(
                 self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
             )
         )
-        environment = self._environment(dataplane.url, scheduler.url, controlplane.url)
+        environment = self._environment(shadows.url, scheduler.url, controlplane.url)
         host = FunctionHost(deployment, template, self.template.parent, environment=environment)
         self._exit.callback(host.close)
         invoke.host = host
         engine = self._started(RulesEngine(host, transport))
         self._running = Running(
-            broker, transport, identity, controlplane, shadows, dataplane, scheduler, host, engine
+            broker, transport, identity, controlplane, shadows, scheduler, host, engine
         )
 
     def _started(self, part: _Part) -> Any:
@@ -275,6 +278,12 @@ def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
     )
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _service_endpoint(plan: BrokerPlan, client_id: str) -> Endpoint:
     return Endpoint.local(
         plan.internal_socket, client_id, plan.service.username, plan.service.password
@@ -311,8 +320,7 @@ class Running:
     transport: CrtTransport
     identity: DeviceIdentity
     controlplane: ControlPlane
-    shadows: ShadowService
-    dataplane: DataPlane
+    shadows: ShadowServiceProcess
     scheduler: LocalScheduler
     host: FunctionHost
     engine: RulesEngine
