@@ -9,7 +9,6 @@ shadow or the link changes. Nothing is sent per second: browsers tick by themsel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -62,7 +61,6 @@ class Feed:
         self._loop = asyncio.get_running_loop()
         self._events = asyncio.Queue()
         await publish(self.board, self.link)
-        follower: ButtonFollower | None = None
         try:
             follower = await self._connect(publish)
             while True:
@@ -78,7 +76,7 @@ class Feed:
                     self.link = "live"
                 await publish(self.board, self.link)
         finally:
-            await asyncio.to_thread(self._close, follower)
+            await asyncio.to_thread(self._close)
 
     async def push(self, session: str, code: str | None = None) -> Answer | None:
         """Send one push request for a browser and wait for its answer (None: none came)."""
@@ -160,11 +158,9 @@ class Feed:
         if waiting is not None and not waiting.done():
             waiting.set_result(answer)
 
-    def _close(self, follower: ButtonFollower | None) -> None:
+    def _close(self) -> None:
+        # No unsubscribing first: the disconnect ends the subscriptions, and with the broker
+        # gone each unsubscribe would wait for its timeout.
         transport, self._transport = self._transport, None
-        if transport is None:
-            return
-        if follower is not None:
-            with contextlib.suppress(MqttError):
-                follower.stop()
-        transport.close()
+        if transport is not None:
+            transport.close()

@@ -82,6 +82,12 @@ async def running(feed: Feed, boards: list):
     return asyncio.create_task(feed.run(publish))
 
 
+async def stopped(task):
+    """Cancel the feed as the app's shutdown does, and wait until it has closed its link."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def until(check):
     """Poll `check` (state changed by the feed's callbacks); at most two seconds."""
     async with asyncio.timeout(2.0):
@@ -102,7 +108,7 @@ def test_the_shadow_becomes_the_board_and_changes_follow():
         shadow.update(to_reported(later), version=6)
         shadow.update(to_reported(COUNTDOWN), version=4)  # old news, dropped
         await until(lambda: boards[-1][0].version == 6)
-        task.cancel()
+        await stopped(task)
 
     asyncio.run(scenario())
     assert boards[0] == (waiting_board(6480), "connecting")
@@ -134,7 +140,7 @@ def test_a_push_is_sent_for_the_browser_and_its_answer_returned():
         task = await running(feed, boards)
         await until(lambda: feed.link == "live")
         answer = await feed.push("browser-1", "4 8 15 16 23 42")
-        task.cancel()
+        await stopped(task)
         return answer
 
     answer = asyncio.run(scenario())
@@ -175,7 +181,7 @@ def test_a_refusal_is_returned_and_silence_is_none():
         await until(lambda: feed.link == "live")
         first = await feed.push("browser-1")
         second = await feed.push("browser-1")
-        task.cancel()
+        await stopped(task)
         return first, second
 
     first, second = asyncio.run(scenario())
@@ -202,7 +208,7 @@ def test_a_dropped_link_shows_reconnecting_and_asks_for_the_shadow_again_on_retu
         await until(lambda: boards[-1][1] == "reconnecting")
         link.on_resumed()
         await until(lambda: boards[-1][1] == "live")
-        task.cancel()
+        await stopped(task)
 
     asyncio.run(scenario())
     assert [state for _, state in boards] == ["connecting", "live", "reconnecting", "live"]
@@ -219,7 +225,7 @@ def test_an_unreachable_broker_is_retried():
     async def scenario():
         task = await running(feed, boards)
         await until(lambda: feed.link == "live")
-        task.cancel()
+        await stopped(task)
 
     asyncio.run(scenario())
     assert link.opened == 3
