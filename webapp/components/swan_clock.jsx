@@ -15,14 +15,18 @@ function serverNow() {
   return Date.now() + offsetMs;
 }
 
-// One interval for every ticking element on the page.
-function useNow(stepMs = 250) {
-  const [now, setNow] = useState(() => serverNow());
+// One interval for every ticking element on the page; each element re-renders only when
+// the time at its own resolution changes (the counter: a tenth, "ago" texts: a second).
+const TICK_MS = 100;
+
+function useNow(resolutionMs) {
+  const bucket = () => Math.floor(serverNow() / resolutionMs) * resolutionMs;
+  const [now, setNow] = useState(bucket);
   useEffect(() => {
-    const update = () => setNow(serverNow());
+    const update = () => setNow(bucket());
     listeners.add(update);
     if (ticker === null) {
-      ticker = setInterval(() => listeners.forEach((listener) => listener()), stepMs);
+      ticker = setInterval(() => listeners.forEach((listener) => listener()), TICK_MS);
     }
     return () => {
       listeners.delete(update);
@@ -31,7 +35,7 @@ function useNow(stepMs = 250) {
         ticker = null;
       }
     };
-  }, [stepMs]);
+  }, [resolutionMs]);
   return now;
 }
 
@@ -197,7 +201,7 @@ export function SwanClock({
     if (sample > 0) offsetMs = sample * 1000 - Date.now();
   }, [sample]);
 
-  const now = useNow();
+  const now = useNow(TICK_MS);
   const phase = phaseOf(known, failed, deadline, alarm, now);
   const left =
     phase === "waiting"
