@@ -23,9 +23,10 @@ from swan.core.topics import WEB_PUSH, WEB_SENDER, PushOutcome, push_reply_topic
 from webapp.view import HISTORY_LIMIT, NO_ANSWER_SECONDS, Board, LinkState, board_for
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from swan.adapters.mqtt import Message, Transport
+    from swan.core.countdown import Push
     from webapp.link import LinkFactory
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Feed:
     board: Board = field(default_factory=Board)
     answer_timeout: float = NO_ANSWER_SECONDS
     retry_seconds: float = RETRY_SECONDS
+    # The push history, newest first, when this process can read it (None: it cannot now).
+    recent: Callable[[int], Sequence[Push] | None] | None = None
     link: LinkState = "connecting"
     _loop: asyncio.AbstractEventLoop | None = None
     _transport: Transport | None = None
@@ -70,8 +73,11 @@ class Feed:
                         follower.refresh()  # changes made while we were away
                     self.link = event.state
                 else:
+                    recent = None
+                    if self.recent is not None:
+                        recent = await asyncio.to_thread(self.recent, self.history_limit)
                     self.board = board_for(
-                        self.board, event.countdown, event.version, self.history_limit
+                        self.board, event.countdown, event.version, self.history_limit, recent
                     )
                     self.link = "live"
                 await publish(self.board, self.link)

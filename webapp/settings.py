@@ -43,13 +43,15 @@ class WebSettings:
     rule_set: RuleSet
     period_seconds: float
     history_limit: int = HISTORY_LIMIT
+    history_db: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> WebSettings:
         """Read `SWAN_WEB_MQTT_HOST`, `SWAN_WEB_MQTT_PORT` (default `SWAN_DEVICE_PORT`),
         `SWAN_WEB_CLIENT_ID`, `SWAN_WEB_CA_FILE`, `SWAN_WEB_CERT_FILE`, `SWAN_WEB_KEY_FILE`
         (default: the state directory's certificates for the thing `web`), `SWAN_RULES`,
-        `SWAN_PERIOD_SECONDS` (shown until the first push) and `SWAN_WEB_HISTORY`."""
+        `SWAN_PERIOD_SECONDS` (shown until the first push), `SWAN_WEB_HISTORY` and
+        `SWAN_HISTORY_DB` (the local push history, read for the list of recent pushes)."""
         base = Settings.from_env(env, cwd)
         certs = base.state_dir / "certs"
         client_id = env.get("SWAN_WEB_CLIENT_ID", WEB_THING)
@@ -70,6 +72,7 @@ class WebSettings:
             rule_set=base.rules.rule_set,
             period_seconds=base.rules.period_seconds,
             history_limit=int(limit),
+            history_db=Path(env["SWAN_HISTORY_DB"]) if env.get("SWAN_HISTORY_DB") else None,
         )
 
 

@@ -12,6 +12,8 @@ from swan.core.codecs import PushAccepted, PushRejected
 from swan.core.countdown import Rules
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from swan.core.countdown import Countdown, Push
 
 HISTORY_LIMIT: Final = 12
@@ -103,19 +105,38 @@ def remember(
     return tuple(merged[:limit])
 
 
+def history_rows(recent: Sequence[Push], limit: int = HISTORY_LIMIT) -> tuple[HistoryRow, ...]:
+    """Rows for pushes read from the push history, newest first."""
+    rows: tuple[HistoryRow, ...] = ()
+    for push in recent:
+        rows = remember(rows, push, limit)
+    return rows
+
+
 def board_for(
-    previous: Board, countdown: Countdown | None, version: int, limit: int = HISTORY_LIMIT
+    previous: Board,
+    countdown: Countdown | None,
+    version: int,
+    limit: int = HISTORY_LIMIT,
+    recent: Sequence[Push] | None = None,
 ) -> Board:
-    """The board after the shadow reached `version` with `countdown` (None: no push yet)."""
+    """The board after the shadow reached `version` with `countdown` (None: no push yet).
+
+    `recent` is the push history when there is one to read (every push, coalesced ones
+    too); without it the history is what the board has seen of `lastPush`.
+    """
     if countdown is None:  # nobody has pushed yet: keep the configured period on show
         return Board(
             known=True,
             version=version,
             period=previous.period,
             alarm=previous.alarm,
-            history=previous.history,
+            history=previous.history if recent is None else history_rows(recent, limit),
         )
     last = countdown.last_push
+    history = (
+        remember(previous.history, last, limit) if recent is None else history_rows(recent, limit)
+    )
     return replace(
         previous,
         known=True,
@@ -131,7 +152,7 @@ def board_for(
         last_by=pusher_name(last) if last else "",
         last_source=source_label(last.source) if last else "",
         last_at=last.at if last else 0.0,
-        history=remember(previous.history, last, limit),
+        history=history,
     )
 
 

@@ -110,6 +110,7 @@ def webapp_environment(
             "SWAN_STATE_DIR": str(plan.state_dir),
             "SWAN_PERIOD_SECONDS": f"{plan.rules.period_seconds:g}",
             "SWAN_RULES": plan.rules.rule_set,
+            "SWAN_HISTORY_DB": str(plan.state_dir / "history.db"),
             "SWAN_WEB_MQTT_HOST": mqtt.host,
             "SWAN_WEB_MQTT_PORT": str(mqtt.port),
             "SWAN_WEB_CLIENT_ID": mqtt.client_id,

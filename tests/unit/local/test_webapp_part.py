@@ -32,6 +32,7 @@ def test_the_web_app_gets_the_broker_login_the_rules_and_reflex_settings(tmp_pat
     assert env["SWAN_WEB_CERT_FILE"] == "/state/certs/devices/web.pem"
     assert env["SWAN_RULES"] == "swan"
     assert env["SWAN_PERIOD_SECONDS"] == "30"
+    assert env["SWAN_HISTORY_DB"] == "/state/history.db"
     assert env["REFLEX_API_URL"] == "http://127.0.0.1:3100"
     assert env["REFLEX_WEB_WORKDIR"] == "/state/webapp/.web"
     assert env["REFLEX_BUN_PATH"] == str(tmp_path / "tools" / "node_modules" / ".bin" / "bun")

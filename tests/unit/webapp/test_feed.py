@@ -230,3 +230,25 @@ def test_an_unreachable_broker_is_retried():
     asyncio.run(scenario())
     assert link.opened == 3
     assert [state for _, state in boards] == ["connecting", "reconnecting", "live"]
+
+
+def test_with_a_history_source_the_board_lists_what_it_returns():
+    broker = MemoryBroker()
+    ShadowService(broker, to_reported(COUNTDOWN))
+    asked = []
+
+    def recent(limit):
+        asked.append(limit)
+        return [Push(3520.0, "pi-kitchen", "pi"), Push(3000.0, "laptop", "cli")]
+
+    feed = Feed(Link(broker), history_limit=4, recent=recent)
+    boards = []
+
+    async def scenario():
+        task = await running(feed, boards)
+        await until(lambda: feed.link == "live")
+        await stopped(task)
+
+    asyncio.run(scenario())
+    assert asked == [4]
+    assert [row.by for row in boards[-1][0].history] == ["pi-kitchen", "laptop"]

@@ -129,3 +129,15 @@ def test_notices_for_each_answer():
     assert wrong.text.startswith("Wrong code")
     assert notice_for(PushRejected(None, "invalid_request", "bad")).kind == "error"
     assert notice_for(None).kind == "error"
+
+
+def test_with_a_push_history_the_list_is_the_history():
+    recent = [Push(9.0, "pi-kitchen", "pi"), Push(8.0, "web", "web"), Push(7.0, "laptop", "cli")]
+    seen = remember((), Push(1.0, "old", "pi"))
+    board = board_for(Board(history=seen), countdown(), version=2, limit=2, recent=recent)
+    assert [(row.by, row.label) for row in board.history] == [
+        ("pi-kitchen", "Raspberry Pi"),
+        ("a web visitor", "web"),
+    ]
+    empty = board_for(Board(history=seen), None, version=0, recent=[])
+    assert empty.history == ()
