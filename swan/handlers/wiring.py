@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.history import SqliteHistory
+from swan.adapters.history_dynamo import DynamoHistory
 from swan.adapters.iot import IotDeviceRegistry
 from swan.adapters.iotdata import IotDataPublisher, IotDataShadow
 from swan.adapters.scheduler import EventBridgeExpiry
@@ -64,11 +65,17 @@ def registration_ports_from_env(env: Mapping[str, str]) -> RegistrationPorts:
 
 
 def history_from_env(env: Mapping[str, str]) -> History:
+    """SQLite when `SWAN_HISTORY_DB` names a file (local), else the DynamoDB `HISTORY_TABLE`."""
     database = env.get("SWAN_HISTORY_DB")
     if database:
         return SqliteHistory(Path(database))
+    table = env.get("HISTORY_TABLE")
+    if table:
+        import boto3  # noqa: PLC0415  (only the functions need it)
+
+        return DynamoHistory(boto3.client("dynamodb"), table)
     raise InvalidSettingError(
-        "SWAN_HISTORY_DB", None, "is required (DynamoDB history arrives with the AWS deployment)"
+        "HISTORY_TABLE", None, "is required (or SWAN_HISTORY_DB for a local SQLite history)"
     )
 
 

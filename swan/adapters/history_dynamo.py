@@ -1,0 +1,268 @@
+"""Push history in DynamoDB (the `HistoryTable` of sam/template.yaml): the `History` port on AWS.
+
+Same behaviour as `SqliteHistory`: numbers 1, 2, 3... with no gaps, the per-principal rate
+limit decided atomically with the recording, and a redelivered request (same principal and
+clientToken) recognised as the push it was. One table, two string keys (`pk`, `sk`):
+
+| item | pk | sk | attributes |
+|---|---|---|---|
+| push number n | `push` | n, 20 digits | `number`, `at`, `by`, `source`, `clickType`, |
+| | | | `principal`, `clientToken` (if any) |
+| the last number given | `sequence` | `push` | `last` |
+| a principal's last push | `principal#<principal>` | `last-push` | `at` |
+| a request seen | `principal#<principal>` | `token#<clientToken>` | `number` |
+| a counter | `counter` | its name | `value` |
+
+Recording is optimistic: read the sequence, the principal's last push and the token in one
+consistent `TransactGetItems`, decide with the same core rules as SQLite, then write the
+push, the next sequence number, the principal's last push and the token in one
+`TransactWriteItems` whose conditions say that none of what was read has changed. A writer
+that lost the race re-reads and decides again, so a number is given only when its push is
+stored, and two pushes from one principal can never both pass the rate limit. Every push is
+in one partition (`push`), which is what makes `since` and `recent` single queries; that
+partition takes about a thousand writes a second, far more than the button's shadow (20 a
+second) ever shows.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from swan.adapters.history import Duplicate, Entry, Recorded
+from swan.core.countdown import Push, Refused
+from swan.core.errors import SwanError
+from swan.core.ratelimit import check_rate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+PUSH_PARTITION: Final = "push"
+SEQUENCE_KEY: Final = ("sequence", "push")
+COUNTER_PARTITION: Final = "counter"
+NUMBER_DIGITS: Final = 20
+# Enough for a burst of concurrent handlers: each attempt loses only to a push that won.
+MAX_ATTEMPTS: Final = 60
+MAX_BACKOFF_SECONDS: Final = 0.05
+
+
+class HistoryContendedError(SwanError, RuntimeError):
+    """Other writers won every attempt; Lambda retries the whole invocation."""
+
+    def __init__(self, table: str, attempts: int) -> None:
+        self.table = table
+        self.attempts = attempts
+        super().__init__(f"history table {table}: no push recorded after {attempts} attempts")
+
+
+def sort_key(number: int) -> str:
+    """A push number as the sort key: zero-padded, so text order is number order."""
+    return f"{number:0{NUMBER_DIGITS}d}"
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _principal_partition(principal: str) -> str:
+    return f"principal#{principal}"
+
+
+def _number(value: float) -> dict[str, str]:
+    # repr() of a float is the shortest text that reads back as the same float.
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+class DynamoHistory:
+    """`History` over boto3's low-level `dynamodb` client and one table."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        page_size: int | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self.table = table
+        self._page_size = page_size
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+
+    # ------------------------------------------------------------ recording
+
+    def record(
+        self, push: Push, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Recorded | Duplicate | Refused:
+        for attempt in range(self._max_attempts):
+            outcome = self._try_record(push, principal, client_token, min_interval)
+            if outcome is not None:
+                return outcome
+            self._sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))  # noqa: S311
+        raise HistoryContendedError(self.table, self._max_attempts)
+
+    def _try_record(
+        self, push: Push, principal: str, client_token: str | None, min_interval: float
+    ) -> Recorded | Duplicate | Refused | None:
+        """One optimistic attempt; None when another writer got in between."""
+        partition = _principal_partition(principal)
+        keys = [SEQUENCE_KEY, (partition, "last-push")]
+        if client_token is not None:
+            keys.append((partition, f"token#{client_token}"))
+        try:
+            response = self._client.transact_get_items(
+                TransactItems=[{"Get": {"TableName": self.table, "Key": _key(*k)}} for k in keys]
+            )
+        except self._client.exceptions.TransactionCanceledException:
+            return None  # a write transaction on these items was in flight
+        sequence, last_push, *token = (r.get("Item") for r in response["Responses"])
+        if token and token[0] is not None:
+            return Duplicate(int(token[0]["number"]["N"]))
+        last_at = float(last_push["at"]["N"]) if last_push else None
+        refusal = check_rate(last_at, push.at, min_interval)
+        if refusal is not None:
+            return refusal
+        last = int(sequence["last"]["N"]) if sequence else 0
+        number = last + 1
+        writes = [
+            self._advance_sequence(last, number),
+            self._put_push(push, number, principal, client_token),
+            self._move_last_push(partition, last_at, push.at),
+        ]
+        if client_token is not None:
+            writes.append(self._put_token(partition, client_token, number))
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException:
+            return None
+        return Recorded(number)
+
+    def _advance_sequence(self, last: int, number: int) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": _key(*SEQUENCE_KEY),
+            "UpdateExpression": "SET #last = :number",
+            "ExpressionAttributeNames": {"#last": "last"},
+            "ExpressionAttributeValues": {":number": _number(number)},
+        }
+        if last == 0:
+            update["ConditionExpression"] = "attribute_not_exists(#last)"
+        else:
+            update["ConditionExpression"] = "#last = :last"
+            update["ExpressionAttributeValues"][":last"] = _number(last)
+        return {"Update": update}
+
+    def _put_push(
+        self, push: Push, number: int, principal: str, client_token: str | None
+    ) -> dict[str, Any]:
+        item = {
+            **_key(PUSH_PARTITION, sort_key(number)),
+            "number": _number(number),
+            "at": _number(push.at),
+            "by": {"S": push.by},
+            "source": {"S": push.source},
+            "clickType": {"S": push.click_type},
+            "principal": {"S": principal},
+        }
+        if client_token is not None:
+            item["clientToken"] = {"S": client_token}
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _move_last_push(self, partition: str, last_at: float | None, at: float) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": _key(partition, "last-push"),
+            "UpdateExpression": "SET #at = :at",
+            "ExpressionAttributeNames": {"#at": "at"},
+            # A push stamped earlier than the last one (clocks differ between handlers)
+            # leaves the later time: the limit counts from the latest push, as in SQLite.
+            "ExpressionAttributeValues": {
+                ":at": _number(at if last_at is None else max(at, last_at))
+            },
+        }
+        if last_at is None:
+            update["ConditionExpression"] = "attribute_not_exists(#at)"
+        else:
+            update["ConditionExpression"] = "#at = :seen"
+            update["ExpressionAttributeValues"][":seen"] = _number(last_at)
+        return {"Update": update}
+
+    def _put_token(self, partition: str, client_token: str, number: int) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**_key(partition, f"token#{client_token}"), "number": _number(number)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # ------------------------------------------------------------ reading
+
+    def since(self, number: int) -> list[tuple[int, Push]]:
+        items = self._query(
+            "pk = :pk AND sk > :after",
+            {":pk": {"S": PUSH_PARTITION}, ":after": {"S": sort_key(max(0, number))}},
+        )
+        return [(int(item["number"]["N"]), _push(item)) for item in items]
+
+    def recent(self, limit: int) -> list[Entry]:
+        if limit <= 0:
+            return []
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": PUSH_PARTITION}},
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        return [
+            Entry(int(item["number"]["N"]), _push(item), item["principal"]["S"])
+            for item in response["Items"]
+        ]
+
+    # ------------------------------------------------------------ counters
+
+    def count(self, counter: str) -> None:
+        self._client.update_item(
+            TableName=self.table,
+            Key=_key(COUNTER_PARTITION, counter),
+            UpdateExpression="ADD #value :one",
+            ExpressionAttributeNames={"#value": "value"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def counters(self) -> dict[str, int]:
+        items = self._query("pk = :pk", {":pk": {"S": COUNTER_PARTITION}})
+        return {item["sk"]["S"]: int(item["value"]["N"]) for item in items}
+
+    def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if self._page_size is not None:
+            request["Limit"] = self._page_size
+        while True:
+            response = self._client.query(**request)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _push(item: dict[str, Any]) -> Push:
+    return Push(
+        float(item["at"]["N"]), item["by"]["S"], item["source"]["S"], item["clickType"]["S"]
+    )
