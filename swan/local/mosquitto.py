@@ -19,15 +19,15 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import socket
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
 from swan.core.errors import SwanError
+from swan.local.child import ChildFailedError, ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,11 @@ class Mosquitto:
     def __init__(self, plan: BrokerPlan) -> None:
         self.plan = plan
         self.log_file = plan.directory / "mosquitto.log"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     def start(self) -> None:
         binary = find_mosquitto()
@@ -164,35 +164,20 @@ class Mosquitto:
         for path in self.plan.sockets:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)  # left behind by a killed broker
-        with self.log_file.open("ab") as log_out:
-            self._process = subprocess.Popen(  # noqa: S603  (our own binary and config)
-                [str(binary), "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_out,
-                stderr=log_out,
-            )
+        self._child = ChildProcess("mosquitto", [str(binary), "-c", str(config)], self.log_file)
         try:
-            self._wait_listening()
-        except BaseException:
-            self.stop()  # never leave a broker behind
-            raise
-        log.info("mosquitto %s listening on %s", self._process.pid, self.plan.directory)
+            self._child.start(lambda _child: all(map(_listening, self.plan.sockets)), START_TIMEOUT)
+        except ChildFailedError as error:
+            raise BrokerFailedError("did not start", error.log_tail) from None
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        if self._child is not None:
+            self._child.stop(5)
 
     def reload(self) -> None:
-        """Re-read ACLs and password files (SIGHUP), e.g. after a device was registered."""
-        if self._process is not None:
-            self._process.send_signal(1)
+        """Re-read ACLs and password files (SIGHUP)."""
+        if self._child is not None:
+            self._child.signal(signal.SIGHUP)
 
     def __enter__(self) -> Self:
         self.start()
@@ -200,27 +185,6 @@ class Mosquitto:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-    def _wait_listening(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        waiting = list(self.plan.sockets)
-        while waiting:
-            if self._process is not None and self._process.poll() is not None:
-                raise BrokerFailedError("exited at start", self._log_tail())
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BrokerFailedError(f"did not listen on {waiting} in time", self._log_tail())
-            if _listening(waiting[0]):
-                waiting.pop(0)
-            else:
-                time.sleep(0.01)
-
-    def _log_tail(self, lines: int = 8) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def _listening(path: Path) -> bool:
