@@ -1,0 +1,392 @@
+"""Least privilege, read from sam/template.yaml: every role and IoT policy of the AWS
+deployment allows exactly the actions on exactly the resources listed here, nothing more;
+and the web backend's Cognito role agrees with `WebPolicy`, the one source of the local
+web ACL, as AWS IoT Core would evaluate both (swan.core.policy)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from aws_support import template
+
+from swan.core.acl import listener_context, mosquitto_acl
+from swan.core.policy import Decision, PolicyContext, Principal, evaluate
+from swan.local.policies import web_acl
+from swan.local.template import context_for, read_template, resolve
+
+REGION, ACCOUNT, STACK = "eu-west-1", "111122223333", "swan"
+CA_ID = "ab" * 32
+IOT = f"arn:aws:iot:{REGION}:{ACCOUNT}"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/swan-HistoryTable-1"
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/swan-ExpirySchedulerRole-1"
+SCHEDULE = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/swan-expiry/button-expiry"
+EXPIRE_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:swan-expire-countdown"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """The template and a context that resolves it as CloudFormation would in an account."""
+    document = template()
+    context = context_for(
+        document,
+        parameters={"DeviceCaCertificateId": CA_ID, "BackendDomainName": "backend.example.com"},
+        resources={
+            "ButtonThing": "button",
+            "DevicePolicy": f"{STACK}-device",
+            "WebPolicy": f"{STACK}-web",
+            "ExpiryScheduleGroup": f"{STACK}-expiry",
+            "HistoryTable": "swan-HistoryTable-1",
+            "WebIdentityPool": f"{REGION}:0000-pool",
+            "SiteBucket": "swan-sitebucket-1",
+            "SiteDistribution": "E2EXAMPLE",
+        },
+        attributes={
+            "HistoryTable.Arn": TABLE_ARN,
+            "ExpirySchedulerRole.Arn": SCHEDULER_ROLE,
+            "WebBackendRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/swan-WebBackendRole-1",
+            "SiteBucket.Arn": "arn:aws:s3:::swan-sitebucket-1",
+        },
+        region=REGION,
+        account_id=ACCOUNT,
+        stack_name=STACK,
+    )
+    return document, context
+
+
+def resolved(aws, logical_id: str, *path: str) -> Any:
+    document, context = aws
+    value = document["Resources"][logical_id]
+    for key in path:
+        value = value[key]
+    return resolve(value, context, ".".join(("Resources", logical_id, *path)))
+
+
+def grants(documents) -> set[tuple[str, str, str]]:
+    """Every (effect, action, resource) the documents name."""
+    found = set()
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            for action, resource in itertools.product(
+                [actions] if isinstance(actions, str) else actions,
+                [resources] if isinstance(resources, str) else resources,
+            ):
+                found.add((statement["Effect"], action, resource))
+    return found
+
+
+def allow(actions, *resources):
+    return {("Allow", action, resource) for action in actions for resource in resources}
+
+
+SHADOW = allow(["iot:GetThingShadow", "iot:UpdateThingShadow"], f"{IOT}:thing/button")
+EXPIRY_ALARM = allow(["scheduler:CreateSchedule", "scheduler:UpdateSchedule"], SCHEDULE) | allow(
+    ["iam:PassRole"], SCHEDULER_ROLE
+)
+
+FUNCTION_GRANTS = {
+    "UpdateButtonStatusFunction": SHADOW
+    | EXPIRY_ALARM
+    | allow(
+        ["iot:Publish"],
+        f"{IOT}:topic/swan/push/*/accepted",
+        f"{IOT}:topic/swan/push/*/rejected",
+    )
+    | allow(
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], TABLE_ARN
+    ),
+    "ExpireCountdownFunction": SHADOW | EXPIRY_ALARM,
+    "RegisterDeviceFunction": allow(
+        ["iot:DescribeCertificate", "iot:UpdateCertificate"], f"{IOT}:cert/*"
+    )
+    | allow(["iot:DescribeCACertificate"], f"{IOT}:cacert/{CA_ID}")
+    | allow(["iot:CreateThing"], f"{IOT}:thing/*")
+    | allow(["iot:AttachPolicy"], f"{IOT}:cert/*", f"{IOT}:policy/{STACK}-device")
+    | allow(["iot:AttachThingPrincipal"], f"{IOT}:cert/*", f"{IOT}:thing/*"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_GRANTS))
+def test_each_function_may_do_exactly_its_job(aws, function):
+    policies = resolved(aws, function, "Properties", "Policies")
+    # only inline documents: no SAM policy templates, no managed policies by name or ARN
+    assert all(isinstance(policy, dict) for policy in policies)
+    assert grants(policies) == FUNCTION_GRANTS[function]
+
+
+def test_the_functions_pass_the_scheduler_role_only_to_the_scheduler(aws):
+    for function in ("UpdateButtonStatusFunction", "ExpireCountdownFunction"):
+        (policy,) = resolved(aws, function, "Properties", "Policies")
+        (statement,) = [s for s in policy["Statement"] if s["Action"] == "iam:PassRole"]
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+        }
+
+
+def test_the_scheduler_role_may_only_run_the_expiry_function_of_this_account(aws):
+    role = resolved(aws, "ExpirySchedulerRole", "Properties")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert grants(p["PolicyDocument"] for p in role["Policies"]) == allow(
+        ["lambda:InvokeFunction"], EXPIRE_FUNCTION
+    )
+
+
+def test_only_unauthenticated_identities_of_this_pool_get_the_web_role(aws):
+    role = resolved(aws, "WebBackendRole", "Properties")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {
+        "StringEquals": {"cognito-identity.amazonaws.com:aud": f"{REGION}:0000-pool"},
+        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"},
+    }
+    attachment = resolved(aws, "WebIdentityPoolRoles", "Properties")
+    assert attachment["Roles"] == {
+        "unauthenticated": f"arn:aws:iam::{ACCOUNT}:role/swan-WebBackendRole-1"
+    }
+    pool = resolved(aws, "WebIdentityPool", "Properties")
+    assert pool["AllowUnauthenticatedIdentities"] is True
+    assert "CognitoIdentityProviders" not in pool
+
+
+# ---------------------------------------------------------------- the web backend's role
+
+
+def web_role_policy(aws) -> dict[str, Any]:
+    (policy,) = resolved(aws, "WebBackendRole", "Properties", "Policies")
+    return policy["PolicyDocument"]
+
+
+def web_iot_policy(aws) -> dict[str, Any]:
+    return resolved(aws, "WebPolicy", "Properties", "PolicyDocument")
+
+
+WEB_ROLE_GRANTS = (
+    allow(["iot:Connect"], f"{IOT}:client/web.*")
+    | allow(
+        ["iot:Publish"], f"{IOT}:topic/swan/push/web", f"{IOT}:topic/$aws/things/button/shadow/get"
+    )
+    | allow(
+        ["iot:Subscribe"],
+        *(
+            f"{IOT}:topicfilter/{topic}"
+            for topic in (
+                "swan/push/web/accepted",
+                "swan/push/web/rejected",
+                "$aws/things/button/shadow/get/accepted",
+                "$aws/things/button/shadow/get/rejected",
+                "$aws/things/button/shadow/update/documents",
+            )
+        ),
+    )
+    | allow(
+        ["iot:Receive"],
+        *(
+            f"{IOT}:topic/{topic}"
+            for topic in (
+                "swan/push/web/accepted",
+                "swan/push/web/rejected",
+                "$aws/things/button/shadow/get/accepted",
+                "$aws/things/button/shadow/get/rejected",
+                "$aws/things/button/shadow/update/documents",
+            )
+        ),
+    )
+)
+
+
+def test_the_web_role_allows_nothing_but_the_web_backends_mqtt(aws):
+    allowed = {grant for grant in grants([web_role_policy(aws)]) if grant[0] == "Allow"}
+    assert allowed == WEB_ROLE_GRANTS
+
+
+def test_the_web_role_is_the_web_policy_but_for_its_client_ids(aws):
+    role, policy = web_role_policy(aws), web_iot_policy(aws)
+    (role_connect,) = [s for s in role["Statement"] if s["Action"] == "iot:Connect"]
+    (policy_connect,) = [s for s in policy["Statement"] if s["Action"] == "iot:Connect"]
+    assert policy_connect["Resource"] == f"{IOT}:client/web"
+    assert role_connect["Resource"] == f"{IOT}:client/web.*"
+    assert {**role_connect, "Resource": policy_connect["Resource"]} == policy_connect
+    others = [s for s in role["Statement"] if s is not role_connect]
+    assert others == [s for s in policy["Statement"] if s is not policy_connect]
+
+
+def test_the_web_role_derives_the_same_local_acl_as_the_web_policy(aws):
+    document, context = aws
+    deployment = read_template(document, context)
+    role_acl = mosquitto_acl(
+        [web_role_policy(aws)], listener_context(REGION, ACCOUNT, things=False)
+    )
+    assert role_acl == web_acl(deployment)
+
+
+TOPICS = [
+    "swan/push/web",
+    "swan/push/web/accepted",
+    "swan/push/web/rejected",
+    "swan/push/pi-kitchen",
+    "swan/push/pi-kitchen/accepted",
+    "iotbutton/G030JF0553648RUH",
+    "$aws/things/button/shadow/get",
+    "$aws/things/button/shadow/get/accepted",
+    "$aws/things/button/shadow/get/rejected",
+    "$aws/things/button/shadow/update",
+    "$aws/things/button/shadow/update/accepted",
+    "$aws/things/button/shadow/update/documents",
+    "$aws/things/button/shadow/update/delta",
+    "$aws/things/button/shadow/delete",
+    "$aws/things/button/shadow/name/x/update",
+    "$aws/things/pi-kitchen/shadow/update",
+    "$aws/things/pi-kitchen/shadow/get/accepted",
+    "$aws/events/certificates/registered/abc",
+    "swan/status/pi-kitchen",
+    "#",
+    "swan/#",
+    "$aws/things/button/shadow/#",
+]
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_aws_decides_alike_for_the_web_role_and_the_web_policy(aws, topic):
+    on_aws = Principal.of(
+        [web_role_policy(aws)], PolicyContext(None, "web.4f2a9c", REGION, ACCOUNT)
+    )
+    local = Principal.of([web_iot_policy(aws)], PolicyContext(None, "web", REGION, ACCOUNT))
+    assert on_aws.can_publish(topic) == local.can_publish(topic)
+    assert on_aws.can_subscribe(topic) == local.can_subscribe(topic)
+    assert on_aws.can_receive(topic) == local.can_receive(topic)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "allowed"),
+    [
+        ("web.4f2a9c1e0b7d", True),
+        ("web.", True),
+        ("web", False),  # the local backend's fixed id is no AWS client id
+        ("web-kitchen", False),  # a thing may be named so; its device keeps its connection
+        ("pi-kitchen", False),
+        ("G030JF0553648RUH", False),
+        ("button", False),
+    ],
+)
+def test_the_web_role_connects_only_under_its_prefix(aws, client_id, allowed):
+    context = PolicyContext(None, client_id, REGION, ACCOUNT)
+    assert Principal.of([web_role_policy(aws)], context).can_connect() is allowed
+
+
+def test_the_web_role_cannot_write_or_delete_the_button_shadow_over_http(aws):
+    context = PolicyContext(None, "web.x", REGION, ACCOUNT)
+    for action in ("iot:UpdateThingShadow", "iot:DeleteThingShadow", "iot:GetThingShadow"):
+        decision = evaluate([web_role_policy(aws)], action, f"{IOT}:thing/button", context)
+        assert decision is not Decision.ALLOW
+
+
+# ---------------------------------------------------------------- the whole template
+
+
+def iam_documents(document: dict[str, Any]):
+    """Every IAM or IoT policy document in the template, with where it is."""
+    for logical_id, resource in document["Resources"].items():
+        properties = resource.get("Properties", {})
+        for index, policy in enumerate(properties.get("Policies", [])):
+            if isinstance(policy, dict):
+                yield f"{logical_id}.Policies[{index}]", policy.get("PolicyDocument", policy)
+        if "PolicyDocument" in properties:
+            yield logical_id, properties["PolicyDocument"]
+
+
+def test_no_policy_in_the_template_names_every_resource(aws):
+    document, context = aws
+    checked = 0
+    for where, policy in iam_documents(document):
+        for statement in resolve(policy, context, where)["Statement"]:
+            resources = statement.get("Resource", [])
+            resources = [resources] if isinstance(resources, str) else resources
+            assert "*" not in resources, where
+            assert all(not r.endswith(":*") for r in resources), where
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement["Effect"] == "Allow":
+                assert all(not a.endswith("*") for a in actions), where
+            checked += 1
+    assert checked > 20
+
+
+def test_the_iot_policies_are_the_only_iot_policies(aws):
+    document, _ = aws
+    kinds = {logical_id: r["Type"] for logical_id, r in document["Resources"].items()}
+    assert sorted(k for k, kind in kinds.items() if kind == "AWS::IoT::Policy") == [
+        "DevicePolicy",
+        "WebPolicy",
+    ]
+    assert "AWS::IoT::PolicyPrincipalAttachment" not in kinds.values()
+
+
+def test_the_site_bucket_is_private_and_read_only_by_the_distribution(aws):
+    bucket = resolved(aws, "SiteBucket", "Properties")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    policy = resolved(aws, "SiteBucketPolicy", "Properties", "PolicyDocument")
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allows == [
+        {
+            "Sid": "OnlyTheDistributionReads",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::swan-sitebucket-1/*",
+            "Condition": {
+                "StringEquals": {
+                    "AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"
+                }
+            },
+        }
+    ]
+
+
+def test_the_reflex_backend_paths_go_to_the_backend_origin(aws):
+    document, _ = aws
+    config = resolve(
+        document["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"],
+        context_for(
+            document,
+            parameters={"DeviceCaCertificateId": CA_ID, "BackendDomainName": "api.example.com"},
+            attributes={
+                "SiteBucket.RegionalDomainName": "b.s3.eu-west-1.amazonaws.com",
+                "SiteOriginAccessControl.Id": "OAC1",
+            },
+        ),
+        "DistributionConfig",
+    )
+    assert [o["Id"] for o in config["Origins"]] == ["site", "backend"]
+    assert config["Origins"][1]["DomainName"] == "api.example.com"
+    behaviours = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]}
+    assert behaviours == {
+        "/_event*": "backend",
+        "/ping": "backend",
+        "/_upload*": "backend",
+        "/_health": "backend",
+    }
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "site"
+    assert config["Origins"][0]["OriginAccessControlId"] == "OAC1"
+
+
+def test_without_a_backend_the_site_is_served_alone(aws):
+    document, _ = aws
+    config = resolve(
+        document["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"],
+        context_for(
+            document,
+            parameters={"DeviceCaCertificateId": CA_ID},
+            attributes={
+                "SiteBucket.RegionalDomainName": "b.s3.eu-west-1.amazonaws.com",
+                "SiteOriginAccessControl.Id": "OAC1",
+            },
+        ),
+        "DistributionConfig",
+    )
+    assert [o["Id"] for o in config["Origins"]] == ["site"]
+    assert "CacheBehaviors" not in config
