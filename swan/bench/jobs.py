@@ -14,15 +14,23 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from swan.adapters.mqtt import Endpoint
-from swan.bench import push
+from swan.bench import gateway, push
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
-from swan.bench.report import BrokerFigures, Latencies, PushFigures, ShadowFigures, Throughput
+from swan.bench.report import (
+    BrokerFigures,
+    GatewayFigures,
+    Latencies,
+    PathFigures,
+    PushFigures,
+    ShadowFigures,
+    Throughput,
+)
 
 # Starting Python, importing awscrt and connecting: on top of what the measurement takes.
 STARTUP_SECONDS: Final = 30.0
 
-PhaseFigures = BrokerFigures | ShadowFigures | PushFigures
+PhaseFigures = BrokerFigures | ShadowFigures | PushFigures | GatewayFigures
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,40 @@ class PushJob:
         )
 
 
-Job = BrokerJob | ShadowJob | PushJob
+@dataclass(frozen=True)
+class GatewayJob:
+    """(d): one device publishes to `topic` by `direct` (mutual TLS to a private broker) and by
+    `gateway` (the same device through the stack's device gateway)."""
+
+    PHASE: ClassVar[str] = "gateway"
+
+    direct: Endpoint
+    gateway: Endpoint
+    topic: str
+    load: Load
+
+    @property
+    def time_limit(self) -> float:
+        return STARTUP_SECONDS + gateway.longest(self.load)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.PHASE,
+            "direct": endpoint_to_json(self.direct),
+            "gateway": endpoint_to_json(self.gateway),
+            "topic": self.topic,
+            "load": asdict(self.load),
+        }
+
+    def figures_from_json(self, document: object) -> GatewayFigures:
+        fields = _answer(document, self.PHASE)
+        return GatewayFigures(
+            direct=_path_figures(fields.object("direct")),
+            gateway=_path_figures(fields.object("gateway")),
+        )
+
+
+Job = BrokerJob | ShadowJob | PushJob | GatewayJob
 
 
 def job_from_json(document: object) -> Job:
@@ -165,6 +206,13 @@ def job_from_json(document: object) -> Job:
             rate=fields.positive("rate"),
             seconds=fields.positive("seconds"),
             timeout=fields.positive("timeout"),
+        )
+    if phase == GatewayJob.PHASE:
+        return GatewayJob(
+            direct=endpoint_from_json(fields.object("direct")),
+            gateway=endpoint_from_json(fields.object("gateway")),
+            topic=fields.text("topic"),
+            load=_load(fields.object("load")),
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
 
@@ -246,6 +294,12 @@ def _latencies(fields: Fields) -> Latencies:
     if any(value < 0 for value in seconds):
         raise InvalidJsonError(f"{fields.where}.seconds", "a negative latency")
     return Latencies(seconds, fields.count("lost"))
+
+
+def _path_figures(fields: Fields) -> PathFigures:
+    return PathFigures(
+        _latencies(fields.object("round_trip")), _throughput(fields.object("throughput"))
+    )
 
 
 def _throughput(fields: Fields) -> Throughput:

@@ -15,7 +15,7 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from swan.bench import broker, jobs, push, shadow
+from swan.bench import broker, gateway, jobs, push, shadow
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -28,9 +28,10 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-Run the load of one `swan bench` phase (broker, shadow or push) against a running stack.
-Reads the job, one JSON document, on stdin; writes the phase's figures, one JSON document,
-on stdout; progress on stderr. Started by `swan bench`, not meant to be run by hand.
+Run the load of one `swan bench` phase (broker, shadow, push or gateway) against a running
+stack. Reads the job, one JSON document, on stdin; writes the phase's figures, one JSON
+document, on stdout; progress on stderr. Started by `swan bench`, not meant to be run by
+hand.
 """
 
 
@@ -78,6 +79,14 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
                 connected(job.client),
                 connected(job.listener),
                 thing=job.thing,
+                load=job.load,
+                say=say,
+            )
+        if isinstance(job, jobs.GatewayJob):
+            return gateway.measure(
+                connected(job.direct),
+                connected(job.gateway),
+                topic=job.topic,
                 load=job.load,
                 say=say,
             )

@@ -2,7 +2,8 @@
 
 The stack runs in a temporary state directory on free loopback ports (never the default
 ones, so the bench can run beside `swan up`), with rules that do not rate-limit the
-bench's own clicks. It is stopped and its directory removed whatever happens.
+bench's own clicks; so does the direct-mTLS broker of (d), for that phase only. Both are
+stopped and the directory removed whatever happens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from swan.bench import child
-from swan.bench.jobs import BrokerJob, PushJob, ShadowJob
+from swan.bench.direct import DirectBroker, DirectPlan
+from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import Endpoint
 
-Phase = Literal["broker", "shadow", "push"]
+Phase = Literal["broker", "shadow", "push", "gateway"]
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
 PORTS: Final = 4  # device, web, iot-data, scheduler
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
@@ -82,7 +84,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
-        ports = LocalPorts(*free_ports(PORTS))
+        *stack_ports, direct_port = free_ports(PORTS + 1)  # the last: (d)'s direct broker
+        ports = LocalPorts(*stack_ports)
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
 
@@ -117,6 +120,26 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                 timeout=plan.timeout,
             )
             results = replace(results, push=child.run(push_job, say))
+        if "gateway" in plan.phases:
+            # One device, provisioned in the stack's registry; the same login (certificate,
+            # client id) connects to the direct broker, which trusts the same CA.
+            device = stack.device_endpoint(f"bench-gateway-{run_id}")
+            direct_plan = DirectPlan(
+                directory=state / "direct-mtls",
+                port=direct_port,
+                ca_file=stack.certs.ca_files.certificate,
+                cert_file=stack.certs.server_files.certificate,
+                key_file=stack.certs.server_files.key,
+            )
+            say(f"starting a direct mTLS Mosquitto on port {direct_port} ...")
+            with DirectBroker(direct_plan):
+                gateway_job = GatewayJob(
+                    direct=replace(device, port=direct_port),
+                    gateway=device,
+                    topic=f"swan-bench/{run_id}/gateway",
+                    load=plan.load,
+                )
+                results = replace(results, gateway=child.run(gateway_job, say))
         say("stopping the private local stack ...")
     return results
 

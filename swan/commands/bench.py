@@ -30,18 +30,26 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 shadow write, so a click's latency is the time until the first documents
                 message whose `pushes` count includes it. Targets at 20 clicks/s:
                 p50 <= 15 ms, p99 <= 50 ms.
+  (d) gateway   The device gateway against direct mutual TLS: one provisioned device
+                publishes QoS 1 through the gateway (the stack's device port) and
+                directly to a second, private Mosquitto with an mTLS listener (the
+                baseline of this phase). p50/p99 of publish -> PUBACK, one at a time,
+                and throughput (PUBACKs/s with --window in flight) through each, on a
+                topic nobody subscribes to: every topic a device may publish is answered
+                by a handler of the stack, which would be timed too. The paths take
+                turns in short runs. Target: gateway throughput >= 0.9 of direct.
 
 Every figure is shown with its ratio to the matching (a) figure measured in the same run
-(latency: x times the bare round trip; throughput: the share of the broker's), and a
-pass/miss mark where it has a target. Absolute numbers on a busy machine vary; the ratios
-travel better. Progress goes to stderr.
+(latency: x times the bare round trip; throughput: the share of the broker's), in (d) to
+the matching direct-mTLS figure, and a pass/miss mark where it has a target. Absolute
+numbers on a busy machine vary; the ratios travel better. Progress goes to stderr.
 
 The load of each phase, (a) included, runs in a child process of its own
 (python -m swan.bench.load), so the process measured hosts only the stack; a child that
 outlives its phase's time limit (from --seconds, --push-seconds and --timeout) is killed.
 """
 
-PHASES = ("broker", "shadow", "push")
+PHASES = ("broker", "shadow", "push", "gateway")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,14 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         action="append",
         choices=PHASES,
-        help="measure only this phase; repeat for more (default: all three; the ratios "
-        "need broker)",
+        help="measure only this phase; repeat for more (default: all four; the ratios of "
+        "(b) and (c) need broker, (d) has its own baseline)",
     )
     parser.add_argument(
         "--samples",
         type=_positive(int),
         metavar="N",
-        help="latency samples of (a) and (b), one request at a time (default 1000)",
+        help="latency samples of (a), (b) and each path of (d), one request at a time "
+        "(default 1000)",
     )
     parser.add_argument(
         "--seconds",
@@ -145,7 +154,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 COMMAND = Command(
     name="bench",
-    help="measure the broker, the shadow service and the push path (ratios to the broker)",
+    help="measure the broker, the shadow service, the push path and the device gateway",
     description=DESCRIPTION,
     add_arguments=add_arguments,
     run=run,

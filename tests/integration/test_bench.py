@@ -28,6 +28,12 @@ FIGURES = (
     "shadow.throughput",
     "push.click_to_documents.p50",
     "push.click_to_documents.p99",
+    "gateway.direct.round_trip.p50",
+    "gateway.direct.round_trip.p99",
+    "gateway.direct.throughput",
+    "gateway.round_trip.p50",
+    "gateway.round_trip.p99",
+    "gateway.throughput",
 )
 ENDPOINT = Endpoint.local(Path("/nowhere/internal.sock"), "bench-test", "user", "password")
 JOB = BrokerJob(ENDPOINT, ENDPOINT, "swan-bench/test", Load(10, 1.0, 7, 1.0))
@@ -46,20 +52,31 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
         assert figures[key]["ratio"] > 0, key
     assert document["phases"]["push"]["clicks"] > 0
     assert document["phases"]["shadow"]["update"]["samples"] > 0
+    for path in ("direct", "gateway"):
+        assert document["phases"]["gateway"][path]["round_trip"]["samples"] > 0, path
+        assert document["phases"]["gateway"][path]["throughput"]["completed"] > 0, path
+    assert figures["gateway.throughput"]["target"] == {"op": ">=", "limit": 0.9, "of": "ratio"}
+    assert figures["gateway.throughput"]["mark"] in ("pass", "miss")
     assert "(b) shadow throughput" in err
     assert "measuring shadow throughput" in err  # the load process's progress, passed on
+    assert "(d) gateway throughput" in err
+    assert "measuring direct mTLS and gateway throughput" in err
     assert any("separate process" in note for note in document["notes"])
 
 
-def test_only_one_phase_and_the_json_in_a_file(capsys, tmp_path):
+def test_only_some_phases_and_the_json_in_a_file(capsys, tmp_path):
     written = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--only", "broker", "--json", str(written)]) == 0
-    out, _ = capsys.readouterr()
+    argv = ["bench", "--quick", "--only", "gateway", "--only", "broker", "--json", str(written)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
     assert "(a) broker pub -> sub, p50" in out
+    assert "(d) gateway throughput" in out
     assert "(b)" not in out.split("counted:")[0]
+    assert "starting a direct mTLS Mosquitto" in err
     document = json.loads(written.read_text())
-    assert list(document["figures"]) == list(FIGURES[:3])
+    assert list(document["figures"]) == [*FIGURES[:3], *FIGURES[8:]]
     assert all(figure["value"] > 0 for figure in document["figures"].values())
+    assert all(figure["ratio"] > 0 for figure in document["figures"].values())
 
 
 # ---------------------------------------------------------------- the load process

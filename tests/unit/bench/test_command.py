@@ -3,7 +3,7 @@
 import pytest
 
 from swan.bench.runner import Plan
-from swan.cli import main
+from swan.cli import build_parser, main
 
 
 def test_help_says_what_each_figure_means(capsys):
@@ -11,7 +11,18 @@ def test_help_says_what_each_figure_means(capsys):
         main(["bench", "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
-    for words in ("(a) broker", "(b) shadow", "(c) push", "ratio", "--quick", "--json", "--only"):
+    for words in (
+        "(a) broker",
+        "(b) shadow",
+        "(c) push",
+        "(d) gateway",
+        "PUBACK",
+        "0.9 of direct",
+        "ratio",
+        "--quick",
+        "--json",
+        "--only",
+    ):
         assert words in out
 
 
@@ -28,6 +39,12 @@ def test_bad_options_are_exit_code_2_with_the_reason(capsys, argv, complaint):
         main(["bench", *argv])
     assert exited.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_every_phase_runs_by_default_and_gateway_can_run_alone():
+    assert Plan().phases == ("broker", "shadow", "push", "gateway")
+    args = build_parser().parse_args(["bench", "--only", "gateway"])
+    assert args.only == ["gateway"]
 
 
 def test_quick_shortens_every_run_and_given_options_win():

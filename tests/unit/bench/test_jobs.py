@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from swan.adapters.mqtt import Endpoint
 from swan.bench.jobs import (
     BrokerJob,
+    GatewayJob,
     PushJob,
     ShadowJob,
     figures_to_json,
@@ -16,7 +18,15 @@ from swan.bench.jobs import (
 )
 from swan.bench.json_fields import InvalidJsonError
 from swan.bench.loops import Load
-from swan.bench.report import BrokerFigures, Latencies, PushFigures, ShadowFigures, Throughput
+from swan.bench.report import (
+    BrokerFigures,
+    GatewayFigures,
+    Latencies,
+    PathFigures,
+    PushFigures,
+    ShadowFigures,
+    Throughput,
+)
 from swan.core.errors import SwanError
 
 LOAD = Load(samples=1000, seconds=5.0, window=100, timeout=5.0)
@@ -34,6 +44,7 @@ DEVICE = Endpoint(
 BROKER_JOB = BrokerJob(SERVICE, LISTENER, "swan-bench/1", LOAD)
 SHADOW_JOB = ShadowJob(SERVICE, LISTENER, "bench-1", LOAD)
 PUSH_JOB = PushJob((("BENCH1", DEVICE),), LISTENER, rate=20.0, seconds=10.0, timeout=5.0)
+GATEWAY_JOB = GatewayJob(replace(DEVICE, port=40123), DEVICE, "swan-bench/1/gateway", LOAD)
 
 LATENCIES = Latencies((0.000234, 0.0011, 0.0004), lost=2)
 THROUGHPUT = Throughput(completed=30043, seconds=5.0, window=100)
@@ -41,6 +52,13 @@ FIGURES = [
     (BROKER_JOB, BrokerFigures(LATENCIES, THROUGHPUT)),
     (SHADOW_JOB, ShadowFigures(LATENCIES, THROUGHPUT, rejected=1)),
     (PUSH_JOB, PushFigures(LATENCIES, rate=20.0, clicks=200, documents=190, seconds=9.95)),
+    (
+        GATEWAY_JOB,
+        GatewayFigures(
+            direct=PathFigures(LATENCIES, THROUGHPUT),
+            gateway=PathFigures(Latencies((0.0005,)), Throughput(20000, 5.0, 100)),
+        ),
+    ),
 ]
 
 
@@ -60,7 +78,9 @@ def load_json(**changes):
 # ---------------------------------------------------------------- jobs
 
 
-@pytest.mark.parametrize("job", [BROKER_JOB, SHADOW_JOB, PUSH_JOB], ids=lambda job: job.PHASE)
+@pytest.mark.parametrize(
+    "job", [BROKER_JOB, SHADOW_JOB, PUSH_JOB, GATEWAY_JOB], ids=lambda job: job.PHASE
+)
 def test_a_job_reaches_the_load_process_as_it_was_planned(job):
     assert job_from_json(through_text(job.to_json())) == job
 
@@ -75,6 +95,15 @@ def test_a_login_travels_as_plain_values():
     assert device["serial"] == "BENCH1"
     assert device["endpoint"]["cert_file"] == "/state/certs/devices/BENCH1.pem"
     assert device["endpoint"]["socket_path"] is None
+
+
+def test_a_gateway_job_names_both_paths_of_the_same_device():
+    document = through_text(GATEWAY_JOB.to_json())
+    assert document["phase"] == "gateway"
+    assert document["direct"]["port"] == 40123
+    assert document["gateway"]["port"] == 8883
+    assert document["direct"]["cert_file"] == document["gateway"]["cert_file"]
+    assert document["direct"]["client_id"] == document["gateway"]["client_id"] == "BENCH1"
 
 
 @pytest.mark.parametrize(
@@ -126,6 +155,18 @@ def test_an_answer_for_another_phase_is_an_error():
         SHADOW_JOB.figures_from_json(answer)
 
 
+def test_a_gateway_answer_without_one_of_its_paths_is_an_error():
+    answer = through_text(figures_to_json("gateway", FIGURES[3][1]))
+    del answer["direct"]
+    with pytest.raises(InvalidJsonError, match=r"answer\.direct: missing"):
+        GATEWAY_JOB.figures_from_json(answer)
+    answer = through_text(figures_to_json("gateway", FIGURES[3][1]))
+    answer["gateway"]["throughput"]["completed"] = -1
+    with pytest.raises(InvalidJsonError) as raised:
+        GATEWAY_JOB.figures_from_json(answer)
+    assert raised.value.where == "answer.gateway.throughput.completed"
+
+
 @pytest.mark.parametrize(
     ("change", "where"),
     [
@@ -158,3 +199,7 @@ def test_a_time_limit_covers_the_whole_measurement_and_grows_with_its_settings()
     assert PUSH_JOB.time_limit > PUSH_JOB.seconds + PUSH_JOB.timeout
     quick_push = PushJob(PUSH_JOB.buttons, LISTENER, rate=20.0, seconds=1.5, timeout=5.0)
     assert quick_push.time_limit < PUSH_JOB.time_limit
+
+
+def test_the_gateway_time_limit_covers_both_paths():
+    assert GATEWAY_JOB.time_limit - BROKER_JOB.time_limit >= LOAD.longest

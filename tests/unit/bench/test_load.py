@@ -29,6 +29,7 @@ def test_help_says_what_goes_in_and_what_comes_out(capsys):
         ("not json", "bad job"),
         (json.dumps({"phase": "everything"}), "job.phase: not a phase: 'everything'"),
         (json.dumps({"phase": "shadow"}), "job.client: missing"),
+        (json.dumps({"phase": "gateway"}), "job.direct: missing"),
     ],
 )
 def test_a_bad_job_is_exit_code_2_with_the_reason_and_no_answer(

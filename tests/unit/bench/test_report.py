@@ -7,8 +7,10 @@ import pytest
 from swan.bench.report import (
     SCHEMA,
     BrokerFigures,
+    GatewayFigures,
     Latencies,
     Machine,
+    PathFigures,
     PushFigures,
     Results,
     ShadowFigures,
@@ -30,7 +32,14 @@ ALL_KEYS = [
     "shadow.throughput",
     "push.click_to_documents.p50",
     "push.click_to_documents.p99",
+    "gateway.direct.round_trip.p50",
+    "gateway.direct.round_trip.p99",
+    "gateway.direct.throughput",
+    "gateway.round_trip.p50",
+    "gateway.round_trip.p99",
+    "gateway.throughput",
 ]
+GATEWAY_KEYS = [key for key in ALL_KEYS if key.startswith("gateway.")]
 
 
 NO_SAMPLES = ShadowFigures(Latencies((), lost=5), Throughput(0, 5.0, 100))
@@ -66,8 +75,22 @@ def push(p50=10.0, p99=40.0, rate=20.0):
     )
 
 
+def path(p50, p99, per_second):
+    return PathFigures(
+        Latencies(ms(*[p50] * 50, *[p99] * 50)),
+        Throughput(completed=int(per_second * 5), seconds=5.0, window=100),
+    )
+
+
+def gateway(per_second=9500.0, direct_per_second=10000.0):
+    return GatewayFigures(
+        direct=path(0.15, 0.3, direct_per_second),
+        gateway=path(0.3, 0.9, per_second),
+    )
+
+
 def results(**phases):
-    every = {"broker": broker(), "shadow": shadow(), "push": push()}
+    every = {"broker": broker(), "shadow": shadow(), "push": push(), "gateway": gateway()}
     every.update(phases)
     return Results(MACHINE, quick=False, settings={"samples": 100}, **every)
 
@@ -143,15 +166,30 @@ def test_ratios_compare_each_figure_with_the_matching_broker_figure():
     assert found["push.click_to_documents.p99"].ratio == pytest.approx(40.0 / 0.4)
 
 
-def test_without_the_broker_there_are_no_ratios():
+def test_the_gateway_is_compared_with_direct_mtls_not_with_the_broker():
+    found = by_key(figures(results()))
+    assert found["gateway.direct.round_trip.p50"].value == pytest.approx(0.15)
+    assert found["gateway.direct.throughput"].value == pytest.approx(10000)
+    assert found["gateway.direct.round_trip.p50"].ratio == 1.0
+    assert found["gateway.direct.throughput"].ratio == 1.0
+    assert found["gateway.round_trip.p50"].ratio == pytest.approx(0.3 / 0.15)
+    assert found["gateway.round_trip.p99"].ratio == pytest.approx(0.9 / 0.3)
+    assert found["gateway.throughput"].value == pytest.approx(9500)
+    assert found["gateway.throughput"].ratio == pytest.approx(0.95)
+
+
+def test_without_the_broker_only_the_gateway_has_ratios():
     found = figures(results(broker=None))
     assert [figure.key for figure in found] == ALL_KEYS[3:]
-    assert all(figure.ratio is None for figure in found)
+    assert all(figure.ratio is None for figure in found if figure.key not in GATEWAY_KEYS)
+    assert all(figure.ratio is not None for figure in found if figure.key in GATEWAY_KEYS)
 
 
 def test_only_the_measured_phases_are_reported():
-    found = figures(results(shadow=None, push=None))
+    found = figures(results(shadow=None, push=None, gateway=None))
     assert [figure.key for figure in found] == ALL_KEYS[:3]
+    only_gateway = figures(results(broker=None, shadow=None, push=None))
+    assert [figure.key for figure in only_gateway] == GATEWAY_KEYS
 
 
 def test_no_latency_samples_means_no_value_and_no_ratio():
@@ -189,9 +227,27 @@ def test_push_targets_apply_only_at_20_clicks_per_second():
     assert found["push.click_to_documents.p50"].mark is None
 
 
-def test_latencies_and_broker_figures_have_no_targets():
+@pytest.mark.parametrize(
+    ("per_second", "mark"), [(9500.0, "pass"), (9000.0, "pass"), (8990.0, "miss")]
+)
+def test_gateway_throughput_target_is_at_least_0_9_of_direct(per_second, mark):
+    found = by_key(figures(results(gateway=gateway(per_second=per_second))))
+    assert found["gateway.throughput"].mark == mark
+
+
+def test_the_gateway_target_holds_the_ratio_not_the_value():
+    slow_machine = gateway(per_second=95.0, direct_per_second=100.0)
+    assert by_key(figures(results(gateway=slow_machine)))["gateway.throughput"].mark == "pass"
+    no_baseline = gateway(per_second=9500.0, direct_per_second=0.0)
+    assert by_key(figures(results(gateway=no_baseline)))["gateway.throughput"].mark is None
+
+
+def test_latencies_and_baseline_figures_have_no_targets():
     found = by_key(figures(results()))
-    untargeted = [key for key in ALL_KEYS if key.startswith(("broker", "shadow.u"))]
+    untargeted = [
+        key for key in ALL_KEYS if key.startswith(("broker", "shadow.u", "gateway.direct"))
+    ]
+    untargeted += ["gateway.round_trip.p50", "gateway.round_trip.p99"]
     assert all(found[key].mark is None for key in untargeted)
 
 
@@ -214,6 +270,22 @@ def test_the_table_names_the_machine_and_shows_every_figure_with_ratio_and_mark(
     (base_line,) = [line for line in lines if "(a) broker pub -> sub, p50" in line]
     assert "0.200 ms" in base_line
     assert "x1.00" in base_line
+
+
+def test_the_table_shows_the_gateway_against_direct_mtls():
+    table = render_table(results(gateway=gateway(per_second=8000.0)))
+    lines = table.splitlines()
+    (line,) = [line for line in lines if "(d) gateway throughput, 100 in flight" in line]
+    assert "8000 msg/s" in line
+    assert "x0.800" in line  # 8000 / 10000
+    assert "ratio >= 0.900" in line
+    assert line.endswith("MISS")
+    (direct_line,) = [line for line in lines if "(d) direct mTLS publish -> PUBACK, p50" in line]
+    assert "0.150 ms" in direct_line
+    assert "x1.00" in direct_line
+    assert "(d) direct mTLS: 100 latency samples; 50000 messages in 5.00 s" in table
+    assert "(d) gateway: 100 latency samples; 40000 messages in 5.00 s" in table
+    assert "refuses the topic" in table  # why publish -> PUBACK, not pub -> sub
 
 
 def test_the_table_says_what_was_counted_and_how_click_latency_is_defined():
@@ -250,7 +322,7 @@ def test_the_json_has_machine_settings_figures_phases_and_notes():
     }
     assert document["settings"] == {"samples": 100}
     assert list(document["figures"]) == ALL_KEYS
-    assert set(document["phases"]) == {"broker", "shadow", "push"}
+    assert set(document["phases"]) == {"broker", "shadow", "push", "gateway"}
     assert any("coalesced" in note for note in document["notes"])
 
 
@@ -261,13 +333,25 @@ def test_each_json_figure_has_value_unit_ratio_target_and_mark():
         "value": 1500.0,
         "unit": "updates/s",
         "ratio": 0.1875,
-        "target": {"op": ">=", "limit": 2000},
+        "target": {"op": ">=", "limit": 2000, "of": "value"},
         "mark": "miss",
     }
     base = to_json(results())["figures"]["broker.round_trip.p50"]
     assert base["target"] is None
     assert base["mark"] is None
     assert base["ratio"] == 1.0
+
+
+def test_the_gateway_figure_in_json_holds_its_ratio_to_the_target():
+    figure = to_json(results())["figures"]["gateway.throughput"]
+    assert figure == {
+        "label": "(d) gateway throughput, 100 in flight",
+        "value": 9500.0,
+        "unit": "msg/s",
+        "ratio": 0.95,
+        "target": {"op": ">=", "limit": 0.9, "of": "ratio"},
+        "mark": "pass",
+    }
 
 
 def test_json_phases_carry_the_counts_behind_the_figures():
@@ -292,6 +376,10 @@ def test_json_phases_carry_the_counts_behind_the_figures():
     assert phases["push"]["clicks"] == 100
     assert phases["push"]["documents"] == 60
     assert phases["push"]["rate_per_s"] == 20.0
+    assert set(phases["gateway"]) == {"direct", "gateway"}
+    assert phases["gateway"]["direct"]["throughput"]["per_s"] == 10000.0
+    assert phases["gateway"]["gateway"]["round_trip"]["p99_ms"] == 0.9
+    assert phases["gateway"]["gateway"]["round_trip"]["samples"] == 100
 
 
 def test_a_phase_without_samples_has_null_latencies_in_json():
