@@ -20,7 +20,7 @@ from support import unique
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import connect
 from swan.core.topics import ShadowTopics
-from swan.local.shadow_service import ShadowService
+from swan.local.shadow_service import PASSWORD_VARIABLE, ShadowService
 from swan.local.shadow_store import SqliteShadowStore
 
 WAIT = 10.0
@@ -282,8 +282,6 @@ class ServiceProcess:
             str(plan.internal_socket),
             "--username",
             plan.service.username,
-            "--password",
-            plan.service.password,
             "--client-id",
             unique("shadow-service-"),
             "--http-port",
@@ -295,7 +293,9 @@ class ServiceProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # The password comes from the environment, as the stack passes it (a random
+            # password may start with "-", and argv is visible in `ps`).
+            env={**os.environ, "PYTHONUNBUFFERED": "1", PASSWORD_VARIABLE: plan.service.password},
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
