@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'anytime' (push whenever) or 'swan' (only in the last 4 minutes, with the code)",
     )
     parser.add_argument(
+        "--no-web",
+        action="store_true",
+        help="do not start the web app (it takes a few seconds, more on the first run)",
+    )
+    parser.add_argument(
         "--exit-after",
         type=float,
         metavar="SECONDS",
@@ -75,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"Starting The Swan in {state_dir} ...\n")
     out.flush()
-    stack = LocalStack(state_dir, rules, ports=LocalPorts.from_env(os.environ))
+    if not args.no_web:
+        out.write("(the web app builds its pages on the first run; that takes a little longer)\n")
+    stack = LocalStack(state_dir, rules, ports=LocalPorts.from_env(os.environ), web=not args.no_web)
     with stack:
         endpoints = stack.endpoints()
         info = StackInfo(
@@ -107,21 +114,28 @@ def _interrupt(*_: object) -> None:
 
 
 def _banner(endpoints: Endpoints, rules: Rules) -> str:
-    return (
-        "\nThe Swan is up (local mode: no AWS account needed).\n"
-        f"  devices, MQTT over mutual TLS  {endpoints.device_mqtt}\n"
-        f"  CA certificate                 {endpoints.ca_file}\n"
-        f"  iot-data API (boto3)           {endpoints.iot_data}\n"
-        f"  iot control plane (boto3)      {endpoints.iot}\n"
-        f"  scheduler API                  {endpoints.scheduler}\n"
-        f"  countdown                      {rules.period_seconds:g} s, rules '{rules.rule_set}',"
-        f" alarm in the last {rules.alarm_seconds:g} s\n"
-        "Try, in another terminal:  swan press   (an AWS IoT Button click)\n"
-        "                           swan status\n"
+    lines = ["", "The Swan is up (local mode: no AWS account needed)."]
+    if endpoints.web:
+        lines.append(f"  web page                       {endpoints.web}")
+    lines += [
+        f"  devices, MQTT over mutual TLS  {endpoints.device_mqtt}",
+        f"  CA certificate                 {endpoints.ca_file}",
+        f"  iot-data API (boto3)           {endpoints.iot_data}",
+        f"  iot control plane (boto3)      {endpoints.iot}",
+        f"  scheduler API                  {endpoints.scheduler}",
+        (
+            f"  countdown                      {rules.period_seconds:g} s,"
+            f" rules '{rules.rule_set}', alarm in the last {rules.alarm_seconds:g} s"
+        ),
+        "Try, in another terminal:  swan press   (an AWS IoT Button click)",
+        "                           swan status",
         "Press Enter here to push from this console"
         + (" (type the code first)" if rules.rule_set == "swan" else "")
-        + "; Ctrl-C stops everything.\n\n"
-    )
+        + "; Ctrl-C stops everything.",
+        "",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _console(

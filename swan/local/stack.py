@@ -20,6 +20,7 @@ from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
 from swan.core.errors import InvalidSettingError, SwanError
+from swan.core.topics import WEB_SENDER
 from swan.local.controlplane import ControlPlane
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
@@ -29,6 +30,7 @@ from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.template import context_for, load_template, read_template, resolve
+from swan.local.webapp import WebApp, WebAppPlan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,14 +56,16 @@ class LocalPorts:
     iot_data: int = 18443
     scheduler: int = 18444
     iot: int = 18445
+    webapp: int = 3000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
-        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT` and `SWAN_IOT_PORT`
-        override the defaults."""
+        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT`, `SWAN_IOT_PORT`
+        and `SWAN_WEB_PORT` override the defaults."""
         names = {
             "device": "SWAN_DEVICE_PORT",
             "iot": "SWAN_IOT_PORT",
+            "webapp": "SWAN_WEB_PORT",
             "iot_data": "SWAN_IOT_DATA_PORT",
             "scheduler": "SWAN_SCHEDULER_PORT",
         }
@@ -86,6 +90,7 @@ class Endpoints:
     scheduler: str
     state_dir: Path
     ca_file: Path
+    web: str | None = None  # the page, when this stack runs the web app
 
 
 class LocalStack:
@@ -97,12 +102,15 @@ class LocalStack:
         ports: LocalPorts | None = None,
         template: Path = TEMPLATE,
         quiet_functions: bool = True,
+        web: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.rules = rules
         self.ports = ports or LocalPorts()
         self.template = template
         self.quiet_functions = quiet_functions
+        self.web = web
+        self.webapp: WebApp | None = None
         self.certs = CertificateStore.in_state_dir(state_dir)
         self.clock = SystemClock()
         self._exit = ExitStack()
@@ -149,6 +157,7 @@ class LocalStack:
             scheduler=running.scheduler.url,
             state_dir=self.state_dir,
             ca_file=self.certs.ca_files.certificate,
+            web=self.webapp.url if self.webapp else None,
         )
 
     def _start(self) -> None:
@@ -198,6 +207,14 @@ class LocalStack:
         self._running = Running(
             broker, transport, identity, controlplane, shadows, scheduler, host, engine
         )
+        if self.web:  # last: it logs in as the thing `web`, which needs the running stack
+            web_plan = WebAppPlan(
+                self.state_dir,
+                self.device_endpoint(WEB_SENDER),
+                self.rules,
+                port=self.ports.webapp or _free_port(),
+            )
+            self.webapp = self._started(WebApp(web_plan))
 
     def _started(self, part: _Part) -> Any:
         part.start()

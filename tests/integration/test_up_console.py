@@ -81,7 +81,7 @@ def swan(cwd, env, *args):
 
 
 def test_up_press_status_and_ctrl_c(tmp_path, env):
-    up = Terminal(tmp_path, env)
+    up = Terminal(tmp_path, env, "--no-web")
     try:
         up.wait_for("The Swan is up")
         up.wait_for("waiting for the first push")
@@ -128,7 +128,7 @@ def test_up_press_status_and_ctrl_c(tmp_path, env):
 
 
 def test_the_swan_rules_refuse_a_push_without_the_code(tmp_path, env):
-    up = Terminal(tmp_path, env, "--rules", "swan", "--exit-after", "20")
+    up = Terminal(tmp_path, env, "--no-web", "--rules", "swan", "--exit-after", "20")
     try:
         up.wait_for("waiting for the first push")
         up.type("")
