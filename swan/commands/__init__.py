@@ -28,6 +28,7 @@ def all_commands() -> tuple[Command, ...]:
     from swan.commands import (  # noqa: PLC0415  (keeps the import graph acyclic)
         bench,
         certs,
+        deploy,
         devices,
         press,
         shadow,
@@ -43,4 +44,5 @@ def all_commands() -> tuple[Command, ...]:
         devices.COMMAND,
         certs.COMMAND,
         bench.COMMAND,
+        deploy.COMMAND,
     )

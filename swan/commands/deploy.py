@@ -1,0 +1,116 @@
+"""`swan deploy`: The Swan on AWS, from an empty account, in one command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swan.commands import Command
+from swan.settings import Settings
+
+if TYPE_CHECKING:
+    import argparse
+
+DESCRIPTION = """\
+Deploy The Swan to the AWS account of your credentials (AWS_PROFILE or --profile, and a
+region): register the device CA of the state directory with AWS IoT for just-in-time
+registration (once), build and deploy the SAM stack (sam/template.yaml; the first time
+guided, then with the answers saved in the state directory), export the web app's static
+frontend, upload it to the stack's bucket, invalidate CloudFront, and print the URL, the IoT
+endpoint and what to do for devices. Run it again after a change: every step is idempotent.
+
+--dry-run prints every step, with the commands it would run and the AWS calls it would make,
+and touches nothing (no credentials needed). docs/aws.md walks through a first deployment.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print every step without doing anything"
+    )
+    parser.add_argument(
+        "--region",
+        help="the AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)",
+    )
+    parser.add_argument("--profile", help="the AWS profile (default: AWS_PROFILE or default)")
+    parser.add_argument("--stack-name", default="swan", help="the stack (default: swan)")
+    parser.add_argument(
+        "--backend-domain",
+        default="",
+        metavar="DNS-NAME",
+        help="where the Reflex backend runs; CloudFront routes its paths there (default: none)",
+    )
+    parser.add_argument(
+        "--backend-protocol",
+        choices=("https-only", "http-only"),
+        default="https-only",
+        help="how CloudFront reaches the backend (default: https-only)",
+    )
+    parser.add_argument(
+        "--backend-port", type=int, default=443, help="the backend's port (default: 443)"
+    )
+    parser.add_argument(
+        "--no-site", action="store_true", help="deploy the stack only: no export, no upload"
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="never ask: the first sam deploy is not guided, change sets are not confirmed",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from swan.deploy.plan import DeployConfig, DeployPaths, Tools, plan_deploy  # noqa: PLC0415
+    from swan.deploy.runner import (  # noqa: PLC0415
+        Deployment,
+        SubprocessPrograms,
+        print_plan,
+    )
+    from swan.deploy.tools import (  # noqa: PLC0415
+        REPO,
+        SAM_VENV,
+        find_lambda_python,
+        sam_executable,
+    )
+
+    settings = Settings.from_env()
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and not args.dry_run:
+        print("swan deploy: give --region or set AWS_REGION", file=sys.stderr)
+        return 2
+    config = DeployConfig(
+        region=region,
+        state_dir=Path(args.state_dir or settings.state_dir).resolve(),
+        repository=REPO,
+        stack_name=args.stack_name,
+        profile=args.profile,
+        backend_domain=args.backend_domain,
+        backend_protocol=args.backend_protocol,
+        backend_port=args.backend_port,
+        site=not args.no_site,
+        interactive=not args.yes and sys.stdin.isatty(),
+    )
+    sam = SAM_VENV / "bin" / "sam" if args.dry_run else sam_executable()
+    tools = Tools(sam=sam, python=Path(sys.executable), lambda_python_dir=find_lambda_python())
+    first_deploy = not DeployPaths.of(config).samconfig.exists()
+    steps = plan_deploy(config, tools, first_deploy=first_deploy)
+    if args.dry_run:
+        print(f"swan deploy --dry-run: {len(steps)} steps, nothing is done.")
+        print_plan(steps)
+        return 0
+    import boto3  # noqa: PLC0415  (only a real deployment needs it)
+
+    session = boto3.Session(profile_name=config.profile, region_name=config.region)
+    Deployment(config, steps, session, SubprocessPrograms(), os.environ).run()
+    return 0
+
+
+COMMAND = Command(
+    name="deploy",
+    help="deploy to AWS: IoT CA, SAM stack, web app on S3 + CloudFront",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    run=run,
+)

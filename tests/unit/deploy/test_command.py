@@ -1,0 +1,60 @@
+"""`swan deploy` on the command line: the dry run needs no AWS at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swan.cli import main
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A fresh clone's shell: no AWS settings, an empty state directory."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "SWAN_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("swan.deploy.tools.find_lambda_python", lambda: Path("/opt/python3.12/bin"))
+    return tmp_path / "state"
+
+
+def test_the_dry_run_prints_every_step_and_does_nothing(fresh, capsys):
+    assert main(["--state-dir", str(fresh), "deploy", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("swan deploy --dry-run: 11 steps, nothing is done.")
+    for step in range(1, 12):
+        assert f"[{step}/11] " in out
+    for expected in (
+        "iot:RegisterCACertificate setAsActive allowAutoRegistration",
+        "iot:DescribeEndpoint endpointType=iot:Data-ATS",
+        "sam build --template-file",
+        "PATH='/opt/python3.12/bin:$PATH'",
+        "sam deploy --template-file",
+        "'DeviceCaCertificateId=<ca_id>'",
+        "REFLEX_API_URL='<site_url>'",
+        "reflex export --frontend-only",
+        "s3://<bucket>",
+        "cloudfront:CreateInvalidation Paths=/*",
+    ):
+        assert expected in out, expected
+    assert not fresh.exists()  # nothing written, not even the state directory
+
+
+def test_the_dry_run_shows_the_backend_it_would_route_to(fresh, capsys):
+    args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--region", "eu-north-1"]
+    assert main([*args, "--backend-domain", "swan-api.example.com", "--stack-name", "swan2"]) == 0
+    out = capsys.readouterr().out
+    assert "BackendDomainName=swan-api.example.com" in out
+    assert "--stack-name swan2 --region eu-north-1" in out
+    assert "no --backend-domain yet" not in out
+
+
+def test_a_real_deployment_needs_a_region(fresh, capsys):
+    assert main(["--state-dir", str(fresh), "deploy"]) == 2
+    assert "--region" in capsys.readouterr().err
+
+
+def test_a_bad_backend_is_one_line_and_exit_code_2(fresh, capsys):
+    args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--backend-domain", "https://x"]
+    assert main(args) == 2
+    assert "--backend-domain" in capsys.readouterr().err
