@@ -30,6 +30,7 @@ def all_commands() -> tuple[Command, ...]:
         certs,
         deploy,
         devices,
+        pi,
         press,
         shadow,
         status,
@@ -39,6 +40,7 @@ def all_commands() -> tuple[Command, ...]:
     return (
         up.COMMAND,
         press.COMMAND,
+        pi.COMMAND,
         status.COMMAND,
         shadow.COMMAND,
         devices.COMMAND,
