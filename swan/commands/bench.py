@@ -39,6 +39,11 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 by a handler of the stack, which would be timed too. The paths take
                 turns in short runs. Target: gateway throughput >= 0.9 of direct.
 
+`swan bench pi` measures the Raspberry Pi client instead: `swan pi` in a child process
+(recording matrix, then terminal to /dev/null) while the countdown runs, against an idle
+MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups per second over
+--seconds (default 20). Target: <= 2 % of one core, <= 60 MB.
+
 Every figure is shown with its ratio to the matching (a) figure measured in the same run
 (latency: x times the bare round trip; throughput: the share of the broker's), in (d) to
 the matching direct-mTLS figure, and a pass/miss mark where it has a target. Absolute
@@ -53,6 +58,9 @@ PHASES = ("broker", "shadow", "push", "gateway")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target", nargs="?", choices=("pi",), help="pi: measure the Raspberry Pi client"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -111,6 +119,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from swan.bench import report, runner  # noqa: PLC0415  (keeps `swan --help` fast)
+
+    if args.target == "pi":
+        from swan.bench import pi  # noqa: PLC0415
+
+        return pi.command(
+            quick=args.quick, seconds=args.seconds, json_path=args.json, say=_progress
+        )
 
     plan = runner.Plan.defaults(quick=args.quick).with_options(
         phases=tuple(p for p in PHASES if p in args.only) if args.only else None,
