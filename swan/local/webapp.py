@@ -8,12 +8,10 @@ process group is stopped with it.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from swan.core.errors import SwanError
+from swan.local.child import ChildFailedError, ChildProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from swan.adapters.mqtt import Endpoint
     from swan.core.countdown import Rules
@@ -125,7 +124,8 @@ def webapp_environment(
 
 class WebApp:
     """`reflex run --env prod --single-port` for the local system; `start` waits until the
-    page and the backend answer."""
+    page and the backend answer. It runs as a process group of its own (the CLI and its
+    server workers), stopped as one."""
 
     def __init__(
         self,
@@ -138,7 +138,7 @@ class WebApp:
         self.repository = repository
         self.start_timeout = start_timeout
         self.started_in: float | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -146,11 +146,11 @@ class WebApp:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        """The `reflex run` process; it leads the web app's process group."""
+        return self._child.pid if self._child else None
 
     def start(self) -> None:
         plan = self.plan
-        plan.log_file.parent.mkdir(parents=True, exist_ok=True)
         plan.work_dir.mkdir(parents=True, exist_ok=True)
         env = webapp_environment(plan, os.environ, self.repository)
         if "NPM_CONFIG_REGISTRY" not in env:
@@ -171,39 +171,22 @@ class WebApp:
             "--backend-host",
             plan.host,
         ]
+        child = ChildProcess(
+            "the web app", command, plan.log_file, env=env, cwd=self.repository, process_group=True
+        )
         began = time.monotonic()
-        with plan.log_file.open("ab") as out:
-            self._process = subprocess.Popen(  # noqa: S603  (our own app, by absolute path)
-                command,
-                cwd=self.repository,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, stopped as one
-            )
         try:
-            self._wait_answering()
-        except BaseException:
-            self.stop()
-            raise
+            child.start(_answering(plan.host, plan.port), self.start_timeout)
+        except ChildFailedError as error:
+            raise WebAppFailedError(error.problem, plan.log_file, error.log_tail) from None
+        self._child = child
         self.started_in = time.monotonic() - began
-        log.info("web app %s up at %s in %.1f s", self._process.pid, plan.url, self.started_in)
+        log.info("web app %s up at %s in %.1f s", child.pid, plan.url, self.started_in)
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        _signal_group(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(STOP_TIMEOUT)
-        # Children (the server workers) may take a moment longer than the leader.
-        deadline = time.monotonic() + GRACE
-        while _group_alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _signal_group(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(STOP_TIMEOUT)
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(STOP_TIMEOUT, GRACE)
 
     def __enter__(self) -> Self:
         self.start()
@@ -212,44 +195,17 @@ class WebApp:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _wait_answering(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        waiting = ["/ping", "/"]
-        while waiting:
-            if self._process is not None and self._process.poll() is not None:
-                raise WebAppFailedError("exited at start", self.plan.log_file, self._log_tail())
-            if time.monotonic() > deadline:
-                raise WebAppFailedError(
-                    f"did not answer on {self.plan.url} within {self.start_timeout:g} s",
-                    self.plan.log_file,
-                    self._log_tail(),
-                )
-            if _answers(self.plan.host, self.plan.port, waiting[0]):
-                waiting.pop(0)
-            else:
-                time.sleep(0.1)
 
-    def _log_tail(self, lines: int = 12) -> str:
-        try:
-            text = self.plan.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+def _answering(host: str, port: int) -> Callable[[ChildProcess], bool]:
+    """The web app is ready when the backend answers `/ping` and then the page `/`."""
+    waiting = ["/ping", "/"]
 
+    def ready(_child: ChildProcess) -> bool:
+        while waiting and _answers(host, port, waiting[0]):
+            waiting.pop(0)
+        return not waiting
 
-def _signal_group(group: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, sig)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return ready
 
 
 def _answers(host: str, port: int, path: str) -> bool:
