@@ -24,7 +24,7 @@ as its own thing (client id = thing name), to AWS IoT Core or to the local syste
 device's first connection is refused while it is registered just in time).
 
 It reports its own shadow (online, firmware, display, brightness, lowLight, lastPushSeen),
-applies `desired` brightness (0-100) and lowLight from its shadow's delta, and has a last
+applies `desired` brightness (0 to 1) and lowLight from its shadow's delta, and has a last
 will on swan/status/THING so others see it go offline. SIGTERM or Ctrl-C clears the LEDs
 and reports it offline.
 

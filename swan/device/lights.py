@@ -1,7 +1,8 @@
 """The Pi's light settings: what its own shadow's `desired` section may ask for.
 
-`brightness` (0-100 %, scales every LED) and `lowLight` (the Sense HAT's dimmer gamma
-table). A desired value of the wrong kind is ignored and named, never applied half-way.
+`brightness` (0.0 to 1.0, the share of full brightness every LED gets) and `lowLight` (the
+Sense HAT's dimmer gamma table, for dark rooms). A desired value of the wrong kind is
+ignored and named, never applied half-way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 BRIGHTNESS: Final = "brightness"
 LOW_LIGHT: Final = "lowLight"
-FULL: Final = 100
+FULL: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Applied:
 
 @dataclass(frozen=True)
 class Lights:
-    brightness: int = FULL
+    brightness: float = FULL
     low_light: bool = False
 
     def apply(self, desired: Mapping[str, Any]) -> Applied:
@@ -40,9 +41,9 @@ class Lights:
         if BRIGHTNESS in desired:
             value = desired[BRIGHTNESS]
             if _is_number(value) and 0 <= value <= FULL:
-                lights = replace(lights, brightness=round(value))
+                lights = replace(lights, brightness=float(value))
             else:
-                refused[BRIGHTNESS] = f"must be a number from 0 to {FULL}, not {value!r}"
+                refused[BRIGHTNESS] = f"must be a number from 0 to 1, not {value!r}"
         if LOW_LIGHT in desired:
             value = desired[LOW_LIGHT]
             if isinstance(value, bool):
@@ -58,14 +59,8 @@ class Lights:
         """`frame` at this brightness."""
         if self.brightness == FULL:
             return frame
-        return tuple(
-            (
-                r * self.brightness // FULL,
-                g * self.brightness // FULL,
-                b * self.brightness // FULL,
-            )
-            for r, g, b in frame
-        )
+        share = self.brightness
+        return tuple((int(r * share), int(g * share), int(b * share)) for r, g, b in frame)
 
 
 def _is_number(value: object) -> bool:

@@ -190,14 +190,14 @@ def test_desired_brightness_is_applied_and_reported(stack, service, start_pi):
     service.web_push()
     pi.matrix.wait_for_frame(counting_frame)
     service.publish(
-        f"{shadow}/update", {"state": {"desired": {"brightness": 50, "lowLight": True}}}
+        f"{shadow}/update", {"state": {"desired": {"brightness": 0.5, "lowLight": True}}}
     )
     pi.matrix.wait_for_frame(lambda f: f[0] == (0, 127, 0))
     assert pi.matrix.wait_for(lambda m: m.low_light, WAIT)
-    until(reports, lambda r: reported(r).get("brightness") == 50)
+    until(reports, lambda r: reported(r).get("brightness") == 0.5)
     service.publish(f"{shadow}/get", {"clientToken": "check"})
     whole = until(answers, lambda a: a.get("clientToken") == "check")
-    assert whole["state"]["reported"]["brightness"] == 50
+    assert whole["state"]["reported"]["brightness"] == 0.5
     assert whole["state"]["reported"]["lowLight"] is True
     assert "delta" not in whole["state"]  # desired == reported
 

@@ -104,7 +104,7 @@ def test_a_passed_deadline_is_a_failure_before_the_expiry_is_written():
 
 
 def test_brightness_scales_every_led():
-    shown = scene(countdown(), lights=Lights(brightness=50))
+    shown = scene(countdown(), lights=Lights(brightness=0.5))
     full = scene(countdown()).frame
     assert shown.frame == tuple((r // 2, g // 2, b // 2) for r, g, b in full)
 

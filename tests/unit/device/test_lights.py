@@ -8,22 +8,22 @@ from swan.device.lights import Lights
 
 
 def test_defaults_are_full_brightness_normal_light():
-    assert Lights().to_reported() == {"brightness": 100, "lowLight": False}
+    assert Lights().to_reported() == {"brightness": 1.0, "lowLight": False}
 
 
 def test_desired_values_are_applied():
-    applied = Lights().apply({"brightness": 40, "lowLight": True, "colour": "teal"})
-    assert applied.lights == Lights(brightness=40, low_light=True)
+    applied = Lights().apply({"brightness": 0.4, "lowLight": True, "colour": "teal"})
+    assert applied.lights == Lights(brightness=0.4, low_light=True)
     assert applied.changed
     assert applied.refused == {}
 
 
 def test_the_same_values_are_no_change():
-    applied = Lights(brightness=40).apply({"brightness": 40.0})
+    applied = Lights(brightness=0.5).apply({"brightness": 0.5})
     assert not applied.changed
 
 
-@pytest.mark.parametrize("value", [-1, 101, "50", True, None, float("nan")])
+@pytest.mark.parametrize("value", [-0.1, 1.5, 50, "0.5", True, None, float("nan")])
 def test_a_bad_brightness_is_refused_and_named(value):
     applied = Lights().apply({"brightness": value, "lowLight": True})
     assert applied.lights == Lights(low_light=True)
@@ -40,5 +40,5 @@ def test_low_light_must_be_a_boolean():
 def test_scaling_keeps_a_full_frame_as_it_is_and_halves_at_fifty():
     frame = ((255, 140, 0), (10, 20, 30))
     assert Lights().scale(frame) is frame
-    assert Lights(brightness=50).scale(frame) == ((127, 70, 0), (5, 10, 15))
+    assert Lights(brightness=0.5).scale(frame) == ((127, 70, 0), (5, 10, 15))
     assert Lights(brightness=0).scale(frame) == ((0, 0, 0), (0, 0, 0))

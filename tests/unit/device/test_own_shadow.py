@@ -21,13 +21,13 @@ TEMPLATE = Path(__file__).parents[3] / "sam" / "template.yaml"
 def test_the_reported_section_says_everything_the_pi_knows():
     push = Push(at=10.0, by="web", source="web")
     section = own_shadow.reported(
-        online=True, firmware="1.2.3", display="sensehat", lights=Lights(80), last_push=push
+        online=True, firmware="1.2.3", display="sensehat", lights=Lights(0.8), last_push=push
     )
     assert section == {
         "online": True,
         "firmware": "1.2.3",
         "display": "sensehat",
-        "brightness": 80,
+        "brightness": 0.8,
         "lowLight": False,
         "lastPushSeen": {"at": 10.0, "by": "web", "source": "web", "clickType": "SINGLE"},
     }

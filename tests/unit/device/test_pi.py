@@ -39,7 +39,7 @@ def test_on_connect_it_gets_both_shadows_and_says_it_is_online(broker, shadows):
         "online": True,
         "firmware": "9.9.9",
         "display": "recording",
-        "brightness": 100,
+        "brightness": 1.0,
         "lowLight": False,
         "lastPushSeen": None,
     }
@@ -139,22 +139,22 @@ def test_a_press_while_offline_is_not_sent_and_says_so(broker, online, matrix):
 def test_desired_lights_are_applied_then_reported(online, shadows, matrix, clock):
     shadows.push(counting(clock.now()))
     online.step()
-    shadows.write(THING, {"desired": {"brightness": 25, "lowLight": True}})
+    shadows.write(THING, {"desired": {"brightness": 0.25, "lowLight": True}})
     clock.advance(1)
     online.step()
-    assert online.lights == Lights(brightness=25, low_light=True)
+    assert online.lights == Lights(brightness=0.25, low_light=True)
     assert matrix.low_light
     assert matrix.latest.frame[0] == (0, 63, 0)
     reported = shadows.reported()
-    assert (reported["brightness"], reported["lowLight"]) == (25, True)
+    assert (reported["brightness"], reported["lowLight"]) == (0.25, True)
 
 
 def test_an_older_delta_than_one_applied_is_ignored(broker, online):
-    newer = {"state": {"brightness": 30}, "version": 10, "timestamp": 1}
-    older = {"state": {"brightness": 80}, "version": 9, "timestamp": 1}
+    newer = {"state": {"brightness": 0.3}, "version": 10, "timestamp": 1}
+    older = {"state": {"brightness": 0.8}, "version": 9, "timestamp": 1}
     for body in (newer, older):
         broker.deliver(f"{SHADOW}/update/delta", json.dumps(body).encode())
-    assert online.lights.brightness == 30
+    assert online.lights.brightness == 0.3
 
 
 def test_a_bad_desired_value_is_ignored_and_not_reported_in_a_loop(
@@ -171,12 +171,12 @@ def test_a_bad_desired_value_is_ignored_and_not_reported_in_a_loop(
 
 
 def test_after_a_restart_the_desired_section_is_applied_whole(broker, shadows, clock):
-    shadows.write(THING, {"desired": {"brightness": 10}, "reported": {"brightness": 10}})
+    shadows.write(THING, {"desired": {"brightness": 0.1}, "reported": {"brightness": 0.1}})
     pi = Pi(THING, broker.connect(THING), RecordingMatrix(), clock, firmware="1")
     pi.start()
     pi.connected()
     pi.step()
-    assert pi.lights.brightness == 10
+    assert pi.lights.brightness == 0.1
 
 
 def test_reports_are_at_most_one_a_second_and_carry_the_last_push(broker, online, shadows, clock):
