@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -51,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not start the web app (it takes a few seconds, more on the first run)",
     )
     parser.add_argument(
+        "--with-pi",
+        action="store_true",
+        help="also run a virtual Raspberry Pi (swan pi, the terminal matrix) above the status",
+    )
+    parser.add_argument(
         "--exit-after",
         type=float,
         metavar="SECONDS",
@@ -98,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             stack.heal()
             out.write(_banner(endpoints, rules))
-            _console(stack, rules, out, sys.stdin, args.exit_after)
+            with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
+                _console(stack, rules, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
@@ -107,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
             out.flush()
     out.write("stopped\n")
     return 0
+
+
+def _virtual_pi(stack: LocalStack) -> contextlib.AbstractContextManager[object]:
+    from swan.device.virtual import virtual_pi  # noqa: PLC0415
+
+    return virtual_pi(stack)
 
 
 def _interrupt(*_: object) -> None:

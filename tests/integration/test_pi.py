@@ -23,6 +23,7 @@ from swan.core.render import AMBER, GLYPHS, GREEN
 from swan.core.topics import BUTTON_SHADOW, WEB_PUSH
 from swan.device.app import PiApp, PiPlan
 from swan.device.recording import RecordingMatrix
+from swan.device.virtual import virtual_pi
 from swan.local.stack import LocalPorts, LocalStack
 
 WAIT = 10.0
@@ -226,6 +227,18 @@ def test_a_fresh_certificate_gets_in_after_jitr_with_no_manual_step(stack, start
     assert pi.app.transport.failures >= 1  # the first connect was refused
     assert "registered just in time" in " ".join(pi.said.lines)
     pi.matrix.wait_for(lambda m: m.shows > 0 and m.latest.caption != "connecting ...", WAIT)
+
+
+def test_swan_up_with_pi_runs_a_virtual_pi_beside_the_stack(stack, service):
+    thing = unique("pi-virtual-")
+    statuses = service.watch(f"swan/status/{thing}")
+    with virtual_pi(stack, thing) as child:
+        until(statuses, lambda s: reported(s)["online"] is True, timeout=30)
+    assert child.returncode == 0  # SIGTERM: a clean goodbye
+    until(statuses, lambda s: reported(s)["online"] is False)
+    log = (stack.state_dir / "logs" / f"{thing}.log").read_text()
+    assert f"{thing}: connected" in log
+    assert f"{thing}: stopped" in log
 
 
 # ---------------------------------------------------------------- stacks of their own
