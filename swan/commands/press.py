@@ -109,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             raw = documents.get(timeout=CONFIRM_TIMEOUT)
         except queue.Empty:
-            print("the button shadow did not change within 5 s; see `swan status`", file=sys.stderr)
+            print(
+                "the button shadow did not change within 5 s: a click within the minimum push"
+                " interval (SWAN_MIN_PUSH_INTERVAL) of the button's last one is refused, and a"
+                " button hears no answer; see `swan status`",
+                file=sys.stderr,
+            )
             return 1
         reported = ShadowDocuments.from_payload(raw).current.reported
         print(f"the countdown restarted: {reported.get('pushes')} pushes so far")
