@@ -8,6 +8,7 @@ that feeds them. Everything binds to loopback; state lives in the state director
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
 from contextlib import ExitStack
@@ -161,7 +162,7 @@ class LocalStack:
         )
 
     def _start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_writable(self.state_dir)
         now = datetime.now(UTC)
         self.certs.ensure_server(now=now)
         self.certs.write_crl(now=now)
@@ -293,6 +294,27 @@ def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
         device_acl=device_acl(deployment),
         web_acl=web_acl(deployment),
     )
+
+
+class StateDirError(SwanError, OSError):
+    def __init__(self, state_dir: Path, cause: OSError) -> None:
+        self.state_dir = state_dir
+        super().__init__(
+            f"the state directory {state_dir} cannot be written ({cause.strerror or cause});"
+            " choose another with --state-dir or SWAN_STATE_DIR"
+        )
+
+
+def ensure_writable(state_dir: Path) -> None:
+    """Fail at once, and clearly, when the state directory cannot take files; better than
+    half a stack started and a certificate half written."""
+    probe = state_dir / f".write-test-{os.getpid()}"
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise StateDirError(state_dir, error) from error
 
 
 def _free_port() -> int:

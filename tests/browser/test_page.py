@@ -111,6 +111,7 @@ def test_screenshots_at_desktop_and_phone_width(site, pages):
         assert screenshot(a, name, size).stat().st_size > 0
 
 
+@pytest.mark.reliability
 def test_the_page_is_live_again_after_the_broker_link_returns(site, pages):
     a, b = pages
     broker = site.stack.running.broker
@@ -124,7 +125,7 @@ def test_the_page_is_live_again_after_the_broker_link_returns(site, pages):
     finally:
         broker.start()
     for page in pages:
-        wait_until(lambda page=page: text_of(page, "link-state") == "live", timeout=20)
+        wait_until(lambda page=page: text_of(page, "link-state") == "live", timeout=10)
     serial = site.press()
     wait_until(lambda: text_of(b, "last-by") == serial, timeout=WAIT, what="live updates")
     wait_until(lambda: text_of(a, "last-by") == serial, timeout=WAIT, what="live updates")

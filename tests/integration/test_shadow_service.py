@@ -332,6 +332,7 @@ class ServiceProcess:
         return self.process.wait(WAIT)
 
 
+@pytest.mark.reliability
 def test_state_and_versions_survive_a_sigkill_in_the_middle_of_a_burst(
     broker, service, tmp_path, thing
 ):
