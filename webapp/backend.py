@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from swan.adapters.history import HistoryUnavailableError, SqliteHistory
 from webapp.feed import Feed
-from webapp.link import mtls_link
+from webapp.link import link_for
 from webapp.settings import WebSettings
 from webapp.view import waiting_board
 
@@ -33,7 +33,7 @@ def settings() -> WebSettings:
 def feed() -> Feed:
     current = settings()
     return Feed(
-        mtls_link(current.mqtt),
+        link_for(current.mqtt),
         history_limit=current.history_limit,
         board=waiting_board(current.period_seconds),
         recent=_history_reader(current.history_db) if current.history_db else None,

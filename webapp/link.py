@@ -2,20 +2,29 @@
 
 Locally the backend logs in as the thing `web` with its client certificate, exactly as a
 device does (and, like a device, retries the first connect that registration refuses).
-On AWS the same factory will open a SigV4 websocket with Cognito credentials instead.
+On AWS it connects over a SigV4-signed websocket with the credentials of an unauthenticated
+Cognito identity, kept fresh by a cache that awscrt asks at every (re)connect, as
+`web.` and a random suffix: the web principal is not a thing on AWS, and every backend
+process needs a client id of its own (AWS IoT drops a connection when another one takes
+its id).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect_retrying
+from webapp.credentials import CredentialsCache, CredentialsUnavailableError
+from webapp.settings import CognitoLogin
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from swan.adapters.mqtt import Transport
+    from webapp.credentials import Credentials
     from webapp.settings import MqttLogin
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,54 @@ def mtls_link(login: MqttLogin, attempts: int = 4) -> LinkFactory:
             on_retry=retrying,
             on_interrupted=on_interrupted,
             on_resumed=on_resumed,
+        )
+
+    return open_link
+
+
+def link_for(login: MqttLogin | CognitoLogin) -> LinkFactory:
+    """The factory for the configured login: Cognito and SigV4 on AWS, mTLS locally."""
+    if isinstance(login, CognitoLogin):
+        return cognito_link(login)
+    return mtls_link(login)
+
+
+def web_client_id(prefix: str, suffix: str | None = None) -> str:
+    """`prefix` and a random suffix nobody can guess (so nobody can push the backend off)."""
+    return f"{prefix}{suffix if suffix is not None else secrets.token_hex(8)}"
+
+
+def cognito_link(
+    login: CognitoLogin,
+    *,
+    fetch: Callable[[], Credentials] | None = None,
+    client_id: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> LinkFactory:
+    """A factory for the AWS login: one client id and one credentials cache per process.
+
+    `fetch` gets new credentials (default: the identity pool's, through boto3).
+    """
+    from webapp.sigv4 import connect_websocket, credentials_provider  # noqa: PLC0415
+
+    if fetch is None:
+        from webapp.cognito import CognitoIdentity, cognito_client  # noqa: PLC0415
+
+        identity = CognitoIdentity(cognito_client(login.region), login.identity_pool_id, clock)
+        fetch = identity.fetch
+    cache = CredentialsCache(fetch, clock)
+    provider = credentials_provider(cache.get)
+    chosen_id = client_id or web_client_id(login.client_id_prefix)
+
+    def open_link(
+        *, on_interrupted: Callable[[Exception], None], on_resumed: Callable[[], None]
+    ) -> Transport:
+        try:
+            cache.get()  # a Cognito failure says so, rather than as a signing error
+        except CredentialsUnavailableError as error:
+            raise MqttError("connect", error) from error
+        return connect_websocket(
+            login, chosen_id, provider, on_interrupted=on_interrupted, on_resumed=on_resumed
         )
 
     return open_link
