@@ -7,7 +7,7 @@ import logging
 import threading
 
 import pytest
-from conftest import PERIOD, THING, counting
+from device_fakes import PERIOD, THING, counting
 
 from swan.adapters.mqtt import MemoryBroker
 from swan.core.codecs import PushRejected
