@@ -60,6 +60,8 @@ ASK_AGAIN: Final = (2.0, 60.0)
 after a broker restart): ask again after 2 s, then twice as long each time, up to 60 s."""
 NOTICE_SECONDS: Final = 2.0
 ERROR_WAIT: Final = 1.0
+SHORTEST_WAIT: Final = 0.01
+"""Whatever is due, the loop never spins: a report due in a microsecond waits this long."""
 GOODBYE_TIMEOUT: Final = 3.0
 NEVER: Final = float("inf")
 
@@ -118,10 +120,10 @@ class Pi:
         self._push_token: str | None = None
         self._notice_pending: tuple[str, Frame] | None = None
         self._report_due = False
+        self._answered = False  # the own shadow answered the last get
         # -- the loop's own
         self._notice: Notice | None = None
         self._report_after: float | None = None
-        self._answered = False  # under the lock: the own shadow answered our get
         self._ask_again_at: float | None = None
         self._ask_delay = ASK_AGAIN[0]
         self._last_report = -NEVER
@@ -218,7 +220,7 @@ class Pi:
         report_wait = self._report(now)
         scene = self._scene(now)
         self._draw(scene)
-        return min(scene.wait, report_wait, ask_wait)
+        return max(min(scene.wait, report_wait, ask_wait), SHORTEST_WAIT)
 
     def shutdown(self, timeout: float = GOODBYE_TIMEOUT) -> None:
         """Clear the LEDs and report offline (if there is a connection to say it on)."""

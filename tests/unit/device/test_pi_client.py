@@ -14,7 +14,7 @@ from swan.core.codecs import PushRejected
 from swan.core.render import GREEN, render_frame
 from swan.device.display import CONNECTING, MIN_WAIT, REFUSED, WAITING
 from swan.device.lights import Lights
-from swan.device.pi import ERROR_WAIT, REPORT_FALLBACK, Pi
+from swan.device.pi import ERROR_WAIT, REPORT_FALLBACK, SHORTEST_WAIT, Pi
 from swan.device.recording import RecordingMatrix
 
 SHADOW = f"$aws/things/{THING}/shadow"
@@ -280,3 +280,9 @@ def test_run_steps_until_stopped_and_wakes_on_events(broker, online, matrix):
         online.stop()
         runner.join(5)
     assert not runner.is_alive()
+
+
+def test_a_report_due_in_a_moment_never_makes_the_loop_spin(online, shadows, clock):
+    shadows.push(counting(clock.now()))
+    clock.advance(1 - 1e-9)  # the next report is allowed a nanosecond from now
+    assert online.step() >= SHORTEST_WAIT
