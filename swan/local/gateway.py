@@ -123,6 +123,8 @@ class DeviceGateway:
         self._failure: BaseException | None = None
         self._live: dict[str, set[asyncio.StreamWriter]] = defaultdict(set)
         self.refused: dict[str, int] = defaultdict(int)  # reason -> count
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.port = plan.port  # the port bound, once started (plan.port may be 0)
         registry.on_change(self._certificate_changed)
 
     # ------------------------------------------------------------ lifecycle
@@ -133,7 +135,7 @@ class DeviceGateway:
         self._ready.wait(10)
         if self._failure is not None:
             raise self._failure
-        log.info("device gateway on %s:%s", self.plan.host, self.plan.port)
+        log.info("device gateway on %s:%s", self.plan.host, self.port)
 
     def stop(self) -> None:
         loop = self._loop
@@ -188,6 +190,7 @@ class DeviceGateway:
             ssl=self._context,
             ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
         )
+        self.port = int(self._server.sockets[0].getsockname()[1])
 
     def _load_trust(self) -> None:
         pems = [ca.pem for ca in self._registry.cas() if ca.status == ACTIVE]
@@ -200,6 +203,10 @@ class DeviceGateway:
         for writers in list(self._live.values()):
             for writer in list(writers):
                 writer.close()
+        # Let every connection's handler finish (they note "last seen" in the registry)
+        # before the caller closes the registry.
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
@@ -208,6 +215,10 @@ class DeviceGateway:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         _no_delay(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         try:
             record = self._admit(writer)
             if record is not None:

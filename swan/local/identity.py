@@ -90,7 +90,8 @@ class DeviceIdentity:
 
     @property
     def port(self) -> int:
-        return self.gateway.plan.port
+        """The device port, as bound (the plan may ask for any free port, 0)."""
+        return self.gateway.port
 
     def provision(self, thing: str) -> Endpoint:
         """An mTLS endpoint for `thing`, registered and active: its certificate issued by the
