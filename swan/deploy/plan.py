@@ -164,7 +164,10 @@ def plan_deploy(config: DeployConfig, tools: Tools, *, first_deploy: bool) -> tu
             "Register the CA with AWS IoT for just-in-time registration, or reuse it if this"
             " account already has it",
             calls=(
-                "iot:ListCACertificates, iot:DescribeCACertificate (is it registered already?)",
+                (
+                    "iot:DescribeCACertificate (under the id the last deployment recorded, or"
+                    " AWS's id for it: the SHA-256 of its DER; registered already?)"
+                ),
                 (
                     "iot:GetRegistrationCode (a verification certificate with it as common name,"
                     " signed by the CA: swan.certs)"
@@ -264,7 +267,11 @@ def _sam_deploy(
             command.append("--resolve-s3")  # guided would have asked for a bucket
         if not config.interactive:
             command.append("--no-confirm-changeset")
-        title = f"Deploy the stack with the saved answers ({paths.samconfig})"
+        title = (
+            f"Deploy the stack, asking nothing; the answers are saved in {paths.samconfig}"
+            if first_deploy
+            else f"Deploy the stack with the saved answers ({paths.samconfig})"
+        )
     return Step("sam-deploy", title, command=tuple(command))
 
 
