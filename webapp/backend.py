@@ -1,5 +1,6 @@
-"""The backend process's one `Feed` and its settings, built on first use (never at import,
-so compiling or exporting the frontend needs no broker and no certificates)."""
+"""The backend process's one `Feed`, its `Broadcast` and its settings, built on first use
+(never at import, so compiling or exporting the frontend needs no broker and no
+certificates)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from swan.adapters.history import HistoryUnavailableError, SqliteHistory
+from webapp.broadcast import Broadcast
 from webapp.feed import Feed
 from webapp.link import link_for
 from webapp.settings import WebSettings
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 @functools.cache
 def settings() -> WebSettings:
     return WebSettings.from_env(os.environ)
+
+
+@functools.cache
+def broadcast() -> Broadcast:
+    """The board's way to every page of this backend process."""
+    return Broadcast()
 
 
 @functools.cache

@@ -1,32 +1,26 @@
-"""The page's state: one shared board for every browser, and each browser's own bits.
+"""The page's state: the board every browser shows, and each browser's own bits.
 
-`Board` is an `rx.SharedState` linked to one token: the backend task writes it when the
-button shadow (or the broker link) changes and Reflex sends the change to every linked
-browser. `Viewer` is per browser: its id (for rate limiting), the prompt, the push in
-flight and its answer, and the mute switch (kept in localStorage).
+`Board` holds what every page shows. The backend never changes a page's copy: it sends the
+board to every page itself (`webapp.broadcast`), when it changes and when a page joins, so
+a change costs one message per page, not a state update per page. `Viewer` is per
+browser: its id (for rate limiting), the prompt, the push in flight and its answer, and
+the mute switch (kept in localStorage).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import reflex as rx
 
 from webapp import backend
-from webapp.view import Board as BoardValues
-from webapp.view import clock_digits, notice_for
-
-if TYPE_CHECKING:
-    from webapp.view import LinkState
-
-SHARED_BOARD = "swan-board"  # Reflex link tokens must not contain "_"
+from webapp.view import notice_for
 
 
-class Board(rx.SharedState):
-    """What every browser sees; only the backend task changes it."""
+class Board(rx.State):
+    """What every browser sees; filled by the backend's broadcast, never per page."""
 
     known: bool = False
     version: int = 0
@@ -45,27 +39,12 @@ class Board(rx.SharedState):
     link: str = "connecting"
     rule_set: str = "anytime"
     sent_at: float = 0.0
+    digits: int = 2
 
     @rx.event
     async def join(self) -> None:
-        """On page load: follow the shared board."""
-        await self._link_to(SHARED_BOARD)
-
-    @rx.var
-    def digits(self) -> int:
-        return clock_digits(self.period)
-
-    def show(self, values: BoardValues, link: LinkState, rule_set: str, now: float) -> None:
-        """Copy the backend's values in (only changed fields reach the browsers)."""
-        for name, value in asdict(values).items():
-            if name != "history":
-                setattr(self, name, value)
-        history = [asdict(row) for row in values.history]
-        if history != self.history:
-            self.history = history
-        self.link = link
-        self.rule_set = rule_set
-        self.sent_at = now
+        """On page load: this page gets the board as it is now, then every change."""
+        await backend.broadcast().welcome(self.router.session.session_id)
 
 
 class Viewer(rx.State):

@@ -5,8 +5,8 @@ into notices. No I/O and no clock: callers pass `now`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Final, Literal
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from swan.core.codecs import PushAccepted, PushRejected
 from swan.core.countdown import Rules
@@ -154,6 +154,15 @@ def board_for(
         last_at=last.at if last else 0.0,
         history=history,
     )
+
+
+def page_fields(board: Board, link: LinkState, rule_set: str) -> dict[str, Any]:
+    """The fields of the page's `Board` state for `board`, as plain JSON values: the board,
+    the link, the rule set and the counter's width (the time sent is added when sending)."""
+    fields = asdict(board)
+    fields["history"] = [asdict(row) for row in board.history]
+    fields.update(link=link, rule_set=rule_set, digits=clock_digits(board.period))
+    return fields
 
 
 @dataclass(frozen=True)

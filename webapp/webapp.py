@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
+from reflex.state import StateUpdate
+from reflex_base.constants import SocketEvent
+from reflex_base.constants.state import FIELD_MARKER
 
 from webapp import backend
 from webapp.pages.index import DESCRIPTION, TITLE, index
-from webapp.state import SHARED_BOARD, Board, Viewer
+from webapp.state import Board, Viewer
+from webapp.view import page_fields
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from webapp.view import Board as BoardValues
     from webapp.view import LinkState
-
-
-class _SharedTokenNoise(logging.Filter):
-    """Writing the shared token's state also tries to send it to a "client" named after the
-    token; there is none, so Reflex logs a warning per update. Drop just that line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return f"disconnected client '{SHARED_BOARD}'" not in record.getMessage()
-
-
-logging.getLogger("reflex.app").addFilter(_SharedTokenNoise())
 
 # The push button, as the tab's icon: a green disc on black.
 FAVICON = (
@@ -53,15 +46,30 @@ app.add_page(
 )
 
 
+def board_update(fields: Mapping[str, Any]) -> StateUpdate:
+    """The board's fields as Reflex sends a change of the `Board` state to a page."""
+    return StateUpdate(
+        delta={
+            Board.get_full_name(): {name + FIELD_MARKER: value for name, value in fields.items()}
+        }
+    )
+
+
 async def follow_the_button(app: rx.App) -> None:
-    """The lifespan task: one MQTT connection for this backend process."""
+    """The lifespan task: one MQTT connection for this backend process; every change of the
+    board goes to every page on this backend's websocket, as one message."""
     rule_set = backend.settings().rule_set
+    broadcast = backend.broadcast()
+
+    async def send(fields: Mapping[str, Any], page: str | None) -> None:
+        namespace = app.event_namespace
+        if namespace is not None:  # None: the app has no state (never for this one)
+            await namespace.emit(str(SocketEvent.EVENT), board_update(fields), to=page)
+
+    broadcast.attach(send)
 
     async def publish(values: BoardValues, link: LinkState) -> None:
-        token = rx.BaseStateToken(ident=SHARED_BOARD, cls=Board)
-        async with app.modify_state(token) as root:
-            board = await root.get_state(Board)
-            board.show(values, link, rule_set, time.time())
+        await broadcast.show(page_fields(values, link, rule_set))
 
     await backend.feed().run(publish)
 

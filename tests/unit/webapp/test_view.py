@@ -14,6 +14,7 @@ from webapp.view import (
     board_for,
     clock_digits,
     notice_for,
+    page_fields,
     remember,
     source_label,
     waiting_board,
@@ -141,3 +142,15 @@ def test_with_a_push_history_the_list_is_the_history():
     ]
     empty = board_for(Board(history=seen), None, version=0, recent=[])
     assert empty.history == ()
+
+
+def test_the_page_gets_the_board_the_link_the_rules_and_the_counters_width():
+    board = board_for(waiting_board(6480), countdown(), version=5)
+    fields = page_fields(board, "live", "swan")
+    assert fields["deadline"] == 10_000.0
+    assert fields["last_by"] == "G030JF0553648RUH"
+    assert fields["history"] == [
+        {"at": 3520.0, "by": "G030JF0553648RUH", "source": "button", "label": "IoT Button"}
+    ]
+    assert (fields["link"], fields["rule_set"], fields["digits"]) == ("live", "swan", 3)
+    assert "sent_at" not in fields  # stamped when it is sent
