@@ -14,23 +14,25 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from swan.adapters.mqtt import Endpoint
-from swan.bench import gateway, push
+from swan.bench import gateway, push, web
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
 from swan.bench.report import (
     BrokerFigures,
     GatewayFigures,
+    IdleCpu,
     Latencies,
     PathFigures,
     PushFigures,
     ShadowFigures,
     Throughput,
+    WebFigures,
 )
 
 # Starting Python, importing awscrt and connecting: on top of what the measurement takes.
 STARTUP_SECONDS: Final = 30.0
 
-PhaseFigures = BrokerFigures | ShadowFigures | PushFigures | GatewayFigures
+PhaseFigures = BrokerFigures | ShadowFigures | PushFigures | GatewayFigures | WebFigures
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,61 @@ class GatewayJob:
         )
 
 
-Job = BrokerJob | ShadowJob | PushJob | GatewayJob
+@dataclass(frozen=True)
+class WebJob:
+    """(e): `clients` pages open on the web app at `host`:`port`; `button` (serial, device
+    login) pushes `pushes` times; then the CPU of process group `backend_group` (the web
+    backend) over `quiet_seconds` with no pushes."""
+
+    PHASE: ClassVar[str] = "web"
+
+    host: str
+    port: int
+    button: tuple[str, Endpoint]
+    clients: int
+    pushes: int
+    timeout: float
+    quiet_seconds: float
+    backend_group: int
+
+    @property
+    def time_limit(self) -> float:
+        measuring = web.longest(
+            clients=self.clients,
+            pushes=self.pushes,
+            timeout=self.timeout,
+            quiet_seconds=self.quiet_seconds,
+        )
+        return STARTUP_SECONDS + measuring
+
+    def to_json(self) -> dict[str, Any]:
+        serial, endpoint = self.button
+        return {
+            "phase": self.PHASE,
+            "host": self.host,
+            "port": self.port,
+            "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
+            "clients": self.clients,
+            "pushes": self.pushes,
+            "timeout": self.timeout,
+            "quiet_seconds": self.quiet_seconds,
+            "backend_group": self.backend_group,
+        }
+
+    def figures_from_json(self, document: object) -> WebFigures:
+        fields = _answer(document, self.PHASE)
+        idle = fields.object("idle")
+        return WebFigures(
+            _latencies(fields.object("push_to_page")),
+            clients=fields.count("clients"),
+            connected=fields.count("connected"),
+            pushes=fields.count("pushes"),
+            connect_seconds=fields.number("connect_seconds"),
+            idle=IdleCpu(idle.number("cpu_seconds"), idle.number("seconds")),
+        )
+
+
+Job = BrokerJob | ShadowJob | PushJob | GatewayJob | WebJob
 
 
 def job_from_json(document: object) -> Job:
@@ -213,6 +269,18 @@ def job_from_json(document: object) -> Job:
             gateway=endpoint_from_json(fields.object("gateway")),
             topic=fields.text("topic"),
             load=_load(fields.object("load")),
+        )
+    if phase == WebJob.PHASE:
+        button = fields.object("button")
+        return WebJob(
+            host=fields.text("host"),
+            port=fields.count("port"),
+            button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
+            clients=fields.count("clients"),
+            pushes=fields.count("pushes"),
+            timeout=fields.positive("timeout"),
+            quiet_seconds=fields.positive("quiet_seconds"),
+            backend_group=fields.count("backend_group"),
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
 

@@ -15,7 +15,7 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from swan.bench import broker, gateway, jobs, push, shadow
+from swan.bench import broker, gateway, jobs, push, shadow, web
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-Run the load of one `swan bench` phase (broker, shadow, push or gateway) against a running
+Run the load of one `swan bench` phase (broker, shadow, push, gateway or web) against a running
 stack. Reads the job, one JSON document, on stdin; writes the phase's figures, one JSON
 document, on stdout; progress on stderr. Started by `swan bench`, not meant to be run by
 hand.
@@ -88,6 +88,19 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
                 connected(job.gateway),
                 topic=job.topic,
                 load=job.load,
+                say=say,
+            )
+        if isinstance(job, jobs.WebJob):
+            serial, login = job.button
+            return web.measure(
+                job.host,
+                job.port,
+                (serial, connected(login)),
+                clients=job.clients,
+                pushes=job.pushes,
+                timeout=job.timeout,
+                quiet_seconds=job.quiet_seconds,
+                backend_group=job.backend_group,
                 say=say,
             )
         say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")

@@ -90,6 +90,43 @@ class GatewayFigures:
 
 
 @dataclass(frozen=True)
+class IdleCpu:
+    """CPU time a process group used over a spell of `seconds` with nothing to do."""
+
+    cpu_seconds: float
+    seconds: float
+
+    @property
+    def percent_of_core(self) -> float | None:
+        return 100 * self.cpu_seconds / self.seconds if self.seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class WebFigures:
+    """(e) The web app: `clients` pages on one backend, `pushes` IoT Button pushes, each
+    timed from the click to its arrival at every page (a page that missed one, or never
+    opened, lost it); then the backend's CPU with the pages open and no pushes."""
+
+    push_to_page: Latencies
+    clients: int
+    connected: int
+    pushes: int
+    connect_seconds: float
+    idle: IdleCpu
+
+    @property
+    def deliveries(self) -> int:
+        """How many (page, push) arrivals were expected."""
+        return self.clients * self.pushes
+
+    @property
+    def delivered_percent(self) -> float | None:
+        if self.deliveries == 0:
+            return None
+        return 100 * len(self.push_to_page.seconds) / self.deliveries
+
+
+@dataclass(frozen=True)
 class Machine:
     cpu: str
     cores: int
@@ -107,6 +144,7 @@ class Results:
     shadow: ShadowFigures | None = None
     push: PushFigures | None = None
     gateway: GatewayFigures | None = None
+    web: WebFigures | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # the plan, for the JSON
 
 
@@ -144,6 +182,13 @@ PUSH_P99_TARGET: Final = Target(50, at_least=False)
 PUSH_TARGET_RATE: Final = 20.0  # the push targets are stated at this click rate
 # Throughput through the gateway within 10% of direct Mosquitto mTLS.
 GATEWAY_THROUGHPUT_TARGET: Final = Target(0.9, at_least=True, of="ratio")
+
+# (e): every page gets every push, the slowest 1% within a second, at 200 pages on one
+# backend; and a backend with nothing to push costs next to nothing: at most 2% of one core.
+WEB_P99_TARGET: Final = Target(1000, at_least=False)
+WEB_DELIVERED_TARGET: Final = Target(100, at_least=True)
+WEB_IDLE_CPU_TARGET: Final = Target(2, at_least=False)
+WEB_TARGET_CLIENTS: Final = 200  # the latency and CPU targets are stated for this many pages
 
 MS: Final = "ms"
 
@@ -267,7 +312,46 @@ def figures(results: Results) -> list[Figure]:
         ]
     if results.gateway is not None:
         found += _gateway_figures(results.gateway)
+    if results.web is not None:
+        found += _web_figures(results.web, base_p50, base_p99)
     return found
+
+
+def _web_figures(web: WebFigures, base_p50: float | None, base_p99: float | None) -> list[Figure]:
+    """(e): latencies against the bare broker round trip; delivery and idle CPU on their own."""
+    at_scale = web.clients >= WEB_TARGET_CLIENTS
+    p50 = _ms(percentile(web.push_to_page.seconds, 50))
+    p99 = _ms(percentile(web.push_to_page.seconds, 99))
+    longest = _ms(max(web.push_to_page.seconds)) if web.push_to_page.seconds else None
+    label = f"(e) push -> {web.clients} web pages"
+    return [
+        Figure("web.push_to_page.p50", f"{label}, p50", p50, MS, ratio(p50, base_p50)),
+        Figure(
+            "web.push_to_page.p99",
+            f"{label}, p99",
+            p99,
+            MS,
+            ratio(p99, base_p99),
+            WEB_P99_TARGET if at_scale else None,
+        ),
+        Figure("web.push_to_page.max", f"{label}, max", longest, MS, ratio(longest, base_p99)),
+        Figure(
+            "web.delivered",
+            f"{label}, delivered",
+            web.delivered_percent,
+            "%",
+            None,
+            WEB_DELIVERED_TARGET,
+        ),
+        Figure(
+            "web.idle_cpu",
+            f"(e) web backend CPU, idle, {web.connected} pages open",
+            web.idle.percent_of_core,
+            "% of a core",
+            None,
+            WEB_IDLE_CPU_TARGET if at_scale else None,
+        ),
+    ]
 
 
 def _gateway_figures(gateway: GatewayFigures) -> list[Figure]:
@@ -363,6 +447,16 @@ NOTES: Final = (
         "The two paths take turns, in short runs. Target: gateway throughput >= 0.9 of direct."
     ),
     (
+        "(e) pages of the web app (websockets speaking what Reflex's frontend speaks: hydrate, "
+        "join the board, answer pings; nothing rendered) open on one backend, the "
+        "`reflex run --env prod` of `swan up` (started for this phase only); an IoT Button "
+        "(mTLS) clicks, one push at a time; a page's latency is click -> the first board change "
+        "whose push count includes it; p99 and max are over every (page, push), ratios against "
+        "the bare broker round trip (a). Then no pushes for a while with the pages open: the "
+        "backend process group's CPU time from /proc, as a share of one core. Targets at 200 "
+        "pages: p99 <= 1 s, idle CPU <= 2% of a core; every page gets every push."
+    ),
+    (
         "the load (every MQTT client of the bench, the baseline's included) runs in a separate "
         "process, one per phase (python -m swan.bench.load), so the process measured hosts only "
         "the stack (Mosquitto is a process of its own); on a small machine they still share the "
@@ -440,6 +534,22 @@ def _phases(results: Results) -> dict[str, Any]:
                 ("direct", results.gateway.direct),
                 ("gateway", results.gateway.gateway),
             )
+        }
+    if results.web is not None:
+        web = results.web
+        phases["web"] = {
+            "push_to_page": _latency_details(web.push_to_page),
+            "clients": web.clients,
+            "connected": web.connected,
+            "connect_seconds": _rounded(web.connect_seconds),
+            "pushes": web.pushes,
+            "deliveries": web.deliveries,
+            "delivered": len(web.push_to_page.seconds),
+            "idle": {
+                "seconds": _rounded(web.idle.seconds),
+                "cpu_seconds": _rounded(web.idle.cpu_seconds),
+                "percent_of_core": _rounded(web.idle.percent_of_core),
+            },
         }
     return phases
 
@@ -539,6 +649,13 @@ def _counted(results: Results) -> list[str]:
         lines.append(
             f"(d) gateway: {_samples(through.round_trip)}; "
             f"{_completed(through.throughput, 'messages')}"
+        )
+    if results.web is not None:
+        web = results.web
+        lines.append(
+            f"(e) {web.connected} of {web.clients} pages open in {_number(web.connect_seconds)} s; "
+            f"{web.pushes} pushes: {len(web.push_to_page.seconds)} of {web.deliveries} delivered; "
+            f"idle: {_number(web.idle.cpu_seconds)} s CPU in {_number(web.idle.seconds)} s"
         )
     return lines
 

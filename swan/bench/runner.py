@@ -20,19 +20,24 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from swan.bench import child
 from swan.bench.direct import DirectBroker, DirectPlan
-from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob
+from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, WebJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
+from swan.core.topics import WEB_SENDER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from swan.adapters.mqtt import Endpoint
+    from swan.bench.report import WebFigures
+    from swan.local.stack import LocalStack
 
-Phase = Literal["broker", "shadow", "push", "gateway"]
-PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
-PORTS: Final = 4  # device, web, iot-data, scheduler
+Phase = Literal["broker", "shadow", "push", "gateway", "web"]
+# What `swan bench` measures by default; `swan bench web` measures the web app instead.
+PHASES: Final[tuple[Phase, ...]] = get_args(Phase)[:4]
+WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "web")  # (a): the baseline of the ratios
+PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
 BENCH_RULES: Final = Rules(min_push_interval=0)
 # The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
@@ -52,11 +57,22 @@ class Plan:
     rate: float = 20.0
     push_seconds: float = 10.0
     timeout: float = 5.0
+    clients: int = 200  # pages open on the web backend in (e)
+    web_pushes: int = 5
+    quiet_seconds: float = 10.0
 
     @classmethod
     def defaults(cls, *, quick: bool) -> Plan:
         if quick:
-            return cls(quick=True, samples=50, seconds=1.0, push_seconds=1.5)
+            return cls(
+                quick=True,
+                samples=50,
+                seconds=1.0,
+                push_seconds=1.5,
+                clients=10,
+                web_pushes=2,
+                quiet_seconds=1.0,
+            )
         return cls()
 
     def with_options(self, **options: object) -> Plan:
@@ -84,7 +100,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
-        *stack_ports, direct_port = free_ports(PORTS + 1)  # the last: (d)'s direct broker
+        # The last two: (d)'s direct broker, (e)'s web app.
+        *stack_ports, direct_port, web_port = free_ports(PORTS + 2)
         ports = LocalPorts(*stack_ports)
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
@@ -140,8 +157,38 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                     load=plan.load,
                 )
                 results = replace(results, gateway=child.run(gateway_job, say))
+        if "web" in plan.phases:
+            results = replace(results, web=_web_phase(plan, stack, web_port, run_id, say))
         say("stopping the private local stack ...")
     return results
+
+
+def _web_phase(
+    plan: Plan, stack: LocalStack, port: int, run_id: str, say: Callable[[str], None]
+) -> WebFigures:
+    """(e): the web app as `swan up` runs it, for this phase only (so that (a) to (d)
+    measure the stack without it), logged in as the thing `web`; an IoT Button pushes."""
+    from swan.local.webapp import WebApp, WebAppPlan  # noqa: PLC0415
+
+    web_plan = WebAppPlan(
+        stack.state_dir, stack.device_endpoint(WEB_SENDER), BENCH_RULES, port=port
+    )
+    say(f"starting the web app on port {port} (it builds its pages first) ...")
+    with WebApp(web_plan) as webapp:
+        if webapp.pid is None:
+            raise AssertionError  # unreachable: a started web app leads its process group
+        serial = f"BENCH{run_id.upper()}WEB"
+        job = WebJob(
+            host=web_plan.host,
+            port=port,
+            button=(serial, stack.device_endpoint(serial)),
+            clients=plan.clients,
+            pushes=plan.web_pushes,
+            timeout=plan.timeout,
+            quiet_seconds=plan.quiet_seconds,
+            backend_group=webapp.pid,
+        )
+        return child.run(job, say)
 
 
 def free_ports(count: int) -> list[int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.commands import Command
+from swan.core.errors import InvalidSettingError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,6 +40,18 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 by a handler of the stack, which would be timed too. The paths take
                 turns in short runs. Target: gateway throughput >= 0.9 of direct.
 
+`swan bench web` measures the web app instead, with (a) as the baseline of its ratios:
+
+  (e) web       The web app as `swan up` runs it (reflex run --env prod, started for
+                this phase), with --clients pages open on its one backend: websockets
+                that speak what Reflex's frontend speaks (hydrate, join the board,
+                answer pings). An IoT Button pushes, one push at a time; a page's
+                latency is click -> the first board change that includes the push:
+                p50/p99/max over every (page, push), and the share delivered. Then
+                --quiet-seconds with the pages open and no pushes: the backend process
+                group's CPU (from /proc) as a share of one core. Targets at 200 pages:
+                p99 <= 1 s, every push delivered, idle CPU <= 2% of a core.
+
 `swan bench pi` measures the Raspberry Pi client instead: `swan pi` in a child process
 (recording matrix, then terminal to /dev/null) while the countdown runs, against an idle
 MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups per second over
@@ -59,7 +72,10 @@ PHASES = ("broker", "shadow", "push", "gateway")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "target", nargs="?", choices=("pi",), help="pi: measure the Raspberry Pi client"
+        "target",
+        nargs="?",
+        choices=("web", "pi"),
+        help="web: measure the web app (with the broker baseline); pi: the Raspberry Pi client",
     )
     parser.add_argument(
         "--quick",
@@ -110,6 +126,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long (c) clicks (default 10)",
     )
     parser.add_argument(
+        "--clients",
+        type=_positive(int),
+        metavar="N",
+        help="web: pages open on the web backend (default 200; the targets are stated at 200)",
+    )
+    parser.add_argument(
+        "--quiet-seconds",
+        type=_positive(float),
+        metavar="S",
+        help="web: how long the backend's idle CPU is measured, pages open, no pushes (default 10)",
+    )
+    parser.add_argument(
         "--timeout",
         type=_positive(float),
         metavar="S",
@@ -127,14 +155,21 @@ def run(args: argparse.Namespace) -> int:
             quick=args.quick, seconds=args.seconds, json_path=args.json, say=_progress
         )
 
+    phases = tuple(p for p in PHASES if p in args.only) if args.only else None
+    if args.target == "web":
+        if args.only:
+            raise InvalidSettingError("--only", args.only, "does not go with `swan bench web`")
+        phases = runner.WEB_PHASES
     plan = runner.Plan.defaults(quick=args.quick).with_options(
-        phases=tuple(p for p in PHASES if p in args.only) if args.only else None,
+        phases=phases,
         samples=args.samples,
         seconds=args.seconds,
         window=args.window,
         rate=args.rate,
         push_seconds=args.push_seconds,
         timeout=args.timeout,
+        clients=args.clients,
+        quiet_seconds=args.quiet_seconds,
     )
     results = runner.run(plan, say=_progress)
     json_to_stdout = args.json == "-"
