@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from swan.adapters.mqtt import Endpoint
-from swan.bench import gateway, push, web
+from swan.bench import gateway, push, viewers, web
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
 from swan.bench.report import (
@@ -26,13 +26,16 @@ from swan.bench.report import (
     PushFigures,
     ShadowFigures,
     Throughput,
+    ViewerFigures,
     WebFigures,
 )
 
 # Starting Python, importing awscrt and connecting: on top of what the measurement takes.
 STARTUP_SECONDS: Final = 30.0
 
-PhaseFigures = BrokerFigures | ShadowFigures | PushFigures | GatewayFigures | WebFigures
+PhaseFigures = (
+    BrokerFigures | ShadowFigures | PushFigures | GatewayFigures | WebFigures | ViewerFigures
+)
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,45 @@ class WebJob:
         )
 
 
-Job = BrokerJob | ShadowJob | PushJob | GatewayJob | WebJob
+@dataclass(frozen=True)
+class ViewersJob:
+    """(f): `viewers` (device logins, through the gateway) follow the button shadow's
+    documents; `button` (serial, device login) pushes `pushes` times."""
+
+    PHASE: ClassVar[str] = "viewers"
+
+    button: tuple[str, Endpoint]
+    viewers: tuple[Endpoint, ...]
+    pushes: int
+    timeout: float
+
+    @property
+    def time_limit(self) -> float:
+        measuring = viewers.longest(
+            viewers=len(self.viewers), pushes=self.pushes, timeout=self.timeout
+        )
+        return STARTUP_SECONDS + measuring
+
+    def to_json(self) -> dict[str, Any]:
+        serial, endpoint = self.button
+        return {
+            "phase": self.PHASE,
+            "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
+            "viewers": [endpoint_to_json(viewer) for viewer in self.viewers],
+            "pushes": self.pushes,
+            "timeout": self.timeout,
+        }
+
+    def figures_from_json(self, document: object) -> ViewerFigures:
+        fields = _answer(document, self.PHASE)
+        return ViewerFigures(
+            _latencies(fields.object("push_to_viewer")),
+            viewers=fields.count("viewers"),
+            pushes=fields.count("pushes"),
+        )
+
+
+Job = BrokerJob | ShadowJob | PushJob | GatewayJob | WebJob | ViewersJob
 
 
 def job_from_json(document: object) -> Job:
@@ -281,6 +322,17 @@ def job_from_json(document: object) -> Job:
             timeout=fields.positive("timeout"),
             quiet_seconds=fields.positive("quiet_seconds"),
             backend_group=fields.count("backend_group"),
+        )
+    if phase == ViewersJob.PHASE:
+        button = fields.object("button")
+        watchers = fields.objects("viewers")
+        if not watchers:
+            raise InvalidJsonError(f"{fields.where}.viewers", "no viewers to measure")
+        return ViewersJob(
+            button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
+            viewers=tuple(endpoint_from_json(viewer) for viewer in watchers),
+            pushes=fields.count("pushes"),
+            timeout=fields.positive("timeout"),
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
 

@@ -15,7 +15,7 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from swan.bench import broker, gateway, jobs, push, shadow, web
+from swan.bench import broker, gateway, jobs, push, shadow, viewers, web
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -28,10 +28,10 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-Run the load of one `swan bench` phase (broker, shadow, push, gateway or web) against a running
-stack. Reads the job, one JSON document, on stdin; writes the phase's figures, one JSON
-document, on stdout; progress on stderr. Started by `swan bench`, not meant to be run by
-hand.
+Run the load of one `swan bench` phase (broker, shadow, push, gateway, viewers or web) against
+a running stack. Reads the job, one JSON document, on stdin; writes the phase's figures, one
+JSON document, on stdout; progress on stderr. Started by `swan bench`, not meant to be run
+by hand.
 """
 
 
@@ -101,6 +101,17 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
                 timeout=job.timeout,
                 quiet_seconds=job.quiet_seconds,
                 backend_group=job.backend_group,
+                say=say,
+            )
+        if isinstance(job, jobs.ViewersJob):
+            serial, login = job.button
+            say(f"connecting {len(job.viewers)} viewers over mTLS ...")
+            watchers = [connected(viewer) for viewer in job.viewers]
+            return viewers.measure(
+                (serial, connected(login)),
+                watchers,
+                pushes=job.pushes,
+                timeout=job.timeout,
                 say=say,
             )
         say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")

@@ -127,6 +127,28 @@ class WebFigures:
 
 
 @dataclass(frozen=True)
+class ViewerFigures:
+    """(f) `viewers` MQTT subscribers of the button shadow's documents (devices through the
+    gateway, as Pis), `pushes` IoT Button pushes, each timed from the click to its arrival
+    at every viewer (a viewer that missed one lost it)."""
+
+    push_to_viewer: Latencies
+    viewers: int
+    pushes: int
+
+    @property
+    def deliveries(self) -> int:
+        """How many (viewer, push) arrivals were expected."""
+        return self.viewers * self.pushes
+
+    @property
+    def delivered_percent(self) -> float | None:
+        if self.deliveries == 0:
+            return None
+        return 100 * len(self.push_to_viewer.seconds) / self.deliveries
+
+
+@dataclass(frozen=True)
 class Machine:
     cpu: str
     cores: int
@@ -145,6 +167,7 @@ class Results:
     push: PushFigures | None = None
     gateway: GatewayFigures | None = None
     web: WebFigures | None = None
+    viewers: ViewerFigures | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # the plan, for the JSON
 
 
@@ -188,7 +211,10 @@ GATEWAY_THROUGHPUT_TARGET: Final = Target(0.9, at_least=True, of="ratio")
 WEB_P99_TARGET: Final = Target(1000, at_least=False)
 WEB_DELIVERED_TARGET: Final = Target(100, at_least=True)
 WEB_IDLE_CPU_TARGET: Final = Target(2, at_least=False)
-WEB_TARGET_CLIENTS: Final = 200  # the latency and CPU targets are stated for this many pages
+# the latency and CPU targets are stated for this many pages
+WEB_TARGET_CLIENTS: Final = 200
+# (f): "every viewer sees the new deadline at once": the same second as the web pages get.
+VIEWERS_P99_TARGET: Final = Target(1000, at_least=False)
 
 MS: Final = "ms"
 
@@ -314,7 +340,42 @@ def figures(results: Results) -> list[Figure]:
         found += _gateway_figures(results.gateway)
     if results.web is not None:
         found += _web_figures(results.web, base_p50, base_p99)
+    if results.viewers is not None:
+        found += _viewer_figures(results.viewers, base_p50, base_p99)
     return found
+
+
+def _viewer_figures(
+    viewers: ViewerFigures, base_p50: float | None, base_p99: float | None
+) -> list[Figure]:
+    """(f): latencies against the bare broker round trip; the share delivered on its own."""
+    samples = viewers.push_to_viewer.seconds
+    p50 = _ms(percentile(samples, 50))
+    p99 = _ms(percentile(samples, 99))
+    longest = _ms(max(samples)) if samples else None
+    label = f"(f) push -> {viewers.viewers} MQTT viewers"
+    return [
+        Figure("viewers.push_to_viewer.p50", f"{label}, p50", p50, MS, ratio(p50, base_p50)),
+        Figure(
+            "viewers.push_to_viewer.p99",
+            f"{label}, p99",
+            p99,
+            MS,
+            ratio(p99, base_p99),
+            VIEWERS_P99_TARGET,
+        ),
+        Figure(
+            "viewers.push_to_viewer.max", f"{label}, max", longest, MS, ratio(longest, base_p99)
+        ),
+        Figure(
+            "viewers.delivered",
+            f"{label}, delivered",
+            viewers.delivered_percent,
+            "%",
+            None,
+            WEB_DELIVERED_TARGET,
+        ),
+    ]
 
 
 def _web_figures(web: WebFigures, base_p50: float | None, base_p99: float | None) -> list[Figure]:
@@ -457,6 +518,14 @@ NOTES: Final = (
         "pages: p99 <= 1 s, idle CPU <= 2% of a core; every page gets every push."
     ),
     (
+        "(f) MQTT viewers (devices with certificates of their own, connected through the "
+        "device gateway, as Raspberry Pis are) subscribe to the button shadow's documents; an "
+        "IoT Button (mTLS) clicks, one push at a time; a viewer's latency is click -> the first "
+        "documents message there whose `pushes` includes the push; p99 and max are over every "
+        "(viewer, push), ratios against the bare broker round trip (a). Compare with (e): the "
+        "same pushes reaching web pages through the web backend."
+    ),
+    (
         "the load (every MQTT client of the bench, the baseline's included) runs in a separate "
         "process, one per phase (python -m swan.bench.load), so the process measured hosts only "
         "the stack (Mosquitto is a process of its own); on a small machine they still share the "
@@ -534,6 +603,15 @@ def _phases(results: Results) -> dict[str, Any]:
                 ("direct", results.gateway.direct),
                 ("gateway", results.gateway.gateway),
             )
+        }
+    if results.viewers is not None:
+        viewers = results.viewers
+        phases["viewers"] = {
+            "push_to_viewer": _latency_details(viewers.push_to_viewer),
+            "viewers": viewers.viewers,
+            "pushes": viewers.pushes,
+            "deliveries": viewers.deliveries,
+            "delivered": len(viewers.push_to_viewer.seconds),
         }
     if results.web is not None:
         web = results.web
@@ -656,6 +734,12 @@ def _counted(results: Results) -> list[str]:
             f"(e) {web.connected} of {web.clients} pages open in {_number(web.connect_seconds)} s; "
             f"{web.pushes} pushes: {len(web.push_to_page.seconds)} of {web.deliveries} delivered; "
             f"idle: {_number(web.idle.cpu_seconds)} s CPU in {_number(web.idle.seconds)} s"
+        )
+    if results.viewers is not None:
+        viewers = results.viewers
+        lines.append(
+            f"(f) {viewers.viewers} viewers, {viewers.pushes} pushes: "
+            f"{len(viewers.push_to_viewer.seconds)} of {viewers.deliveries} delivered"
         )
     return lines
 

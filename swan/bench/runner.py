@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from swan.bench import child
 from swan.bench.direct import DirectBroker, DirectPlan
-from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, WebJob
+from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, ViewersJob, WebJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
@@ -33,10 +33,11 @@ if TYPE_CHECKING:
     from swan.bench.report import WebFigures
     from swan.local.stack import LocalStack
 
-Phase = Literal["broker", "shadow", "push", "gateway", "web"]
-# What `swan bench` measures by default; `swan bench web` measures the web app instead.
-PHASES: Final[tuple[Phase, ...]] = get_args(Phase)[:4]
-WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "web")  # (a): the baseline of the ratios
+Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web"]
+# What `swan bench` measures by default; `swan bench web` measures the web app instead,
+# beside the same pushes reaching MQTT viewers; (a) is the baseline of the ratios.
+PHASES: Final[tuple[Phase, ...]] = get_args(Phase)[:5]
+WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "viewers", "web")
 PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
 BENCH_RULES: Final = Rules(min_push_interval=0)
@@ -59,6 +60,8 @@ class Plan:
     timeout: float = 5.0
     clients: int = 200  # pages open on the web backend in (e)
     web_pushes: int = 5
+    viewers: int = 200  # MQTT subscribers of the button shadow in (f)
+    viewer_pushes: int = 10
     quiet_seconds: float = 10.0
 
     @classmethod
@@ -71,6 +74,8 @@ class Plan:
                 push_seconds=1.5,
                 clients=10,
                 web_pushes=2,
+                viewers=10,
+                viewer_pushes=2,
                 quiet_seconds=1.0,
             )
         return cls()
@@ -157,6 +162,18 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                     load=plan.load,
                 )
                 results = replace(results, gateway=child.run(gateway_job, say))
+        if "viewers" in plan.phases:
+            say(f"issuing certificates for {plan.viewers} viewers ...")
+            serial = f"BENCH{run_id.upper()}VIEW"
+            viewers_job = ViewersJob(
+                button=(serial, stack.device_endpoint(serial)),
+                viewers=tuple(
+                    stack.device_endpoint(f"bench-viewer-{run_id}-{n}") for n in range(plan.viewers)
+                ),
+                pushes=plan.viewer_pushes,
+                timeout=plan.timeout,
+            )
+            results = replace(results, viewers=child.run(viewers_job, say))
         if "web" in plan.phases:
             results = replace(results, web=_web_phase(plan, stack, web_port, run_id, say))
         say("stopping the private local stack ...")

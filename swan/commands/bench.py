@@ -39,8 +39,15 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 topic nobody subscribes to: every topic a device may publish is answered
                 by a handler of the stack, which would be timed too. The paths take
                 turns in short runs. Target: gateway throughput >= 0.9 of direct.
+  (f) viewers   Push -> every viewer: --viewers MQTT subscribers (devices with their own
+                certificates, through the gateway, as Raspberry Pis) follow the button
+                shadow's documents; an IoT Button pushes, one push at a time; a viewer's
+                latency is click -> the first documents message there that includes the
+                push: p50/p99/max over every (viewer, push), and the share delivered.
+                Targets at any number of viewers: p99 <= 1 s, every push delivered.
 
-`swan bench web` measures the web app instead, with (a) as the baseline of its ratios:
+`swan bench web` measures the web app instead, beside (f) and with (a) as the baseline of
+its ratios:
 
   (e) web       The web app as `swan up` runs it (reflex run --env prod, started for
                 this phase), with --clients pages open on its one backend: websockets
@@ -51,6 +58,9 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 --quiet-seconds with the pages open and no pushes: the backend process
                 group's CPU (from /proc) as a share of one core. Targets at 200 pages:
                 p99 <= 1 s, every push delivered, idle CPU <= 2% of a core.
+
+`swan bench all` measures everything in one run: (a) to (f), then the Pi client below; one
+table each, and with --json one document with both.
 
 `swan bench pi` measures the Raspberry Pi client instead: `swan pi` in a child process
 (recording matrix, then terminal to /dev/null) while the countdown runs, against an idle
@@ -67,15 +77,16 @@ The load of each phase, (a) included, runs in a child process of its own
 outlives its phase's time limit (from --seconds, --push-seconds and --timeout) is killed.
 """
 
-PHASES = ("broker", "shadow", "push", "gateway")
+PHASES = ("broker", "shadow", "push", "gateway", "viewers")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         nargs="?",
-        choices=("web", "pi"),
-        help="web: measure the web app (with the broker baseline); pi: the Raspberry Pi client",
+        choices=("web", "pi", "all"),
+        help="web: measure the web app (with the broker baseline and the MQTT viewers); "
+        "pi: the Raspberry Pi client; all: everything",
     )
     parser.add_argument(
         "--quick",
@@ -91,8 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         action="append",
         choices=PHASES,
-        help="measure only this phase; repeat for more (default: all four; the ratios of "
-        "(b) and (c) need broker, (d) has its own baseline)",
+        help="measure only this phase; repeat for more (default: all five; the ratios of "
+        "(b), (c) and (f) need broker, (d) has its own baseline)",
     )
     parser.add_argument(
         "--samples",
@@ -132,6 +143,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="web: pages open on the web backend (default 200; the targets are stated at 200)",
     )
     parser.add_argument(
+        "--viewers",
+        type=_positive(int),
+        metavar="N",
+        help="MQTT subscribers of the button shadow in (f) (default 200)",
+    )
+    parser.add_argument(
         "--quiet-seconds",
         type=_positive(float),
         metavar="S",
@@ -156,10 +173,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
     phases = tuple(p for p in PHASES if p in args.only) if args.only else None
-    if args.target == "web":
+    if args.target in ("web", "all"):
         if args.only:
-            raise InvalidSettingError("--only", args.only, "does not go with `swan bench web`")
-        phases = runner.WEB_PHASES
+            raise InvalidSettingError(
+                "--only", args.only, f"does not go with `swan bench {args.target}`"
+            )
+        phases = runner.WEB_PHASES if args.target == "web" else (*runner.PHASES, "web")
     plan = runner.Plan.defaults(quick=args.quick).with_options(
         phases=phases,
         samples=args.samples,
@@ -169,14 +188,24 @@ def run(args: argparse.Namespace) -> int:
         push_seconds=args.push_seconds,
         timeout=args.timeout,
         clients=args.clients,
+        viewers=args.viewers,
         quiet_seconds=args.quiet_seconds,
     )
     results = runner.run(plan, say=_progress)
     json_to_stdout = args.json == "-"
     table_out = sys.stderr if json_to_stdout else sys.stdout
     table_out.write(report.render_table(results))
+    document = report.to_json(results)
+    if args.target == "all":
+        from swan.bench import pi  # noqa: PLC0415
+
+        _progress("measuring the Raspberry Pi client ...")
+        pi_seconds = args.seconds or (pi.QUICK_SECONDS if args.quick else pi.SECONDS)
+        pi_bench = pi.run(pi_seconds, _progress)
+        table_out.write("\n" + pi.render_table(pi_bench))
+        document["pi"] = pi.to_json(pi_bench)
     if args.json is not None:
-        text = json.dumps(report.to_json(results), indent=2) + "\n"
+        text = json.dumps(document, indent=2) + "\n"
         if json_to_stdout:
             sys.stdout.write(text)
         else:
@@ -204,7 +233,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 COMMAND = Command(
     name="bench",
-    help="measure the broker, the shadow service, the push path and the device gateway",
+    help="measure the broker, shadow service, push path, device gateway, viewers, web app, Pi",
     description=DESCRIPTION,
     add_arguments=add_arguments,
     run=run,

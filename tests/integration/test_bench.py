@@ -34,6 +34,10 @@ FIGURES = (
     "gateway.round_trip.p50",
     "gateway.round_trip.p99",
     "gateway.throughput",
+    "viewers.push_to_viewer.p50",
+    "viewers.push_to_viewer.p99",
+    "viewers.push_to_viewer.max",
+    "viewers.delivered",
 )
 ENDPOINT = Endpoint.local(Path("/nowhere/internal.sock"), "bench-test", "user", "password")
 JOB = BrokerJob(ENDPOINT, ENDPOINT, "swan-bench/test", Load(10, 1.0, 7, 1.0))
@@ -49,8 +53,12 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
     assert tuple(figures) == FIGURES
     for key in FIGURES:
         assert figures[key]["value"] > 0, key
-        assert figures[key]["ratio"] > 0, key
+        if key != "viewers.delivered":  # a share, not a time: it has no baseline
+            assert figures[key]["ratio"] > 0, key
     assert document["phases"]["push"]["clicks"] > 0
+    viewers = document["phases"]["viewers"]
+    assert viewers["viewers"] > 1
+    assert viewers["delivered"] + viewers["push_to_viewer"]["lost"] == viewers["deliveries"] > 0
     assert document["phases"]["shadow"]["update"]["samples"] > 0
     for path in ("direct", "gateway"):
         assert document["phases"]["gateway"][path]["round_trip"]["samples"] > 0, path
@@ -74,7 +82,7 @@ def test_only_some_phases_and_the_json_in_a_file(capsys, tmp_path):
     assert "(b)" not in out.split("counted:")[0]
     assert "starting a direct mTLS Mosquitto" in err
     document = json.loads(written.read_text())
-    assert list(document["figures"]) == [*FIGURES[:3], *FIGURES[8:]]
+    assert list(document["figures"]) == [*FIGURES[:3], *FIGURES[8:14]]
     assert all(figure["value"] > 0 for figure in document["figures"].values())
     assert all(figure["ratio"] > 0 for figure in document["figures"].values())
 

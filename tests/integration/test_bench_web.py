@@ -27,7 +27,11 @@ def test_a_quick_web_bench_opens_pages_pushes_and_reads_the_backends_cpu(capsys)
         "broker.round_trip.p99",
         "broker.throughput",
         *WEB_FIGURES,
-    )
+        "viewers.push_to_viewer.p50",
+        "viewers.push_to_viewer.p99",
+        "viewers.push_to_viewer.max",
+        "viewers.delivered",
+    )  # (f), the same pushes reaching MQTT viewers, beside the pages
     for key in WEB_FIGURES[:3]:
         assert figures[key]["value"] > 0, key
         assert figures[key]["ratio"] > 0, key
@@ -40,3 +44,4 @@ def test_a_quick_web_bench_opens_pages_pushes_and_reads_the_backends_cpu(capsys)
     assert "starting the web app" in err
     assert "pages joined the board" in err  # the load process's progress, passed on
     assert "(e) push -> 5 web pages, p99" in err  # the table, on stderr
+    assert document["phases"]["viewers"]["deliveries"] > 0

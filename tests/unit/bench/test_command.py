@@ -1,7 +1,11 @@
 """`swan bench` on the command line: its help and its bad input (nothing is started)."""
 
+import json
+
 import pytest
 
+from swan.bench.pi import PiBench, PiRun
+from swan.bench.report import Machine, Results
 from swan.bench.runner import Plan
 from swan.cli import build_parser, main
 
@@ -16,6 +20,7 @@ def test_help_says_what_each_figure_means(capsys):
         "(b) shadow",
         "(c) push",
         "(d) gateway",
+        "(f) viewers",
         "PUBACK",
         "0.9 of direct",
         "ratio",
@@ -42,7 +47,7 @@ def test_bad_options_are_exit_code_2_with_the_reason(capsys, argv, complaint):
 
 
 def test_every_phase_runs_by_default_and_gateway_can_run_alone():
-    assert Plan().phases == ("broker", "shadow", "push", "gateway")
+    assert Plan().phases == ("broker", "shadow", "push", "gateway", "viewers")
     args = build_parser().parse_args(["bench", "--only", "gateway"])
     assert args.only == ["gateway"]
 
@@ -58,3 +63,35 @@ def test_quick_shortens_every_run_and_given_options_win():
     assert plan.window == quick.window
     assert plan.phases == ("push",)
     assert plan.settings()["phases"] == ["push"]
+
+
+def test_swan_bench_all_measures_every_phase_and_the_pi_in_one_json(monkeypatch, tmp_path, capsys):
+    machine = Machine(cpu="Test CPU", cores=2, python="3.11.7", platform="Linux")
+    planned, pi_windows = [], []
+
+    def run(plan, say):  # noqa: ARG001
+        planned.append(plan)
+        return Results(machine, quick=plan.quick, settings=plan.settings())
+
+    def pi_run(seconds, say):  # noqa: ARG001
+        pi_windows.append(seconds)
+        return PiBench(machine, seconds, (PiRun("pi", seconds, 0.2, 40.0, 2.0),))
+
+    monkeypatch.setattr("swan.bench.runner.run", run)
+    monkeypatch.setattr("swan.bench.pi.run", pi_run)
+    written = tmp_path / "all.json"
+    assert main(["bench", "all", "--quick", "--json", str(written)]) == 0
+    assert planned[0].phases == ("broker", "shadow", "push", "gateway", "viewers", "web")
+    assert pi_windows == [2.0]  # the Pi's quick window
+    out = capsys.readouterr().out
+    stack_table, pi_table = out.split("CPU % of a core")  # the Pi's table follows the stack's
+    assert "The Swan bench" in stack_table
+    assert "40.0" in pi_table
+    document = json.loads(written.read_text())
+    assert document["settings"]["phases"][-1] == "web"
+    assert document["pi"]["runs"][0]["name"] == "pi"
+
+
+def test_swan_bench_all_does_not_take_only(capsys):
+    assert main(["bench", "all", "--only", "shadow"]) == 2
+    assert "swan bench all" in capsys.readouterr().err

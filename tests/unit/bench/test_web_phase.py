@@ -233,9 +233,9 @@ def test_swan_bench_web_measures_the_web_app_against_the_broker_baseline(monkeyp
     monkeypatch.setattr("swan.bench.runner.run", run)
     assert main(["bench", "web", "--clients", "50", "--quiet-seconds", "3"]) == 0
     plan = planned[0]
-    assert plan.phases == WEB_PHASES == ("broker", "web")
+    assert plan.phases == WEB_PHASES == ("broker", "viewers", "web")
     assert (plan.clients, plan.quiet_seconds) == (50, 3.0)
-    assert "web" not in PHASES  # `swan bench` alone measures the four others
+    assert "web" not in PHASES  # `swan bench` alone measures the five others
 
 
 def test_quick_opens_few_pages_and_stays_quiet_briefly():
