@@ -9,6 +9,7 @@ the mute switch (kept in localStorage).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import reflex as rx
 
 from webapp import backend
-from webapp.view import notice_for
+from webapp.view import NOTICE_SECONDS, notice_for
 
 
 class Board(rx.State):
@@ -55,6 +56,7 @@ class Viewer(rx.State):
     in_flight: bool = False
     notice: str = ""
     notice_kind: str = ""
+    notices: int = 0  # how many notices this page has shown: the one to clear is the last
     clock_sample: float = 0.0
 
     @rx.event
@@ -91,4 +93,12 @@ class Viewer(rx.State):
         async with self:
             self.in_flight = False
             self.notice, self.notice_kind = notice.text, notice.kind
+            self.notices += 1
+            shown = self.notices
             self.clock_sample = time.time()
+        # The answer is news for a while, then old: it must not linger into a later scene
+        # (a "Pushed" under the failure screen).
+        await asyncio.sleep(NOTICE_SECONDS)
+        async with self:
+            if self.notices == shown and not self.in_flight:
+                self.notice, self.notice_kind = "", ""

@@ -165,6 +165,9 @@ def page_fields(board: Board, link: LinkState, rule_set: str) -> dict[str, Any]:
     return fields
 
 
+NOTICE_SECONDS: Final = 6.0  # how long the answer to a push stays under the button
+
+
 @dataclass(frozen=True)
 class Notice:
     """The line under the button after a push: what happened, and how it should look."""
