@@ -57,6 +57,15 @@ def click_latencies(
     return Latencies(tuple(samples), lost)
 
 
+def documents_pushes(message: Message) -> int | None:
+    """The button shadow's `pushes` in a documents message (None: not one, or none there)."""
+    try:
+        pushes = ShadowDocuments.from_payload(message.payload).current.reported.get("pushes")
+    except InvalidPayloadError:
+        return None
+    return pushes if isinstance(pushes, int) else None
+
+
 class _Watch:
     """The documents messages of the button shadow as they arrive: (pushes, arrival time)."""
 
@@ -67,11 +76,8 @@ class _Watch:
 
     def record(self, message: Message) -> None:
         at = self._clock()
-        try:
-            pushes = ShadowDocuments.from_payload(message.payload).current.reported.get("pushes")
-        except InvalidPayloadError:
-            return
-        if isinstance(pushes, int):
+        pushes = documents_pushes(message)
+        if pushes is not None:
             with self._changed:
                 self._seen.append((pushes, at))
                 self._changed.notify_all()

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from swan.bench.fanout import delivery_latencies, merged
 from swan.bench.loops import BenchTimeoutError
-from swan.bench.push import current_pushes
+from swan.bench.push import current_pushes, documents_pushes
 from swan.bench.report import Latencies, ViewerFigures
-from swan.core.codecs import ButtonClick, ShadowDocuments
-from swan.core.errors import InvalidPayloadError
+from swan.core.codecs import ButtonClick
 from swan.core.topics import BUTTON_SHADOW
 
 if TYPE_CHECKING:
@@ -37,23 +37,6 @@ GAP: Final = 0.2  # seconds between one push's last delivery and the next push
 CONNECT_SECONDS: Final = 0.25  # the most one viewer's mTLS connect and subscribe may take
 
 
-def delivery_latencies(
-    sent_at: float, before: int, viewers: Sequence[Sequence[tuple[int, float]]]
-) -> Latencies:
-    """One push, sent at `sent_at` when the shadow counted `before` pushes: for each viewer
-    (the `pushes` of its documents messages as they arrived), the time until the first count
-    above `before` that arrived after the click; a viewer that never saw one lost it."""
-    samples = []
-    lost = 0
-    for seen in viewers:
-        arrived = next((at for pushes, at in seen if pushes > before and at >= sent_at), None)
-        if arrived is None:
-            lost += 1
-        else:
-            samples.append(arrived - sent_at)
-    return Latencies(tuple(samples), lost)
-
-
 @dataclass
 class _Viewer:
     """One subscriber's documents messages: (pushes, arrival time), shared with a waiter."""
@@ -64,11 +47,8 @@ class _Viewer:
 
     def record(self, message: Message) -> None:
         at = self.clock()
-        try:
-            pushes = ShadowDocuments.from_payload(message.payload).current.reported.get("pushes")
-        except InvalidPayloadError:
-            return
-        if isinstance(pushes, int):
+        pushes = documents_pushes(message)
+        if pushes is not None:
             with self.changed:
                 self.seen.append((pushes, at))
                 self.changed.notify_all()
@@ -123,10 +103,7 @@ def measure(
         for viewer in subscribed:
             viewer.unsubscribe(BUTTON_SHADOW.update_documents)
     return ViewerFigures(
-        Latencies(
-            tuple(sample for part in rounds for sample in part.seconds),
-            sum(part.lost for part in rounds),
-        ),
+        merged(rounds),
         viewers=len(viewers),
         pushes=pushes,
     )

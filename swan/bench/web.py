@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from swan.bench.cpu import group_ticks, ticks_per_second, used_seconds
+from swan.bench.fanout import delivery_latencies, merged
 from swan.bench.loops import BenchTimeoutError
 from swan.bench.report import IdleCpu, Latencies, WebFigures
 from swan.core.codecs import ButtonClick
@@ -35,30 +36,6 @@ log = logging.getLogger(__name__)
 WARM_UP: Final = 1  # pushes before the measured ones: the first of a run schedules its expiry
 GAP: Final = 0.5  # seconds between one push's last delivery and the next push
 OPENING: Final = 20  # pages opening at the same time, as people arriving
-
-
-def delivery_latencies(
-    sent_at: float, before: int, pages: Sequence[Sequence[tuple[int, float]]], missing: int = 0
-) -> Latencies:
-    """One push, sent at `sent_at` when the board counted `before` pushes: for each page
-    (the board's push counts as they arrived there), the time until the first count above
-    `before`; a page that never showed one, and each of the `missing` pages that never
-    opened, lost it."""
-    samples = []
-    lost = missing
-    for seen in pages:
-        arrived = next((at for pushes, at in seen if pushes > before and at >= sent_at), None)
-        if arrived is None:
-            lost += 1
-        else:
-            samples.append(arrived - sent_at)
-    return Latencies(tuple(samples), lost)
-
-
-def merged(parts: Sequence[Latencies]) -> Latencies:
-    return Latencies(
-        tuple(sample for part in parts for sample in part.seconds), sum(p.lost for p in parts)
-    )
 
 
 def measure(  # noqa: PLR0913  (the phase's settings, one keyword each)

@@ -66,18 +66,6 @@ def results(phase, *, with_broker=True):
 # ---------------------------------------------------------------- latencies
 
 
-def test_a_viewers_latency_runs_from_the_click_to_the_first_documents_that_include_it():
-    seen = [
-        [(7, 0.5), (8, 10.004)],  # had 7, then the push
-        [(8, 9.99), (8, 10.02)],  # an 8 from before the click does not count
-        [(7, 0.5)],  # never saw it: lost
-        [(9, 10.01)],  # two pushes in one documents message: it includes this one
-    ]
-    found = viewers.delivery_latencies(10.0, 7, seen)
-    assert found.seconds == pytest.approx((0.004, 0.02, 0.01))
-    assert found.lost == 1
-
-
 class PushPath:
     """A stand-in for the stack on the in-memory broker: each click on `iotbutton/+` becomes
     one more push in a documents message of the button shadow (the real path runs in the

@@ -71,23 +71,6 @@ def results(web_phase, *, with_broker=True):
 # ---------------------------------------------------------------- latencies
 
 
-def test_a_pages_latency_runs_from_the_click_to_the_first_board_that_includes_it():
-    pages = [
-        [(7, 0.5), (8, 10.03)],  # had 7, then the push
-        [(8, 10.08), (9, 10.5)],  # the push, then another
-        [(7, 0.5)],  # never saw it: lost
-        [(8, 9.99), (8, 10.2)],  # an 8 from before the click does not count
-    ]
-    found = web.delivery_latencies(10.0, 7, pages, missing=2)
-    assert found.seconds == pytest.approx((0.03, 0.08, 0.2))
-    assert found.lost == 3  # the page that missed it, and the two that never opened
-
-
-def test_the_pushes_add_up():
-    merged = web.merged([Latencies((0.1,), 1), Latencies((0.2, 0.3), 0)])
-    assert merged == Latencies((0.1, 0.2, 0.3), 1)
-
-
 def test_the_time_limit_grows_with_the_pages_the_pushes_and_the_quiet_spell():
     base = web.longest(clients=200, pushes=5, timeout=5.0, quiet_seconds=10.0)
     assert base > 10.0 + 6 * 5.0
