@@ -613,7 +613,24 @@ class _Parser:
             raise self.fail("a topic level: a whole number from 1", token)
         return value
 
+    # expression := condition, alone (the inside of a substitution template's ${...})
+    def expression(self) -> Expression:
+        found = self.condition()
+        if self.token.kind is not _Kind.END:
+            raise self.fail("the end of the expression")
+        return found
+
 
 def parse_rule(sql: str) -> Rule:
     """Parse an IoT SQL statement; raises `InvalidRuleError` for anything outside the subset."""
     return _Parser(sql).statement()
+
+
+def parse_expression(text: str) -> Expression:
+    """Parse one expression of the subset (`topic(3)`, `a.b`, ...); `InvalidRuleError` if not."""
+    return _Parser(text).expression()
+
+
+def evaluate(expression: Expression, message: Message) -> Any:
+    """The value of `expression` for `message`; `UNDEFINED` when it has none."""
+    return _value(expression, message)

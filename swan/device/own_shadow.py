@@ -6,10 +6,10 @@
 
 The status topic `swan/status/<thing>` carries the last will: AWS IoT Core does not publish
 a will on a reserved (`$aws/...`) topic, so the will cannot update the shadow itself. Its
-payload is a shadow update document, `{"state": {"reported": {"online": false}}}`, so an
-IoT rule (`SELECT * FROM 'swan/status/+'`, republished to
-`$$aws/things/${topic(3)}/shadow/update`) can forward it unchanged. The Pi says it is
-online there too on every connect.
+payload is a shadow update document, `{"state": {"reported": {"online": false}}}`, so the
+template's `StatusRule` (`SELECT state FROM 'swan/status/+'`, republished to
+`$$aws/things/${topic(3)}/shadow/update`) forwards it to the thing's shadow, on AWS and
+locally. The Pi says it is online there too on every connect.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """The local rules engine: the template's IoT topic rules, run against the local broker.
 
 For every message on a rule's FROM filter it evaluates the rule's SQL (swan.core.iotsql)
-and hands the result to the rule's Lambda functions, exactly as AWS IoT delivers events. A
-failing function is logged with its event; the engine goes on.
+and hands the result to the rule's Lambda functions, exactly as AWS IoT delivers events, and
+publishes it (as JSON) to each Republish action's topic, its substitution templates filled in
+(swan.core.substitution). A failing function is logged with its event; a topic that cannot
+be filled in is logged and skipped; the engine goes on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -14,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from swan.core.iotsql import Message as RuleMessage
 from swan.core.iotsql import decode_payload
+from swan.core.substitution import SubstitutionError, Template, parse_template
+from swan.core.topics import matches
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -32,6 +37,8 @@ class RulesEngine:
         self._host = host
         self._transport = transport
         self._by_filter: dict[str, list[TopicRule]] = defaultdict(list)
+        # Parsed once, here: a template that cannot be parsed stops the stack at start.
+        self._republish: dict[str, tuple[tuple[Template, int], ...]] = {}
         for rule in host.deployment.rules:
             if not rule.enabled:
                 log.info("rule %s is disabled", rule.name)
@@ -39,6 +46,9 @@ class RulesEngine:
             for action in rule.other_actions:
                 log.warning("rule %s: the %s action does not run locally", rule.name, action)
             self._by_filter[rule.query.topic_filter].append(rule)
+            self._republish[rule.logical_id] = tuple(
+                (parse_template(action.topic), action.qos) for action in rule.republish
+            )
         self.invocations: list[Future[Any]] = []
 
     @property
@@ -76,8 +86,17 @@ class RulesEngine:
             future = self._host.invoke(function, event)
             future.add_done_callback(_log_failure(rule, function))
             self._remember(future)
-        for republish in rule.republish:
-            log.warning("rule %s: republish to %s does not run locally", rule.name, republish.topic)
+        for template, qos in self._republish[rule.logical_id]:
+            try:
+                topic = template.render(incoming)
+            except SubstitutionError as error:
+                log.warning("rule %s: republish skipped: %s", rule.name, error)
+
+                continue
+            if matches(rule.query.topic_filter, topic):  # would fire the rule again, forever
+                log.error("rule %s: republish to %s would loop; skipped", rule.name, topic)
+                continue
+            self._transport.publish(topic, json.dumps(event).encode(), qos=qos)
 
     def _remember(self, future: Future[Any]) -> None:
         # Kept (bounded) so tests and `swan bench` can wait for in-flight invocations.

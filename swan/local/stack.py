@@ -272,6 +272,14 @@ def local_deployment(
         )
         for logical_id, resource in template["Resources"].items()
         if resource.get("Type") == "AWS::IoT::Policy"
+    } | {
+        logical_id: resolve(
+            resource["Properties"]["ThingName"],
+            draft,
+            f"Resources.{logical_id}.Properties.ThingName",
+        )
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::IoT::Thing"
     }
     context = context_for(
         template,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -240,6 +241,19 @@ def test_swan_up_with_pi_runs_a_virtual_pi_beside_the_stack(stack, service):
     log = (stack.state_dir / "logs" / f"{thing}.log").read_text()
     assert f"{thing}: connected" in log
     assert f"{thing}: stopped" in log
+
+
+def test_a_pi_that_vanishes_is_marked_offline_in_its_shadow_by_its_last_will(stack, service):
+    # A power cut: no goodbye. The broker publishes the will on swan/status/<thing>, and the
+    # template's StatusRule republishes it to the thing's shadow, as AWS IoT would.
+    thing = unique("pi-cut-")
+    reports = service.watch(f"$aws/things/{thing}/shadow/update/accepted")
+    with virtual_pi(stack, thing) as child:
+        until(reports, lambda r: reported(r).get("online") is True, timeout=30)
+        child.send_signal(signal.SIGKILL)
+        child.wait(WAIT)
+        offline = until(reports, lambda r: reported(r).get("online") is False)
+    assert offline["state"] == {"reported": {"online": False}}
 
 
 # ---------------------------------------------------------------- stacks of their own

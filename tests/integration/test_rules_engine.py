@@ -1,6 +1,7 @@
 """The rules engine and the function host, with a template of their own on the real broker."""
 
 import json
+import queue
 import sys
 import threading
 import time
@@ -11,7 +12,8 @@ from support import unique
 from swan.local.functions import FunctionError, FunctionHost
 from swan.local.rules_engine import RulesEngine
 from swan.local.stack import TEMPLATE as PROJECT_TEMPLATE
-from swan.local.template import context_for, load_template, read_template
+from swan.local.stack import local_deployment
+from swan.local.template import load_template, read_template
 
 HANDLER = """
 import os
@@ -56,6 +58,17 @@ Resources:
           Type: IoTRule
           Properties:
             Sql: "SELECT *, topic(2) AS serial FROM 'PREFIX/+' WHERE clickType <> 'LONG'"
+  Forward:
+    Type: AWS::IoT::TopicRule
+    Properties:
+      TopicRulePayload:
+        Sql: "SELECT state, topic(2) AS thing FROM 'PREFIX-status/+' WHERE topic(2) <> 'skip'"
+        Actions:
+          - Republish:
+              Topic: "$$aws/PREFIX-out/${topic(2)}/${state.tag}"
+              Qos: 1
+          - Republish:
+              Topic: "PREFIX-status/${topic(2)}"
   Disabled:
     Type: AWS::IoT::TopicRule
     Properties:
@@ -119,6 +132,27 @@ def test_a_failing_function_is_logged_and_the_engine_goes_on(deployed, service, 
     assert failure.exc_info[1].args == ("boom",)
 
 
+def test_republish_fills_in_the_topic_and_publishes_the_rule_output(deployed, service, caplog):
+    prefix, _, _ = deployed
+    out = queue.Queue()
+    service.subscribe(f"$aws/{prefix}-out/#", out.put)
+    service.publish(f"{prefix}-status/pi-1", json.dumps({"state": {"tag": "a"}, "x": 1}).encode())
+    service.publish(f"{prefix}-status/skip", json.dumps({"state": {"tag": "b"}}).encode())
+    service.publish(f"{prefix}-status/pi-2", json.dumps({"state": {}}).encode())  # no tag
+    service.publish(f"{prefix}-status/pi-3", json.dumps({"state": {"tag": "c"}}).encode())
+    first, second = out.get(timeout=10), out.get(timeout=10)
+    assert (first.topic, first.json()) == (
+        f"$aws/{prefix}-out/pi-1/a",
+        {"state": {"tag": "a"}, "thing": "pi-1"},
+    )
+    assert second.topic == f"$aws/{prefix}-out/pi-3/c"  # pi-2's topic could not be filled in
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("republish skipped" in m and "pi-2" in m for m in messages)
+    # The second action would fire its own rule again: refused, every time, not looped; and
+    # a substitution sees the message, not the rule's output (AWS: no `${thing}` alias).
+    assert any(f"republish to {prefix}-status/pi-1 would loop" in m for m in messages)
+
+
 def test_functions_are_invoked_by_arn_as_the_scheduler_does(deployed):
     _, host, module = deployed
     arn = "arn:aws:lambda:us-east-1:000000000000:function:swan-local-recorder"
@@ -128,19 +162,20 @@ def test_functions_are_invoked_by_arn_as_the_scheduler_does(deployed):
         host.invoke("arn:aws:lambda:us-east-1:000000000000:function:nope", {})
 
 
-def test_the_project_template_loads_and_routes_both_push_topics():
-    template = load_template(PROJECT_TEMPLATE)
-    # LocalStack supplies the role's ARN, as CloudFormation would.
-    context = context_for(
-        template, attributes={"ExpirySchedulerRole.Arn": "arn:aws:iam::000000000000:role/x"}
-    )
-    deployment = read_template(template, context)
+def test_the_project_template_loads_and_routes_both_push_topics_and_the_status_topic():
+    _, deployment = local_deployment(PROJECT_TEMPLATE)
     routes = {rule.query.topic_filter: rule.functions for rule in deployment.rules}
     assert routes == {
         "iotbutton/+": ("UpdateButtonStatusFunction",),
         "swan/push/+": ("UpdateButtonStatusFunction",),
         "$aws/events/certificates/registered/+": ("RegisterDeviceFunction",),
+        "swan/status/+": (),
     }
+    (status,) = (rule for rule in deployment.rules if rule.logical_id == "StatusRule")
+    assert status.sql == "SELECT state FROM 'swan/status/+' WHERE topic(3) <> 'button'"
+    assert [(r.topic, r.qos) for r in status.republish] == [
+        ("$$aws/things/${topic(3)}/shadow/update", 1)
+    ]
     assert set(deployment.functions) == {
         "UpdateButtonStatusFunction",
         "ExpireCountdownFunction",

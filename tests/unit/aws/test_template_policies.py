@@ -45,6 +45,7 @@ def aws():
         attributes={
             "HistoryTable.Arn": TABLE_ARN,
             "ExpirySchedulerRole.Arn": SCHEDULER_ROLE,
+            "StatusRuleRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/swan-StatusRuleRole-1",
             "WebBackendRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/swan-WebBackendRole-1",
             "SiteBucket.Arn": "arn:aws:s3:::swan-sitebucket-1",
         },
@@ -134,6 +135,26 @@ def test_the_scheduler_role_may_only_run_the_expiry_function_of_this_account(aws
     assert grants(p["PolicyDocument"] for p in role["Policies"]) == allow(
         ["lambda:InvokeFunction"], EXPIRE_FUNCTION
     )
+
+
+def test_the_status_rule_may_only_republish_to_shadows_never_the_buttons(aws):
+    role = resolved(aws, "StatusRuleRole", "Properties")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "iot.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    documents = [p["PolicyDocument"] for p in role["Policies"]]
+    button = f"{IOT}:topic/$aws/things/button/shadow/update"
+    assert grants(documents) == allow(
+        ["iot:Publish"], f"{IOT}:topic/$aws/things/*/shadow/update"
+    ) | {("Deny", "iot:Publish", button)}
+    context = PolicyContext(None, "rule", REGION, ACCOUNT)
+    kitchen = f"{IOT}:topic/$aws/things/pi-kitchen/shadow/update"
+    assert evaluate(documents, "iot:Publish", kitchen, context) is Decision.ALLOW
+    assert evaluate(documents, "iot:Publish", button, context) is Decision.DENY
+    rule = resolved(aws, "StatusRule", "Properties", "TopicRulePayload")
+    assert rule["Sql"] == "SELECT state FROM 'swan/status/+' WHERE topic(3) <> 'button'"
+    (action,) = rule["Actions"]
+    assert action["Republish"]["Topic"] == "$$aws/things/${topic(3)}/shadow/update"
 
 
 def test_only_unauthenticated_identities_of_this_pool_get_the_web_role(aws):
