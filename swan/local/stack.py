@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import CrtTransport
     from swan.core.countdown import Rules
-    from swan.local.template import Deployment
+    from swan.local.template import Context, Deployment
 
 log = logging.getLogger(__name__)
 
@@ -264,23 +264,10 @@ def local_deployment(
     and the names AWS would give the resources the functions refer to."""
     template = load_template(path)
     draft = context_for(template, parameters=parameters)
-    names = {
-        logical_id: resolve(
-            resource["Properties"]["PolicyName"],
-            draft,
-            f"Resources.{logical_id}.Properties.PolicyName",
-        )
-        for logical_id, resource in template["Resources"].items()
-        if resource.get("Type") == "AWS::IoT::Policy"
-    } | {
-        logical_id: resolve(
-            resource["Properties"]["ThingName"],
-            draft,
-            f"Resources.{logical_id}.Properties.ThingName",
-        )
-        for logical_id, resource in template["Resources"].items()
-        if resource.get("Type") == "AWS::IoT::Thing"
-    }
+    # The names AWS would give them: the resources' own name properties.
+    names = _named(template, draft, "AWS::IoT::Policy", "PolicyName") | _named(
+        template, draft, "AWS::IoT::Thing", "ThingName"
+    )
     context = context_for(
         template,
         parameters=parameters,
@@ -288,6 +275,21 @@ def local_deployment(
         attributes={"ExpirySchedulerRole.Arn": LOCAL_ROLE_ARN},
     )
     return template, read_template(template, context)
+
+
+def _named(
+    template: Mapping[str, Any], context: Context, kind: str, name_property: str
+) -> dict[str, str]:
+    """The resources of type `kind`, by logical id, with the name their `name_property` gives."""
+    return {
+        logical_id: resolve(
+            resource["Properties"][name_property],
+            context,
+            f"Resources.{logical_id}.Properties.{name_property}",
+        )
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == kind
+    }
 
 
 def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
