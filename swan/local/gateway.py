@@ -11,7 +11,8 @@ registry by its AWS certificate id (SHA-256 of the DER):
   published with AWS's payload, and the connection is closed, as AWS does; a certificate
   still PENDING_ACTIVATION fires the event again;
 - INACTIVE, REVOKED, unknown CA, expired, not yet valid, self-signed: refused.
-Deactivating or revoking a certificate closes its live connections at once.
+Deactivating or revoking a certificate closes its live connections at once; a CA registered
+while the gateway runs is trusted from the next handshake on.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class CertificateRegistry(Protocol):
     def principal_things(self, principal_arn: str) -> Sequence[str]: ...
     def touch(self, certificate_id: str, now: float) -> None: ...
     def on_change(self, callback: Callable[[CertificateRecordLike], None]) -> None: ...
+    def on_ca_change(self, callback: Callable[[CaRecordLike], None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class DeviceGateway:
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = plan.port  # the port bound, once started (plan.port may be 0)
         registry.on_change(self._certificate_changed)
+        registry.on_ca_change(self._ca_changed)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -150,7 +153,7 @@ class DeviceGateway:
         self._loop = None
 
     def reload_trust(self) -> None:
-        """Trust the CAs registered now (after `RegisterCACertificate`, say)."""
+        """Trust the CAs registered now; the registry's CA changes do this by themselves."""
         if self._loop is not None and self._server is not None:
 
             async def load() -> None:
@@ -310,6 +313,12 @@ class DeviceGateway:
         if record.status == ACTIVE or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._disconnect, record.id)
+
+    def _ca_changed(self, _record: CaRecordLike) -> None:
+        # A CA registered after the start (RegisterCACertificate on the control plane, say):
+        # the next handshake must already trust it. Loaded on the loop, between handshakes.
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._load_trust)
 
     def _disconnect(self, certificate_id: str) -> None:
         for writer in list(self._live.get(certificate_id, ())):

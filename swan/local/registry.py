@@ -11,7 +11,8 @@ epoch seconds from the clock the registry is given.
 
 `on_change` callbacks run after a certificate's status changed, outside the lock, on the
 thread that made the change: the gateway uses them to drop the live connections of a
-certificate that is no longer ACTIVE.
+certificate that is no longer ACTIVE. `on_ca_change` callbacks run likewise after a CA was
+registered or changed: the gateway trusts a newly registered CA at once.
 """
 
 from __future__ import annotations
@@ -248,6 +249,7 @@ class Registry:
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Callable[[CertificateRecord], None]] = []
+        self._ca_listeners: list[Callable[[CaRecord], None]] = []
         self._parsed_cas: dict[str, x509.Certificate] = {}
         self._connection = self._open()
 
@@ -306,7 +308,9 @@ class Registry:
             else:
                 self._update_ca(db, ca_id, now, status=status, auto_registration=auto_registration)
             self._parsed_cas[ca_id] = certificate
-            return self._require_ca(db, ca_id)
+            record = self._require_ca(db, ca_id)
+        self._notify_ca(record)
+        return record
 
     def ca(self, ca_id: str) -> CaRecord | None:
         with self._transaction() as db:
@@ -327,7 +331,9 @@ class Registry:
             self._update_ca(
                 db, ca_id, self._clock.now(), status=status, auto_registration=auto_registration
             )
-            return self._require_ca(db, ca_id)
+            record = self._require_ca(db, ca_id)
+        self._notify_ca(record)
+        return record
 
     def ca_for(self, certificate: x509.Certificate) -> CaRecord | None:
         """The registered CA whose key signed `certificate` (an ACTIVE one first), or None.
@@ -437,6 +443,20 @@ class Registry:
             except Exception:
                 # The change is committed; one listener's failure must not undo or hide it.
                 log.exception("a listener failed on the change of certificate %s", record.id)
+
+    def on_ca_change(self, callback: Callable[[CaRecord], None]) -> None:
+        """Call `callback(record)` after a CA is registered or its settings change."""
+        with self._lock:
+            self._ca_listeners.append(callback)
+
+    def _notify_ca(self, record: CaRecord) -> None:
+        with self._lock:
+            listeners = list(self._ca_listeners)
+        for listener in listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("a listener failed on the change of CA %s", record.id)
 
     # ------------------------------------------------------------ things
 

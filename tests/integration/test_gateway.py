@@ -9,6 +9,7 @@ import ssl
 import time
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from support import free_port, unique
 
@@ -74,8 +75,7 @@ def test_an_expired_certificate_is_refused(identity, tmp_path):
     old_ca = authority.create_ca("An old CA", now=long_ago)
     identity.registry.register_ca(
         authority.certificate_pem(old_ca.certificate), auto_registration=False
-    )
-    identity.gateway.reload_trust()
+    )  # trusted by the running gateway at once: no reload, no restart
     fresh, expired = unique("pi-"), unique("pi-")
     valid = authority.issue_device(old_ca, fresh, now=datetime.now(UTC))
     stale = authority.issue_device(old_ca, expired, now=long_ago, days=1)
@@ -200,6 +200,44 @@ def test_a_new_device_is_refused_once_then_registered_and_let_in(stack):
         device.publish(f"iotbutton/{serial}", click).result(WAIT)
     finally:
         device.close()
+
+
+def test_a_ca_registered_through_the_control_plane_is_trusted_at_once(stack, tmp_path):
+    iot = boto3.client(
+        "iot",
+        endpoint_url=stack.endpoints().iot,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    now = datetime.now(UTC)
+    second_ca = authority.create_ca("A second CA", now=now)
+    code = iot.get_registration_code()["registrationCode"]
+    verification = authority.issue_verification(second_ca, code, now=now)
+    iot.register_ca_certificate(
+        caCertificate=authority.certificate_pem(second_ca.certificate).decode(),
+        verificationCertificate=authority.certificate_pem(verification.certificate).decode(),
+        setAsActive=True,
+    )
+    thing = unique("pi-second-ca-")
+    device = authority.issue_device(second_ca, thing, now=now)
+    registered = iot.register_certificate(
+        certificatePem=authority.certificate_pem(device.certificate).decode(), status="ACTIVE"
+    )
+    iot.create_thing(thingName=thing)
+    iot.attach_thing_principal(thingName=thing, principal=registered["certificateArn"])
+    iot.attach_policy(policyName="swan-local-device", target=registered["certificateArn"])
+    cert, key = write_pair(tmp_path, thing, device)
+    endpoint = Endpoint(
+        "localhost",
+        stack.running.identity.port,
+        thing,
+        ca_file=stack.certs.ca_files.certificate,
+        cert_file=cert,
+        key_file=key,
+    )
+    connect(endpoint, timeout=5).close()  # the first attempt: the gateway trusts it already
+    iot.close()
 
 
 def test_a_registered_device_named_button_is_refused(stack):

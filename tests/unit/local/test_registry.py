@@ -223,6 +223,21 @@ def test_a_failing_listener_does_not_undo_the_change(registry, device):
     assert len(calls) == 1
 
 
+def test_ca_registrations_and_changes_are_told_to_ca_listeners(registry, ca):
+    seen = []
+
+    def broken(_record):
+        raise RuntimeError("boom")
+
+    registry.on_ca_change(broken)  # its failure neither undoes the change nor stops the next
+    registry.on_ca_change(lambda record: seen.append(registry.ca(record.id)))
+    registered = registry.register_ca(pem(ca), auto_registration=False)
+    changed = registry.set_ca(registered.id, status="INACTIVE")
+    again = registry.register_ca(pem(ca), auto_registration=True)
+    assert seen == [registered, changed, again]  # each as committed, read back by the listener
+    assert (changed.status, again.auto_registration) == ("INACTIVE", True)
+
+
 def test_a_revoked_certificate_stays_revoked(registry, device):
     cert_id = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE").id
     registry.set_certificate_status(cert_id, "REVOKED")
