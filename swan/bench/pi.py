@@ -284,24 +284,6 @@ def _stop(child: subprocess.Popen[str]) -> None:
         child.wait(STOP_TIMEOUT)
 
 
-def command(
-    *, quick: bool, seconds: float | None, json_path: str | None, say: Callable[[str], None]
-) -> int:
-    """`swan bench pi`: the table on stdout (stderr with `--json -`), JSON if asked for."""
-    window = seconds or (QUICK_SECONDS if quick else SECONDS)
-    bench = run(window, say)
-    json_to_stdout = json_path == "-"
-    (sys.stderr if json_to_stdout else sys.stdout).write(render_table(bench))
-    if json_path is not None:
-        text = json.dumps(to_json(bench), indent=2) + "\n"
-        if json_to_stdout:
-            sys.stdout.write(text)
-        else:
-            Path(json_path).write_text(text)
-            say(f"wrote {json_path}")
-    return 0
-
-
 # ---------------------------------------------------------------- the baseline child
 
 

@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from swan.local.stack import LocalStack
 
 Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web"]
-# What `swan bench` measures by default; `swan bench web` measures the web app instead,
-# beside the same pushes reaching MQTT viewers; (a) is the baseline of the ratios.
-PHASES: Final[tuple[Phase, ...]] = get_args(Phase)[:5]
+# Every phase on the private stack, in the order they run (`swan bench` runs them all).
+ALL_PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
+# The phases with no web app: the plan's default.
+PHASES: Final[tuple[Phase, ...]] = ALL_PHASES[:5]
+# `swan bench web`: the web app beside the same pushes reaching MQTT viewers; (a) is the
+# baseline of the ratios.
 WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "viewers", "web")
 PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.

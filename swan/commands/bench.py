@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from swan.commands import Command
 from swan.core.errors import InvalidSettingError
@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 DESCRIPTION = """\
-Measure The Swan on this machine. The bench starts its own local stack (Mosquitto, the
-shadow service, the rules engine and the Lambda handlers) in a temporary directory on
-free loopback ports, so it can run beside `swan up`; --state-dir is not used.
+Measure The Swan on this machine: everything below by default (about 2.5 minutes), or the
+parts --only names. The bench starts its own local stack (Mosquitto, the shadow service, the
+rules engine and the Lambda handlers) in a temporary directory on free loopback ports, so it
+can run beside `swan up`; --state-dir is not used.
 
   (a) broker    Mosquitto alone, the baseline: one client publishes QoS 1 to a topic
                 another subscribes to, on the internal listener. Round trip p50/p99
@@ -39,33 +40,29 @@ free loopback ports, so it can run beside `swan up`; --state-dir is not used.
                 topic nobody subscribes to: every topic a device may publish is answered
                 by a handler of the stack, which would be timed too. The paths take
                 turns in short runs. Target: gateway throughput >= 0.9 of direct.
-  (f) viewers   Push -> every viewer: --viewers MQTT subscribers (devices with their own
+  (e) web       Push -> every web page: the web app as `swan up` runs it (reflex run
+                --env prod, started for this phase), with --clients pages open on its one
+                backend: websockets that speak what Reflex's frontend speaks (hydrate,
+                join the board, answer pings). An IoT Button pushes, one push at a time;
+                a page's latency is click -> the first board change that includes the
+                push: p50/p99/max over every (page, push), and the share delivered. Then
+                --quiet-seconds with the pages open and no pushes: the backend process
+                group's CPU (from /proc) as a share of one core. Targets at 200 pages:
+                p99 <= 1 s, every push delivered, idle CPU <= 2% of a core.
+  (f) viewers   Push -> every MQTT viewer: --viewers subscribers (devices with their own
                 certificates, through the gateway, as Raspberry Pis) follow the button
                 shadow's documents; an IoT Button pushes, one push at a time; a viewer's
                 latency is click -> the first documents message there that includes the
                 push: p50/p99/max over every (viewer, push), and the share delivered.
-                Targets at any number of viewers: p99 <= 1 s, every push delivered.
+                Targets: p99 <= 1 s, every push delivered.
+  pi            The Raspberry Pi client: `swan pi` in a child process (recording matrix,
+                then terminal to /dev/null) while the countdown runs, against an idle
+                MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups
+                per second over --seconds (default 20). Target: <= 2 % of one core,
+                <= 60 MB. A table of its own; in the JSON under `pi`.
 
-`swan bench web` measures the web app instead, beside (f) and with (a) as the baseline of
-its ratios:
-
-  (e) web       The web app as `swan up` runs it (reflex run --env prod, started for
-                this phase), with --clients pages open on its one backend: websockets
-                that speak what Reflex's frontend speaks (hydrate, join the board,
-                answer pings). An IoT Button pushes, one push at a time; a page's
-                latency is click -> the first board change that includes the push:
-                p50/p99/max over every (page, push), and the share delivered. Then
-                --quiet-seconds with the pages open and no pushes: the backend process
-                group's CPU (from /proc) as a share of one core. Targets at 200 pages:
-                p99 <= 1 s, every push delivered, idle CPU <= 2% of a core.
-
-`swan bench all` measures everything in one run: (a) to (f), then the Pi client below; one
-table each, and with --json one document with both.
-
-`swan bench pi` measures the Raspberry Pi client instead: `swan pi` in a child process
-(recording matrix, then terminal to /dev/null) while the countdown runs, against an idle
-MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups per second over
---seconds (default 20). Target: <= 2 % of one core, <= 60 MB.
+`swan bench web` is --only broker --only viewers --only web: the web app beside the MQTT
+viewers, with the baseline of their ratios. `swan bench pi` is --only pi.
 
 Every figure is shown with its ratio to the matching (a) figure measured in the same run
 (latency: x times the bare round trip; throughput: the share of the broker's), in (d) to
@@ -77,16 +74,16 @@ The load of each phase, (a) included, runs in a child process of its own
 outlives its phase's time limit (from --seconds, --push-seconds and --timeout) is killed.
 """
 
-PHASES = ("broker", "shadow", "push", "gateway", "viewers")
+PARTS = ("broker", "shadow", "push", "gateway", "web", "viewers", "pi")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         nargs="?",
-        choices=("web", "pi", "all"),
-        help="web: measure the web app (with the broker baseline and the MQTT viewers); "
-        "pi: the Raspberry Pi client; all: everything",
+        choices=("web", "pi"),
+        help="web: the web app, beside the MQTT viewers and the broker baseline; "
+        "pi: the Raspberry Pi client (default: everything)",
     )
     parser.add_argument(
         "--quick",
@@ -101,9 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=PHASES,
-        help="measure only this phase; repeat for more (default: all five; the ratios of "
-        "(b), (c) and (f) need broker, (d) has its own baseline)",
+        choices=PARTS,
+        help="measure only this part; repeat for more (default: all; the ratios of "
+        "(b), (c), (e) and (f) need broker, (d) and pi have their own baselines)",
     )
     parser.add_argument(
         "--samples",
@@ -163,47 +160,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swan.bench import report, runner  # noqa: PLC0415  (keeps `swan --help` fast)
+    from swan.bench import pi, report, runner  # noqa: PLC0415  (keeps `swan --help` fast)
 
-    if args.target == "pi":
-        from swan.bench import pi  # noqa: PLC0415
-
-        return pi.command(
-            quick=args.quick, seconds=args.seconds, json_path=args.json, say=_progress
+    if args.target is not None and args.only:
+        raise InvalidSettingError(
+            "--only", args.only, f"does not go with `swan bench {args.target}`"
         )
-
-    phases = tuple(p for p in PHASES if p in args.only) if args.only else None
-    if args.target in ("web", "all"):
-        if args.only:
-            raise InvalidSettingError(
-                "--only", args.only, f"does not go with `swan bench {args.target}`"
-            )
-        phases = runner.WEB_PHASES if args.target == "web" else (*runner.PHASES, "web")
-    plan = runner.Plan.defaults(quick=args.quick).with_options(
-        phases=phases,
-        samples=args.samples,
-        seconds=args.seconds,
-        window=args.window,
-        rate=args.rate,
-        push_seconds=args.push_seconds,
-        timeout=args.timeout,
-        clients=args.clients,
-        viewers=args.viewers,
-        quiet_seconds=args.quiet_seconds,
-    )
-    results = runner.run(plan, say=_progress)
+    chosen = {"web": runner.WEB_PHASES, "pi": ("pi",)}.get(args.target, args.only or PARTS)
+    phases = tuple(p for p in runner.ALL_PHASES if p in chosen)
     json_to_stdout = args.json == "-"
     table_out = sys.stderr if json_to_stdout else sys.stdout
-    table_out.write(report.render_table(results))
-    document = report.to_json(results)
-    if args.target == "all":
-        from swan.bench import pi  # noqa: PLC0415
-
+    document: dict[str, Any] = {}
+    if phases:
+        plan = runner.Plan.defaults(quick=args.quick).with_options(
+            phases=phases,
+            samples=args.samples,
+            seconds=args.seconds,
+            window=args.window,
+            rate=args.rate,
+            push_seconds=args.push_seconds,
+            timeout=args.timeout,
+            clients=args.clients,
+            viewers=args.viewers,
+            quiet_seconds=args.quiet_seconds,
+        )
+        results = runner.run(plan, say=_progress)
+        table_out.write(report.render_table(results))
+        document = report.to_json(results)
+    if "pi" in chosen:
         _progress("measuring the Raspberry Pi client ...")
         pi_seconds = args.seconds or (pi.QUICK_SECONDS if args.quick else pi.SECONDS)
         pi_bench = pi.run(pi_seconds, _progress)
-        table_out.write("\n" + pi.render_table(pi_bench))
-        document["pi"] = pi.to_json(pi_bench)
+        table_out.write(("\n" if phases else "") + pi.render_table(pi_bench))
+        if phases:
+            document["pi"] = pi.to_json(pi_bench)
+        else:
+            document = pi.to_json(pi_bench)
     if args.json is not None:
         text = json.dumps(document, indent=2) + "\n"
         if json_to_stdout:

@@ -20,7 +20,9 @@ def test_help_says_what_each_figure_means(capsys):
         "(b) shadow",
         "(c) push",
         "(d) gateway",
+        "(e) web",
         "(f) viewers",
+        "pi ",
         "PUBACK",
         "0.9 of direct",
         "ratio",
@@ -65,7 +67,8 @@ def test_quick_shortens_every_run_and_given_options_win():
     assert plan.settings()["phases"] == ["push"]
 
 
-def test_swan_bench_all_measures_every_phase_and_the_pi_in_one_json(monkeypatch, tmp_path, capsys):
+def fake_runs(monkeypatch):
+    """runner.run and pi.run recording what they were asked; nothing is started."""
     machine = Machine(cpu="Test CPU", cores=2, python="3.11.7", platform="Linux")
     planned, pi_windows = [], []
 
@@ -79,8 +82,13 @@ def test_swan_bench_all_measures_every_phase_and_the_pi_in_one_json(monkeypatch,
 
     monkeypatch.setattr("swan.bench.runner.run", run)
     monkeypatch.setattr("swan.bench.pi.run", pi_run)
+    return planned, pi_windows
+
+
+def test_swan_bench_measures_every_phase_and_the_pi_in_one_json(monkeypatch, tmp_path, capsys):
+    planned, pi_windows = fake_runs(monkeypatch)
     written = tmp_path / "all.json"
-    assert main(["bench", "all", "--quick", "--json", str(written)]) == 0
+    assert main(["bench", "--quick", "--json", str(written)]) == 0
     assert planned[0].phases == ("broker", "shadow", "push", "gateway", "viewers", "web")
     assert pi_windows == [2.0]  # the Pi's quick window
     out = capsys.readouterr().out
@@ -92,6 +100,31 @@ def test_swan_bench_all_measures_every_phase_and_the_pi_in_one_json(monkeypatch,
     assert document["pi"]["runs"][0]["name"] == "pi"
 
 
-def test_swan_bench_all_does_not_take_only(capsys):
-    assert main(["bench", "all", "--only", "shadow"]) == 2
-    assert "swan bench all" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("argv", "phases", "pi_runs"),
+    [
+        (["--only", "gateway", "--only", "broker"], ("broker", "gateway"), 0),
+        (["--only", "pi", "--only", "viewers"], ("viewers",), 1),
+        (["web"], ("broker", "viewers", "web"), 0),
+    ],
+)
+def test_only_some_parts(monkeypatch, argv, phases, pi_runs):
+    planned, pi_windows = fake_runs(monkeypatch)
+    assert main(["bench", "--quick", *argv]) == 0
+    assert planned[0].phases == phases
+    assert len(pi_windows) == pi_runs
+
+
+def test_swan_bench_pi_is_the_pi_alone_with_its_own_json(monkeypatch, capsys):
+    planned, pi_windows = fake_runs(monkeypatch)
+    assert main(["bench", "pi", "--seconds", "3", "--json", "-"]) == 0
+    assert planned == []  # no stack phases
+    assert pi_windows == [3.0]
+    out, err = capsys.readouterr()
+    assert json.loads(out)["runs"][0]["name"] == "pi"  # the Pi's document, at the top
+    assert "CPU % of a core" in err  # the table, on stderr when the JSON is on stdout
+
+
+def test_a_target_does_not_take_only(capsys):
+    assert main(["bench", "pi", "--only", "shadow"]) == 2
+    assert "swan bench pi" in capsys.readouterr().err
