@@ -6,7 +6,8 @@ its own thing (`pi-virtual`, provisioned so it need not wait for just-in-time
 registration). It does not read the keyboard (`swan up`'s console does: Enter pushes from
 there); its messages go to `<state>/logs/pi-virtual.log`, so they do not break its drawing.
 Each redraw leaves the cursor on the line below the matrix, where `swan up` keeps its
-status line.
+status line. When `swan up`'s output is not a terminal (a log file, a pipe) there is nothing
+to draw on: the matrix is not drawn, and the Pi runs all the same.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def virtual_pi(stack: LocalStack, thing: str = THING) -> Iterator[subprocess.Pop
         "--key", str(endpoint.key_file),
     ]  # fmt: skip
     with log_file.open("ab") as log:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=log)  # noqa: S603
+        drawing = None if sys.stdout.isatty() else subprocess.DEVNULL
+        child = subprocess.Popen(  # noqa: S603
+            command, stdin=subprocess.DEVNULL, stdout=drawing, stderr=log
+        )
     try:
         yield child
     finally:
