@@ -28,3 +28,17 @@ def unique(prefix: str = "t") -> str:
     import uuid  # noqa: PLC0415
 
     return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def local_boto3(service: str, url: str, **options: Any) -> Any:
+    """A boto3 client of `service` for an API of the local stand-in at `url` (any key works)."""
+    import boto3  # noqa: PLC0415  (unit tests never call this)
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        **options,
+    )

@@ -6,9 +6,8 @@ import queue
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from support import load_event, unique
+from support import load_event, local_boto3, unique
 
 from swan.adapters.clock import SystemClock
 from swan.certs.authority import (
@@ -61,13 +60,7 @@ def plane(registry):
 
 @pytest.fixture
 def iot(plane):
-    return boto3.client(
-        "iot",
-        endpoint_url=plane.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return local_boto3("iot", plane.url)
 
 
 def pem(issued):

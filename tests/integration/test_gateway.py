@@ -9,9 +9,8 @@ import ssl
 import time
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from support import free_port, unique
+from support import free_port, local_boto3, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect, connect_retrying
 from swan.certs import authority
@@ -203,13 +202,7 @@ def test_a_new_device_is_refused_once_then_registered_and_let_in(stack):
 
 
 def test_a_ca_registered_through_the_control_plane_is_trusted_at_once(stack, tmp_path):
-    iot = boto3.client(
-        "iot",
-        endpoint_url=stack.endpoints().iot,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    iot = local_boto3("iot", stack.endpoints().iot)
     now = datetime.now(UTC)
     second_ca = authority.create_ca("A second CA", now=now)
     code = iot.get_registration_code()["registrationCode"]

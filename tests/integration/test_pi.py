@@ -10,10 +10,9 @@ import threading
 import time
 from dataclasses import replace
 
-import boto3
 import pytest
 from botocore.config import Config
-from support import free_port, unique
+from support import free_port, local_boto3, unique
 
 from swan.adapters.mqtt import connect
 from swan.adapters.mqtt5 import Backoff
@@ -283,13 +282,8 @@ def test_the_countdown_ends_in_failure_frames(tmp_path_factory, start_pi):
 @pytest.mark.reliability
 def test_mosquitto_restarted_the_pi_reconnects_and_resyncs_within_10_s(tmp_path_factory, start_pi):
     stack = start_stack(tmp_path_factory, Rules())
-    iot_data = boto3.client(
-        "iot-data",
-        endpoint_url=stack.endpoints().iot_data,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"max_attempts": 1}),
+    iot_data = local_boto3(
+        "iot-data", stack.endpoints().iot_data, config=Config(retries={"max_attempts": 1})
     )
     try:
         # The backoff `swan pi` runs with, not the tests' quick one: the promise is the Pi's.

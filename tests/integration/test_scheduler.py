@@ -4,8 +4,8 @@ import json
 import queue
 import time
 
-import boto3
 import pytest
+from support import local_boto3
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.scheduler import EventBridgeExpiry, at_expression
@@ -32,13 +32,7 @@ def scheduler(tmp_path, fired):
 
 @pytest.fixture
 def client(scheduler):
-    return boto3.client(
-        "scheduler",
-        endpoint_url=scheduler.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return local_boto3("scheduler", scheduler.url)
 
 
 def definition(at, **changes):
