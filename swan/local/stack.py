@@ -251,6 +251,11 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "SWAN_HISTORY_DB": str(self.state_dir / "history.db"),
+            # Powertools names the functions' logger after the service and takes it over
+            # (its handler, its level). On AWS each function has a process of its own and
+            # `swan` is right; here they share the stack's process, whose own loggers are
+            # `swan.local.*` and must stay the stack's.
+            "POWERTOOLS_SERVICE_NAME": "swan.handlers",
         }
         if self.quiet_functions:
             environment["POWERTOOLS_LOG_LEVEL"] = "ERROR"

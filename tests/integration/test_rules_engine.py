@@ -1,6 +1,7 @@
 """The rules engine and the function host, with a template of their own on the real broker."""
 
 import json
+import logging
 import queue
 import sys
 import threading
@@ -134,6 +135,8 @@ def test_a_failing_function_is_logged_and_the_engine_goes_on(deployed, service, 
 
 def test_republish_fills_in_the_topic_and_publishes_the_rule_output(deployed, service, caplog):
     prefix, _, _ = deployed
+    # A handler's logger (Powertools) may have set the `swan` loggers' level in an earlier test.
+    caplog.set_level(logging.INFO, logger="swan.local.rules_engine")
     out = queue.Queue()
     service.subscribe(f"$aws/{prefix}-out/#", out.put)
     service.publish(f"{prefix}-status/pi-1", json.dumps({"state": {"tag": "a"}, "x": 1}).encode())
