@@ -380,6 +380,7 @@ def register_host(plane, registry, tmp_path):
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_SERVICE_NAME": "swan.handlers",  # as the local stack hosts them
         "SWAN_HISTORY_DB": str(tmp_path / "history.db"),
     }
     host = FunctionHost(

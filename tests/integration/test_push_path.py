@@ -4,7 +4,9 @@ every subscriber; the expiry; the same Lambda handlers AWS runs."""
 from __future__ import annotations
 
 import json
+import logging
 import queue
+import sys
 from dataclasses import replace
 
 import pytest
@@ -62,6 +64,22 @@ def test_a_button_click_resets_the_shared_countdown(stack, watcher):
     assert countdown.last_push.source == "button"
     assert countdown.deadline - countdown.last_push.at == 6480
     assert countdown.phase == "counting"
+
+
+def test_the_functions_logger_is_theirs_not_the_stacks(stack, watcher):
+    serial = unique("G030").upper()
+    device = connect(stack.device_endpoint(serial))
+    try:
+        click = ButtonClick(serial, "SINGLE", 1650)
+        device.publish(f"iotbutton/{serial}", json.dumps(click.to_payload()).encode()).result(WAIT)
+        next_countdown(watcher)  # the push function ran, in this process, quiet
+    finally:
+        device.close()
+    # Powertools takes over the logger it is named after: the handlers' (swan.handlers.*),
+    # never `swan`, the parent of the stack's own swan.local.* loggers.
+    app = sys.modules["swan_lambda_UpdateButtonStatusFunction"]
+    assert app.logger.name == "swan.handlers"
+    assert logging.getLogger("swan.handlers.push").getEffectiveLevel() == logging.ERROR
 
 
 def test_a_push_request_is_answered_and_seen_by_every_subscriber(stack, watcher):
