@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from swan.bench.loops import Replies, pipelined, request_payload, sequential, token_of
+from swan.bench.loops import Replies, latency_then_throughput, request_payload, token_of
 from swan.bench.report import BrokerFigures
 
 if TYPE_CHECKING:
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import Transport
     from swan.bench.loops import Load
-
-WARM_UP = 20
 
 
 def measure(
@@ -36,26 +34,14 @@ def measure(
         publisher.publish(topic, request_payload(token))
 
     try:
-        sequential(
-            send, replies, prefix="w", count=WARM_UP, seconds=load.seconds, timeout=load.timeout
-        )
-        say(f"measuring broker round trip ({load.samples} messages, at most {load.seconds:g} s)")
-        round_trip = sequential(
+        round_trip, throughput = latency_then_throughput(
             send,
             replies,
-            prefix="s",
-            count=load.samples,
-            seconds=load.seconds,
-            timeout=load.timeout,
-        )
-        say(f"measuring broker throughput for {load.seconds:g} s, {load.window} in flight")
-        throughput = pipelined(
-            send,
-            replies,
-            prefix="p",
-            window=load.window,
-            seconds=load.seconds,
-            timeout=load.timeout,
+            load,
+            latency="broker round trip",
+            requests="messages",
+            throughput="broker",
+            say=say,
         )
     finally:
         subscriber.unsubscribe(topic)

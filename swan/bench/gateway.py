@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from swan.bench.loops import Replies, pipelined, request_payload, sequential
+from swan.bench.loops import WARM_UP, Replies, pipelined, request_payload, sequential
 from swan.bench.report import GatewayFigures, Latencies, PathFigures, Throughput
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import Transport
     from swan.bench.loops import Load
-
-WARM_UP = 20
 ROUNDS = 5
 
 

@@ -12,13 +12,15 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from swan.bench.report import Latencies, Throughput
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+WARM_UP: Final = 20  # requests before a latency run: connections and caches settle
 
 
 class BenchTimeoutError(SwanError, TimeoutError):
@@ -180,3 +182,29 @@ def pipelined(  # noqa: PLR0913  (all keyword-only, each a bound of the loop)
     completed = replies.arrived_by(ended)
     replies.wait_for_count(sent, timeout)
     return Throughput(completed, ended - started, window)
+
+
+def latency_then_throughput(
+    send: Callable[[str], None],
+    replies: Replies,
+    load: Load,
+    *,
+    latency: str,
+    requests: str,
+    throughput: str,
+    say: Callable[[str], None],
+) -> tuple[Latencies, Throughput]:
+    """A warm-up, `load.samples` requests one at a time, then `load.window` in flight for
+    `load.seconds`: (a) and (b) alike. For the progress lines: `latency` names what one
+    request is timed as, `requests` what they are, `throughput` whose throughput it is."""
+    seconds, timeout = load.seconds, load.timeout
+    sequential(send, replies, prefix="w", count=WARM_UP, seconds=seconds, timeout=timeout)
+    say(f"measuring {latency} ({load.samples} {requests}, at most {seconds:g} s)")
+    one_at_a_time = sequential(
+        send, replies, prefix="s", count=load.samples, seconds=seconds, timeout=timeout
+    )
+    say(f"measuring {throughput} throughput for {seconds:g} s, {load.window} in flight")
+    in_flight = pipelined(
+        send, replies, prefix="p", window=load.window, seconds=seconds, timeout=timeout
+    )
+    return one_at_a_time, in_flight

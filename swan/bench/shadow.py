@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from swan.bench.loops import Replies, pipelined, request_payload, sequential, token_of
+from swan.bench.loops import Replies, latency_then_throughput, request_payload, token_of
 from swan.bench.report import ShadowFigures
 from swan.core.topics import ShadowTopics
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import Message, Transport
     from swan.bench.loops import Load
-
-WARM_UP = 20
 
 
 class _Rejections:
@@ -59,26 +57,14 @@ def measure(
         client.publish(topics.update, request_payload(token))
 
     try:
-        sequential(
-            send, replies, prefix="w", count=WARM_UP, seconds=load.seconds, timeout=load.timeout
-        )
-        say(f"measuring shadow update latency ({load.samples} updates, at most {load.seconds:g} s)")
-        update = sequential(
+        update, throughput = latency_then_throughput(
             send,
             replies,
-            prefix="s",
-            count=load.samples,
-            seconds=load.seconds,
-            timeout=load.timeout,
-        )
-        say(f"measuring shadow throughput for {load.seconds:g} s, {load.window} in flight")
-        throughput = pipelined(
-            send,
-            replies,
-            prefix="p",
-            window=load.window,
-            seconds=load.seconds,
-            timeout=load.timeout,
+            load,
+            latency="shadow update latency",
+            requests="updates",
+            throughput="shadow",
+            say=say,
         )
     finally:
         listener.unsubscribe(topics.update_accepted)
