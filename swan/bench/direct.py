@@ -17,7 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Self
 
-from swan.local.mosquitto import START_TIMEOUT, BrokerFailedError, find_mosquitto
+from swan.local.mosquitto import (
+    START_TIMEOUT,
+    BrokerFailedError,
+    broker_settings,
+    find_mosquitto,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,21 +45,11 @@ class DirectPlan:
 
 
 def render_config(plan: DirectPlan, run_as: str) -> str:
-    """mosquitto.conf of the direct broker (pure). Queues and TCP settings as the stack's
-    broker has them (swan.local.mosquitto), so that only the path to it differs."""
+    """mosquitto.conf of the direct broker (pure). The stack's broker-wide settings
+    (swan.local.mosquitto), so that only the path to it differs."""
     return f"""\
 # Written by `swan bench`: direct mutual TLS to Mosquitto, the baseline of (d).
-per_listener_settings true
-persistence false
-user {run_as}
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
-max_queued_messages 100000
-max_inflight_messages 0
-set_tcp_nodelay true
-
+{broker_settings(run_as)}
 listener {plan.port} {HOST}
 cafile {plan.ca_file}
 certfile {plan.cert_file}

@@ -72,11 +72,10 @@ class BrokerPlan:
         return (self.internal_socket, self.device_socket, self.web_socket)
 
 
-def render_config(plan: BrokerPlan, run_as: str) -> str:
-    """mosquitto.conf for `plan` (files referenced by absolute path)."""
-    d = plan.directory
+def broker_settings(run_as: str) -> str:
+    """The broker-wide lines of every Mosquitto the project runs (pure): queues, TCP, logs
+    at notice and up. The stack's broker adds its listeners; so does the bench's direct one."""
     return f"""\
-# Written by `swan up`; regenerated on every start, edits are lost.
 per_listener_settings true
 persistence false
 user {run_as}
@@ -84,14 +83,22 @@ log_dest stderr
 log_type error
 log_type warning
 log_type notice
-log_type information
-connection_messages true
 # The default (1000) drops QoS 1 messages to a slow subscriber during bursts.
 max_queued_messages 100000
 max_inflight_messages 0
 # Nagle's algorithm plus the peer's delayed ACK holds back a small packet written right
 # after another for ~40 ms (swan bench: 88 -> 44 ms shadow update -> accepted).
 set_tcp_nodelay true
+"""
+
+
+def render_config(plan: BrokerPlan, run_as: str) -> str:
+    """mosquitto.conf for `plan` (files referenced by absolute path)."""
+    d = plan.directory
+    return f"""\
+# Written by `swan up`; regenerated on every start, edits are lost.
+{broker_settings(run_as)}log_type information
+connection_messages true
 
 # the project's own services
 listener 0 {plan.internal_socket}
