@@ -22,6 +22,28 @@ START_TIMEOUT = 20.0
 READY = "shadow service ready"
 
 
+def service_command(
+    database: Path, broker: BrokerPlan, *, client_id: str, http_port: int
+) -> list[str]:
+    """The command line of the shadow service (its password goes in the environment,
+    `PASSWORD_VARIABLE`: a random one may start with "-", and argv is visible in `ps`)."""
+    return [
+        sys.executable,
+        "-m",
+        "swan.local.shadow_service",
+        "--db",
+        str(database),
+        "--socket",
+        str(broker.internal_socket),
+        "--username",
+        broker.service.username,
+        "--client-id",
+        client_id,
+        "--http-port",
+        str(http_port),
+    ]
+
+
 class ShadowServiceProcess:
     """`python -m swan.local.shadow_service`, started and stopped with the stack."""
 
@@ -29,21 +51,9 @@ class ShadowServiceProcess:
         self, *, database: Path, broker: BrokerPlan, http_port: int, log_file: Path
     ) -> None:
         self._port = http_port
-        command = [
-            sys.executable,
-            "-m",
-            "swan.local.shadow_service",
-            "--db",
-            str(database),
-            "--socket",
-            str(broker.internal_socket),
-            "--username",
-            broker.service.username,
-            "--client-id",
-            "swan-shadow-service",
-            "--http-port",
-            str(http_port),
-        ]
+        command = service_command(
+            database, broker, client_id="swan-shadow-service", http_port=http_port
+        )
         environment = {**os.environ, PASSWORD_VARIABLE: broker.service.password}
         self.child = ChildProcess("the shadow service", command, log_file, env=environment)
 

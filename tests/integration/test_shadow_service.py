@@ -20,6 +20,7 @@ from support import unique
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import connect
 from swan.core.topics import ShadowTopics
+from swan.local.shadow_process import service_command
 from swan.local.shadow_service import PASSWORD_VARIABLE, ShadowService
 from swan.local.shadow_store import SqliteShadowStore
 
@@ -272,21 +273,7 @@ class ServiceProcess:
 
     def __init__(self, broker, database: Path) -> None:
         plan = broker.plan
-        command = [
-            sys.executable,
-            "-m",
-            "swan.local.shadow_service",
-            "--db",
-            str(database),
-            "--socket",
-            str(plan.internal_socket),
-            "--username",
-            plan.service.username,
-            "--client-id",
-            unique("shadow-service-"),
-            "--http-port",
-            "0",
-        ]
+        command = service_command(database, plan, client_id=unique("shadow-service-"), http_port=0)
         self.process = subprocess.Popen(
             command,
             cwd=REPO,

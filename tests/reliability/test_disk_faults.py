@@ -20,7 +20,7 @@ from swan.adapters.mqtt import Endpoint, connect
 from swan.core.topics import ShadowTopics
 from swan.local.client import call, shadow_url
 from swan.local.mosquitto import Mosquitto
-from swan.local.shadow_process import READY, ShadowServiceProcess
+from swan.local.shadow_process import READY, ShadowServiceProcess, service_command
 from swan.local.shadow_service import PASSWORD_VARIABLE
 from swan.local.stack import broker_plan, local_deployment
 
@@ -37,21 +37,7 @@ def _small_disk() -> None:  # runs in the child before exec
 
 
 def start_service_on_a_full_disk(plan, database: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "swan.local.shadow_service",
-        "--db",
-        str(database),
-        "--socket",
-        str(plan.internal_socket),
-        "--username",
-        plan.service.username,
-        "--client-id",
-        unique("full-disk-"),
-        "--http-port",
-        str(port),
-    ]
+    command = service_command(database, plan, client_id=unique("full-disk-"), http_port=port)
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
