@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swan.core.countdown import Rules
+    from swan.local.stack import LocalStack
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -42,3 +46,12 @@ def local_boto3(service: str, url: str, **options: Any) -> Any:
         aws_secret_access_key="local",
         **options,
     )
+
+
+def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:
+    """The local stack (no web app) in `state_dir` on free loopback ports, started."""
+    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415  (unit tests never call this)
+
+    stack = LocalStack(state_dir, rules, ports=LocalPorts(*(free_port() for _ in range(4))))
+    stack.start()
+    return stack

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support import free_port, unique
+from support import free_port, start_local_stack, unique
 
 from swan.adapters.mqtt import connect_retrying
 from swan.core.codecs import ButtonClick
-from swan.local.stack import LocalPorts, LocalStack
 from swan.local.webapp import WebApp, WebAppPlan
 
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from selenium.webdriver import Chrome
 
     from swan.core.countdown import Rules
+    from swan.local.stack import LocalStack
 
 BROWSER_DIR = Path(__file__).parent
 SCREENSHOTS = BROWSER_DIR.parents[1] / "artifacts" / "screenshots"
@@ -70,8 +70,7 @@ def start_site(tmp_path_factory: pytest.TempPathFactory, rules: Rules, reflex_di
     if reason:
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("state")
-    stack = LocalStack(state, rules, ports=LocalPorts(*(free_port() for _ in range(4))))
-    stack.start()
+    stack = start_local_stack(state, rules)
     try:
         endpoint = stack.device_endpoint("web")
         plan = WebAppPlan(state, endpoint, rules, port=free_port(), reflex_dir=reflex_dir)

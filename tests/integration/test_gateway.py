@@ -10,13 +10,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import free_port, local_boto3, unique
+from support import local_boto3, start_local_stack, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect, connect_retrying
 from swan.certs import authority
 from swan.core.codecs import ButtonClick
 from swan.core.countdown import Rules
-from swan.local.stack import LocalPorts, LocalStack
 
 WAIT = 10
 
@@ -167,9 +166,7 @@ def test_a_client_that_handshakes_then_sends_no_connect_is_dropped(identity):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    ports = LocalPorts(*(free_port() for _ in range(4)))
-    running = LocalStack(tmp_path_factory.mktemp("state"), Rules(), ports=ports)
-    running.start()
+    running = start_local_stack(tmp_path_factory.mktemp("state"), Rules())
     yield running
     running.stop()
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 from botocore.config import Config
-from support import free_port, local_boto3, unique
+from support import local_boto3, start_local_stack, unique
 
 from swan.adapters.mqtt import connect
 from swan.adapters.mqtt5 import Backoff
@@ -24,7 +24,6 @@ from swan.core.topics import BUTTON_SHADOW, WEB_PUSH
 from swan.device.app import PiApp, PiPlan
 from swan.device.recording import RecordingMatrix
 from swan.device.virtual import virtual_pi
-from swan.local.stack import LocalPorts, LocalStack
 
 WAIT = 10.0
 RECONNECT = 10.0  # seconds from the broker being back to the Pi showing the right state
@@ -33,10 +32,7 @@ GLYPH_FRAMES = {glyph.frame() for glyph in GLYPHS}
 
 
 def start_stack(tmp_path_factory, rules):
-    ports = LocalPorts(*(free_port() for _ in range(4)))
-    stack = LocalStack(tmp_path_factory.mktemp("state"), rules, ports=ports)
-    stack.start()
-    return stack
+    return start_local_stack(tmp_path_factory.mktemp("state"), rules)
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,19 @@ import sys
 from dataclasses import replace
 
 import pytest
-from support import free_port, unique
+from support import start_local_stack, unique
 
 from swan.adapters.mqtt import connect
 from swan.core.button_shadow import from_shadow_state
 from swan.core.codecs import ButtonClick, PushRequest, ShadowDocuments
 from swan.core.countdown import Rules
 from swan.core.topics import BUTTON_SHADOW
-from swan.local.stack import LocalPorts, LocalStack
 
 WAIT = 10
 
 
 def start_stack(tmp_path_factory, rules):
-    ports = LocalPorts(*(free_port() for _ in range(4)))
-    stack = LocalStack(tmp_path_factory.mktemp("state"), rules, ports=ports)
-    stack.start()
-    return stack
+    return start_local_stack(tmp_path_factory.mktemp("state"), rules)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 
 import pytest
-from support import free_port, unique
+from support import start_local_stack, unique
 
 from swan.adapters.history import SqliteHistory
 from swan.adapters.mqtt import connect
@@ -21,7 +21,6 @@ from swan.core.codecs import PushRequest
 from swan.core.countdown import Push, Rules
 from swan.core.topics import BUTTON_SHADOW
 from swan.local.client import call, shadow_url
-from swan.local.stack import LocalPorts, LocalStack
 
 PUSHERS = 100
 PUSHES_EACH = 10
@@ -45,9 +44,7 @@ class Storm:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     rules = replace(Rules(), min_push_interval=1.0)
-    ports = LocalPorts(*(free_port() for _ in range(4)), webapp=0)
-    running = LocalStack(tmp_path_factory.mktemp("state"), rules, ports=ports)
-    running.start()
+    running = start_local_stack(tmp_path_factory.mktemp("state"), rules)
     yield running
     running.stop()
 

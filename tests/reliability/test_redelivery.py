@@ -7,13 +7,12 @@ import queue
 from dataclasses import replace
 
 import pytest
-from support import free_port, unique
+from support import start_local_stack, unique
 
 from swan.adapters.history import SqliteHistory
 from swan.adapters.mqtt import connect
 from swan.core.codecs import PushRequest
 from swan.core.countdown import Rules
-from swan.local.stack import LocalPorts, LocalStack
 
 WAIT = 20
 
@@ -22,9 +21,7 @@ WAIT = 20
 def stack(tmp_path_factory):
     # no rate limit: only the clientToken can tell the second delivery apart
     rules = replace(Rules(), min_push_interval=0)
-    ports = LocalPorts(*(free_port() for _ in range(4)), webapp=0)
-    running = LocalStack(tmp_path_factory.mktemp("state"), rules, ports=ports)
-    running.start()
+    running = start_local_stack(tmp_path_factory.mktemp("state"), rules)
     yield running
     running.stop()
 
