@@ -152,15 +152,6 @@ class DeviceGateway:
             self._thread.join(10)
         self._loop = None
 
-    def reload_trust(self) -> None:
-        """Trust the CAs registered now; the registry's CA changes do this by themselves."""
-        if self._loop is not None and self._server is not None:
-
-            async def load() -> None:
-                self._load_trust()
-
-            asyncio.run_coroutine_threadsafe(load(), self._loop).result(10)
-
     def live_connections(self, certificate_id: str) -> int:
         return len(self._live.get(certificate_id, ()))
 
