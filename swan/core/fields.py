@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
 from swan.core.errors import InvalidPayloadError
+from swan.core.jsondoc import JsonDecodeFailedError, decode_json
 
 T = TypeVar("T", bound=str)
 
@@ -28,8 +28,8 @@ class PayloadReader:
         if isinstance(payload, Mapping):
             return cls(kind, payload)
         try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            data = decode_json(payload)
+        except (JsonDecodeFailedError, RecursionError) as error:
             raise InvalidPayloadError(kind, "payload", f"not JSON ({error})") from None
         if not isinstance(data, dict):
             raise InvalidPayloadError(kind, "payload", "must be a JSON object")

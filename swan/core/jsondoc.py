@@ -11,35 +11,65 @@ inputs, so every tree is treated as immutable.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, NoReturn
+import re
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 JsonObject = dict[str, Any]
 
+# A `\uD800`-`\uDFFF` escape: JSON text may spell a lone surrogate, which is no character.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
 
 class JsonDecodeFailedError(ValueError):
-    """The text is not a single strict JSON value (NaN and Infinity are not JSON)."""
+    """The text is not a single strict JSON value of valid Unicode text (NaN and Infinity
+    are not JSON; neither is a string holding half of a surrogate pair)."""
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise JsonDecodeFailedError(f"{name} is not JSON")
 
 
-def decode_json(text: str) -> Any:
-    """Parse `text` as strict JSON.
+def decode_json(text: str | bytes | bytearray) -> Any:
+    """Parse `text` (or UTF-8 bytes) as strict JSON.
 
-    Raises JsonDecodeFailedError for malformed text, for NaN/Infinity (Python accepts them by
-    default, JSON does not) and for integers too long to convert. Raises RecursionError when
-    the nesting is deeper than the interpreter can parse; callers decide what that means.
+    Raises JsonDecodeFailedError for malformed text, for bytes that are not UTF-8, for
+    NaN/Infinity (Python accepts them by default, JSON does not), for integers too long to
+    convert, and for a lone surrogate escape such as `"\\ud800"`: Python decodes it, but it is
+    no Unicode character and cannot be encoded again, so AWS refuses it as invalid JSON
+    and so does every decoder here. Raises RecursionError when the nesting is deeper than
+    the interpreter can parse; callers decide what that means.
     """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise JsonDecodeFailedError(f"not UTF-8 text ({error.reason})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except JsonDecodeFailedError:
         raise
     except ValueError as error:  # JSONDecodeError and int-too-long both land here
         raise JsonDecodeFailedError(str(error)) from error
+    if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
+        raise JsonDecodeFailedError("a string holds a lone surrogate, which is not Unicode text")
+    return value
+
+
+def _holds_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_surrogate(key) or _holds_surrogate(child) for key, child in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(element) for element in value)
+    return False
 
 
 def json_equal(left: Any, right: Any) -> bool:

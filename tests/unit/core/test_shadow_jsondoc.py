@@ -17,7 +17,8 @@ from swan.core.jsondoc import (
     nesting_exceeds,
     stamp,
 )
-from swan.core.shadow import StoredShadow, UpdateAccepted, apply_update
+from swan.core.shadow import apply_update
+from swan.core.shadow_errors import Rejection
 
 
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', "{", "", "1 2"])
@@ -85,16 +86,29 @@ def test_compact_size_counts_utf8_bytes_without_spaces():
 
 
 def test_compact_size_counts_a_lone_surrogate_instead_of_failing():
-    assert compact_size(decode_json('"\\ud800"')) == 2 + 3
+    assert compact_size("\ud800") == 2 + 3
 
 
-def test_a_lone_surrogate_escape_is_stored_not_crashed_on():
+@pytest.mark.parametrize(
+    "text",
+    ['"\\ud800"', '{"a": "x\\udfff"}', '{"\\udbff": 1}', '[["\\uDC00"]]', b'"\xff"'],
+)
+def test_decode_json_refuses_text_that_is_not_unicode(text):
+    with pytest.raises(JsonDecodeFailedError):
+        decode_json(text)
+
+
+def test_decode_json_reads_a_surrogate_pair_and_utf8_bytes():
+    assert decode_json('"\\ud83d\\udea8"') == "\N{POLICE CARS REVOLVING LIGHT}"
+    assert decode_json('"\\\\ud800"') == "\\ud800"  # an escaped backslash, then text
+    assert decode_json("\N{SNOWMAN}".join('""').encode()) == "\N{SNOWMAN}"
+
+
+def test_a_lone_surrogate_escape_is_refused_as_invalid_json():
     payload = b'{"state": {"reported": {"x": "\\ud800"}}, "clientToken": "\\udfff"}'
     result = apply_update(None, payload, now=1)
-    assert isinstance(result, UpdateAccepted)
-    assert result.accepted["clientToken"] == "\udfff"
-    stored = json.loads(json.dumps(result.shadow.to_json()))
-    assert StoredShadow.from_json(stored) == result.shadow
+    assert isinstance(result, Rejection)
+    assert (result.code, result.message) == (400, "Invalid JSON")
 
 
 def test_stamp_mirrors_the_shape():
