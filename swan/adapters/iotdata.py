@@ -126,10 +126,11 @@ class MemoryShadow:
 
 
 class RecordingPublisher:
-    """A `Publisher` that keeps what it was asked to publish."""
+    """A `Publisher` that keeps what it was asked to publish, as the broker would get it
+    (encoded the way IotDataPublisher encodes it: what cannot be sent fails here too)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        self.sent.append((topic, payload))
+        self.sent.append((topic, json.loads(json.dumps(payload).encode())))

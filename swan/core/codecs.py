@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, get_args
 
 from swan.core import names
 from swan.core.countdown import CLICK_TYPES, ClickType, RefusalReason
+from swan.core.errors import InvalidPayloadError
 from swan.core.fields import Payload, PayloadReader
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CLIENT_TOKEN_MAX_BYTES: Final = 64
 # The hardware sends e.g. "1650mV"; AWS's own examples also show "2000 mV".
@@ -81,6 +85,17 @@ class PushRequest:
             session=fields.optional_string("session", max_bytes=128),
             code=fields.optional_string("code", max_bytes=64),
         )
+
+    @classmethod
+    def answerable_token(cls, payload: Mapping[str, Any]) -> str | None:
+        """The client token to echo in the answer to a request that failed to parse: the
+        payload's own, when it is one a valid request could carry, else none."""
+        try:
+            return PayloadReader(cls.KIND, payload).string(
+                "clientToken", max_bytes=CLIENT_TOKEN_MAX_BYTES
+            )
+        except InvalidPayloadError:
+            return None
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"clientToken": self.client_token, "source": self.source}

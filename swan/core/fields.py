@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
 from swan.core.errors import InvalidPayloadError
-from swan.core.jsondoc import JsonDecodeFailedError, decode_json
+from swan.core.jsondoc import JsonDecodeFailedError, decode_json, is_unicode_text
 
 T = TypeVar("T", bound=str)
 
@@ -45,6 +45,8 @@ class PayloadReader:
         value = self._required(name)
         if not isinstance(value, str) or not value:
             self.fail(name, "must be a non-empty string")
+        if not is_unicode_text(value):
+            self.fail(name, "is not Unicode text (a lone surrogate is not JSON)")
         if len(value.encode()) > max_bytes:
             self.fail(name, f"must be at most {max_bytes} bytes")
         return value

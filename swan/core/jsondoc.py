@@ -32,7 +32,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise JsonDecodeFailedError(f"{name} is not JSON")
 
 
-def decode_json(text: str | bytes | bytearray) -> Any:
+def decode_json(text: str | bytes | bytearray, *, lone_surrogates: bool = False) -> Any:
     """Parse `text` (or UTF-8 bytes) as strict JSON.
 
     Raises JsonDecodeFailedError for malformed text, for bytes that are not UTF-8, for
@@ -41,6 +41,9 @@ def decode_json(text: str | bytes | bytearray) -> Any:
     no Unicode character and cannot be encoded again, so AWS refuses it as invalid JSON
     and so does every decoder here. Raises RecursionError when the nesting is deeper than
     the interpreter can parse; callers decide what that means.
+
+    `lone_surrogates=True` lets such escapes through, for a reader that must pass them on to
+    code that refuses them itself (the rules engine: see swan.core.iotsql.decode_payload).
     """
     if isinstance(text, bytes | bytearray):
         try:
@@ -53,18 +56,23 @@ def decode_json(text: str | bytes | bytearray) -> Any:
         raise
     except ValueError as error:  # JSONDecodeError and int-too-long both land here
         raise JsonDecodeFailedError(str(error)) from error
-    if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
+    if not lone_surrogates and _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
         raise JsonDecodeFailedError("a string holds a lone surrogate, which is not Unicode text")
     return value
 
 
+def is_unicode_text(value: str) -> bool:
+    """True when `value` is Unicode text: a lone surrogate (`"\\ud800"` in JSON) is not."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _holds_surrogate(value: Any) -> bool:
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
+        return not is_unicode_text(value)
     if isinstance(value, dict):
         return any(_holds_surrogate(key) or _holds_surrogate(child) for key, child in value.items())
     if isinstance(value, list):

@@ -75,7 +75,7 @@ def handle_click(serial: str, event: Mapping[str, Any], ports: Ports) -> dict[st
         ports.history.count("malformed_click")
         return {"outcome": "malformed", "reason": "serialNumber does not match the topic"}
     push = Push(ports.clock.now(), serial, "button", click.click_type)
-    outcome = push_button(ports, push, principal=f"button/{serial}", client_token=None)
+    outcome = push_button(ports, push, principal=device_principal(serial), client_token=None)
     return _summary(outcome)
 
 
@@ -85,14 +85,13 @@ def handle_push_request(sender: str, event: Mapping[str, Any], ports: Ports) -> 
         request = _parse_request(sender, event)
     except InvalidPayloadError as error:
         ports.history.count("malformed_push_request")
-        token = event.get("clientToken")
-        token = token if isinstance(token, str) else None
+        token = PushRequest.answerable_token(_payload(event))
         _reply(ports, sender, PushRejected(token, "invalid_request", str(error)))
         return {"outcome": "malformed", "reason": str(error)}
     if request.source == "web":
         by, principal = "web", f"web/{request.session or 'anonymous'}"
     else:
-        by, principal = sender, f"thing/{sender}"
+        by, principal = sender, device_principal(sender)
     push = Push(ports.clock.now(), by, request.source, "SINGLE", code=request.code)
     outcome = push_button(ports, push, principal=principal, client_token=request.client_token)
     if isinstance(outcome, Refused):
@@ -110,6 +109,12 @@ def handle_push_request(sender: str, event: Mapping[str, Any], ports: Ports) -> 
             PushAccepted(request.client_token, outcome.countdown.deadline, outcome.number),
         )
     return _summary(outcome)
+
+
+def device_principal(thing: str) -> str:
+    """Whom the rate limit counts: a device is its thing, whichever topic it pushes on (a
+    button's thing name is its serial, so its clicks and its push requests are one)."""
+    return f"thing/{thing}"
 
 
 def _parse_request(sender: str, event: Mapping[str, Any]) -> PushRequest:

@@ -111,6 +111,23 @@ def test_pushing_too_fast_is_rejected_with_the_reason(stack):
     assert answers == {"accepted", "rejected"}
 
 
+def test_a_request_with_a_lone_surrogate_is_answered_as_invalid(stack):
+    # Valid JSON text, but "\ud800" is no Unicode character: refused, and still answered.
+    thing = unique("pi-")
+    device = connect(stack.device_endpoint(thing))
+    replies = queue.Queue()
+    try:
+        device.subscribe(f"swan/push/{thing}/+", replies.put)
+        payload = b'{"clientToken": "\\ud800", "source": "pi"}'
+        device.publish(f"swan/push/{thing}", payload).result(WAIT)
+        reply = replies.get(timeout=WAIT)
+    finally:
+        device.close()
+    assert reply.topic == f"swan/push/{thing}/rejected"
+    assert reply.json()["reason"] == "invalid_request"
+    assert "clientToken" not in reply.json()
+
+
 def test_a_malformed_click_writes_nothing_and_the_stack_goes_on(stack, watcher):
     serial = unique("G030").upper()
     device = connect(stack.device_endpoint(serial))

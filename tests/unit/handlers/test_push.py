@@ -1,3 +1,4 @@
+import pytest
 from support import load_event
 
 from swan.adapters.history import Recorded
@@ -192,3 +193,27 @@ class TestCoalescing:
             Push(1.0, "x", "cli"), principal="x", client_token=None, min_interval=0
         )
         assert recorded == Recorded(1)
+
+
+def test_a_click_and_a_push_request_from_one_device_are_one_principal(ports, clock):
+    serial = "G030JF0553648RUH"
+    assert handle_event(click(serial), ports)["outcome"] == "accepted"
+    clock.advance(0.5)
+    outcome = handle_event(request(serial, token="then-a-request"), ports)
+    assert outcome["reason"] == "rate_limited"
+    assert ports.shadow.read().countdown.pushes == 1
+
+
+@pytest.mark.parametrize("field", ["clientToken", "code", "session"])
+def test_a_request_holding_a_lone_surrogate_is_answered_as_invalid(ports, field):
+    # {"clientToken": "\ud800"} is valid JSON text but no Unicode: decoded, it cannot be
+    # encoded again. The request is refused and answered, never crashed on.
+    event = request("pi-kitchen", token="tok-1", code="4 8", session="s") | {field: "\ud800"}
+    outcome = handle_event(event, ports)
+    assert outcome["outcome"] == "malformed"
+    topic, reply = ports.publisher.sent[-1]
+    assert topic == "swan/push/pi-kitchen/rejected"
+    assert reply["reason"] == "invalid_request"
+    assert field in reply["message"]
+    assert reply.get("clientToken") == (None if field == "clientToken" else "tok-1")
+    assert ports.shadow.writes == []
