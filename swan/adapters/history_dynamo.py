@@ -18,16 +18,19 @@ consistent `TransactGetItems`, decide with the same core rules as SQLite, then w
 push, the next sequence number, the principal's last push and the token in one
 `TransactWriteItems` whose conditions say that none of what was read has changed. A writer
 that lost the race re-reads and decides again, so a number is given only when its push is
-stored, and two pushes from one principal can never both pass the rate limit. Every push is
-in one partition (`push`), which is what makes `since` and `recent` single queries; that
-partition takes about a thousand writes a second, far more than the button's shadow (20 a
-second) ever shows.
+stored, and two pushes from one principal can never both pass the rate limit. Each write
+attempt carries its own `ClientRequestToken`, so the SDK's own retry of that attempt (after
+an answer lost on the way back) is the same write to DynamoDB, not a second one that fails.
+Every push is in one partition (`push`), which is what makes `since` and `recent` single
+queries; that partition takes about a thousand writes a second, far more than the button's
+shadow (20 a second) ever shows.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.history import Duplicate, Entry, Recorded
@@ -135,7 +138,12 @@ class DynamoHistory:
         if client_token is not None:
             writes.append(self._put_token(partition, client_token, number))
         try:
-            self._client.transact_write_items(TransactItems=writes)
+            # One token per attempt: if the SDK resends this call after a lost answer,
+            # DynamoDB recognises it (for 10 minutes) instead of failing its conditions on
+            # what the first send already wrote, which would read as rate-limited.
+            self._client.transact_write_items(
+                TransactItems=writes, ClientRequestToken=str(uuid.uuid4())
+            )
         except self._client.exceptions.TransactionCanceledException:
             return None
         return Recorded(number)

@@ -209,6 +209,29 @@ def test_a_racing_redelivery_is_recognised(dynamodb):
     assert outcome == Duplicate(1)
 
 
+def test_each_write_attempt_is_idempotent_with_a_token_of_its_own(dynamodb):
+    # botocore resends a call whose answer was lost with the same parameters; the token
+    # makes DynamoDB take the resend as the write it already did (within 10 minutes).
+    table = create_history_table(dynamodb, unique("history"))
+    ours = DynamoHistory(dynamodb, table, sleep=lambda _: None)
+    theirs = DynamoHistory(boto3.client("dynamodb"), table)
+    tokens = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems",
+        lambda params, **_: tokens.append(params.get("ClientRequestToken")),
+    )
+    race_before_writing(
+        dynamodb,
+        lambda: theirs.record(push(), principal="thing/b", client_token=None, min_interval=1),
+    )
+    assert ours.record(push(), principal="thing/a", client_token=None, min_interval=1) == Recorded(
+        2
+    )
+    assert len(tokens) == 2  # the attempt that lost the race, then the one that won
+    assert all(isinstance(token, str) and 1 <= len(token) <= 36 for token in tokens)
+    assert tokens[0] != tokens[1]
+
+
 def test_losing_every_race_is_an_error_lambda_retries(dynamodb):
     table = create_history_table(dynamodb, unique("history"))
     ours = DynamoHistory(dynamodb, table, max_attempts=3, sleep=lambda _: None)
