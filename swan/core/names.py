@@ -7,6 +7,8 @@ from typing import Final
 
 THING_NAME: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 SHADOW_NAME: Final = re.compile(r"[$a-zA-Z0-9:_-]{1,64}")
+# botocore's PolicyName: `[\w+=,.@-]+`, 1-128, where `\w` is ASCII (Java's, not Python's).
+POLICY_NAME: Final = re.compile(r"[a-zA-Z0-9_+=,.@-]{1,128}")
 # An AWS IoT Button's device serial number (DSN), e.g. G030JF0553648RUH.
 BUTTON_SERIAL: Final = re.compile(r"[a-zA-Z0-9]{1,64}")
 # A certificate id is the SHA-256 of the certificate's DER bytes, in lowercase hex.
