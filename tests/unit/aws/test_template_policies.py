@@ -306,6 +306,80 @@ def test_the_web_role_cannot_write_or_delete_the_button_shadow_over_http(aws):
         assert decision is not Decision.ALLOW
 
 
+# ---------------------------------------------------------------- the device policy
+
+
+def device_policy(aws) -> dict[str, Any]:
+    return resolved(aws, "DevicePolicy", "Properties", "PolicyDocument")
+
+
+ITSELF = "${iot:ClientId}"
+BUTTON_READS = ("$aws/things/button/shadow/get/*", "$aws/things/button/shadow/update/documents")
+DEVICE_GRANTS = (
+    allow(["iot:Connect"], f"{IOT}:client/${{iot:Connection.Thing.ThingName}}")
+    | {
+        ("Deny", "iot:Connect", f"{IOT}:client/button"),
+        ("Deny", "iot:Connect", f"{IOT}:client/web"),
+    }
+    | allow(
+        ["iot:Publish"],
+        *(
+            f"{IOT}:topic/{topic}"
+            for topic in (
+                f"iotbutton/{ITSELF}",
+                f"swan/push/{ITSELF}",
+                f"swan/status/{ITSELF}",
+                f"$aws/things/{ITSELF}/shadow/*",
+                "$aws/things/button/shadow/get",
+            )
+        ),
+    )
+    | allow(
+        ["iot:Subscribe"],
+        *(
+            f"{IOT}:topicfilter/{topic}"
+            for topic in (f"swan/push/{ITSELF}/*", f"$aws/things/{ITSELF}/shadow/*", *BUTTON_READS)
+        ),
+    )
+    | allow(
+        ["iot:Receive"],
+        *(
+            f"{IOT}:topic/{topic}"
+            for topic in (f"swan/push/{ITSELF}/*", f"$aws/things/{ITSELF}/shadow/*", *BUTTON_READS)
+        ),
+    )
+)
+
+
+def test_the_device_policy_allows_its_own_topics_and_reading_the_button_only(aws):
+    assert grants([device_policy(aws)]) == DEVICE_GRANTS
+
+
+@pytest.mark.parametrize(
+    "thing", ["pi-kitchen", "G030JF0553648RUH", "button", "web", "button-2", "x:y_z"]
+)
+def test_no_device_that_may_connect_may_write_the_button_shadow_or_push_as_the_web(aws, thing):
+    # A device acts only on a connection: the Deny on Connect for "button" and "web" is what
+    # keeps their shadow and push topics from a thing so named (${iot:ClientId} = thing name).
+    device = Principal.of([device_policy(aws)], PolicyContext(thing, thing, REGION, ACCOUNT))
+    writes = [
+        f"$aws/things/button/shadow/{topic}"
+        for topic in ("update", "delete", "update/documents", "get/accepted", "name/x/update")
+    ]
+    wrongs = [
+        *(device.can_publish(topic) for topic in [*writes, "swan/push/web"]),
+        device.can_receive("swan/push/web/accepted"),
+    ]
+    assert device.can_connect() is (thing not in ("button", "web"))
+    assert not (device.can_connect() and any(wrongs))
+
+
+def test_the_device_policy_needs_a_thing_whose_name_is_the_client_id(aws):
+    policy = device_policy(aws)
+    assert not Principal.of([policy], PolicyContext(None, "pi", REGION, ACCOUNT)).can_connect()
+    assert not Principal.of([policy], PolicyContext("pi", "pj", REGION, ACCOUNT)).can_connect()
+
+
 # ---------------------------------------------------------------- the whole template
 
 

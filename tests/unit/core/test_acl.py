@@ -180,11 +180,14 @@ def test_the_acl_never_allows_more_than_the_policy(policy, client, data):
             assert aws_allows(who, access, topic), (access, topic)
 
 
-def test_a_multi_level_shadow_name_is_where_the_acl_is_narrower():
-    # AWS's * spans levels; + does not. No shadow name holds a /, so no real topic differs.
+def test_the_devices_own_shadow_wildcard_is_exact_even_across_levels():
+    # A trailing * becomes +/#, which spans levels as AWS's * does (a middle one would be
+    # narrower: see test_a_whole_middle_level_star_becomes_plus_in_an_allow).
     topic = "$aws/things/pi/shadow/name/a/b/get"
     assert principal("DevicePolicy", "pi").can_publish(topic)
-    assert not acl_allows(acl_for("DevicePolicy"), "pi", Access.WRITE, topic)
+    assert acl_allows(acl_for("DevicePolicy"), "pi", Access.WRITE, topic)
+    assert not acl_allows(acl_for("DevicePolicy"), "pi", Access.WRITE, "$aws/things/pi/shadow")
+    assert not principal("DevicePolicy", "pi").can_publish("$aws/things/pi/shadow")
 
 
 # ---------------------------------------------------------------- the translation

@@ -449,9 +449,10 @@ def test_a_device_publishes_only_its_clicks_pushes_and_shadow_requests(as_device
     assert not button.can_publish("swan/push/pi-kitchen")
     requests, responses = shadow_topics("G030JF055364XVRB")
     assert all(button.can_publish(topic) for topic in requests)
-    assert not any(button.can_publish(topic) for topic in responses)
-    other_requests, _ = shadow_topics("pi-kitchen")
-    assert not any(button.can_publish(topic) for topic in other_requests)
+    # its own shadow/*: its own answer topics too, which mislead nobody but itself
+    assert all(button.can_publish(topic) for topic in responses)
+    other_requests, other_responses = shadow_topics("pi-kitchen")
+    assert not any(button.can_publish(topic) for topic in other_requests + other_responses)
 
 
 def test_a_device_receives_its_replies_and_shadow_responses_only(as_device):
@@ -464,8 +465,10 @@ def test_a_device_receives_its_replies_and_shadow_responses_only(as_device):
     _, others = shadow_topics("pi-hall")
     for topic in [*others, "swan/push/pi-hall/accepted", "swan/push/web/accepted"]:
         assert not pi.can_receive(topic), topic
-    assert not pi.can_subscribe("swan/push/pi-kitchen/+")  # only the topics themselves
-    assert not pi.can_receive("$aws/things/pi-kitchen/shadow/get")
+    assert pi.can_subscribe("$aws/things/pi-kitchen/shadow/#")  # as the SDK's shadow sample
+    for wide in ("swan/push/+/accepted", "swan/push/#", "$aws/things/+/shadow/get/accepted"):
+        assert not pi.can_subscribe(wide), wide
+    assert not pi.can_receive("$aws/things/pi-hall/shadow/get")
 
 
 @pytest.mark.parametrize("principal", ["device", "web"])
@@ -476,8 +479,7 @@ def test_everyone_reads_the_button_shadow_and_nobody_writes_it(principal, as_dev
         assert client.can_subscribe(topic)
         assert client.can_receive(topic)
     for topic in ("update", "delete", "name/lamp/update", "name/lamp/delete", "name/lamp/get"):
-        decision = client.decide(PUBLISH, topic_arn(f"$aws/things/button/shadow/{topic}", ARN_CTX))
-        assert decision is Decision.DENY, topic
+        assert not client.can_publish(f"$aws/things/button/shadow/{topic}"), topic
     assert not client.can_receive("$aws/things/button/shadow/update/accepted")
     assert not client.can_publish("$aws/things/button/shadow/update/documents")
 
@@ -485,22 +487,21 @@ def test_everyone_reads_the_button_shadow_and_nobody_writes_it(principal, as_dev
 ARN_CTX = PolicyContext(None, "x", REGION, ACCOUNT)
 
 
-def test_a_device_named_button_still_cannot_write_the_button_shadow(as_device):
+@pytest.mark.parametrize("name", ["button", "web"])
+def test_a_device_named_the_button_or_the_web_never_connects(as_device, name):
+    # Every MQTT action needs a connection; the explicit Deny wins over ConnectAsItsThing, so
+    # its ${iot:ClientId} can never be "button" (the button shadow) or "web" (the web's push).
+    impostor = as_device(name)
+    assert impostor.decide(CONNECT, f"{ARN}:client/{name}") is Decision.DENY
+    assert as_device(f"{name}-kitchen").can_connect()
+
+
+def test_no_device_may_write_any_shadow_over_https(as_device):
+    # No variable has a value over HTTPS; and no IoT policy allows the shadow's HTTP actions.
     impostor = as_device("button")
-    assert impostor.can_publish("$aws/things/button/shadow/get")
-    for operation in ("update", "delete"):
-        topic = topic_arn(f"$aws/things/button/shadow/{operation}", ARN_CTX)
-        assert impostor.decide(PUBLISH, topic) is Decision.DENY
     http = f"{ARN}:thing/button"
-    assert impostor.decide("iot:UpdateThingShadow", http) is Decision.DENY
-    assert impostor.decide("iot:DeleteThingShadow", f"{http}/lamp") is Decision.DENY
-
-
-def test_a_device_named_web_cannot_push_as_the_web(as_device):
-    impostor = as_device("web")
-    assert impostor.decide(PUBLISH, topic_arn("swan/push/web", ARN_CTX)) is Decision.DENY
-    assert impostor.decide(RECEIVE, topic_arn("swan/push/web/accepted", ARN_CTX)) is (Decision.DENY)
-    assert impostor.can_publish("iotbutton/web")
+    assert impostor.decide("iot:UpdateThingShadow", http) is not Decision.ALLOW
+    assert impostor.decide("iot:DeleteThingShadow", f"{http}/lamp") is not Decision.ALLOW
 
 
 def test_the_web_pushes_as_web_and_hears_only_its_replies(web, swan_policies):
