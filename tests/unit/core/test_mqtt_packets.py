@@ -5,10 +5,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swan.core.mqtt_packets import (
+    MAX_REMAINING_LENGTH,
     Connect,
     MalformedPacketError,
+    PublishHeader,
+    Suback,
+    Subscribe,
     decode_remaining_length,
+    encode_disconnect,
+    encode_puback,
+    encode_remaining_length,
+    encode_suback,
+    encode_subscribe,
+    fixed_header,
     parse_connect,
+    parse_publish,
+    parse_suback,
+    parse_subscribe,
+    parse_unsubscribe,
+    suback_packet_id,
 )
 
 
@@ -115,3 +130,186 @@ def test_any_bytes_parse_or_are_refused_cleanly(data):
 def test_client_ids_round_trip(client_id, level):
     name = b"MQIsdp" if level == 3 else b"MQTT"
     assert parse_connect(connect(client_id, level=level, name=name)).client_id == client_id
+
+
+# ---------------------------------------------------------------- framing
+
+
+def publish_packet(topic, payload=b"", *, qos=0, packet_id=1, properties=None):
+    """A PUBLISH as a device sends it; `properties` (bytes) makes it MQTT 5."""
+    body = string(topic)
+    if qos:
+        body += packet_id.to_bytes(2, "big")
+    if properties is not None:
+        body += varint(len(properties)) + properties
+    body += payload
+    return bytes([0x30 | qos << 1]) + varint(len(body)) + body
+
+
+def test_the_fixed_header_gives_where_the_body_starts_and_its_length():
+    packet = publish_packet("a/b", b"x" * 200)
+    assert fixed_header(packet, 0) == (3, len(packet) - 3)
+    assert fixed_header(b"\xc0\x00", 0) == (2, 0)  # PINGREQ
+
+
+def test_the_fixed_header_of_a_packet_further_along():
+    first, second = publish_packet("a"), publish_packet("b", b"y" * 300)
+    assert fixed_header(first + second, len(first)) == (len(first) + 3, len(second) - 3)
+
+
+@pytest.mark.parametrize("data", [b"\x30", b"\x30\x80", b"\x30\xff\xff", b"\x30\xff\xff\xff"])
+def test_a_fixed_header_not_all_there_yet(data):
+    assert fixed_header(data, 0) is None
+
+
+def test_a_remaining_length_of_five_bytes_is_malformed():
+    with pytest.raises(MalformedPacketError, match="longer than four bytes"):
+        fixed_header(b"\x30\xff\xff\xff\xff\x01", 0)
+
+
+@given(st.integers(0, MAX_REMAINING_LENGTH))
+def test_remaining_lengths_round_trip(length):
+    encoded = encode_remaining_length(length)
+    assert fixed_header(b"\x30" + encoded, 0) == (1 + len(encoded), length)
+
+
+def test_a_remaining_length_too_large_to_encode():
+    with pytest.raises(MalformedPacketError, match="a packet of"):
+        encode_remaining_length(MAX_REMAINING_LENGTH + 1)
+
+
+# ---------------------------------------------------------------- PUBLISH
+
+
+def body_of(packet):
+    start, _ = fixed_header(packet, 0)
+    return memoryview(packet)[start:]
+
+
+def test_an_mqtt_311_publish_at_qos_1():
+    packet = publish_packet("swan/push/pi", b"{}", qos=1, packet_id=513)
+    assert parse_publish(packet[0], body_of(packet), mqtt5=False) == PublishHeader(
+        b"swan/push/pi", 1, 513, 2, None
+    )
+
+
+def test_an_mqtt_311_publish_at_qos_0_has_no_packet_id():
+    packet = publish_packet("t", b"abc")
+    assert parse_publish(packet[0], body_of(packet), mqtt5=False) == (b"t", 0, 0, 3, None)
+
+
+def test_an_mqtt_5_publish_with_a_topic_alias_among_other_properties():
+    properties = (
+        b"\x01\x01"  # payload format indicator
+        b"\x02"
+        + (60).to_bytes(4, "big")  # message expiry
+        + b"\x03"
+        + string("application/json")  # content type
+        + b"\x26"
+        + string("k")
+        + string("v")  # user property
+        + b"\x0b\x81\x01"  # subscription identifier (a two-byte varint)
+        + b"\x23\x00\x07"  # topic alias 7
+    )
+    packet = publish_packet("a/b", b"12345", qos=1, packet_id=9, properties=properties)
+    assert parse_publish(packet[0], body_of(packet), mqtt5=True) == (b"a/b", 1, 9, 5, 7)
+
+
+def test_an_mqtt_5_publish_by_its_topic_alias_alone():
+    packet = publish_packet("", b"p", properties=b"\x23\x00\x02")
+    assert parse_publish(packet[0], body_of(packet), mqtt5=True) == (b"", 0, 0, 1, 2)
+
+
+def test_an_mqtt_5_publish_without_properties():
+    packet = publish_packet("a", b"p", properties=b"")
+    assert parse_publish(packet[0], body_of(packet), mqtt5=True) == (b"a", 0, 0, 1, None)
+
+
+@pytest.mark.parametrize(
+    ("first", "body", "mqtt5", "problem"),
+    [
+        (0x36, b"\x00\x01a", False, "QoS 3"),
+        (0x30, b"\x00", False, "truncated PUBLISH"),
+        (0x30, b"\x00\x05ab", False, "truncated PUBLISH"),
+        (0x32, b"\x00\x01a\x00", False, "truncated PUBLISH"),
+        (0x30, b"\x00\x01a\x05\x23", True, "truncated PUBLISH properties"),
+        (0x30, b"\x00\x01a", True, "variable-length integer"),
+        (0x30, b"\x00\x01a\x02\x23\x00", True, "truncated property"),
+        (0x30, b"\x00\x01a\x01\x03", True, "truncated property"),
+        (0x30, b"\x00\x01a\x02\x7f\x00", True, "unknown property 0x7f"),
+    ],
+)
+def test_malformed_publishes_are_named(first, body, mqtt5, problem):
+    with pytest.raises(MalformedPacketError, match=problem):
+        parse_publish(first, memoryview(body), mqtt5=mqtt5)
+
+
+def test_pubacks_for_mqtt_311_and_mqtt_5():
+    assert encode_puback(258, mqtt5=False) == b"\x40\x02\x01\x02"
+    assert encode_puback(258, 0x87, mqtt5=False) == b"\x40\x02\x01\x02"
+    assert encode_puback(258, mqtt5=True) == b"\x40\x02\x01\x02"
+    assert encode_puback(258, 0x87, mqtt5=True) == b"\x40\x04\x01\x02\x87\x00"
+
+
+# ---------------------------------------------------------------- SUBSCRIBE, SUBACK
+
+
+def subscribe_body(packet_id, *filters, properties=None):
+    body = packet_id.to_bytes(2, "big")
+    if properties is not None:
+        body += varint(len(properties)) + properties
+    for topic_filter, options in filters:
+        body += string(topic_filter) + bytes([options])
+    return body
+
+
+def test_an_mqtt_311_subscribe():
+    body = subscribe_body(7, ("a/+", 1), ("b/#", 0))
+    assert parse_subscribe(body, mqtt5=False) == Subscribe(7, (("a/+", 1), ("b/#", 0)))
+
+
+def test_an_mqtt_5_subscribe_keeps_its_properties_and_options():
+    body = subscribe_body(7, ("a", 0x25), properties=b"\x0b\x05")
+    assert parse_subscribe(body, mqtt5=True) == Subscribe(7, (("a", 0x25),), b"\x02\x0b\x05")
+
+
+def test_a_subscribe_encoded_is_what_a_client_sends():
+    body = subscribe_body(300, ("a/+", 1), properties=b"")
+    packet = encode_subscribe(Subscribe(300, (("a/+", 1),), b"\x00"))
+    assert packet == b"\x82" + varint(len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [(b"\x00\x07", "without a topic filter"), (b"\x00", "truncated SUBSCRIBE")],
+)
+def test_malformed_subscribes_are_named(body, problem):
+    with pytest.raises(MalformedPacketError, match=problem):
+        parse_subscribe(body, mqtt5=False)
+
+
+def test_unsubscribe_filters_for_mqtt_311_and_mqtt_5():
+    assert parse_unsubscribe(b"\x00\x01" + string("a") + string("b/#"), mqtt5=False) == (
+        "a",
+        "b/#",
+    )
+    assert parse_unsubscribe(b"\x00\x01\x00" + string("a"), mqtt5=True) == ("a",)
+
+
+def test_subacks_parse_and_encode_for_both_versions():
+    assert parse_suback(b"\x00\x09\x01\x80", mqtt5=False) == Suback(9, b"\x01\x80")
+    assert parse_suback(b"\x00\x09\x00\x01\x87", mqtt5=True) == Suback(9, b"\x01\x87", b"\x00")
+    assert encode_suback(Suback(9, b"\x01\x80"), mqtt5=False) == b"\x90\x04\x00\x09\x01\x80"
+    assert encode_suback(Suback(9, b"\x87"), mqtt5=True) == b"\x90\x04\x00\x09\x00\x87"
+    kept = Suback(9, b"\x01", b"\x03\x1f\x00\x00")
+    assert encode_suback(kept, mqtt5=True) == b"\x90\x07\x00\x09\x03\x1f\x00\x00\x01"
+
+
+def test_a_suback_packet_id():
+    assert suback_packet_id(b"\x01\x02\x00") == 258
+    with pytest.raises(MalformedPacketError, match="truncated SUBACK"):
+        suback_packet_id(b"\x01")
+
+
+def test_an_mqtt_5_disconnect_carries_its_reason():
+    assert encode_disconnect(0x95) == b"\xe0\x01\x95"

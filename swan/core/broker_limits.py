@@ -1,0 +1,418 @@
+"""AWS IoT Core's message broker, its limits and its answers, for one device connection.
+
+The device gateway frames every MQTT packet between a device and the local broker and asks a
+`DeviceSession` about the ones AWS IoT Core would decide on: the answer is None (pass it on,
+the hot path), `Refuse` (keep it back; maybe answer its sender, maybe pass something else on
+instead) or `Disconnect`. The session holds the device's `Principal` (every policy attached
+to its certificate, evaluated together: an explicit Deny wins) and caches each decision per
+topic and filter, so a device publishing on one topic costs a dict lookup per packet.
+
+The limits (`BrokerLimits`, AWS's values in `AWS_LIMITS`) are those of "AWS IoT Core message
+broker and protocol limits and quotas",
+https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits :
+- message size: "The payload for every publish request can be no larger than 128 KB. AWS IoT
+  Core rejects publish and connect requests larger than this size": the device is
+  disconnected (its lifecycle event says CLIENT_ERROR, "the client attempts to publish with a
+  payload that exceeds the payload limit"; the "MQTT message payload" page,
+  https://docs.aws.amazon.com/iot/latest/developerguide/topicdata.html, names the reason
+  PAYLOAD_LIMIT_EXCEEDED). KB is read as 1,024 bytes. A CONNECT over 128 KB is refused too.
+- client ID size: 128 bytes of UTF-8 (refused at the connect);
+- maximum size of a topic: 256 bytes of UTF-8; maximum number of slashes in a topic or topic
+  filter: 7. Both leave out the mandatory first segments of a Basic Ingest topic,
+  `$aws/rules/<rule-name>/`;
+- publish requests per second per connection: 100 (not adjustable); the ones over it are
+  throttled: dropped, the connection kept (the `PublishIn.Throttle` metric counts them);
+- throughput per connection: 512 KB/s; "data that exceeds the maximum throughput is delayed
+  in processing" (`bytes_delay`: the gateway reads no more until the delay is over);
+- subscriptions per SUBSCRIBE: 8; subscriptions per connection: 50.
+
+What AWS answers, after the "MQTT" page of the developer guide
+(https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html: "AWS IoT differences from
+MQTT specifications", "MQTT reason codes") and where the documents leave it open, the choice
+made here:
+- MQTT 3.1.1 cannot refuse a PUBLISH but by closing the connection, and AWS does: a publish
+  the policies do not allow disconnects the device, at QoS 0 and 1 alike (AWS's SDK teams on
+  this: github.com/awslabs/aws-crt-python/issues/229, aws-iot-device-sdk-python-v2/issues/260).
+  So does a topic over the size or slash limit (the request is "rejected").
+- MQTT 5 answers a QoS 1 PUBLISH with a PUBACK reason code: 0x87 not authorized, 0x90 topic
+  name invalid, 0x97 quota exceeded (throttled); the connection stays. A refused QoS 0 PUBLISH
+  has nothing to answer it and is dropped: the choice here (no document says more).
+- A throttled PUBLISH (over 100 a second) is dropped, MQTT 3.1.1 gets no PUBACK (so the
+  device's SDK sends it again later), MQTT 5 QoS 1 gets 0x97.
+- SUBSCRIBE: each topic filter the policies do not allow, or over the topic limits, or past
+  the 50 subscriptions of the connection, gets a failure in the SUBACK (MQTT 3.1.1: 0x80; MQTT
+  5: 0x87, 0x8F, 0x97), the others are granted. A SUBSCRIBE with more than 8 filters is refused
+  whole (every filter failed): the choice here, AWS does not say which of them it would keep.
+- QoS 2: "AWS IoT Core does not support publishing or subscribing with QoS level 2 ... the
+  message broker doesn't send a PUBACK or SUBACK": such a PUBLISH or SUBSCRIBE goes nowhere
+  and is not answered.
+- Receive: a message the policies do not let the device receive is not delivered; a QoS 1
+  one is acknowledged to the local broker on the device's behalf.
+- A packet that is not MQTT, or a second CONNECT, disconnects the device (MQTT 5: DISCONNECT
+  0x81 malformed packet, 0x82 protocol error, 0x95 packet too large first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from swan.core.mqtt_packets import (
+    CONNECT_TYPE,
+    MALFORMED_PACKET,
+    NOT_AUTHORIZED,
+    PACKET_TOO_LARGE,
+    PROTOCOL_ERROR,
+    PUBLISH_TYPE,
+    QUOTA_EXCEEDED,
+    SUBACK_FAILURE,
+    SUBACK_TYPE,
+    SUBSCRIBE_TYPE,
+    TOPIC_FILTER_INVALID,
+    TOPIC_NAME_INVALID,
+    UNSUBSCRIBE_TYPE,
+    MalformedPacketError,
+    Suback,
+    Subscribe,
+    encode_disconnect,
+    encode_puback,
+    encode_suback,
+    encode_subscribe,
+    parse_publish,
+    parse_suback,
+    parse_subscribe,
+    parse_unsubscribe,
+    suback_packet_id,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from swan.core.policy import Principal
+
+KIB: Final = 1024
+BASIC_INGEST_PREFIX: Final = "$aws/rules/"
+"""Basic Ingest topics: `$aws/rules/<rule-name>/...` (the rules engine, no broker)."""
+_BASIC_INGEST_SLASHES: Final = 3
+HEADER_ALLOWANCE: Final = 64 * KIB
+"""What a PUBLISH may carry besides its payload (topic, packet id, MQTT 5 properties) before
+the gateway stops buffering it: a bound of the gateway's own, AWS's topic limit is far below."""
+CACHE_SIZE: Final = 1024
+"""Decisions kept per connection (topics, filters); past it the cache starts over."""
+_QOS2: Final = 2
+
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+@dataclass(frozen=True)
+class BrokerLimits:
+    """AWS IoT Core's message broker limits (see the module docstring for the page).
+
+    A rate of None means no limit: only for measuring the gateway itself (`swan bench`)."""
+
+    payload_bytes: int = 128 * KIB
+    client_id_bytes: int = 128
+    topic_bytes: int = 256
+    topic_slashes: int = 7
+    publishes_per_second: float | None = 100.0
+    bytes_per_second: float | None = 512.0 * KIB
+    filters_per_subscribe: int = 8
+    subscriptions_per_connection: int = 50
+
+    def client_id_problem(self, client_id: str) -> str | None:
+        """Why AWS refuses this client id at the connect, or None."""
+        size = len(client_id.encode())
+        if size > self.client_id_bytes:
+            return f"client id of {size} bytes (at most {self.client_id_bytes})"
+        return None
+
+    def topic_problem(self, topic: str) -> str | None:
+        """Why AWS refuses this topic or topic filter (size, slashes), or None."""
+        counted = topic
+        if topic[: len(BASIC_INGEST_PREFIX)].lower() == BASIC_INGEST_PREFIX:
+            parts = topic.split("/", _BASIC_INGEST_SLASHES)
+            counted = parts[-1] if len(parts) > _BASIC_INGEST_SLASHES else ""
+        size = len(counted.encode())
+        if size > self.topic_bytes:
+            return f"topic of {size} bytes (at most {self.topic_bytes})"
+        slashes = counted.count("/")
+        if slashes > self.topic_slashes:
+            return f"topic with {slashes} slashes (at most {self.topic_slashes})"
+        return None
+
+
+AWS_LIMITS: Final = BrokerLimits()
+UNMETERED: Final = BrokerLimits(publishes_per_second=None, bytes_per_second=None)
+"""AWS's limits without the two rates: for measuring the gateway's own cost."""
+
+
+class TokenBucket:
+    """A rate: `rate` units a second, at most `rate` at once (a full second's worth)."""
+
+    __slots__ = ("_at", "_tokens", "rate")
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._at = now
+
+    def _refill(self, now: float) -> None:
+        elapsed = now - self._at
+        if elapsed > 0:
+            self._tokens = min(self.rate, self._tokens + elapsed * self.rate)
+            self._at = now
+
+    def take(self, now: float) -> bool:
+        """Take one unit if there is one."""
+        self._refill(now)
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def charge(self, now: float, amount: float) -> float:
+        """Take `amount` units, in debt if need be: the seconds until the debt is paid."""
+        self._refill(now)
+        self._tokens -= amount
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """Do not pass the packet on. `reply` goes back to its sender; `instead` goes on to the
+    other side in its place (a SUBSCRIBE with fewer filters, a completed SUBACK)."""
+
+    reason: str
+    reply: bytes = b""
+    instead: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Close the device's connection; `reply` is the last packet it gets (MQTT 5)."""
+
+    reason: str
+    reply: bytes = b""
+
+
+Outcome = Refuse | Disconnect | None
+"""None: pass the packet on unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A SUBSCRIBE passed on with fewer filters: the codes of the ones kept back (by their
+    place in the device's SUBSCRIBE), None where the broker's SUBACK answers."""
+
+    codes: tuple[int | None, ...]
+
+
+@dataclass
+class DeviceSession:
+    """The decisions for one device connection, packet by packet (no I/O; `now` passed in)."""
+
+    principal: Principal
+    mqtt5: bool
+    now: float
+    limits: BrokerLimits = AWS_LIMITS
+    _publish_rate: TokenBucket | None = field(init=False, default=None)
+    _byte_rate: TokenBucket | None = field(init=False, default=None)
+    _publish_verdicts: dict[bytes, int] = field(init=False, default_factory=dict)
+    _receive_verdicts: dict[bytes, bool] = field(init=False, default_factory=dict)
+    _aliases_in: dict[int, bytes] = field(init=False, default_factory=dict)
+    _aliases_out: dict[int, bytes] = field(init=False, default_factory=dict)
+    _subscriptions: set[str] = field(init=False, default_factory=set)
+    _pending: dict[int, _Pending] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.limits.publishes_per_second is not None:
+            self._publish_rate = TokenBucket(self.limits.publishes_per_second, self.now)
+        if self.limits.bytes_per_second is not None:
+            self._byte_rate = TokenBucket(self.limits.bytes_per_second, self.now)
+
+    # ------------------------------------------------------------ device -> broker
+
+    def too_large(self, first: int, length: int) -> Disconnect | None:
+        """Decided on the fixed header alone, before the body is read: a packet no payload
+        limit could let through is not buffered."""
+        allowed = self.limits.payload_bytes
+        if first >> 4 == PUBLISH_TYPE:
+            allowed += HEADER_ALLOWANCE
+        if length > allowed:
+            return self._disconnect(f"a packet of {length} bytes", PACKET_TOO_LARGE)
+        return None
+
+    def bytes_delay(self, now: float, size: int) -> float:
+        """Seconds to wait before reading more, after `size` bytes from the device."""
+        return 0.0 if self._byte_rate is None else self._byte_rate.charge(now, size)
+
+    def from_device(self, first: int, body: memoryview, now: float) -> Outcome:
+        """What to do with a whole packet from the device (`first`: its first byte)."""
+        kind = first >> 4
+        try:
+            if kind == PUBLISH_TYPE:
+                return self._publish(first, body, now)
+            if kind == SUBSCRIBE_TYPE:
+                return self._subscribe(body)
+            if kind == UNSUBSCRIBE_TYPE:
+                self._subscriptions.difference_update(parse_unsubscribe(body, mqtt5=self.mqtt5))
+            elif kind == CONNECT_TYPE:
+                return self._disconnect("a second CONNECT", PROTOCOL_ERROR)
+        except MalformedPacketError as error:
+            return self._disconnect(error.problem, MALFORMED_PACKET)
+        return None
+
+    def _publish(self, first: int, body: memoryview, now: float) -> Outcome:
+        header = parse_publish(first, body, mqtt5=self.mqtt5)
+        if header.qos == _QOS2:
+            return Refuse("QoS 2 (AWS IoT Core neither takes nor answers it)")
+        if header.payload_size > self.limits.payload_bytes:
+            why = f"a payload of {header.payload_size} bytes (at most {self.limits.payload_bytes})"
+            return self._disconnect(why, PACKET_TOO_LARGE)
+        topic = self._alias(header.topic, header.topic_alias, self._aliases_in)
+        if topic is None:
+            return self._disconnect("an unknown topic alias", PROTOCOL_ERROR)
+        return self._admit(topic, header.packet_id, now)
+
+    def _admit(self, topic: bytes, packet_id: int, now: float) -> Outcome:
+        """The rate, the topic's limits and the policies, for a publish to `topic`."""
+        if self._publish_rate is not None and not self._publish_rate.take(now):
+            return self._refuse_publish(packet_id, QUOTA_EXCEEDED, "throttled")
+        verdict = self._publish_verdicts.get(topic)
+        if verdict is None:
+            verdict = self._publish_verdict(topic)
+            _remember(self._publish_verdicts, topic, verdict)
+        if not verdict:
+            return None
+        reason = "not authorized" if verdict == NOT_AUTHORIZED else "topic refused"
+        why = f"{reason}: publish to {topic.decode(errors='replace')!r}"
+        if self.mqtt5:
+            return self._refuse_publish(packet_id, verdict, why)
+        return Disconnect(why)
+
+    def _publish_verdict(self, raw: bytes) -> int:
+        """0 when AWS takes a publish to this topic; else the MQTT 5 reason code."""
+        try:
+            topic = raw.decode()
+        except UnicodeDecodeError:
+            return TOPIC_NAME_INVALID
+        if self.limits.topic_problem(topic) is not None:
+            return TOPIC_NAME_INVALID
+        return 0 if self.principal.can_publish(topic) else NOT_AUTHORIZED
+
+    def _refuse_publish(self, packet_id: int, reason: int, why: str) -> Refuse:
+        if self.mqtt5 and packet_id:
+            return Refuse(why, reply=encode_puback(packet_id, reason, mqtt5=True))
+        return Refuse(why)
+
+    def _subscribe(self, body: memoryview) -> Outcome:
+        request = parse_subscribe(body, mqtt5=self.mqtt5)
+        if any(options & 3 == _QOS2 for _, options in request.filters):
+            return Refuse("a subscription at QoS 2 (AWS IoT Core does not answer it)")
+        if len(request.filters) > self.limits.filters_per_subscribe:
+            why = f"{len(request.filters)} filters in one SUBSCRIBE"
+            failures = [self._failure(QUOTA_EXCEEDED)] * len(request.filters)
+            return Refuse(why, reply=self._suback(request.packet_id, failures))
+        codes: list[int | None] = []
+        kept: list[tuple[str, int]] = []
+        for topic_filter, options in request.filters:
+            code = self._filter_code(topic_filter)
+            codes.append(code)
+            if code is None:
+                kept.append((topic_filter, options))
+                self._subscriptions.add(topic_filter)
+        if len(kept) == len(request.filters):
+            return None
+        why = f"subscriptions refused: {_refused_filters(request, codes)}"
+        if not kept:
+            return Refuse(why, reply=self._suback(request.packet_id, codes))
+        self._pending[request.packet_id] = _Pending(tuple(codes))
+        narrower = Subscribe(request.packet_id, tuple(kept), request.properties)
+        return Refuse(why, instead=encode_subscribe(narrower))
+
+    def _filter_code(self, topic_filter: str) -> int | None:
+        """None if the filter is granted, else its failure code."""
+        if self.limits.topic_problem(topic_filter) is not None:
+            return self._failure(TOPIC_FILTER_INVALID)
+        if not self.principal.can_subscribe(topic_filter):
+            return self._failure(NOT_AUTHORIZED)
+        full = len(self._subscriptions) >= self.limits.subscriptions_per_connection
+        if full and topic_filter not in self._subscriptions:
+            return self._failure(QUOTA_EXCEEDED)
+        return None
+
+    def _failure(self, reason: int) -> int:
+        return reason if self.mqtt5 else SUBACK_FAILURE
+
+    def _suback(self, packet_id: int, codes: Sequence[int | None]) -> bytes:
+        # Only called with every code a failure: nothing was granted.
+        failures = bytes(code or SUBACK_FAILURE for code in codes)
+        return encode_suback(Suback(packet_id, failures), mqtt5=self.mqtt5)
+
+    # ------------------------------------------------------------ broker -> device
+
+    def from_broker(self, first: int, body: memoryview) -> Outcome:
+        """What to do with a whole packet from the broker to the device."""
+        kind = first >> 4
+        try:
+            if kind == PUBLISH_TYPE:
+                return self._deliver(first, body)
+            if kind == SUBACK_TYPE and self._pending:
+                return self._complete_suback(body)
+        except MalformedPacketError as error:
+            return self._disconnect(f"from the broker: {error.problem}", MALFORMED_PACKET)
+        return None
+
+    def _deliver(self, first: int, body: memoryview) -> Outcome:
+        header = parse_publish(first, body, mqtt5=self.mqtt5)
+        topic = self._alias(header.topic, header.topic_alias, self._aliases_out)
+        if topic is None:
+            return self._disconnect("from the broker: an unknown topic alias", PROTOCOL_ERROR)
+        allowed = self._receive_verdicts.get(topic)
+        if allowed is None:
+            allowed = self.principal.can_receive(topic.decode(errors="replace"))
+            _remember(self._receive_verdicts, topic, allowed)
+        if allowed:
+            return None
+        why = f"not authorized: receive {topic.decode(errors='replace')!r}"
+        ack = encode_puback(header.packet_id, mqtt5=self.mqtt5) if header.qos else b""
+        return Refuse(why, reply=ack)
+
+    def _complete_suback(self, body: memoryview) -> Outcome:
+        pending = self._pending.pop(suback_packet_id(body), None)
+        if pending is None:
+            return None
+        suback = parse_suback(body, mqtt5=self.mqtt5)
+        granted = iter(suback.codes)
+        codes = bytes(next(granted, SUBACK_FAILURE) if c is None else c for c in pending.codes)
+        whole = Suback(suback.packet_id, codes, suback.properties)
+        return Refuse(
+            "the refused filters put back", instead=encode_suback(whole, mqtt5=self.mqtt5)
+        )
+
+    # ------------------------------------------------------------ both ways
+
+    @staticmethod
+    def _alias(topic: bytes, alias: int | None, aliases: dict[int, bytes]) -> bytes | None:
+        """The topic a PUBLISH names, through MQTT 5's topic aliases (section 3.3.2.3.4)."""
+        if alias is None:
+            return topic
+        if topic:
+            aliases[alias] = topic
+            return topic
+        return aliases.get(alias)
+
+    def _disconnect(self, why: str, reason: int) -> Disconnect:
+        return Disconnect(why, encode_disconnect(reason) if self.mqtt5 else b"")
+
+
+def _remember(cache: dict[Key, Value], key: Key, value: Value) -> None:
+    if len(cache) >= CACHE_SIZE:
+        cache.clear()  # a device touring topics: bounded memory, decided again
+    cache[key] = value
+
+
+def _refused_filters(request: Subscribe, codes: Sequence[int | None]) -> str:
+    refused = (f for (f, _), code in zip(request.filters, codes, strict=True) if code is not None)
+    return ", ".join(repr(f) for f in refused)
