@@ -62,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swan.deploy.limits import check_stack_name  # noqa: PLC0415
     from swan.deploy.plan import DeployConfig, DeployPaths, Tools, plan_deploy  # noqa: PLC0415
     from swan.deploy.runner import (  # noqa: PLC0415
         Deployment,
@@ -71,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from swan.deploy.tools import (  # noqa: PLC0415
         REPO,
         SAM_VENV,
+        TEMPLATE,
         find_lambda_python,
         sam_executable,
     )
+    from swan.local.template import load_template  # noqa: PLC0415
 
     settings = Settings.from_env()
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -92,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         site=not args.no_site,
         interactive=not args.yes and sys.stdin.isatty(),
     )
+    # A name CloudFormation would fail on halfway (a Lambda function name over 64, say).
+    check_stack_name(load_template(TEMPLATE), config.stack_name)
     sam = SAM_VENV / "bin" / "sam" if args.dry_run else sam_executable()
     tools = Tools(sam=sam, python=Path(sys.executable), lambda_python_dir=find_lambda_python())
     first_deploy = not DeployPaths.of(config).samconfig.exists()

@@ -58,3 +58,14 @@ def test_a_bad_backend_is_one_line_and_exit_code_2(fresh, capsys):
     args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--backend-domain", "https://x"]
     assert main(args) == 2
     assert "--backend-domain" in capsys.readouterr().err
+
+
+def test_a_stack_name_that_would_break_an_aws_limit_is_refused_at_once(fresh, capsys):
+    args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--stack-name", "s" * 44]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--stack-name" in err
+    assert "Lambda function name" in err
+    assert "at most 43 characters" in err
+    assert main([*args[:-1], "s" * 43]) == 0
