@@ -17,7 +17,12 @@ botocore raises its modeled exceptions (`client.exceptions.ResourceNotFoundExcep
     GET /things                             ListThings
     PUT|DELETE|GET /things/{name}/principals  Attach/DetachThingPrincipal, ListThingPrincipals
     GET /principals/things                  ListPrincipalThings
-    POST|GET /policies/{name}               CreatePolicy, GetPolicy
+    GET /policies                           ListPolicies
+    POST|GET|DELETE /policies/{name}        CreatePolicy, GetPolicy, DeletePolicy
+    POST|GET /policies/{name}/version       CreatePolicyVersion, ListPolicyVersions
+    GET|PATCH|DELETE /policies/{name}/version/{id}
+                                            GetPolicyVersion, SetDefaultPolicyVersion,
+                                            DeletePolicyVersion
     PUT|POST /target-policies/{name}        AttachPolicy, DetachPolicy
     POST /attached-policies/{target}        ListAttachedPolicies
     GET /endpoint                           DescribeEndpoint
@@ -28,6 +33,14 @@ Choices where the local registry is stricter or smaller than AWS:
 - Provisioning templates (JITP, `registrationConfig`) and thing types do not exist locally:
   asking for them is refused rather than ignored.
 - A thing with principals attached is not deleted (InvalidRequestException).
+- A policy document with a `Condition` is refused (InvalidRequestException): the local
+  stand-in does not evaluate conditions, and ignoring one would allow more than AWS does.
+
+Policies are refused as AWS IoT refuses them (swan.core.policy_rules has the limits and
+their sources): a name that is not 1-128 of `[a-zA-Z0-9_+=,.@-]` (InvalidRequestException);
+a document over 2,048 characters without whitespace, not JSON, or without Version,
+Statement, Effect, Action or Resource (MalformedPolicyException); a sixth version
+(VersionsLimitExceededException); an eleventh policy for one target (LimitExceededException).
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import functools
 import logging
 import re
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from swan.certs.authority import certificate_id, is_valid_at, load_certificate_pem
@@ -48,16 +62,11 @@ from swan.local.httpapi import ApiError, JsonApi, Request, Response
 from swan.local.registry import (
     CA_STATUSES,
     CERTIFICATE_STATUSES,
-    CertificateStateError,
     InvalidCertificateError,
-    InvalidPolicyError,
-    InvalidValueError,
     RegistryDatabaseError,
     RegistryError,
     ResourceConflictError,
-    ThingInUseError,
     UnknownResourceError,
-    VersionMismatchError,
     common_name,
     is_signed_by,
 )
@@ -68,7 +77,14 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from swan.adapters.clock import Clock
-    from swan.local.registry import CaRecord, CertificateRecord, Registry, ThingRecord
+    from swan.local.registry import (
+        CaRecord,
+        CertificateRecord,
+        PolicyRecord,
+        PolicyVersionRecord,
+        Registry,
+        ThingRecord,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +95,7 @@ OTHER_ENDPOINTS: Final = ("iot:CredentialProvider", "iot:Jobs")
 # Statuses AWS keeps for itself: UpdateCertificate refuses to set them.
 INTERNAL_STATUSES: Final = ("PENDING_TRANSFER", "PENDING_ACTIVATION")
 _HEX_ID: Final = re.compile(r"[0-9a-fA-F]{64}")
+_VERSION_ID: Final = re.compile(r"[0-9]{1,18}")  # botocore's PolicyVersionId: [0-9]+
 _SEGMENT: Final = r"[^/]+"
 _T = TypeVar("_T")
 
@@ -129,6 +146,7 @@ class ControlPlane:
         certificate = rf"/certificates/(?P<certificate>{_SEGMENT})"
         thing = rf"/things/(?P<thing>{_SEGMENT})"
         policy = rf"/policies/(?P<policy>{_SEGMENT})"
+        version = rf"{policy}/version/(?P<version>{_SEGMENT})"
         target_policy = rf"/target-policies/(?P<policy>{_SEGMENT})"
         return [
             ("POST", "/cacertificate", self.register_ca_certificate),
@@ -149,8 +167,15 @@ class ControlPlane:
             ("DELETE", f"{thing}/principals", self.detach_thing_principal),
             ("GET", f"{thing}/principals", self.list_thing_principals),
             ("GET", "/principals/things", self.list_principal_things),
+            ("GET", "/policies", self.list_policies),
             ("POST", policy, self.create_policy),
             ("GET", policy, self.get_policy),
+            ("DELETE", policy, self.delete_policy),
+            ("POST", f"{policy}/version", self.create_policy_version),
+            ("GET", f"{policy}/version", self.list_policy_versions),
+            ("GET", version, self.get_policy_version),
+            ("PATCH", version, self.set_default_policy_version),
+            ("DELETE", version, self.delete_policy_version),
             ("PUT", target_policy, self.attach_policy),
             ("POST", target_policy, self.detach_policy),
             ("POST", rf"/attached-policies/(?P<target>{_SEGMENT})", self.list_attached_policies),
@@ -379,11 +404,7 @@ class ControlPlane:
 
     def create_policy(self, request: Request) -> Response:
         name = request.params["policy"]
-        document = _text(request.json(), "policyDocument")
-        existing = self.registry.policy(name)
-        if existing is not None:
-            raise ResourceConflictError("policy", name, existing.arn, "")
-        policy = self.registry.create_policy(name, document)
+        policy = self.registry.create_policy(name, _policy_document(request.json()))
         return Response(
             200,
             {
@@ -395,10 +416,7 @@ class ControlPlane:
         )
 
     def get_policy(self, request: Request) -> Response:
-        name = request.params["policy"]
-        policy = self.registry.policy(name)
-        if policy is None:
-            raise UnknownResourceError("policy", name)
+        policy = self._policy(request.params["policy"])
         return Response(
             200,
             {
@@ -410,6 +428,71 @@ class ControlPlane:
                 "lastModifiedDate": policy.last_modified,
             },
         )
+
+    def delete_policy(self, request: Request) -> Response:
+        self.registry.delete_policy(request.params["policy"])
+        return Response(200, {})
+
+    def list_policies(self, request: Request) -> Response:
+        policies = sorted(self.registry.policies(), key=lambda p: p.created_at)
+        page, marker = _page(_ordered(policies, request.query), request.query, "pageSize", "marker")
+        listed = [{"policyName": p.name, "policyArn": p.arn} for p in page]
+        return Response(200, _with_next({"policies": listed}, "nextMarker", marker))
+
+    def create_policy_version(self, request: Request) -> Response:
+        version = self.registry.create_policy_version(
+            request.params["policy"],
+            _policy_document(request.json()),
+            set_as_default=_flag(request.query, "setAsDefault"),
+        )
+        return Response(
+            200,
+            {
+                "policyArn": version.arn,
+                "policyDocument": version.document,
+                "policyVersionId": version.version_id,
+                "isDefaultVersion": version.is_default,
+            },
+        )
+
+    def list_policy_versions(self, request: Request) -> Response:
+        versions = self.registry.policy_versions(request.params["policy"])
+        listed = [
+            {
+                "versionId": v.version_id,
+                "isDefaultVersion": v.is_default,
+                "createDate": v.created_at,
+            }
+            for v in versions
+        ]
+        return Response(200, {"policyVersions": listed})
+
+    def get_policy_version(self, request: Request) -> Response:
+        version = self._policy_version(request)
+        return Response(
+            200,
+            {
+                "policyArn": version.arn,
+                "policyName": version.policy,
+                "policyDocument": version.document,
+                "policyVersionId": version.version_id,
+                "isDefaultVersion": version.is_default,
+                "creationDate": version.created_at,
+                "lastModifiedDate": version.created_at,  # a version never changes
+            },
+        )
+
+    def set_default_policy_version(self, request: Request) -> Response:
+        self.registry.set_default_policy_version(
+            request.params["policy"], _version_id(request.params["version"])
+        )
+        return Response(200, {})
+
+    def delete_policy_version(self, request: Request) -> Response:
+        self.registry.delete_policy_version(
+            request.params["policy"], _version_id(request.params["version"])
+        )
+        return Response(200, {})
 
     def attach_policy(self, request: Request) -> Response:
         target = _text(request.json(), "target")
@@ -486,6 +569,17 @@ class ControlPlane:
             raise UnknownResourceError("certificate", cert_id)
         return record
 
+    def _policy(self, name: str) -> PolicyRecord:
+        policy = self.registry.policy(name)
+        if policy is None:
+            raise UnknownResourceError("policy", name)
+        return policy
+
+    def _policy_version(self, request: Request) -> PolicyVersionRecord:
+        return self.registry.policy_version(
+            request.params["policy"], _version_id(request.params["version"])
+        )
+
     def _thing(self, raw_name: str) -> ThingRecord:
         name = _thing_name(raw_name)
         thing = self.registry.thing(name)
@@ -535,28 +629,16 @@ def _answering_errors(handler: Callable[[Request], Response]) -> Callable[[Reque
 
 
 def _error_response(error: RegistryError) -> Response:
+    """Each kind of registry error names its AWS error (`aws_error`)."""
+    status, kind = error.aws_error
     extra: dict[str, str] = {}
-    if isinstance(error, UnknownResourceError):
-        status, kind = 404, "ResourceNotFoundException"
-    elif isinstance(error, ResourceConflictError):
-        status, kind = 409, "ResourceAlreadyExistsException"
+    if isinstance(error, ResourceConflictError):
         extra = {"resourceId": error.name, "resourceArn": error.arn}
-    elif isinstance(error, CertificateStateError):
-        status, kind = 406, "CertificateStateException"
-    elif isinstance(error, VersionMismatchError):
-        status, kind = 409, "VersionConflictException"
-    elif isinstance(error, InvalidPolicyError):
-        status, kind = 400, "MalformedPolicyException"
-    elif isinstance(error, InvalidCertificateError):
-        status, kind = 400, "CertificateValidationException"
-    elif isinstance(error, InvalidValueError | ThingInUseError):
-        status, kind = 400, "InvalidRequestException"
-    else:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         if isinstance(error, RegistryDatabaseError):
             log.error("iot API: %s", error)
         else:
             log.error("iot API: unexpected registry error: %s", error)
-        status, kind = 500, "InternalFailureException"
     return Response(status, {"message": str(error), **extra}, {"x-amzn-ErrorType": kind})
 
 
@@ -598,6 +680,20 @@ def _optional_int(query: Mapping[str, str], name: str) -> int | None:
         return int(value)
     except ValueError:
         raise _invalid(f"{name} must be a whole number") from None
+
+
+def _policy_document(body: Mapping[str, Any]) -> str:
+    """The request's policy document, as given (an empty one is the registry's to refuse)."""
+    document = body.get("policyDocument")
+    if not isinstance(document, str):
+        raise _invalid("policyDocument is required, as a string")
+    return document
+
+
+def _version_id(raw: str) -> int:
+    if not _VERSION_ID.fullmatch(raw):
+        raise _invalid(f"policy version id {raw!r}: a number")
+    return int(raw)
 
 
 def _certificate_id(raw: str) -> str:

@@ -126,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the second waits ~40 ms.
     disable_nagle_algorithm = True
-    methods: ClassVar = ("GET", "POST", "PUT", "DELETE")
+    methods: ClassVar = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
     def do_GET(self) -> None:
         self._handle()
@@ -138,6 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:  # iot SetDefaultPolicyVersion
         self._handle()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

@@ -81,7 +81,10 @@ class DeviceIdentity:
         ca = self._certs.load_ca()
         self.registry.register_ca(certificate_pem(ca.certificate), auto_registration=True)
         for policy in self._deployment.policies.values():
-            self.registry.create_policy(policy.name, json.dumps(policy.document), replace=True)
+            # As CloudFormation would: refused as AWS IoT refuses it (swan up stops with the
+            # AWS error), unchanged if unchanged, else a new default version.
+            document = json.dumps(policy.document)
+            self.registry.deploy_policy(policy.logical_id, policy.name, document)
         self.gateway.start()
 
     def stop(self) -> None:

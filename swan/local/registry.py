@@ -5,6 +5,11 @@ The device gateway looks every client certificate up here; the control-plane API
 (swan.local.controlplane) serves the same records to boto3 `iot`. Both run in this process
 on different threads, so one SQLite connection (WAL) is shared under a lock.
 
+Policies are kept as AWS IoT keeps them, in versions, and only if AWS would keep them
+(swan.core.policy_rules): whoever writes one - the control plane, or `swan up` creating the
+template's policies (`deploy_policy`) - meets the same checks, and each refusal carries the
+AWS error (`aws_error`) the control plane answers with.
+
 Ids and ARNs are AWS's: a certificate's id is the SHA-256 of its DER bytes, and ARNs read
 `arn:aws:iot:<region>:<account>:cert/<id>` (`cacert/`, `thing/`, `policy/`). Timestamps are
 epoch seconds from the clock the registry is given.
@@ -19,14 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self, get_args
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -36,6 +40,20 @@ from cryptography.x509.oid import NameOID
 from swan.certs.authority import certificate_id
 from swan.core.errors import SwanError
 from swan.core.names import CERTIFICATE_ID, THING_NAME
+from swan.core.policy import PolicyDocumentError, UnsupportedPolicyError
+from swan.core.policy_rules import (
+    NewDefaultVersion,
+    PolicyAttachmentLimitError,
+    PolicyNameError,
+    PolicyVersionsLimitError,
+    StoredVersion,
+    check_attachment,
+    check_new_version,
+    check_policy_document,
+    check_policy_name,
+    decode_policy,
+    plan_update,
+)
 from swan.local.template import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 if TYPE_CHECKING:
@@ -59,8 +77,7 @@ CERTIFICATE_STATUSES: Final[tuple[CertificateStatus, ...]] = get_args(Certificat
 CaStatus = Literal["ACTIVE", "INACTIVE"]
 CA_STATUSES: Final[tuple[CaStatus, ...]] = get_args(CaStatus)
 
-POLICY_NAME: Final = re.compile(r"[\w+=,.@-]{1,128}")
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 LOCK_WAIT_MS: Final = 5000
 
 # The records read rows by position (`SELECT *`): keep the column order of each table.
@@ -77,11 +94,24 @@ _SCHEMA: Final = (
         version INTEGER NOT NULL, created_at REAL NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS thing_principals (
         thing TEXT NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (thing, principal))""",
+    # `document` and `version`: the default version's, kept with it in each transaction;
+    # `last_version`: the last version id given out (AWS never gives one out twice).
     """CREATE TABLE IF NOT EXISTS policies (
         name TEXT PRIMARY KEY, document TEXT NOT NULL, version INTEGER NOT NULL,
-        created_at REAL NOT NULL, modified_at REAL NOT NULL)""",
+        created_at REAL NOT NULL, modified_at REAL NOT NULL, last_version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS policy_versions (
+        policy TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,
+        created_at REAL NOT NULL, PRIMARY KEY (policy, version))""",
     """CREATE TABLE IF NOT EXISTS policy_targets (
         policy TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (policy, target))""",
+)
+
+# Schema 1 kept one document per policy: it becomes the policy's only (default) version.
+_FROM_SCHEMA_1: Final = (
+    "ALTER TABLE policies ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0",
+    "UPDATE policies SET last_version = version",
+    """INSERT OR IGNORE INTO policy_versions
+        SELECT name, version, document, modified_at FROM policies""",
 )
 
 
@@ -89,7 +119,11 @@ _SCHEMA: Final = (
 
 
 class RegistryError(SwanError):
-    """Base of what the registry refuses; the control plane maps each kind to an AWS error."""
+    """Base of what the registry refuses. `aws_error` is what AWS IoT answers with for each
+    kind (HTTP status, botocore's error type): the control plane sends it, and `swan up`
+    names it."""
+
+    aws_error: ClassVar[tuple[int, str]] = (500, "InternalFailureException")
 
 
 class RegistryDatabaseError(RegistryError, RuntimeError):
@@ -102,6 +136,8 @@ class RegistryDatabaseError(RegistryError, RuntimeError):
 
 
 class UnknownResourceError(RegistryError, LookupError):
+    aws_error = (404, "ResourceNotFoundException")
+
     def __init__(self, kind: str, name: str) -> None:
         self.kind = kind
         self.name = name
@@ -110,6 +146,8 @@ class UnknownResourceError(RegistryError, LookupError):
 
 class ResourceConflictError(RegistryError, ValueError):
     """The resource exists, differently from what was asked for."""
+
+    aws_error = (409, "ResourceAlreadyExistsException")
 
     def __init__(self, kind: str, name: str, arn: str, problem: str) -> None:
         self.kind = kind
@@ -121,6 +159,8 @@ class ResourceConflictError(RegistryError, ValueError):
 class CertificateStateError(RegistryError, ValueError):
     """A status change AWS does not allow: nothing leaves REVOKED."""
 
+    aws_error = (406, "CertificateStateException")
+
     def __init__(self, certificate_id: str, status: str, new_status: str) -> None:
         self.certificate_id = certificate_id
         self.status = status
@@ -131,6 +171,8 @@ class CertificateStateError(RegistryError, ValueError):
 class InvalidCertificateError(RegistryError, ValueError):
     """A PEM that is not a certificate, or not one the operation can take."""
 
+    aws_error = (400, "CertificateValidationException")
+
     def __init__(self, problem: str) -> None:
         self.problem = problem
         super().__init__(f"invalid certificate: {problem}")
@@ -138,6 +180,8 @@ class InvalidCertificateError(RegistryError, ValueError):
 
 class InvalidValueError(RegistryError, ValueError):
     """A name, status or document of the wrong shape."""
+
+    aws_error = (400, "InvalidRequestException")
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         self.field = field
@@ -147,13 +191,50 @@ class InvalidValueError(RegistryError, ValueError):
 
 
 class InvalidPolicyError(InvalidValueError):
-    """A policy document that is not a JSON object with statements."""
+    """A policy document AWS IoT refuses (swan.core.policy_rules); `where` names the part."""
 
-    def __init__(self, name: str, problem: str) -> None:
+    aws_error = (400, "MalformedPolicyException")
+
+    def __init__(self, name: str, error: PolicyDocumentError) -> None:
+        self.where = error.where
+        problem = error.problem if error.where == "document" else f"{error.where}: {error.problem}"
         super().__init__("policy document of", name, problem)
 
 
+class UnsupportedPolicyDocumentError(InvalidValueError):
+    """A document AWS IoT would store but the stand-in cannot evaluate (a Condition): refused,
+    so that nothing is allowed here that AWS would deny."""
+
+    def __init__(self, name: str, error: UnsupportedPolicyError) -> None:
+        self.where = error.where
+        super().__init__(
+            "policy document of", name, f"{error.where}: {error.problem} (not evaluated locally)"
+        )
+
+
+class PolicyConflictError(RegistryError, ValueError):
+    """A policy or version that cannot be deleted as it stands: the default version, or a
+    policy still attached or with versions besides its default."""
+
+    aws_error = (409, "DeleteConflictException")
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"policy {name!r} cannot be deleted: {problem}")
+
+
+class TooManyVersionsError(RegistryError, PolicyVersionsLimitError):
+    aws_error = (409, "VersionsLimitExceededException")
+
+
+class TooManyPoliciesError(RegistryError, PolicyAttachmentLimitError):
+    aws_error = (410, "LimitExceededException")
+
+
 class ThingInUseError(RegistryError, ValueError):
+    aws_error = (400, "InvalidRequestException")
+
     def __init__(self, name: str, principals: list[str]) -> None:
         self.name = name
         self.principals = principals
@@ -163,11 +244,23 @@ class ThingInUseError(RegistryError, ValueError):
 
 
 class VersionMismatchError(RegistryError, ValueError):
+    aws_error = (409, "VersionConflictException")
+
     def __init__(self, name: str, version: int, expected: int) -> None:
         self.name = name
         self.version = version
         self.expected = expected
         super().__init__(f"thing {name!r} is at version {version}, not {expected}")
+
+
+class PolicyDeploymentError(RegistryError, ValueError):
+    """A template's policy that AWS IoT would refuse, as CloudFormation reports it: the
+    resource, and the AWS error type and message that fail it."""
+
+    def __init__(self, logical_id: str, error: RegistryError) -> None:
+        self.logical_id = logical_id
+        self.error = error
+        super().__init__(f"{logical_id} (AWS::IoT::Policy) failed: {error.aws_error[1]}: {error}")
 
 
 # ---------------------------------------------------------------- records
@@ -217,12 +310,28 @@ class ThingRecord:
 
 @dataclass(frozen=True)
 class PolicyRecord:
+    """A policy as its default version has it: `version` is that version's id."""
+
     name: str
     arn: str
     document: str
     version: int
     created_at: float
     last_modified: float
+
+    @property
+    def version_id(self) -> str:
+        return str(self.version)
+
+
+@dataclass(frozen=True)
+class PolicyVersionRecord:
+    policy: str
+    arn: str
+    version: int
+    document: str
+    is_default: bool
+    created_at: float
 
     @property
     def version_id(self) -> str:
@@ -530,30 +639,24 @@ class Registry:
 
     # ------------------------------------------------------------ policies
 
-    def create_policy(self, name: str, document: str, *, replace: bool = False) -> PolicyRecord:
-        """Create the policy; again with the same document changes nothing. A different
-        document is a conflict, unless `replace` (it then becomes the next version)."""
-        if not POLICY_NAME.fullmatch(name):
-            raise InvalidValueError("policy name", name, "use 1-128 of [A-Za-z0-9_+=,.@-]")
-        _check_policy_document(name, document)
-        now = self._clock.now()
+    def create_policy(self, name: str, document: str) -> PolicyRecord:
+        """CreatePolicy: the policy with `document` as its version 1, the default. Refuses
+        what AWS IoT refuses (swan.core.policy_rules), and a name already taken."""
+        _check_policy(name, document)
         with self._transaction() as db:
             existing = self._find_policy(db, name)
-            if existing is None:
-                db.execute(
-                    "INSERT INTO policies VALUES (?, ?, 1, ?, ?)", (name, document, now, now)
-                )
-            elif json.loads(existing.document) != json.loads(document):
-                if not replace:
-                    raise ResourceConflictError(
-                        "policy", name, existing.arn, "with a different document"
-                    )
-                db.execute(
-                    "UPDATE policies SET document = ?, version = version + 1, modified_at = ?"
-                    " WHERE name = ?",
-                    (document, now, name),
-                )
-            return self._require_policy(db, name)
+            if existing is not None:
+                raise ResourceConflictError("policy", name, existing.arn, "")
+            return self._insert_policy(db, name, document)
+
+    def create_policy_version(
+        self, name: str, document: str, *, set_as_default: bool = False
+    ) -> PolicyVersionRecord:
+        """CreatePolicyVersion: the next version of the policy (ids are never reused), the
+        default if `set_as_default`; refused when the policy has five versions already."""
+        _check_policy(name, document)
+        with self._transaction() as db:
+            return self._add_version(db, name, document, set_as_default=set_as_default)
 
     def policy(self, name: str) -> PolicyRecord | None:
         with self._transaction() as db:
@@ -564,11 +667,94 @@ class Registry:
             rows = db.execute("SELECT * FROM policies ORDER BY name").fetchall()
             return [self._policy_record(row) for row in rows]
 
+    def policy_versions(self, name: str) -> list[PolicyVersionRecord]:
+        """Every version of the policy, oldest first."""
+        with self._transaction() as db:
+            return self._versions(db, self._require_policy(db, name))
+
+    def policy_version(self, name: str, version: int) -> PolicyVersionRecord:
+        with self._transaction() as db:
+            return self._require_version(db, self._require_policy(db, name), version)
+
+    def set_default_policy_version(self, name: str, version: int) -> PolicyRecord:
+        """SetDefaultPolicyVersion: the version becomes the one in effect."""
+        with self._transaction() as db:
+            chosen = self._require_version(db, self._require_policy(db, name), version)
+            self._make_default(db, chosen)
+            return self._require_policy(db, name)
+
+    def delete_policy_version(self, name: str, version: int) -> None:
+        """DeletePolicyVersion: any version but the default."""
+        with self._transaction() as db:
+            chosen = self._require_version(db, self._require_policy(db, name), version)
+            if chosen.is_default:
+                raise PolicyConflictError(
+                    name, f"version {version} is its default version (delete the policy instead)"
+                )
+            db.execute(
+                "DELETE FROM policy_versions WHERE policy = ? AND version = ?", (name, version)
+            )
+
+    def delete_policy(self, name: str) -> None:
+        """DeletePolicy: only a policy attached to nothing, with no version but its default."""
+        with self._transaction() as db:
+            policy = self._require_policy(db, name)
+            if db.execute("SELECT 1 FROM policy_targets WHERE policy = ?", (name,)).fetchone():
+                raise PolicyConflictError(name, "it is attached to one or more targets")
+            if len(self._versions(db, policy)) > 1:
+                raise PolicyConflictError(name, "it has versions besides its default version")
+            db.execute("DELETE FROM policy_versions WHERE policy = ?", (name,))
+            db.execute("DELETE FROM policies WHERE name = ?", (name,))
+
+    def deploy_policy(self, logical_id: str, name: str, document: str) -> PolicyRecord:
+        """Make `document` the policy `name` in effect, as CloudFormation creates or updates
+        the template's `AWS::IoT::Policy` `logical_id`: created if missing; else unchanged if
+        its default version holds the document already, or given a new default version (the
+        oldest deleted first at five; swan.core.policy_rules.plan_update). What AWS IoT would
+        refuse fails as the stack would: `PolicyDeploymentError`, naming the AWS error."""
+        try:
+            _check_policy(name, document)
+            with self._transaction() as db:
+                existing = self._find_policy(db, name)
+                if existing is None:
+                    return self._insert_policy(db, name, document)
+                stored = [
+                    StoredVersion(v.version, v.is_default, decode_policy(v.document))
+                    for v in self._versions(db, existing)
+                ]
+                plan = plan_update(stored, decode_policy(document))
+                if isinstance(plan, NewDefaultVersion):
+                    if plan.retire is not None:
+                        db.execute(
+                            "DELETE FROM policy_versions WHERE policy = ? AND version = ?",
+                            (name, plan.retire),
+                        )
+                    added = self._add_version(db, name, document, set_as_default=True)
+                    log.info("policy %s: its document changed, version %s", name, added.version)
+                return self._require_policy(db, name)
+        except RegistryDatabaseError:
+            raise
+        except RegistryError as error:
+            raise PolicyDeploymentError(logical_id, error) from error
+
     def attach_policy(self, name: str, target: str) -> None:
+        """AttachPolicy: again changes nothing; an eleventh policy for a target is refused."""
         with self._transaction() as db:
             self._require_policy(db, name)
             self._check_principal(db, target)
-            db.execute("INSERT OR IGNORE INTO policy_targets VALUES (?, ?)", (name, target))
+            attached = [
+                policy
+                for (policy,) in db.execute(
+                    "SELECT policy FROM policy_targets WHERE target = ?", (target,)
+                )
+            ]
+            if name in attached:
+                return
+            try:
+                check_attachment(target, len(attached))
+            except PolicyAttachmentLimitError:
+                raise TooManyPoliciesError(target) from None
+            db.execute("INSERT INTO policy_targets VALUES (?, ?)", (name, target))
 
     def detach_policy(self, name: str, target: str) -> None:
         with self._transaction() as db:
@@ -576,6 +762,7 @@ class Registry:
             db.execute("DELETE FROM policy_targets WHERE policy = ? AND target = ?", (name, target))
 
     def attached_policies(self, target: str) -> list[PolicyRecord]:
+        """The policies attached to `target`, each as its default version has it."""
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT policies.* FROM policies JOIN policy_targets"
@@ -584,6 +771,40 @@ class Registry:
                 (target,),
             ).fetchall()
             return [self._policy_record(row) for row in rows]
+
+    def _insert_policy(self, db: sqlite3.Connection, name: str, document: str) -> PolicyRecord:
+        now = self._clock.now()
+        db.execute("INSERT INTO policies VALUES (?, ?, 1, ?, ?, 1)", (name, document, now, now))
+        db.execute("INSERT INTO policy_versions VALUES (?, 1, ?, ?)", (name, document, now))
+        return self._require_policy(db, name)
+
+    def _add_version(
+        self, db: sqlite3.Connection, name: str, document: str, *, set_as_default: bool
+    ) -> PolicyVersionRecord:
+        policy = self._require_policy(db, name)
+        try:
+            check_new_version(name, len(self._versions(db, policy)))
+        except PolicyVersionsLimitError:
+            raise TooManyVersionsError(name) from None
+        (version,) = db.execute(
+            "UPDATE policies SET last_version = last_version + 1 WHERE name = ?"
+            " RETURNING last_version",
+            (name,),
+        ).fetchone()
+        db.execute(
+            "INSERT INTO policy_versions VALUES (?, ?, ?, ?)",
+            (name, version, document, self._clock.now()),
+        )
+        added = self._require_version(db, policy, version)
+        if set_as_default:
+            self._make_default(db, added)
+        return self._require_version(db, policy, version)
+
+    def _make_default(self, db: sqlite3.Connection, version: PolicyVersionRecord) -> None:
+        db.execute(
+            "UPDATE policies SET document = ?, version = ?, modified_at = ? WHERE name = ?",
+            (version.document, version.version, self._clock.now(), version.policy),
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -714,6 +935,23 @@ class Registry:
             raise UnknownResourceError("policy", name)
         return found
 
+    def _versions(self, db: sqlite3.Connection, policy: PolicyRecord) -> list[PolicyVersionRecord]:
+        rows = db.execute(
+            "SELECT * FROM policy_versions WHERE policy = ? ORDER BY version", (policy.name,)
+        ).fetchall()
+        return [self._version_record(row, policy.version) for row in rows]
+
+    def _require_version(
+        self, db: sqlite3.Connection, policy: PolicyRecord, version: int
+    ) -> PolicyVersionRecord:
+        row = db.execute(
+            "SELECT * FROM policy_versions WHERE policy = ? AND version = ?",
+            (policy.name, version),
+        ).fetchone()
+        if row is None:
+            raise UnknownResourceError("policy version", f"{policy.name} {version}")
+        return self._version_record(row, self._require_policy(db, policy.name).version)
+
     def _ca_record(self, row: Any) -> CaRecord:
         ca_id, pem, status, auto, created, modified = row
         return CaRecord(ca_id, self.ca_arn(ca_id), pem, status, bool(auto), created, modified)
@@ -739,8 +977,13 @@ class Registry:
         )
 
     def _policy_record(self, row: Any) -> PolicyRecord:
-        name, document, version, created, modified = row
+        name, document, version, created, modified, _last_version = row
         return PolicyRecord(name, self.policy_arn(name), document, version, created, modified)
+
+    def _version_record(self, row: Any, default: int) -> PolicyVersionRecord:
+        name, version, document, created = row
+        arn = self.policy_arn(name)
+        return PolicyVersionRecord(name, arn, version, document, version == default, created)
 
 
 # ---------------------------------------------------------------- helpers
@@ -757,13 +1000,19 @@ def _prepare(path: Path, connection: sqlite3.Connection) -> None:
     if problems != ["ok"]:
         raise RegistryDatabaseError(path, f"corrupt: {'; '.join(problems[:3])}")
     (version,) = connection.execute("PRAGMA user_version").fetchone()
-    if version not in (0, SCHEMA_VERSION):
+    if version not in (0, 1, SCHEMA_VERSION):
         raise RegistryDatabaseError(
             path, f"schema version {version}; this program reads {SCHEMA_VERSION}"
         )
-    for statement in _SCHEMA:
-        connection.execute(statement)
-    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    connection.execute("BEGIN IMMEDIATE")  # a migration is done whole or not at all
+    try:
+        for statement in _SCHEMA + (_FROM_SCHEMA_1 if version == 1 else ()):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 _DAMAGED: Final = frozenset((sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT))
@@ -826,18 +1075,14 @@ def _check_thing_name(name: str) -> None:
         raise InvalidValueError("thing name", name, "use 1-128 of [a-zA-Z0-9:_-]")
 
 
-def _check_policy_document(name: str, document: str) -> None:
+def _check_policy(name: str, document: str) -> None:
+    """Refuse, as the registry's errors, the name or document AWS IoT would refuse."""
     try:
-        parsed = json.loads(document)
-    except (TypeError, json.JSONDecodeError) as error:
-        raise InvalidPolicyError(name, f"not JSON ({error})") from None
-    if not isinstance(parsed, dict):
-        raise InvalidPolicyError(name, "must be a JSON object")
-    statements = parsed.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise InvalidPolicyError(name, "needs a Statement")
-    for statement in statements:
-        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
-            raise InvalidPolicyError(name, "each statement needs an Effect of Allow or Deny")
+        check_policy_name(name)
+        check_policy_document(document)
+    except PolicyNameError as error:
+        raise InvalidValueError("policy name", name, error.problem) from None
+    except UnsupportedPolicyError as error:
+        raise UnsupportedPolicyDocumentError(name, error) from None
+    except PolicyDocumentError as error:
+        raise InvalidPolicyError(name, error) from None

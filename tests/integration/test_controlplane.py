@@ -343,6 +343,176 @@ def test_bad_policy_requests(iot, ca):
         iot.list_attached_policies(target=arn.replace(arn[-64:], "d" * 64))
 
 
+# ---------------------------------------------------------------- what AWS refuses in a policy
+
+
+def policy_document(action="iot:Connect", size=None):
+    """A valid document allowing `action`; padded to `size` characters without whitespace."""
+    statement = {"Effect": "Allow", "Action": action, "Resource": ""}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    if size is not None:
+        statement["Resource"] = "x" * (size - len(json.dumps(document, separators=(",", ":"))))
+    return json.dumps(document, indent=2)
+
+
+def refusal(raised):
+    """The AWS error as botocore read it: HTTP status, error type, message."""
+    response = raised.value.response
+    error = response["Error"]
+    return response["ResponseMetadata"]["HTTPStatusCode"], error["Code"], error["Message"]
+
+
+def test_a_document_of_2048_characters_without_whitespace_is_created(iot):
+    document = policy_document(size=2048)
+    assert len(document) > 2048
+    created = iot.create_policy(policyName="exactly", policyDocument=document)
+    assert created["policyDocument"] == document
+
+
+def test_a_document_over_2048_characters_is_refused_as_malformed(iot):
+    with pytest.raises(iot.exceptions.MalformedPolicyException) as raised:
+        iot.create_policy(policyName="too-long", policyDocument=policy_document(size=2049))
+    status, code, message = refusal(raised)
+    assert (status, code) == (400, "MalformedPolicyException")
+    assert "2,049 characters without whitespace; AWS IoT allows at most 2,048" in message
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.get_policy(policyName="too-long")
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("{not json", "not JSON"),
+        ("", "empty"),
+        ('{"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}', "Version"),
+        ('{"Version": "2012-10-17"}', "Statement"),
+        (
+            '{"Version": "2012-10-17", "Statement": [{"Action": "iot:*", "Resource": "*"}]}',
+            "Effect",
+        ),
+        ('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Resource": "*"}]}', "Action"),
+        (
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iot:*"}]}',
+            "Resource",
+        ),
+    ],
+)
+def test_a_malformed_document_is_refused_as_malformed(iot, document, problem):
+    with pytest.raises(iot.exceptions.MalformedPolicyException) as raised:
+        iot.create_policy(policyName="malformed", policyDocument=document)
+    status, code, message = refusal(raised)
+    assert (status, code) == (400, "MalformedPolicyException")
+    assert problem in message
+
+
+@pytest.mark.parametrize("name", ["no spaces", "x" * 129, "semi;colon"])
+def test_an_invalid_policy_name_is_an_invalid_request(iot, name):
+    with pytest.raises(iot.exceptions.InvalidRequestException) as raised:
+        iot.create_policy(policyName=name, policyDocument=policy_document())
+    assert refusal(raised)[:2] == (400, "InvalidRequestException")
+
+
+def test_a_policy_keeps_five_versions_and_refuses_a_sixth(iot):
+    iot.create_policy(policyName="versions", policyDocument=policy_document("v1"))
+    for n in range(2, 6):
+        created = iot.create_policy_version(
+            policyName="versions", policyDocument=policy_document(f"v{n}")
+        )
+        assert (created["policyVersionId"], created["isDefaultVersion"]) == (str(n), False)
+    with pytest.raises(iot.exceptions.VersionsLimitExceededException) as raised:
+        iot.create_policy_version(policyName="versions", policyDocument=policy_document("v6"))
+    status, code, message = refusal(raised)
+    assert (status, code) == (409, "VersionsLimitExceededException")
+    assert "maximum of 5 versions" in message
+    listed = iot.list_policy_versions(policyName="versions")["policyVersions"]
+    assert [(v["versionId"], v["isDefaultVersion"]) for v in listed] == [
+        ("1", True),
+        ("2", False),
+        ("3", False),
+        ("4", False),
+        ("5", False),
+    ]
+    iot.delete_policy_version(policyName="versions", policyVersionId="2")
+    sixth = iot.create_policy_version(
+        policyName="versions", policyDocument=policy_document("v6"), setAsDefault=True
+    )
+    assert (sixth["policyVersionId"], sixth["isDefaultVersion"]) == ("6", True)
+    got = iot.get_policy(policyName="versions")
+    assert (got["defaultVersionId"], got["policyDocument"]) == ("6", policy_document("v6"))
+
+
+def test_a_new_version_is_refused_as_a_new_policy_is(iot):
+    iot.create_policy(policyName="checked", policyDocument=policy_document())
+    with pytest.raises(iot.exceptions.MalformedPolicyException):
+        iot.create_policy_version(policyName="checked", policyDocument=policy_document(size=2049))
+    with pytest.raises(iot.exceptions.MalformedPolicyException):
+        iot.create_policy_version(policyName="checked", policyDocument="{not json")
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.create_policy_version(policyName="nope", policyDocument=policy_document())
+    assert len(iot.list_policy_versions(policyName="checked")["policyVersions"]) == 1
+
+
+def test_versions_are_read_made_default_and_deleted(iot):
+    iot.create_policy(policyName="moving", policyDocument=policy_document("v1"))
+    iot.create_policy_version(policyName="moving", policyDocument=policy_document("v2"))
+    version = iot.get_policy_version(policyName="moving", policyVersionId="2")
+    assert (version["policyDocument"], version["isDefaultVersion"]) == (
+        policy_document("v2"),
+        False,
+    )
+    assert version["policyArn"].endswith(":policy/moving")
+    with pytest.raises(iot.exceptions.DeleteConflictException) as raised:
+        iot.delete_policy_version(policyName="moving", policyVersionId="1")
+    assert refusal(raised)[:2] == (409, "DeleteConflictException")
+    iot.set_default_policy_version(policyName="moving", policyVersionId="2")
+    assert iot.get_policy(policyName="moving")["defaultVersionId"] == "2"
+    iot.delete_policy_version(policyName="moving", policyVersionId="1")
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.get_policy_version(policyName="moving", policyVersionId="1")
+    with pytest.raises(iot.exceptions.InvalidRequestException):
+        iot.get_policy_version(policyName="moving", policyVersionId="one")
+    iot.delete_policy(policyName="moving")
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.get_policy(policyName="moving")
+
+
+def test_an_attached_policy_is_not_deleted(iot, ca):
+    register_ca(iot, ca)
+    arn = register_device(iot, ca, "pi-del", setAsActive=True)["certificateArn"]
+    iot.create_policy(policyName="in-use", policyDocument=policy_document())
+    iot.attach_policy(policyName="in-use", target=arn)
+    with pytest.raises(iot.exceptions.DeleteConflictException):
+        iot.delete_policy(policyName="in-use")
+    iot.detach_policy(policyName="in-use", target=arn)
+    iot.delete_policy(policyName="in-use")
+    assert iot.list_policies()["policies"] == []
+
+
+def test_policies_are_listed_a_page_at_a_time(iot):
+    for n in range(3):
+        iot.create_policy(policyName=f"listed-{n}", policyDocument=policy_document())
+    first = iot.list_policies(pageSize=2, ascendingOrder=True)
+    assert [p["policyName"] for p in first["policies"]] == ["listed-0", "listed-1"]
+    rest = iot.list_policies(pageSize=2, ascendingOrder=True, marker=first["nextMarker"])
+    assert [p["policyName"] for p in rest["policies"]] == ["listed-2"]
+    assert "nextMarker" not in rest
+
+
+def test_a_certificate_takes_ten_policies_and_an_eleventh_is_a_limit_exceeded(iot, ca):
+    register_ca(iot, ca)
+    arn = register_device(iot, ca, "pi-many", setAsActive=True)["certificateArn"]
+    for n in range(11):
+        iot.create_policy(policyName=f"many-{n}", policyDocument=policy_document())
+    for n in range(10):
+        iot.attach_policy(policyName=f"many-{n}", target=arn)
+    with pytest.raises(iot.exceptions.LimitExceededException) as raised:
+        iot.attach_policy(policyName="many-10", target=arn)
+    status, code, message = refusal(raised)
+    assert (status, code) == (410, "LimitExceededException")
+    assert "maximum of 10 policies" in message
+    assert len(iot.list_attached_policies(target=arn, pageSize=25)["policies"]) == 10
+
+
 def test_describe_endpoint(iot):
     assert iot.describe_endpoint()["endpointAddress"] == "localhost"
     assert iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"] == "localhost"

@@ -16,18 +16,37 @@ from swan.local.registry import (
     InvalidCertificateError,
     InvalidPolicyError,
     InvalidValueError,
+    PolicyConflictError,
+    PolicyDeploymentError,
     Registry,
     RegistryDatabaseError,
     ResourceConflictError,
     ThingInUseError,
+    TooManyPoliciesError,
+    TooManyVersionsError,
     UnknownResourceError,
+    UnsupportedPolicyDocumentError,
     VersionMismatchError,
 )
 
 NOW = datetime(2025, 11, 25, 18, 0, tzinfo=UTC)
 DOCUMENT = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect"}]}
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}],
+    }
 )
+
+
+def document(action, *, padding=0):
+    """A valid policy allowing `action`, `padding` characters longer than it needs to be."""
+    resource = "arn:aws:iot:us-east-1:000000000000:client/" + "x" * padding
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -336,47 +355,231 @@ def test_a_thing_with_principals_is_not_deleted(registry, device):
 # ---------------------------------------------------------------- policies
 
 
-def test_create_policy_is_idempotent_for_the_same_document(registry, clock):
+def test_a_created_policy_is_its_version_1_the_default(registry, clock):
     policy = registry.create_policy("swan-device", DOCUMENT)
     assert policy.arn == "arn:aws:iot:us-east-1:000000000000:policy/swan-device"
-    assert (policy.version_id, policy.created_at) == ("1", clock.now())
-    # The same document, spelt differently, is the same document.
-    assert registry.create_policy("swan-device", json.dumps(json.loads(DOCUMENT), indent=2)) == (
-        policy
-    )
+    assert (policy.document, policy.version_id, policy.created_at) == (DOCUMENT, "1", clock.now())
     assert registry.policy("swan-device") == policy
     assert registry.policies() == [policy]
     assert registry.policy("nope") is None
+    [version] = registry.policy_versions("swan-device")
+    assert (version.version_id, version.is_default, version.document) == ("1", True, DOCUMENT)
 
 
-def test_a_different_document_conflicts_unless_replacing(registry, clock):
-    registry.create_policy("swan-device", DOCUMENT)
-    other = DOCUMENT.replace("iot:Connect", "iot:Publish")
-    with pytest.raises(ResourceConflictError, match="different document"):
-        registry.create_policy("swan-device", other)
-    clock.advance(3)
-    replaced = registry.create_policy("swan-device", other, replace=True)
-    assert (replaced.document, replaced.version_id) == (other, "2")
-    assert replaced.last_modified == clock.now()
+def test_creating_a_policy_again_is_refused_even_with_the_same_document(registry):
+    """As AWS: CreatePolicy of a name in use is ResourceAlreadyExistsException."""
+    policy = registry.create_policy("swan-device", DOCUMENT)
+    with pytest.raises(ResourceConflictError, match="already exists") as refused:
+        registry.create_policy("swan-device", DOCUMENT)
+    assert (refused.value.arn, refused.value.aws_error) == (
+        policy.arn,
+        (409, "ResourceAlreadyExistsException"),
+    )
 
 
 @pytest.mark.parametrize(
-    ("document", "problem"),
+    ("text", "problem"),
     [
         ("{", "not JSON"),
+        ("", "empty"),
         ("[]", "JSON object"),
-        ("{}", "Statement"),
-        ('{"Statement": [{"Action": "iot:*"}]}', "Effect"),
+        ("{}", "Version"),
+        (
+            '{"Version": "2012-10-17", "Statement": [{"Action": "iot:*", "Resource": "*"}]}',
+            "Effect",
+        ),
+        (
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]}',
+            "Action",
+        ),
+        (
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "a"}]}',
+            "Resource",
+        ),
+        (document("iot:Connect", padding=2048), "AWS IoT allows at most 2,048"),
     ],
 )
-def test_malformed_policies_are_refused(registry, document, problem):
-    with pytest.raises(InvalidPolicyError, match=problem):
-        registry.create_policy("swan-device", document)
+def test_documents_aws_refuses_are_refused_as_malformed(registry, text, problem):
+    with pytest.raises(InvalidPolicyError, match=problem) as refused:
+        registry.create_policy("swan-device", text)
+    assert refused.value.aws_error == (400, "MalformedPolicyException")
+    assert registry.policy("swan-device") is None
 
 
-def test_bad_policy_names_are_refused(registry):
-    with pytest.raises(InvalidValueError, match="policy name"):
-        registry.create_policy("no spaces", DOCUMENT)
+def test_a_condition_is_refused_as_not_evaluated_locally(registry):
+    text = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"Bool": {}}}
+            ],
+        }
+    )
+    with pytest.raises(UnsupportedPolicyDocumentError, match="not evaluated locally") as refused:
+        registry.create_policy("swan-device", text)
+    assert refused.value.aws_error == (400, "InvalidRequestException")
+
+
+@pytest.mark.parametrize("name", ["no spaces", "", "x" * 129, "naïve"])
+def test_bad_policy_names_are_refused(registry, name):
+    with pytest.raises(InvalidValueError, match="policy name") as refused:
+        registry.create_policy(name, DOCUMENT)
+    assert refused.value.aws_error == (400, "InvalidRequestException")
+
+
+# ---------------------------------------------------------------- policy versions
+
+
+def test_versions_are_numbered_and_become_the_default_only_when_asked(registry, clock):
+    registry.create_policy("swan-device", DOCUMENT)
+    clock.advance(3)
+    second = registry.create_policy_version("swan-device", document("iot:Publish"))
+    assert (second.version_id, second.is_default, second.created_at) == ("2", False, clock.now())
+    assert registry.policy("swan-device").document == DOCUMENT
+    third = registry.create_policy_version(
+        "swan-device", document("iot:Receive"), set_as_default=True
+    )
+    assert (third.version_id, third.is_default) == ("3", True)
+    policy = registry.policy("swan-device")
+    assert (policy.document, policy.version_id, policy.last_modified) == (
+        document("iot:Receive"),
+        "3",
+        clock.now(),
+    )
+    assert [(v.version, v.is_default) for v in registry.policy_versions("swan-device")] == [
+        (1, False),
+        (2, False),
+        (3, True),
+    ]
+
+
+def test_a_sixth_version_is_refused_until_one_is_deleted(registry):
+    registry.create_policy("swan-device", DOCUMENT)
+    for action in ("a", "b", "c", "d"):
+        registry.create_policy_version("swan-device", document(action))
+    with pytest.raises(TooManyVersionsError, match="maximum of 5 versions") as refused:
+        registry.create_policy_version("swan-device", document("e"))
+    assert refused.value.aws_error == (409, "VersionsLimitExceededException")
+    registry.delete_policy_version("swan-device", 2)
+    sixth = registry.create_policy_version("swan-device", document("e"))
+    assert sixth.version == 6  # version ids are never given out twice
+    assert [v.version for v in registry.policy_versions("swan-device")] == [1, 3, 4, 5, 6]
+
+
+def test_a_new_version_is_checked_as_a_new_policy_is(registry):
+    registry.create_policy("swan-device", DOCUMENT)
+    with pytest.raises(InvalidPolicyError, match="at most 2,048"):
+        registry.create_policy_version("swan-device", document("a", padding=2048))
+    with pytest.raises(UnknownResourceError, match="policy"):
+        registry.create_policy_version("nope", DOCUMENT)
+    assert len(registry.policy_versions("swan-device")) == 1
+
+
+def test_the_default_version_can_be_changed_but_not_deleted(registry):
+    registry.create_policy("swan-device", DOCUMENT)
+    registry.create_policy_version("swan-device", document("iot:Publish"))
+    with pytest.raises(PolicyConflictError, match="default version") as refused:
+        registry.delete_policy_version("swan-device", 1)
+    assert refused.value.aws_error == (409, "DeleteConflictException")
+    policy = registry.set_default_policy_version("swan-device", 2)
+    assert (policy.version, policy.document) == (2, document("iot:Publish"))
+    assert registry.policy_version("swan-device", 1).is_default is False
+    registry.delete_policy_version("swan-device", 1)
+    with pytest.raises(UnknownResourceError, match="policy version"):
+        registry.policy_version("swan-device", 1)
+    with pytest.raises(UnknownResourceError, match="policy version"):
+        registry.set_default_policy_version("swan-device", 9)
+
+
+def test_a_policy_is_deleted_only_when_detached_and_down_to_its_default(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    registry.create_policy("swan-device", DOCUMENT)
+    registry.create_policy_version("swan-device", document("iot:Publish"))
+    registry.attach_policy("swan-device", cert.arn)
+    with pytest.raises(PolicyConflictError, match="attached"):
+        registry.delete_policy("swan-device")
+    registry.detach_policy("swan-device", cert.arn)
+    with pytest.raises(PolicyConflictError, match="versions besides its default"):
+        registry.delete_policy("swan-device")
+    registry.delete_policy_version("swan-device", 2)
+    registry.delete_policy("swan-device")
+    assert registry.policy("swan-device") is None
+    with pytest.raises(UnknownResourceError):
+        registry.policy_versions("swan-device")
+
+
+# ---------------------------------------------------------------- the template's policies
+
+
+def test_deploying_creates_a_missing_policy(registry):
+    policy = registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    assert (policy.document, policy.version) == (DOCUMENT, 1)
+
+
+def test_deploying_an_unchanged_document_again_and_again_adds_no_version(registry):
+    """`swan up` runs again and again on the same registry."""
+    registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    spelt_otherwise = json.dumps(json.loads(DOCUMENT), indent=4)
+    for _ in range(10):
+        registry.deploy_policy("DevicePolicy", "swan-device", spelt_otherwise)
+    assert [v.version for v in registry.policy_versions("swan-device")] == [1]
+
+
+def test_deploying_a_changed_document_makes_it_the_new_default_version(registry):
+    registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    policy = registry.deploy_policy("DevicePolicy", "swan-device", document("iot:Publish"))
+    assert (policy.version, policy.document) == (2, document("iot:Publish"))
+
+
+def test_deploying_at_five_versions_deletes_the_oldest_first(registry):
+    """As CloudFormation updates an AWS::IoT::Policy: never VersionsLimitExceeded."""
+    registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    for action in ("a", "b", "c", "d", "e", "f"):
+        registry.deploy_policy("DevicePolicy", "swan-device", document(action))
+    versions = registry.policy_versions("swan-device")
+    assert [(v.version, v.is_default) for v in versions] == [
+        (3, False),
+        (4, False),
+        (5, False),
+        (6, False),
+        (7, True),
+    ]
+    assert registry.policy("swan-device").document == document("f")
+
+
+def test_deploying_when_the_oldest_is_the_default_deletes_it_all_the_same(registry):
+    registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    for action in ("a", "b", "c", "d"):
+        registry.create_policy_version("swan-device", document(action))
+    registry.deploy_policy("DevicePolicy", "swan-device", document("e"))
+    assert [(v.version, v.is_default) for v in registry.policy_versions("swan-device")] == [
+        (2, False),
+        (3, False),
+        (4, False),
+        (5, False),
+        (6, True),
+    ]
+
+
+def test_deploying_an_over_long_policy_fails_as_the_stack_would(registry):
+    registry.deploy_policy("DevicePolicy", "swan-device", DOCUMENT)
+    with pytest.raises(PolicyDeploymentError) as refused:
+        registry.deploy_policy("DevicePolicy", "swan-device", document("a", padding=2048))
+    message = str(refused.value)
+    assert message.startswith("DevicePolicy (AWS::IoT::Policy) failed: MalformedPolicyException:")
+    assert "characters without whitespace; AWS IoT allows at most 2,048" in message
+    assert "\n" not in message
+    assert isinstance(refused.value, ValueError)
+    assert isinstance(refused.value.error, InvalidPolicyError)
+    assert registry.policy("swan-device").document == DOCUMENT  # the stack keeps what it had
+
+
+def test_deploying_under_a_bad_name_fails_as_the_stack_would(registry):
+    with pytest.raises(PolicyDeploymentError, match="InvalidRequestException: invalid policy name"):
+        registry.deploy_policy("DevicePolicy", "no spaces", DOCUMENT)
+
+
+# ---------------------------------------------------------------- attachments
 
 
 def test_policies_attach_to_certificates(registry, device):
@@ -391,6 +594,32 @@ def test_policies_attach_to_certificates(registry, device):
         registry.attach_policy("nope", cert.arn)
     with pytest.raises(UnknownResourceError, match="certificate"):
         registry.attach_policy("swan-device", cert.arn.replace(cert.id, "1" * 64))
+
+
+def test_an_attached_policy_applies_as_its_default_version(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    registry.create_policy("swan-device", DOCUMENT)
+    registry.attach_policy("swan-device", cert.arn)
+    registry.create_policy_version("swan-device", document("iot:Publish"))
+    assert [p.document for p in registry.attached_policies(cert.arn)] == [DOCUMENT]
+    registry.set_default_policy_version("swan-device", 2)
+    assert [p.document for p in registry.attached_policies(cert.arn)] == [document("iot:Publish")]
+
+
+def test_a_certificate_takes_ten_policies_and_refuses_an_eleventh(registry, device):
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    for n in range(11):
+        registry.create_policy(f"p{n}", DOCUMENT)
+    for n in range(10):
+        registry.attach_policy(f"p{n}", cert.arn)
+    registry.attach_policy("p9", cert.arn)  # attached already: no change, no refusal
+    with pytest.raises(TooManyPoliciesError, match="maximum of 10 policies") as refused:
+        registry.attach_policy("p10", cert.arn)
+    assert refused.value.aws_error == (410, "LimitExceededException")
+    assert len(registry.attached_policies(cert.arn)) == 10
+    registry.detach_policy("p0", cert.arn)
+    registry.attach_policy("p10", cert.arn)
+    assert "p10" in {p.name for p in registry.attached_policies(cert.arn)}
 
 
 # ---------------------------------------------------------------- the file
@@ -437,6 +666,33 @@ def test_a_database_from_a_newer_program_is_refused(tmp_path, clock):
     connection.close()
     with pytest.raises(RegistryDatabaseError, match="schema version 99"):
         Registry(path, clock)
+
+
+def test_a_schema_1_database_keeps_its_policies_as_their_only_versions(tmp_path, clock, device):
+    """A registry written before policy versions: each policy becomes its version, in effect."""
+    path = tmp_path / "registry.db"
+    with Registry(path, clock) as registry:
+        cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            """DROP TABLE policies; DROP TABLE policy_versions;
+            CREATE TABLE policies (name TEXT PRIMARY KEY, document TEXT NOT NULL,
+                version INTEGER NOT NULL, created_at REAL NOT NULL, modified_at REAL NOT NULL);
+            PRAGMA user_version = 1;"""
+        )
+        connection.execute(
+            "INSERT INTO policies VALUES ('swan-device', ?, 3, 1.0, 2.0)", (DOCUMENT,)
+        )
+        connection.execute("INSERT INTO policy_targets VALUES ('swan-device', ?)", (cert.arn,))
+    connection.close()
+    with Registry(path, clock) as registry:
+        [version] = registry.policy_versions("swan-device")
+        assert (version.version, version.is_default, version.document) == (3, True, DOCUMENT)
+        assert [p.document for p in registry.attached_policies(cert.arn)] == [DOCUMENT]
+        assert registry.create_policy_version("swan-device", document("a")).version == 4
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+    connection.close()
 
 
 def test_threads_share_the_registry(registry, ca):
