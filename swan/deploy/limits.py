@@ -28,6 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import InvalidSettingError
+from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS
 from swan.local.template import context_for, resolve
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Limit:
 
 IOT_POLICY_DOCUMENT: Final = Limit(
     "AWS IoT policy document (characters, whitespace not counted)",
-    2048,
+    MAX_DOCUMENT_CHARACTERS,  # the local control plane enforces the same constant
     "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html",
 )
 IOT_POLICY_NAME: Final = Limit(
