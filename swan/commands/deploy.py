@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.commands import Command
+from swan.core.errors import InvalidSettingError
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--region",
-        help="the AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)",
+        help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
     )
     parser.add_argument("--profile", help="the AWS profile (default: AWS_PROFILE or default)")
     parser.add_argument("--stack-name", default="swan", help="the stack (default: swan)")
@@ -79,9 +80,16 @@ def run(args: argparse.Namespace) -> int:
     from swan.local.template import load_template  # noqa: PLC0415
 
     settings = Settings.from_env()
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = (
+        args.region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or (None if args.dry_run else profile_region(args.profile))
+    )
     if not region and not args.dry_run:
-        print("swan deploy: give --region or set AWS_REGION", file=sys.stderr)
+        print(
+            "swan deploy: give --region, set AWS_REGION or a region in the profile", file=sys.stderr
+        )
         return 2
     config = DeployConfig(
         region=region,
@@ -110,6 +118,19 @@ def run(args: argparse.Namespace) -> int:
     session = boto3.Session(profile_name=config.profile, region_name=config.region)
     Deployment(config, steps, session, SubprocessPrograms(), os.environ).run()
     return 0
+
+
+def profile_region(profile: str | None) -> str | None:
+    """The region of `profile` (None: AWS_PROFILE or default) in the AWS config file, as
+    boto3 and the AWS CLI find it; None if it has none."""
+    import boto3  # noqa: PLC0415  (only a real deployment needs it)
+    from botocore.exceptions import ProfileNotFound  # noqa: PLC0415
+
+    try:
+        region = boto3.Session(profile_name=profile).region_name
+    except ProfileNotFound as error:
+        raise InvalidSettingError("--profile", profile, str(error)) from None
+    return str(region) if region else None
 
 
 COMMAND = Command(

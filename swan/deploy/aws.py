@@ -15,7 +15,7 @@ from swan.certs.authority import certificate_id, certificate_pem
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime
     from pathlib import Path
 
@@ -33,6 +33,21 @@ class StackNotDeployedError(SwanError, LookupError):
     def __init__(self, stack: str, detail: str) -> None:
         self.stack = stack
         super().__init__(f"stack {stack}: {detail}")
+
+
+class AnotherSwanError(SwanError, ValueError):
+    """The region already has The Swan's button thing, made by another stack (or by hand)."""
+
+    def __init__(self, stack: str, thing: str) -> None:
+        self.stack = stack
+        self.thing = thing
+        super().__init__(
+            f"this account's region already has the thing {thing!r} of another Swan stack (or"
+            f" one made by hand), so stack {stack} would fail on it: AWS IoT thing names and"
+            " topic rules are per account and region, and a second Swan would share the first"
+            " one's button shadow and topic rules; deploy that stack again, or use another"
+            " --region"
+        )
 
 
 class UnsafeArchiveError(SwanError, ValueError):
@@ -110,6 +125,26 @@ def register_ca(
         _switch_on(iot, description)
         return RegisteredCa(existing, reused=True)
     return RegisteredCa(str(registered["certificateId"]), reused=False)
+
+
+def check_one_swan(iot: Any, cloudformation: Callable[[], Any], stack: str, thing: str) -> None:
+    """Raise `AnotherSwanError` if `thing` exists but is not the ButtonThing of `stack`.
+
+    Thing names are unique per account and region
+    (https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html), and the
+    template's topic rules listen on fixed topics: one Swan per region.
+    """
+    try:
+        iot.describe_thing(thingName=thing)
+    except iot.exceptions.ResourceNotFoundException:
+        return
+    client = cloudformation()
+    try:
+        detail = client.describe_stack_resource(StackName=stack, LogicalResourceId="ButtonThing")
+    except client.exceptions.ClientError:
+        raise AnotherSwanError(stack, thing) from None
+    if detail["StackResourceDetail"].get("PhysicalResourceId") != thing:
+        raise AnotherSwanError(stack, thing)
 
 
 def iot_endpoint(iot: Any) -> str:

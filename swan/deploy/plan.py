@@ -151,8 +151,16 @@ def plan_deploy(config: DeployConfig, tools: Tools, *, first_deploy: bool) -> tu
     steps = [
         Step(
             "account",
-            f"Find the AWS account of these credentials (region {region})",
-            calls=("sts:GetCallerIdentity",),
+            f"Find the AWS account of these credentials (region {region}), and check that no"
+            " other stack has The Swan there (thing names and topic rules are per region)",
+            calls=(
+                "sts:GetCallerIdentity",
+                "iot:DescribeThing thingName=button",
+                (
+                    f"cloudformation:DescribeStackResource StackName={config.stack_name}"
+                    " LogicalResourceId=ButtonThing (if the thing exists: is it this stack's?)"
+                ),
+            ),
         ),
         Step(
             "ca",

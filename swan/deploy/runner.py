@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from swan.certs.files import CertificateStore
+from swan.core.topics import BUTTON_THING
 from swan.deploy import aws
 from swan.deploy.plan import DeployConfig, DeployPaths, Step, next_steps
 from swan.deploy.tools import run as run_program
@@ -76,6 +77,10 @@ class Deployment:
     def _account(self, _step: Step) -> None:
         self.facts["account"] = aws.account_id(self._client("sts"))
         self.facts["region"] = self.config.region or ""
+        stack = self.config.stack_name
+        aws.check_one_swan(
+            self._client("iot"), lambda: self._client("cloudformation"), stack, BUTTON_THING
+        )
         self.say(f"    account {self.facts['account']}")
 
     def _ca(self, _step: Step) -> None:

@@ -265,3 +265,56 @@ def test_a_deployment_from_an_empty_account(account, tmp_path):
     saved = json.loads((tmp_path / "aws" / "swan" / "deployment.json").read_text())
     assert saved["ca_id"] == ca_id
     assert saved["identity_pool"] == f"{REGION}:00000000-pool"
+
+
+# ---------------------------------------------------------------- one Swan per region
+
+
+def owner_of_button(stack, physical_id):
+    """CloudFormation's answer for the ButtonThing of `stack` (None: no such stack)."""
+    client = boto3.client("cloudformation", region_name=REGION)
+    stubber = Stubber(client)
+    expected = {"StackName": stack, "LogicalResourceId": "ButtonThing"}
+    if physical_id is None:
+        stubber.add_client_error(
+            "describe_stack_resource",
+            "ValidationError",
+            f"Stack '{stack}' does not exist",
+            expected_params=expected,
+        )
+    else:
+        detail = {
+            "LogicalResourceId": "ButtonThing",
+            "PhysicalResourceId": physical_id,
+            "ResourceType": "AWS::IoT::Thing",
+            "LastUpdatedTimestamp": NOW,
+            "ResourceStatus": "CREATE_COMPLETE",
+        }
+        stubber.add_response("describe_stack_resource", {"StackResourceDetail": detail}, expected)
+    stubber.activate()
+    return client
+
+
+def test_a_region_without_the_button_thing_takes_any_stack(account):
+    def never():
+        raise AssertionError("no thing, no question to CloudFormation")
+
+    aws.check_one_swan(account.client("iot"), never, "swan-prod", "button")
+
+
+def test_the_stack_that_owns_the_button_thing_deploys_again(account):
+    account.client("iot").create_thing(thingName="button")
+    aws.check_one_swan(
+        account.client("iot"), lambda: owner_of_button("swan", "button"), "swan", "button"
+    )
+
+
+@pytest.mark.parametrize("owner", [None, "other-button"])
+def test_a_second_swan_in_the_same_region_is_refused(account, owner):
+    account.client("iot").create_thing(thingName="button")
+    with pytest.raises(aws.AnotherSwanError, match="another --region") as refused:
+        aws.check_one_swan(
+            account.client("iot"), lambda: owner_of_button("swan2", owner), "swan2", "button"
+        )
+    assert isinstance(refused.value, ValueError)  # the CLI's exit code 2
+    assert "\n" not in str(refused.value)

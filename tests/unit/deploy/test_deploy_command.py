@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from swan.cli import main
+from swan.commands.deploy import profile_region
 
 
 @pytest.fixture
@@ -14,6 +15,8 @@ def fresh(monkeypatch, tmp_path):
     """A fresh clone's shell: no AWS settings, an empty state directory."""
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "SWAN_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))  # none: no region
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     monkeypatch.setattr("swan.deploy.tools.find_lambda_python", lambda: Path("/opt/python3.12/bin"))
     return tmp_path / "state"
 
@@ -69,3 +72,21 @@ def test_a_stack_name_that_would_break_an_aws_limit_is_refused_at_once(fresh, ca
     assert "Lambda function name" in err
     assert "at most 43 characters" in err
     assert main([*args[:-1], "s" * 43]) == 0
+
+
+@pytest.mark.usefixtures("fresh")
+def test_without_a_region_the_profiles_is_used(tmp_path, monkeypatch):
+    (tmp_path / "aws-config").write_text(
+        "[default]\nregion = eu-west-3\n[profile swan]\nregion = eu-north-1\n"
+    )
+    assert profile_region(None) == "eu-west-3"
+    assert profile_region("swan") == "eu-north-1"
+    monkeypatch.setenv("AWS_PROFILE", "swan")
+    assert profile_region(None) == "eu-north-1"
+
+
+def test_an_unknown_profile_is_one_line_and_exit_code_2(fresh, capsys):
+    assert main(["--state-dir", str(fresh), "deploy", "--profile", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "--profile" in err
+    assert len(err.strip().splitlines()) == 1
