@@ -28,7 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import InvalidSettingError
-from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS
+from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS, document_size
 from swan.local.template import context_for, resolve
 
 if TYPE_CHECKING:
@@ -389,8 +389,8 @@ def _function(logical_id: str, properties: Mapping[str, Any], context: Context) 
 
 
 def _document(where: str, document: Any, limit: Limit) -> Measure:
-    text = _WHITESPACE.sub("", json.dumps(document))
-    return Measure(where, text, len(text), limit)
+    text = json.dumps(document)  # the control plane's count: whitespace not counted
+    return Measure(where, _WHITESPACE.sub("", text), document_size(text), limit)
 
 
 def _role_policies(where: str, documents: list[Any], context: Context) -> Measure:
