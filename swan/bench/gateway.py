@@ -11,7 +11,12 @@ policy lets a device publish is one the rules engine (`iotbutton/+`, `swan/push/
 shadow service (`$aws/things/...`) answers, and no topic a device may publish is one a
 device may receive. On the stack's broker the device ACL refuses the topic; MQTT 3.1.1
 acknowledges a refused QoS 1 publish all the same and drops it, as the direct broker drops a
-message nobody subscribed to. Both paths thus carry the same packets both ways.
+message nobody subscribed to. Both paths thus carry the same packets both ways. The gateway
+holds every publish to AWS IoT Core's policies and limits: the bench device gets a second
+policy of its own that lets it publish to the bench's topic (`allow_publish`; every policy
+attached to a certificate applies), and the bench's stack lifts the two rate limits (100
+publishes and 512 KiB a second per connection), which would measure AWS's quota, not the
+gateway.
 
 The two paths take turns, in `ROUNDS` short runs each (direct first in one round, the
 gateway first in the next), so that a busy spell of a shared machine falls on both alike;
@@ -20,19 +25,52 @@ each path's figures gather its runs.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from swan.bench.loops import WARM_UP, Replies, pipelined, request_payload, sequential
 from swan.bench.report import GatewayFigures, Latencies, PathFigures, Throughput
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from concurrent.futures import Future
 
     from swan.adapters.mqtt import Transport
     from swan.bench.loops import Load
 ROUNDS = 5
+
+
+class _CertificateLike(Protocol):
+    @property
+    def arn(self) -> str: ...
+    @property
+    def common_name(self) -> str | None: ...
+
+
+class PolicyRegistry(Protocol):
+    """What `allow_publish` needs of the stack's registry (swan.local.registry)."""
+
+    def create_policy(self, name: str, document: str) -> object: ...
+    def attach_policy(self, name: str, target: str) -> None: ...
+    def certificates(self, *, ca_id: str | None = None) -> Sequence[_CertificateLike]: ...
+
+
+def allow_publish(registry: PolicyRegistry, thing: str, topic: str) -> None:
+    """Attach to `thing`'s certificate a policy of its own that allows publishing to `topic`,
+    beside the DevicePolicy it has: no device may publish where nobody answers."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Allow",
+            "Action": "iot:Publish",
+            "Resource": f"arn:aws:iot:*:*:topic/{topic}",
+        },
+    }
+    name = f"{thing}-bench"
+    registry.create_policy(name, json.dumps(document))
+    certificate = next(c for c in registry.certificates() if c.common_name == thing)
+    registry.attach_policy(name, certificate.arn)
 
 
 def measure(

@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from swan.bench import child
+from swan.bench import child, gateway
 from swan.bench.direct import DirectBroker, DirectPlan
 from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, ViewersJob, WebJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
+from swan.core.broker_limits import UNMETERED
 from swan.core.countdown import Rules
 from swan.core.topics import WEB_SENDER
 
@@ -44,6 +45,9 @@ WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "viewers", "web")
 PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
 BENCH_RULES: Final = Rules(min_push_interval=0)
+# AWS's message broker limits but its two rates (100 publishes/s, 512 KiB/s per connection):
+# (d) measures what the gateway costs, not AWS's quota.
+BENCH_LIMITS: Final = UNMETERED
 # The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
 # button clicks every 250 ms, so concurrent handlers never race on one principal's history.
 BUTTONS: Final = 5
@@ -112,7 +116,9 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
         *stack_ports, direct_port, web_port = free_ports(PORTS + 2)
         ports = LocalPorts(*stack_ports)
         say(f"starting a private local stack in {state} ...")
-        stack = cleanup.enter_context(LocalStack(state, BENCH_RULES, ports=ports))
+        stack = cleanup.enter_context(
+            LocalStack(state, BENCH_RULES, ports=ports, broker_limits=BENCH_LIMITS)
+        )
 
         def service(role: str) -> Endpoint:
             """A login on the internal listener, as the project's own services connect."""
@@ -149,6 +155,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
             # One device, provisioned in the stack's registry; the same login (certificate,
             # client id) connects to the direct broker, which trusts the same CA.
             device = stack.device_endpoint(f"bench-gateway-{run_id}")
+            topic = f"swan-bench/{run_id}/gateway"
+            gateway.allow_publish(stack.running.identity.registry, device.client_id, topic)
             direct_plan = DirectPlan(
                 directory=state / "direct-mtls",
                 port=direct_port,
@@ -161,7 +169,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                 gateway_job = GatewayJob(
                     direct=replace(device, port=direct_port),
                     gateway=device,
-                    topic=f"swan-bench/{run_id}/gateway",
+                    topic=topic,
                     load=plan.load,
                 )
                 results = replace(results, gateway=child.run(gateway_job, say))

@@ -13,6 +13,13 @@ registry by its AWS certificate id (SHA-256 of the DER):
 - INACTIVE, REVOKED, unknown CA, expired, not yet valid, self-signed: refused.
 Deactivating or revoking a certificate closes its live connections at once; a CA registered
 while the gateway runs is trusted from the next handshake on.
+
+Once a device is in, the gateway frames every MQTT packet both ways (no copies: memoryview
+slices of what was read, runs of packets passed on with one write) and holds each to AWS IoT
+Core's message broker: its limits and its answers, and every policy attached to the
+certificate, evaluated together for Publish, Subscribe and Receive (`swan.core.broker_limits`
+says which limits, which answers, and where they are documented). A CONNECT that is
+malformed, too large or never comes is refused with one log line.
 """
 
 from __future__ import annotations
@@ -32,7 +39,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from swan.core.mqtt_packets import MalformedPacketError, decode_remaining_length, parse_connect
+from swan.core.broker_limits import (
+    AWS_LIMITS,
+    BrokerLimits,
+    DeviceSession,
+    Disconnect,
+    Outcome,
+    Refuse,
+)
+from swan.core.mqtt_packets import (
+    CONNECT,
+    MQTT5,
+    MalformedPacketError,
+    decode_remaining_length,
+    fixed_header,
+    parse_connect,
+)
+from swan.core.policy import PolicyDocumentError
 from swan.core.topics import jitr_topic
 
 if TYPE_CHECKING:
@@ -40,6 +63,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from swan.adapters.clock import Clock
+    from swan.core.policy import Principal
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +72,6 @@ PENDING_ACTIVATION = "PENDING_ACTIVATION"
 CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 10.0
 PIPE_CHUNK = 65536
-MAX_CONNECT_BYTES = 65536
 LOCAL_ACCOUNT = "000000000000"
 
 
@@ -108,16 +131,20 @@ class DeviceGateway:
         publish: Callable[[str, bytes], object],
         clock: Clock,
         upstream: Callable[[CertificateRecordLike], Path],
-        may_connect: Callable[[CertificateRecordLike, str], bool] | None = None,
+        principal: Callable[[CertificateRecordLike, str], Principal],
+        limits: BrokerLimits = AWS_LIMITS,
     ) -> None:
         """`upstream` says which broker listener (a unix socket) a certificate's connections
-        go to; `may_connect` checks its policies for the connect."""
+        go to; `principal` gives the certificate's attached policies, all of them, for a
+        connection with that client id; `limits` are AWS IoT Core's message broker limits."""
         self.plan = plan
         self._registry = registry
         self._publish = publish
         self._clock = clock
         self._upstream = upstream
-        self._may_connect = may_connect or (lambda _record, _client_id: True)
+        self._principal = principal
+        self.limits = limits
+        self.connect_timeout = CONNECT_TIMEOUT
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -125,6 +152,7 @@ class DeviceGateway:
         self._failure: BaseException | None = None
         self._live: dict[str, set[asyncio.StreamWriter]] = defaultdict(set)
         self.refused: dict[str, int] = defaultdict(int)  # reason -> count
+        self.dropped: dict[str, int] = defaultdict(int)  # packets kept back: reason -> count
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = plan.port  # the port bound, once started (plan.port may be 0)
         registry.on_change(self._certificate_changed)
@@ -253,20 +281,31 @@ class DeviceGateway:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        packet = await asyncio.wait_for(_read_packet(reader), CONNECT_TIMEOUT)
-        try:
-            connect = parse_connect(packet)
-        except MalformedPacketError as error:
-            self._refuse(f"bad CONNECT: {error.problem}", record.id)
+        packet = await self._read_connect(record, reader)
+        if packet is None:
+            return
+        connect = parse_connect(packet)
+        problem = self.limits.client_id_problem(connect.client_id)
+        if problem is not None:
+            self._refuse(f"bad CONNECT: {problem}", record.id)
             return
         things = self._registry.principal_things(record.arn)
         if connect.client_id not in things:
             why = f"client id {connect.client_id!r} is not the certificate's thing {things}"
             self._refuse(why, record.id)
             return
-        if not self._may_connect(record, connect.client_id):
+        try:
+            principal = self._principal(record, connect.client_id)
+        except PolicyDocumentError as error:
+            self._refuse(f"an attached policy cannot be evaluated: {error}", record.id)
+            return
+        if not principal.can_connect():
             self._refuse("the certificate's policies do not allow this connect", record.id)
             return
+        loop = asyncio.get_running_loop()
+        session = DeviceSession(
+            principal, mqtt5=connect.protocol == MQTT5, now=loop.time(), limits=self.limits
+        )
         upstream_reader, upstream_writer = await asyncio.open_unix_connection(
             str(self._upstream(record))
         )
@@ -275,12 +314,142 @@ class DeviceGateway:
         log.info("device %s connected (certificate %s...)", connect.client_id, record.id[:12])
         try:
             upstream_writer.write(packet)
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            await asyncio.gather(
+                self._from_device(session, reader, upstream_writer, writer, connect.client_id),
+                self._to_device(session, upstream_reader, writer, upstream_writer),
+            )
         finally:
             self._live[record.id].discard(writer)
             upstream_writer.close()
             self._registry.touch(record.id, self._clock.now())
             log.info("device %s disconnected", connect.client_id)
+
+    async def _read_connect(
+        self, record: CertificateRecordLike, reader: asyncio.StreamReader
+    ) -> bytes | None:
+        """The device's CONNECT, whole and well formed, or None (refused, one log line)."""
+        try:
+            packet = await asyncio.wait_for(
+                _read_connect(reader, self.limits.payload_bytes), self.connect_timeout
+            )
+            parse_connect(packet)
+        except MalformedPacketError as error:
+            self._refuse(f"bad CONNECT: {error.problem}", record.id)
+        except TimeoutError:
+            self._refuse(f"bad CONNECT: none within {self.connect_timeout:g} s", record.id)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self._refuse("bad CONNECT: the connection closed before it ended", record.id)
+        else:
+            return packet
+        return None
+
+    async def _from_device(
+        self,
+        session: DeviceSession,
+        device: asyncio.StreamReader,
+        broker: asyncio.StreamWriter,
+        back: asyncio.StreamWriter,
+        client_id: str,
+    ) -> None:
+        """Device -> broker: every packet framed and decided; the throughput limit holds."""
+        loop = asyncio.get_running_loop()
+        held = b""
+        try:
+            while chunk := await device.read(PIPE_CHUNK):
+                data = held + chunk if held else chunk
+                now = loop.time()
+
+                def decide(first: int, body: memoryview, now: float = now) -> Outcome:
+                    return session.from_device(first, body, now)
+
+                used, ending = self._pass_on(data, decide, broker, back, session.too_large)
+                if ending is not None:
+                    log.info("device %s disconnected by the gateway: %s", client_id, ending.reason)
+                    self.dropped[_key(ending.reason)] += 1
+                    if ending.reply:
+                        back.write(ending.reply)
+                    back.close()
+                    return
+                held = data[used:]
+                await broker.drain()
+                delay = session.bytes_delay(now, len(chunk))
+                if delay > 0:
+                    await asyncio.sleep(delay)  # AWS delays what exceeds the throughput
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            broker.close()
+
+    async def _to_device(
+        self,
+        session: DeviceSession,
+        broker: asyncio.StreamReader,
+        device: asyncio.StreamWriter,
+        back: asyncio.StreamWriter,
+    ) -> None:
+        """Broker -> device: whole packets only (the device side answers in between);
+        what the device may not receive is kept back (and acknowledged to the broker)."""
+        held = b""
+        try:
+            while chunk := await broker.read(PIPE_CHUNK):
+                data = held + chunk if held else chunk
+                used, ending = self._pass_on(data, session.from_broker, device, back, None)
+                if ending is not None:
+                    log.warning("closing a device connection: %s", ending.reason)
+                    return
+                held = data[used:]
+                await device.drain()
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            device.close()
+
+    def _pass_on(
+        self,
+        data: bytes,
+        decide: Callable[[int, memoryview], Outcome],
+        onward: asyncio.StreamWriter,
+        back: asyncio.StreamWriter,
+        too_large: Callable[[int, int], Disconnect | None] | None,
+    ) -> tuple[int, Disconnect | None]:
+        """Frame the whole packets in `data`, pass them on in runs (one write each) and act
+        on the decisions; (where the first incomplete packet starts, a Disconnect)."""
+        view = memoryview(data)
+        end = len(data)
+        big = self.limits.payload_bytes
+        start = run = 0
+        try:
+            while start < end and (header := fixed_header(data, start)) is not None:
+                body, length = header
+                if length > big and too_large and (verdict := too_large(data[start], length)):
+                    return start, verdict  # before it is all read: never buffered
+                stop = body + length
+                if stop > end:
+                    break
+                outcome = decide(data[start], view[body:stop])
+                if outcome is not None:
+                    if run < start:
+                        onward.write(view[run:start])
+                    if isinstance(outcome, Disconnect):
+                        return start, outcome
+                    self._keep_back(outcome, onward, back)
+                    run = stop
+                start = stop
+        except MalformedPacketError as error:
+            return start, Disconnect(error.problem)
+        if run < start:
+            onward.write(view[run:start])
+        return start, None
+
+    def _keep_back(
+        self, refused: Refuse, onward: asyncio.StreamWriter, back: asyncio.StreamWriter
+    ) -> None:
+        self.dropped[_key(refused.reason)] += 1
+        log.debug("packet kept back: %s", refused.reason)
+        if refused.reply:
+            back.write(refused.reply)
+        if refused.instead:
+            onward.write(refused.instead)
 
     def _announce(self, record: CertificateRecordLike) -> None:
         now_ms = int(self._clock.now() * 1000)
@@ -317,26 +486,23 @@ class DeviceGateway:
             writer.close()
 
 
-async def _read_packet(reader: asyncio.StreamReader) -> bytes:
+async def _read_connect(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """The device's first packet, which must be a CONNECT of at most `limit` bytes (AWS
+    "rejects publish and connect requests larger than" its message size)."""
     first = await reader.readexactly(1)
+    if first[0] != CONNECT:
+        raise MalformedPacketError("the first packet must be CONNECT")
     header = b""
     while (decoded := decode_remaining_length(header)) is None:
         header += await reader.readexactly(1)
     length, _ = decoded
-    if length > MAX_CONNECT_BYTES:
-        raise MalformedPacketError(f"a CONNECT of {length} bytes")
+    if length > limit:
+        raise MalformedPacketError(f"a CONNECT of {length} bytes (at most {limit})")
     return first + header + await reader.readexactly(length)
 
 
-async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await source.read(PIPE_CHUNK):
-            target.write(chunk)
-            await target.drain()
-    except (ConnectionError, OSError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        target.close()
+def _key(reason: str) -> str:
+    return reason.split(":", maxsplit=1)[0]
 
 
 def _no_delay(writer: asyncio.StreamWriter) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from swan.adapters.mqtt import Endpoint
 from swan.certs.authority import certificate_pem
+from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.policy import PolicyContext, Principal
 from swan.core.topics import WEB_SENDER
 from swan.local.gateway import DeviceGateway, GatewayPlan
@@ -57,6 +58,7 @@ class DeviceIdentity:
         port: int,
         publish: Callable[[str, bytes], object],
         clock: Clock,
+        limits: BrokerLimits = AWS_LIMITS,
     ) -> None:
         self._certs = certs
         self._deployment = deployment
@@ -74,7 +76,8 @@ class DeviceIdentity:
             publish=publish,
             clock=clock,
             upstream=self._upstream,
-            may_connect=self._may_connect,
+            principal=self._principal,
+            limits=limits,
         )
 
     def start(self) -> None:
@@ -134,12 +137,14 @@ class DeviceIdentity:
             return self._broker.web_socket
         return self._broker.device_socket
 
-    def _may_connect(self, record: CertificateRecordLike, client_id: str) -> bool:
+    def _principal(self, record: CertificateRecordLike, client_id: str) -> Principal:
+        """Every policy attached to the certificate, evaluated together (an explicit Deny in
+        any of them wins), for a connection as `client_id`, the certificate's thing."""
         documents = [
             json.loads(policy.document) for policy in self.registry.attached_policies(record.arn)
         ]
         context = self._deployment.context
-        principal = Principal.of(
+        return Principal.of(
             documents,
             PolicyContext(
                 thing_name=client_id,
@@ -149,4 +154,3 @@ class DeviceIdentity:
                 partition=context.partition,
             ),
         )
-        return principal.can_connect()

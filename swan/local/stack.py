@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.certs.files import CertificateStore
+from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
 from swan.core.topics import WEB_SENDER
 from swan.local.controlplane import ControlPlane
@@ -104,8 +105,10 @@ class LocalStack:
         template: Path = TEMPLATE,
         quiet_functions: bool = True,
         web: bool = False,
+        broker_limits: BrokerLimits = AWS_LIMITS,
     ) -> None:
         self.state_dir = state_dir
+        self.broker_limits = broker_limits
         self.rules = rules
         self.ports = ports or LocalPorts()
         self.template = template
@@ -181,6 +184,7 @@ class LocalStack:
                 port=self.ports.device,
                 publish=transport.publish,
                 clock=self.clock,
+                limits=self.broker_limits,
             )
         )
         controlplane = self._started(

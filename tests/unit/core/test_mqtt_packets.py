@@ -199,17 +199,15 @@ def test_an_mqtt_311_publish_at_qos_0_has_no_packet_id():
 
 
 def test_an_mqtt_5_publish_with_a_topic_alias_among_other_properties():
-    properties = (
-        b"\x01\x01"  # payload format indicator
-        b"\x02"
-        + (60).to_bytes(4, "big")  # message expiry
-        + b"\x03"
-        + string("application/json")  # content type
-        + b"\x26"
-        + string("k")
-        + string("v")  # user property
-        + b"\x0b\x81\x01"  # subscription identifier (a two-byte varint)
-        + b"\x23\x00\x07"  # topic alias 7
+    properties = b"".join(
+        [
+            b"\x01\x01",  # payload format indicator
+            b"\x02" + (60).to_bytes(4, "big"),  # message expiry
+            b"\x03" + string("application/json"),  # content type
+            b"\x26" + string("k") + string("v"),  # user property
+            b"\x0b\x81\x01",  # subscription identifier (a two-byte varint)
+            b"\x23\x00\x07",  # topic alias 7
+        ]
     )
     packet = publish_packet("a/b", b"12345", qos=1, packet_id=9, properties=properties)
     assert parse_publish(packet[0], body_of(packet), mqtt5=True) == (b"a/b", 1, 9, 5, 7)
