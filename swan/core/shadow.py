@@ -88,9 +88,19 @@ __all__ = [
 ]
 
 SECTIONS: Final = ("desired", "reported")
-MAX_MESSAGE_BYTES: Final = 128 * 1024  # the MQTT and HTTP message limit of AWS IoT Core
-MAX_SHADOW_BYTES: Final = 8192  # desired + reported, metadata excluded
-MAX_NESTING_LEVELS: Final = 6  # see jsondoc.nesting_exceeds for how levels are counted
+# Every PUBLISH payload is limited to 128 KB and larger messages are rejected (AWS IoT Core
+# quotas, message broker: https://docs.aws.amazon.com/general/latest/gr/iot-core.html
+# #message-broker-limits); the HTTP data plane takes no more (dataplane refuses a larger
+# Content-Length without reading the body).
+MAX_MESSAGE_BYTES: Final = 128 * 1024
+# "The device's shadow supports 8 KB of data only ... Only the data for desired and reported
+# state inside the state document ... counts toward the limit" (diagnosing-shadows.html;
+# quotas page, Device Shadow: "Maximum size of a JSON state document").
+MAX_SHADOW_BYTES: Final = 8192
+# device-shadow-error-messages.html: "JSON contains too many levels of nesting; maximum is 6"
+# (see jsondoc.nesting_exceeds for how levels are counted), and "A client token that is longer
+# than 64 bytes will cause this response" (400 "Invalid clientToken").
+MAX_NESTING_LEVELS: Final = 6
 MAX_CLIENT_TOKEN_BYTES: Final = 64
 
 
@@ -317,6 +327,8 @@ def apply_delete(
 
 def parse_request_token(payload: bytes) -> str | Rejection | None:
     """The optional clientToken of a `/get` or `/delete` request; an empty payload has none."""
+    if len(payload) > MAX_MESSAGE_BYTES:  # before anything else touches it
+        return TOO_LARGE
     if not payload.strip():
         return None
     document = _decode_object(payload)

@@ -51,7 +51,7 @@ from swan.core.topics import (
     validate_aws_limits,
     validate_topic,
 )
-from swan.local.shadow_service import INVALID_PAGE_SIZE
+from swan.local.shadow_service import INVALID_PAGE_SIZE, encode_document
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -106,8 +106,8 @@ class ApiResponse:
 
     @classmethod
     def document(cls, document: JsonObject) -> ApiResponse:
-        body = json.dumps(document, separators=(",", ":")).encode()
-        return cls(200, body, {"Content-Type": "application/json"})
+        # Strict UTF-8: a document that is not Unicode text raises, and is answered 500.
+        return cls(200, encode_document(document), {"Content-Type": "application/json"})
 
     @classmethod
     def error(cls, rejection: Rejection, headers: Mapping[str, str] | None = None) -> ApiResponse:

@@ -19,6 +19,14 @@ the choices made here:
   `<that topic>/rejected`, echoing the payload's clientToken when it has one.
 - An unexpected failure is logged with its traceback and answered 500 "Internal service
   failure". The service keeps running.
+
+AWS's limits, each with its source where it is enforced: a message over 128 KB is answered
+413 before it is decoded, a state over 8 KB 413 (`swan.core.shadow`); a thing over 20
+requests a second or 10 in flight is answered 429 before anything is read
+(`swan.core.shadow_throttle`), so a flood on one thing costs little and never holds up the
+others. Every payload is decoded by `swan.core.jsondoc.decode_json`, so text that is not
+Unicode is 400 "Invalid JSON" (bytes that are not UTF-8: 415, as AWS documents). What goes
+out is encoded before anything is stored, as strict UTF-8: nothing undecodable is published.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
 from swan.core import names
 from swan.core.errors import InvalidTopicError, SwanError
@@ -50,7 +58,8 @@ from swan.core.shadow import (
     get_document,
     parse_request_token,
 )
-from swan.core.shadow_errors import INTERNAL_FAILURE
+from swan.core.shadow_errors import INTERNAL_FAILURE, THROTTLED
+from swan.core.shadow_throttle import Budget, Throttled, admit, is_full
 from swan.core.topics import (
     NAMED_SHADOW_REQUESTS,
     SHADOW_REQUESTS,
@@ -69,15 +78,20 @@ if TYPE_CHECKING:
     from swan.core.jsondoc import JsonObject
     from swan.local.shadow_store import ShadowStore
 
+    _Outbox: TypeAlias = Sequence[tuple[str, bytes]]  # (topic, payload) to publish, in order
+
 log = logging.getLogger(__name__)
 
+_R = TypeVar("_R")
+
 REQUEST_FILTERS: Final = (SHADOW_REQUESTS, NAMED_SHADOW_REQUESTS)
-_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))  # ASCII, so surrogates survive
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 DEFAULT_PAGE_SIZE: Final = 25  # ListNamedShadowsForThing; AWS documents only the range
 MAX_PAGE_SIZE: Final = 100
 INVALID_PAGE_SIZE: Final = Rejection(400, f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
 INVALID_NEXT_TOKEN: Final = Rejection(400, "Invalid nextToken")
 GC_YOUNG_THRESHOLD: Final = 20_000  # allocations between young collections (default 700)
+SWEEP_AT_LEAST: Final = 4096  # things whose budgets are kept before full ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,7 @@ class ShadowService:
         # Reentrant: with an in-process broker, a subscriber may call back from a publish.
         self._lock = threading.RLock()
         self._subscribed: list[str] = []
+        self.limits = ThingLimits()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -128,57 +143,62 @@ class ShadowService:
     ) -> UpdateAccepted | Rejection:
         """UpdateThingShadow, or a message on `/update`."""
         topics = _topics(key)
-        with self._lock:
-            try:
-                result = apply_update(self._store.get(key), payload, now=self._clock.now())
-                if isinstance(result, UpdateAccepted):
-                    self._store.put(key, result.shadow)
-            except Exception:
-                log.exception("update of shadow %s failed", _describe(key))
-                result = _internal_failure(payload)
-            if isinstance(result, UpdateAccepted):
-                self._publish(topics.update_accepted, result.accepted)
-                if result.delta is not None:
-                    self._publish(topics.update_delta, result.delta)
-                self._publish(topics.update_documents, result.documents)
-            elif via_mqtt:
-                self._reject(topics.update_rejected, result)
-        return result
+
+        def work() -> tuple[UpdateAccepted | Rejection, _Outbox]:
+            result = apply_update(self._store.get(key), payload, now=self._clock.now())
+            if isinstance(result, Rejection):
+                return result, ()
+            # Encoded before storing: a shadow that cannot be published is not stored.
+            outbox = [(topics.update_accepted, encode_document(result.accepted))]
+            if result.delta is not None:
+                outbox.append((topics.update_delta, encode_document(result.delta)))
+            outbox.append((topics.update_documents, encode_document(result.documents)))
+            self._store.put(key, result.shadow)
+            return result, outbox
+
+        return self._serve(key, payload, topics.update_rejected, work, via_mqtt=via_mqtt)
 
     def get(
         self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
     ) -> JsonObject | Rejection:
         """GetThingShadow, or a message on `/get`: the full document, delta included."""
         topics = _topics(key)
-        with self._lock:
-            try:
-                result = self._get(key, payload)
-            except Exception:
-                log.exception("get of shadow %s failed", _describe(key))
-                result = _internal_failure(payload)
+
+        def work() -> tuple[JsonObject | Rejection, _Outbox]:
+            token = parse_request_token(payload)
+            if isinstance(token, Rejection):
+                return token, ()
+            document = get_document(
+                self._store.get(key), key=key, now=self._clock.now(), client_token=token
+            )
+            if isinstance(document, Rejection):
+                return document, ()
+            encoded = encode_document(document)  # HTTP answers it; MQTT publishes it
             # An HTTP read publishes nothing.
-            if via_mqtt and isinstance(result, Rejection):
-                self._reject(topics.get_rejected, result)
-            elif via_mqtt and not isinstance(result, Rejection):
-                self._publish(topics.get_accepted, result)
-        return result
+            return document, ((topics.get_accepted, encoded),) if via_mqtt else ()
+
+        return self._serve(key, payload, topics.get_rejected, work, via_mqtt=via_mqtt)
 
     def delete(
         self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
     ) -> DeleteAccepted | Rejection:
         """DeleteThingShadow, or a message on `/delete`. The version is kept."""
         topics = _topics(key)
-        with self._lock:
-            try:
-                result = self._delete(key, payload)
-            except Exception:
-                log.exception("delete of shadow %s failed", _describe(key))
-                result = _internal_failure(payload)
-            if isinstance(result, DeleteAccepted):
-                self._publish(topics.delete_accepted, result.accepted)
-            elif via_mqtt:
-                self._reject(topics.delete_rejected, result)
-        return result
+
+        def work() -> tuple[DeleteAccepted | Rejection, _Outbox]:
+            token = parse_request_token(payload)
+            if isinstance(token, Rejection):
+                return token, ()
+            result = apply_delete(
+                self._store.get(key), key=key, now=self._clock.now(), client_token=token
+            )
+            if isinstance(result, Rejection):
+                return result, ()
+            accepted = encode_document(result.accepted)
+            self._store.put(key, result.shadow)
+            return result, ((topics.delete_accepted, accepted),)
+
+        return self._serve(key, payload, topics.delete_rejected, work, via_mqtt=via_mqtt)
 
     def list_named_shadows(
         self, thing: str, *, page_size: int | None = None, next_token: str | None = None
@@ -233,43 +253,108 @@ class ShadowService:
         # The names cannot build a topic, so answer next to the request, as AWS would.
         if message.topic.rsplit("/", 1)[-1] not in tuple(ShadowOperation):
             return
-        token = parse_request_token(message.payload)
-        rejection = Rejection(400, str(error), token if isinstance(token, str) else None)
+        rejection = Rejection(400, str(error), _token_of(message.payload))
         self._reject(f"{message.topic}/{ShadowResponse.REJECTED}", rejection)
 
     # ---------------------------------------------------------------- internals
 
-    def _get(self, key: ShadowKey, payload: bytes) -> JsonObject | Rejection:
-        token = parse_request_token(payload)
-        if isinstance(token, Rejection):
-            return token
-        return get_document(
-            self._store.get(key), key=key, now=self._clock.now(), client_token=token
-        )
-
-    def _delete(self, key: ShadowKey, payload: bytes) -> DeleteAccepted | Rejection:
-        token = parse_request_token(payload)
-        if isinstance(token, Rejection):
-            return token
-        result = apply_delete(
-            self._store.get(key), key=key, now=self._clock.now(), client_token=token
-        )
-        if isinstance(result, DeleteAccepted):
-            self._store.put(key, result.shadow)
+    def _serve(
+        self,
+        key: ShadowKey,
+        payload: bytes,
+        rejected_topic: str,
+        work: Callable[[], tuple[_R | Rejection, _Outbox]],
+        *,
+        via_mqtt: bool,
+    ) -> _R | Rejection:
+        """Admit the request (the thing's limits), run `work` under the lock, then publish
+        what it returns, or the rejection to MQTT requesters. HTTP callers get the result."""
+        if not self.limits.enter(key.thing, self._clock.now()):
+            # Cheap on purpose: a flood of requests is answered without touching the store.
+            throttled = THROTTLED.with_token(_token_of(payload))
+            if via_mqtt:
+                self._reject(rejected_topic, throttled)
+            return throttled
+        try:
+            with self._lock:
+                try:
+                    result: _R | Rejection
+                    result, outbox = work()
+                except Exception:
+                    log.exception("request to shadow %s failed", _describe(key))
+                    result, outbox = INTERNAL_FAILURE.with_token(_token_of(payload)), ()
+                if isinstance(result, Rejection):
+                    if via_mqtt:
+                        self._reject(rejected_topic, result)
+                else:
+                    # The state is already stored: a failed notification is logged, not undone.
+                    for topic, body in outbox:
+                        self._publish(topic, body)
+        finally:
+            self.limits.leave(key.thing)
         return result
 
     def _reject(self, topic: str, rejection: Rejection) -> None:
-        self._publish(topic, rejection.to_payload(self._clock.now()))
+        # Its clientToken, if any, came through decode_json: always encodable.
+        self._publish(topic, encode_document(rejection.to_payload(self._clock.now())))
 
-    def _publish(self, topic: str, document: JsonObject) -> None:
-        # The state is already stored: a failed notification is logged, not undone.
-        payload = _COMPACT.encode(document).encode()
+    def _publish(self, topic: str, payload: bytes) -> None:
         try:
             sent = self._transport.publish(topic, payload, qos=1)
         except Exception:
             log.exception("could not publish %s", topic)
             return
         sent.add_done_callback(partial(_log_failure, topic))
+
+
+class ThingLimits:
+    """Each thing's request budget and requests in flight, under a lock of their own, so a
+    flooding thing is refused without waiting for the service's lock (swan.core.shadow_throttle).
+
+    A full budget is the same as none, so budgets are forgotten once full: what is kept is
+    bounded by the things that made requests in the last second (`BURST / rate`), twice over.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._budgets: dict[str, Budget] = {}
+        self._in_flight: dict[str, int] = {}
+        self._sweep_at = SWEEP_AT_LEAST
+
+    @property
+    def remembered(self) -> int:
+        """How many things' budgets are kept."""
+        return len(self._budgets)
+
+    def in_flight(self, thing: str) -> int:
+        """How many requests of `thing` have started and are not answered yet."""
+        return self._in_flight.get(thing, 0)
+
+    def enter(self, thing: str, now: float) -> bool:
+        """Start a request of `thing` if its limits allow it; `leave` must follow."""
+        with self._lock:
+            in_flight = self._in_flight.get(thing, 0)
+            outcome = admit(self._budgets.get(thing), now, in_flight)
+            if isinstance(outcome, Throttled):
+                log.debug("thing %s is over its %s limit", thing, outcome.limit)
+                return False
+            self._budgets[thing] = outcome.budget
+            self._in_flight[thing] = in_flight + 1
+            if len(self._budgets) > self._sweep_at:
+                self._sweep(now)
+            return True
+
+    def leave(self, thing: str) -> None:
+        """A request of `thing` is answered."""
+        with self._lock:
+            left = self._in_flight.pop(thing) - 1
+            if left:
+                self._in_flight[thing] = left
+
+    def _sweep(self, now: float) -> None:
+        # Amortised: the next sweep waits until the map has doubled again.
+        self._budgets = {t: b for t, b in self._budgets.items() if not is_full(b, now)}
+        self._sweep_at = max(SWEEP_AT_LEAST, 2 * len(self._budgets))
 
 
 def _log_failure(topic: str, sent: Future[None]) -> None:
@@ -287,12 +372,20 @@ def _describe(key: ShadowKey) -> str:
     return key.thing if key.name is None else f"{key.thing}/{key.name}"
 
 
-def _internal_failure(payload: bytes) -> Rejection:
+def _token_of(payload: bytes) -> str | None:
+    """The request's clientToken to echo in a rejection, when it has a valid one."""
     try:
         token = parse_request_token(payload)
-    except Exception:  # noqa: BLE001  (already failing; the token is a courtesy)
-        token = None
-    return INTERNAL_FAILURE.with_token(token if isinstance(token, str) else None)
+    except Exception:  # noqa: BLE001  (already refusing; the token is a courtesy)
+        return None
+    return token if isinstance(token, str) else None
+
+
+def encode_document(document: JsonObject) -> bytes:
+    """Compact UTF-8 JSON. Raises UnicodeEncodeError for text that is not Unicode (a lone
+    surrogate, which only a shadow stored before decode_json refused them can hold): no
+    subscriber could decode it, so it is never published or answered."""
+    return _COMPACT.encode(document).encode()
 
 
 def _encode_token(name: str) -> str:

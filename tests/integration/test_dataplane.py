@@ -154,6 +154,8 @@ def test_a_body_over_128_kib_is_refused(iot_data, thing):
         (b"{oops", "Invalid JSON"),
         (b'{"state": {"delta": {}}}', "State contains an invalid node"),
         (b'{"state": {"reported": {"a": [null]}}}', "Invalid JSON"),
+        (b'{"state": {"reported": {"a": "\\ud800"}}}', "Invalid JSON"),  # not Unicode text
+        (b'{"state": {}, "clientToken": "\\udfff"}', "Invalid JSON"),
     ],
 )
 def test_bad_requests_are_invalid_request(iot_data, thing, payload, message):
@@ -266,6 +268,29 @@ def test_an_oversized_body_announced_with_expect_100_is_refused_before_it_is_sen
         connection.close()
 
 
+def test_an_oversized_body_is_refused_from_its_content_length_before_it_arrives(dataplane):
+    parts = urlsplit(dataplane.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=WAIT)
+    try:
+        connection.putrequest("POST", "/things/lamp/shadow")
+        connection.putheader("Content-Length", str(16 * 1024 * 1024))
+        connection.endheaders(b'{"state": ')  # and the rest never comes
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.getheader("x-amzn-ErrorType") == "RequestEntityTooLargeException"
+        assert json.loads(response.read()) == {
+            "message": "The payload exceeds the maximum size allowed"
+        }
+    finally:
+        connection.close()
+
+
+def test_a_body_of_exactly_128_kib_is_read(iot_data, thing):
+    padding = b" " * (128 * 1024 - len(b'{"state": {}}'))
+    answer = iot_data.update_thing_shadow(thingName=thing, payload=b'{"state": {}}' + padding)
+    assert document(answer)["version"] == 1
+
+
 def test_a_chunked_body_is_refused(dataplane):
     status, _, body = raw(
         dataplane,
@@ -291,8 +316,54 @@ def test_a_port_in_use_is_a_clear_error(dataplane, shadows, service):
 
 def test_calls_are_not_held_back_by_nagle(iot_data, thing):
     # With Nagle's algorithm on, each answer waited ~40 ms for a delayed ACK: 50 calls ~2 s.
-    update(iot_data, thing, {"state": {}})
+    # Five things, ten calls each: within AWS's 20 requests a second per thing.
+    things = [f"{thing}-{n}" for n in range(5)]
+    for name in things:
+        update(iot_data, name, {"state": {}})
     started = time.perf_counter()
-    for _ in range(50):
-        iot_data.get_thing_shadow(thingName=thing)["payload"].read()
+    for _ in range(10):
+        for name in things:
+            iot_data.get_thing_shadow(thingName=name)["payload"].read()
     assert time.perf_counter() - started < 1.0
+
+
+# ---------------------------------------------------------------------------- 20 a second
+
+
+@pytest.fixture
+def impatient(dataplane):
+    """An iot-data client that makes one attempt per call (botocore retries 429 by default)."""
+    client = boto3.client(
+        "iot-data",
+        endpoint_url=dataplane.url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=10),
+    )
+    yield client
+    client.close()
+
+
+def test_a_thing_over_twenty_requests_a_second_is_throttled_others_are_not(impatient, thing):
+    flooded, other = f"{thing}-flooded", f"{thing}-other"
+    update(impatient, other, {"state": {"reported": {"on": True}}})
+    outcomes = []
+    errors = []
+    started = time.monotonic()
+    for _ in range(60):
+        try:
+            impatient.get_thing_shadow(thingName=flooded)
+        except impatient.exceptions.ResourceNotFoundException:
+            outcomes.append(404)
+        except impatient.exceptions.ThrottlingException as error:
+            outcomes.append(429)
+            errors.append(error.response)
+    elapsed = time.monotonic() - started
+    # Meanwhile another thing is served as usual.
+    assert document(impatient.get_thing_shadow(thingName=other))["version"] == 1
+    assert outcomes[:20] == [404] * 20  # an idle thing's burst
+    assert 429 in outcomes
+    assert outcomes.count(404) <= 20 + 20 * elapsed + 1
+    assert {error["Error"]["Message"] for error in errors} == {"Rate exceeded"}
+    assert {error["ResponseMetadata"]["HTTPStatusCode"] for error in errors} == {429}

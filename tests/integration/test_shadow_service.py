@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from support import unique
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import connect
+from swan.core.jsondoc import decode_json
 from swan.core.topics import ShadowTopics
 from swan.local.shadow_process import service_command
 from swan.local.shadow_service import PASSWORD_VARIABLE, ShadowService
@@ -26,6 +28,7 @@ from swan.local.shadow_store import SqliteShadowStore
 
 WAIT = 10.0
 BURST = 2000
+THINGS = 100  # the burst's things: 20 updates each, one thing's burst allowance
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -118,16 +121,94 @@ def test_a_device_gets_and_deletes_a_named_shadow(device, thing):
 
 
 @pytest.mark.usefixtures("shadows")
-def test_bad_input_from_a_device_is_rejected_and_the_service_stays_up(device, thing):
+def test_bad_input_from_a_device_is_rejected_and_the_service_stays_up(device, service, thing):
     topics = ShadowTopics(thing)
     rejected = collect(device, topics.update_rejected)
     accepted = collect(device, topics.update_accepted)
     device.publish(topics.update, b"\x00\x01 not json").result(WAIT)
     assert next_json(rejected)["code"] == 400
-    device.publish(topics.update, b"{" + b" " * 140_000 + b"}").result(WAIT)
+    # Over 128 KB: the gateway drops it from a device; the service refuses it by itself too,
+    # from a login that no gateway stands in front of.
+    service.publish(topics.update, b"{" + b" " * 140_000 + b"}").result(WAIT)
     assert next_json(rejected)["code"] == 413
     device.publish(topics.update, b'{"state": {"reported": {"ok": true}}}').result(WAIT)
     assert next_json(accepted)["version"] == 1
+
+
+# ---------------------------------------------------------------------------- AWS's limits
+
+FLOOD = 500
+
+
+@pytest.mark.usefixtures("shadows")
+def test_a_flood_of_gets_on_one_thing_is_answered_429_and_other_things_are_served(service, thing):
+    # From the service login: the gateway's per-connection limit must not thin the flood.
+    flooded, other = ShadowTopics(f"{thing}-flooded"), ShadowTopics(f"{thing}-other")
+    answers = collect(service, flooded.get_accepted)
+    service.subscribe(flooded.get_rejected, answers.put)
+    other_accepted = collect(service, other.update_accepted)
+    body = b'{"state": {"reported": {"on": true}}, "clientToken": "made"}'
+    service.publish(flooded.update, body).result(WAIT)
+    started = time.monotonic()
+    for n in range(FLOOD):
+        service.publish(flooded.get, json.dumps({"clientToken": f"g{n}"}).encode())
+    service.publish(other.update, b'{"state": {"reported": {"on": true}}, "clientToken": "o"}')
+    assert next_json(other_accepted)["clientToken"] == "o"
+    received = [answers.get(timeout=WAIT) for _ in range(FLOOD)]
+    elapsed = time.monotonic() - started
+    by_token = {message.json()["clientToken"]: message for message in received}
+    assert sorted(by_token) == sorted(f"g{n}" for n in range(FLOOD)), "each answered once"
+    documents = [m for m in received if m.topic == flooded.get_accepted]
+    throttled = [m.json() for m in received if m.topic == flooded.get_rejected]
+    assert 19 <= len(documents) <= 19 + 20 * elapsed + 1  # the update took one
+    assert {(t["code"], t["message"]) for t in throttled} == {(429, "Rate exceeded")}
+    # What every follower of the thing's get/accepted received stays small.
+    assert sum(len(m.payload) for m in documents) < 200 * (20 + 20 * elapsed)
+
+
+@pytest.mark.usefixtures("shadows")
+def test_a_lone_surrogate_token_is_invalid_json_and_nothing_undecodable_reaches_followers(
+    device, service, thing
+):
+    topics = ShadowTopics(thing)
+    seen = collect(service, f"$aws/things/{thing}/shadow/#")
+    rejected = collect(device, topics.get_rejected)
+    device.publish(topics.update, b'{"state": {"reported": {"on": true}}}').result(WAIT)
+    device.publish(topics.get, b'{"clientToken": "\\ud800"}').result(WAIT)
+    assert next_json(rejected) == {
+        "code": 400,
+        "message": "Invalid JSON",
+        "timestamp": pytest.approx(time.time(), abs=5),
+    }
+    device.publish(topics.get, b'{"clientToken": "after"}').result(WAIT)
+    messages = []
+    while not messages or messages[-1].topic != topics.get_accepted:
+        messages.append(seen.get(timeout=WAIT))
+    for message in messages:
+        if message.topic.endswith(("/update", "/get")):
+            continue  # the requests themselves
+        decode_json(message.payload)
+    assert [m.topic for m in messages if m.topic.endswith("/get/accepted")] == [topics.get_accepted]
+
+
+@pytest.mark.usefixtures("shadows")
+def test_a_message_over_128_kb_is_answered_413_and_the_service_carries_on(service, thing):
+    topics = ShadowTopics(thing)
+    rejected = collect(service, topics.get_rejected)
+    service.publish(topics.get, b'{"clientToken": "' + b"x" * 200_000 + b'"}').result(WAIT)
+    answer = next_json(rejected)
+    assert (answer["code"], answer["message"]) == (
+        413,
+        "The payload exceeds the maximum size allowed",
+    )
+    assert "clientToken" not in answer
+    service.publish(topics.get, b'{"clientToken": "small"}').result(WAIT)
+    assert next_json(rejected) == {
+        "code": 404,
+        "message": f"No shadow exists with name: '{thing}'",
+        "timestamp": pytest.approx(time.time(), abs=5),
+        "clientToken": "small",
+    }
 
 
 # ---------------------------------------------------------------------------- (c) SDK v1
@@ -323,44 +404,62 @@ class ServiceProcess:
 def test_state_and_versions_survive_a_sigkill_in_the_middle_of_a_burst(
     broker, service, tmp_path, thing
 ):
+    # AWS takes 20 requests a second per thing, so the burst goes round many things, each
+    # getting a thing's burst allowance. Thing k's update n (0-based) sets count = n, carries
+    # the token "k:n" and, in order, is that thing's version n + 1.
     database = tmp_path / "shadows.db"
-    topics = ShadowTopics(thing, "config")
-    accepted = collect(service, topics.update_accepted)
-    got = collect(service, topics.get_accepted)
+    things = [ShadowTopics(f"{thing}-{k}", "config") for k in range(THINGS)]
+    rounds = BURST // THINGS
+    every = "$aws/things/+/shadow/name/config"
+    accepted = collect(service, f"{every}/update/accepted")
+    got = collect(service, f"{every}/get/accepted")
+    service.subscribe(f"{every}/get/rejected", got.put)  # a thing never updated: 404
 
     first = ServiceProcess(broker, database)
     try:
         first.wait_ready()
-        # Update n sets count = n; in order, update n is version n.
         sent = [
             service.publish(
-                topics.update, json.dumps({"state": {"reported": {"count": n}}}).encode()
+                topics.update,
+                json.dumps(
+                    {"state": {"reported": {"count": n}}, "clientToken": f"{k}:{n}"}
+                ).encode(),
             )
-            for n in range(1, BURST + 1)
+            for n in range(rounds)
+            for k, topics in enumerate(things)
         ]
-        acknowledged = [next_json(accepted)["version"] for _ in range(20)]
+        acknowledged = [next_json(accepted) for _ in range(20)]
         for future in sent:  # all of them are with the broker now
             future.result(WAIT)
     finally:
         first.kill()  # with updates still waiting for the service
     assert first.process.returncode == -signal.SIGKILL
-    assert acknowledged == list(range(1, 21))
+    assert [answer["clientToken"] for answer in acknowledged] == [f"{k}:0" for k in range(20)]
 
     second = ServiceProcess(broker, database)
     try:
         second.wait_ready()
-        service.publish(topics.get, b'{"clientToken": "after"}').result(WAIT)
-        document = next_json(got)
-        version = document["version"]
-        # Every acknowledged update is on disk, and nothing is half-written.
-        acknowledged += [message.json()["version"] for message in drain(accepted)]
-        assert max(acknowledged) <= version < BURST
-        assert document["state"] == {"reported": {"count": version}}
-        assert document["clientToken"] == "after"
+        acknowledged += [message.json() for message in drain(accepted)]
+        versions = []
+        for k, topics in enumerate(things):
+            service.publish(topics.get, json.dumps({"clientToken": f"get {k}"}).encode())
+            document = next_json(got)
+            assert document["clientToken"] == f"get {k}"
+            if document.get("code") == 404:  # the kill came before its first update
+                versions.append(0)
+                continue
+            # Nothing half-written: the count is that of the update with this version.
+            assert document["state"] == {"reported": {"count": document["version"] - 1}}
+            versions.append(document["version"])
+        # Every acknowledged update is on disk, and the kill came before the end of the burst.
+        for answer in acknowledged:
+            k, n = map(int, answer["clientToken"].split(":"))
+            assert answer["version"] == n + 1 <= versions[k]
+        assert sum(versions) < BURST
         body = b'{"state": {"reported": {"count": 0}}, "clientToken": "next"}'
-        service.publish(topics.update, body).result(WAIT)
+        service.publish(things[0].update, body).result(WAIT)
         answer = next_json(accepted)
-        assert (answer["clientToken"], answer["version"]) == ("next", version + 1)
+        assert (answer["clientToken"], answer["version"]) == ("next", versions[0] + 1)
     finally:
         assert second.stop() == 0
 

@@ -683,6 +683,21 @@ def test_request_token_415_and_413():
     assert rejection.code == 413
 
 
+def test_an_oversized_get_or_delete_is_413_even_if_it_is_only_blanks():
+    # The size is checked before anything reads the payload, even to skip blanks.
+    rejection = parse_request_token(b" " * (MAX_MESSAGE_BYTES + 1))
+    assert rejection == Rejection(413, "The payload exceeds the maximum size allowed")
+    assert parse_request_token(b" " * MAX_MESSAGE_BYTES) is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"clientToken": "\\ud800"}', b'{"clientToken": "ok", "x": "\\udfff"}', b'{"\\udbff": 1}'],
+)
+def test_a_get_or_delete_holding_a_lone_surrogate_is_invalid_json_and_echoes_no_token(payload):
+    assert parse_request_token(payload) == Rejection(400, "Invalid JSON")
+
+
 # ---------------------------------------------------------------------------- rejections
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from swan.adapters.clock import FakeClock
 from swan.adapters.mqtt import MemoryBroker, MemoryTransport
+from swan.core.shadow import ShadowKey, StoredShadow
 from swan.core.topics import ShadowTopics
 from swan.local.dataplane import ApiRequest, IotDataApi
 from swan.local.shadow_service import ShadowService
@@ -274,3 +275,45 @@ def test_a_bug_in_a_route_is_500_not_a_crash(broker, caplog):
     response = call(api, "GET", "/things/lamp/shadow")
     assert_error(response, 500, "InternalFailureException")
     assert "a bug" in caplog.text
+
+
+# ---------------------------------------------------------------------------- AWS's limits
+
+
+def test_a_thing_over_twenty_requests_a_second_is_throttled_and_others_are_not(api):
+    for _ in range(20):
+        assert call(api, "GET", "/things/lamp/shadow").status == 404
+    throttled = call(api, "GET", "/things/lamp/shadow")
+    assert_error(throttled, 429, "ThrottlingException", "Rate exceeded")
+    assert_error(
+        call(api, "POST", "/things/lamp/shadow?name=config", UPDATE),
+        429,
+        "ThrottlingException",
+        "Rate exceeded",
+    )
+    assert call(api, "POST", "/things/desk/shadow", UPDATE).status == 200
+
+
+def test_a_lone_surrogate_in_an_update_is_invalid_json(api):
+    body = b'{"state": {"reported": {"name": "\\ud800"}}, "clientToken": "c"}'
+    assert_error(
+        call(api, "POST", "/things/lamp/shadow", body),
+        400,
+        "InvalidRequestException",
+        "Invalid JSON",
+    )
+
+
+def test_a_shadow_that_is_not_unicode_text_is_answered_500_not_sent(tmp_path, broker):
+    # Only a database from before lone surrogates were refused can hold one.
+    legacy = StoredShadow(reported={"a": "\ud800"}, reported_metadata={"a": {"timestamp": 1}})
+    with SqliteShadowStore(tmp_path / "legacy.db") as store:
+        store.put(ShadowKey("lamp"), legacy)
+        service = ShadowService(store, broker.connect("shadow-service"), FakeClock(current=T))
+        api = IotDataApi(service, broker.connect("dataplane"))
+        assert_error(
+            call(api, "GET", "/things/lamp/shadow"),
+            500,
+            "InternalFailureException",
+            "Internal service failure",
+        )

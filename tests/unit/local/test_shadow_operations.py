@@ -551,6 +551,7 @@ def test_concurrent_updates_get_distinct_versions_published_in_order(rig):
     def work(index):
         for round_ in range(25):
             payload = encode({"state": {"reported": {f"w{index}": round_}}})
+            rig.clock.advance(0.05)  # 20 a second in all: within the thing's request rate
             rig.service.update(ShadowKey("lamp"), payload, via_mqtt=False)
 
     threads = [threading.Thread(target=work, args=(index,)) for index in range(4)]
