@@ -464,6 +464,37 @@ def test_state_and_versions_survive_a_sigkill_in_the_middle_of_a_burst(
         assert second.stop() == 0
 
 
+def resident_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_oversized_updates_are_refused_and_do_not_leave_the_process_grown(
+    broker, service, tmp_path, thing
+):
+    topics = ShadowTopics(thing)
+    accepted = collect(service, topics.update_accepted)
+    rejected = collect(service, topics.update_rejected)
+    running = ServiceProcess(broker, tmp_path / "shadows.db")
+    try:
+        running.wait_ready()
+        service.publish(topics.update, b'{"state": {"reported": {"n": 0}}}').result(WAIT)
+        assert next_json(accepted)["version"] == 1
+        before = resident_bytes(running.process.pid)
+        huge = b'{"state": {"reported": {"x": "' + b"y" * (16 * 1024 * 1024) + b'"}}}'
+        for _ in range(4):
+            service.publish(topics.update, huge).result(WAIT)
+            assert next_json(rejected)["code"] == 413
+        grown = resident_bytes(running.process.pid) - before
+        # The MQTT client keeps one buffer the size of the largest packet it has read (the
+        # broker is the place to refuse it first); nothing else may stay.
+        assert grown < 20 * 1024 * 1024, f"{grown / 2**20:.0f} MiB still held"
+    finally:
+        assert running.stop() == 0
+
+
 def test_the_service_process_reports_a_damaged_database_and_exits_1(broker, tmp_path):
     database = tmp_path / "shadows.db"
     database.write_bytes(b"not a database at all\n" * 200)
