@@ -216,6 +216,31 @@ def test_mqtt_311_publishes_past_100_a_second_are_dropped_unacknowledged(endpoin
         assert interrupted.empty()
 
 
+def test_a_flood_from_one_device_reaches_the_broker_at_100_a_second_and_no_one_waits(
+    identity, heard
+):
+    flooder, pusher = unique("pi-flood-"), unique("pi-")
+    received = heard("swan/push/+")
+    with (
+        mqtt311_device(identity.provision(flooder)) as (flood, interrupted),
+        mqtt311_device(identity.provision(pusher)) as (device, _),
+    ):
+        started = time.monotonic()
+        for n in range(1000):  # as fast as the client goes: far past 100 a second
+            flood.publish(f"swan/push/{flooder}", b"%d" % n, qos=0)
+        flood.subscribe(f"swan/push/{flooder}/accepted", lambda _: None)  # after the flood
+        elapsed = time.monotonic() - started
+        sent = time.monotonic()
+        device.publish(f"swan/push/{pusher}", b"mine").result(WAIT)
+        flooded = 0
+        while (message := received.get(timeout=WAIT)).topic != f"swan/push/{pusher}":
+            flooded += 1  # the broker delivers in order: the flood's, then the push
+        assert time.monotonic() - sent < 0.5
+        assert 100 <= flooded <= 100 + 100 * elapsed + 1
+        assert message.payload == b"mine"
+        assert interrupted.empty()  # throttled, not thrown out
+
+
 # ---------------------------------------------------------------- subscriptions
 
 
