@@ -39,10 +39,16 @@ made here:
   has nothing to answer it and is dropped: the choice here (no document says more).
 - A throttled PUBLISH (over 100 a second) is dropped, MQTT 3.1.1 gets no PUBACK (so the
   device's SDK sends it again later), MQTT 5 QoS 1 gets 0x97.
-- SUBSCRIBE: each topic filter the policies do not allow, or over the topic limits, or past
-  the 50 subscriptions of the connection, gets a failure in the SUBACK (MQTT 3.1.1: 0x80; MQTT
-  5: 0x87, 0x8F, 0x97), the others are granted. A SUBSCRIBE with more than 8 filters is refused
-  whole (every filter failed): the choice here, AWS does not say which of them it would keep.
+- SUBSCRIBE: each topic filter the policies do not allow, or over the topic limits, gets a
+  failure in the SUBACK (MQTT 3.1.1: 0x80; MQTT 5: 0x87 not authorized, 0x8F topic filter
+  invalid), the others are granted (issue 12 measured AWS doing so; AWS SDK maintainers wrote
+  in 2018 that it closed the connection instead, github.com/aws/aws-iot-device-sdk-js/issues/191;
+  the quotas page says "Clients should validate the SUBACK message"). A SUBSCRIBE with more than
+  8 filters is refused whole (every filter 0x80 / 0x97 quota exceeded): the choice here, AWS
+  does not say. A subscription past the 50 of a connection: "AWS IoT Core might reject
+  subscription requests on the same connection in excess of this amount and the connection is
+  closed" (the quotas page; "will result in the connection being disconnected", its older
+  text): the device is disconnected (MQTT 5: DISCONNECT 0x97).
 - QoS 2: "AWS IoT Core does not support publishing or subscribing with QoS level 2 ... the
   message broker doesn't send a PUBACK or SUBACK": such a PUBLISH or SUBSCRIBE goes nowhere
   and is not answered.
@@ -316,10 +322,14 @@ class DeviceSession:
             return Refuse(why, reply=self._suback(request.packet_id, failures))
         codes: list[int | None] = []
         kept: list[tuple[str, int]] = []
+        most = self.limits.subscriptions_per_connection
         for topic_filter, options in request.filters:
             code = self._filter_code(topic_filter)
             codes.append(code)
             if code is None:
+                if topic_filter not in self._subscriptions and len(self._subscriptions) >= most:
+                    why = f"a subscription past the {most} of a connection"
+                    return self._disconnect(why, QUOTA_EXCEEDED)
                 kept.append((topic_filter, options))
                 self._subscriptions.add(topic_filter)
         if len(kept) == len(request.filters):
@@ -337,9 +347,6 @@ class DeviceSession:
             return self._failure(TOPIC_FILTER_INVALID)
         if not self.principal.can_subscribe(topic_filter):
             return self._failure(NOT_AUTHORIZED)
-        full = len(self._subscriptions) >= self.limits.subscriptions_per_connection
-        if full and topic_filter not in self._subscriptions:
-            return self._failure(QUOTA_EXCEEDED)
         return None
 
     def _failure(self, reason: int) -> int:

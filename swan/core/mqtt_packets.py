@@ -81,6 +81,7 @@ class Connect:
     username: str | None
     keep_alive: int
     clean_start: bool
+    will_topic: str | None = None
 
 
 class PublishHeader(NamedTuple):
@@ -195,13 +196,14 @@ def parse_connect(packet: Bytes) -> Connect:
     if protocol == MQTT5:
         reader.skip(reader.varint())  # CONNECT properties
     client_id = reader.text()
+    will_topic = None
     if flags & _WILL_FLAG:
         if protocol == MQTT5:
             reader.skip(reader.varint())  # will properties
-        reader.binary()  # will topic
+        will_topic = reader.text()
         reader.binary()  # will payload
     username = reader.text() if flags & _USERNAME_FLAG else None
-    return Connect(protocol, client_id, username, keep_alive, bool(flags & 0x02))
+    return Connect(protocol, client_id, username, keep_alive, bool(flags & 0x02), will_topic)
 
 
 # ---------------------------------------------------------------- PUBLISH

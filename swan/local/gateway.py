@@ -18,8 +18,10 @@ Once a device is in, the gateway frames every MQTT packet both ways (no copies: 
 slices of what was read, runs of packets passed on with one write) and holds each to AWS IoT
 Core's message broker: its limits and its answers, and every policy attached to the
 certificate, evaluated together for Publish, Subscribe and Receive (`swan.core.broker_limits`
-says which limits, which answers, and where they are documented). A CONNECT that is
-malformed, too large or never comes is refused with one log line.
+says which limits, which answers, and where they are documented). The policies are read at
+the connect (AWS says a policy change takes minutes to apply): one attached, detached or changed
+later applies from the device's next connection. A CONNECT that is malformed, too large or never
+comes is refused with one log line, as is one whose last will the policies would not publish.
 """
 
 from __future__ import annotations
@@ -302,6 +304,10 @@ class DeviceGateway:
         if not principal.can_connect():
             self._refuse("the certificate's policies do not allow this connect", record.id)
             return
+        if not self._may_leave_a_will(principal, connect.will_topic):
+            why = f"the policies do not allow its last will's topic {connect.will_topic!r}"
+            self._refuse(why, record.id)
+            return
         loop = asyncio.get_running_loop()
         session = DeviceSession(
             principal, mqtt5=connect.protocol == MQTT5, now=loop.time(), limits=self.limits
@@ -323,6 +329,14 @@ class DeviceGateway:
             upstream_writer.close()
             self._registry.touch(record.id, self._clock.now())
             log.info("device %s disconnected", connect.client_id)
+
+    def _may_leave_a_will(self, principal: Principal, topic: str | None) -> bool:
+        """AWS refuses a connect whose last will it would not let the device publish
+        (its lifecycle event says AUTHORIZATION_FAILED, "including when a Last Will topic is
+        not authorized": https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html)."""
+        if topic is None:
+            return True
+        return self.limits.topic_problem(topic) is None and principal.can_publish(topic)
 
     async def _read_connect(
         self, record: CertificateRecordLike, reader: asyncio.StreamReader

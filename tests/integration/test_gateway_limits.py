@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from awscrt import mqtt, mqtt5
@@ -286,15 +286,19 @@ def test_mqtt_5_subscriptions_refused_with_their_reason_codes(endpoint, service,
         assert device.received.get(timeout=WAIT).payload == b"hello"
 
 
-def test_mqtt_5_a_connection_holds_at_most_50_subscriptions(endpoint, thing):
-    filters = [f"$aws/things/{thing}/shadow/name/s{n}/get/accepted" for n in range(51)]
+def test_mqtt_5_a_subscription_past_the_50_of_a_connection_disconnects(endpoint, thing):
+    filters = [f"$aws/things/{thing}/shadow/name/s{n}/get/accepted" for n in range(52)]
     with mqtt5_device(endpoint) as device:
         granted = [code for n in range(0, 50, 5) for code in device.subscribe(*filters[n : n + 5])]
         assert granted == [mqtt5.SubackReasonCode.GRANTED_QOS_1] * 50
-        assert device.subscribe(filters[50]) == [mqtt5.SubackReasonCode.QUOTA_EXCEEDED]
         unsubscribed = device.client.unsubscribe(mqtt5.UnsubscribePacket([filters[0]]))
         unsubscribed.result(WAIT)
         assert device.subscribe(filters[50]) == [mqtt5.SubackReasonCode.GRANTED_QOS_1]
+        device.client.subscribe(
+            mqtt5.SubscribePacket([mqtt5.Subscription(filters[51], mqtt5.QoS.AT_LEAST_ONCE)])
+        )
+        gone = device.disconnections.get(timeout=WAIT)
+        assert gone.disconnect_packet.reason_code == mqtt5.DisconnectReasonCode.QUOTA_EXCEEDED
 
 
 # ---------------------------------------------------------------- unauthorized publish
@@ -467,3 +471,10 @@ def test_a_client_id_over_128_bytes_is_refused(caplog, endpoint, identity):
     refused_quietly(caplog, endpoint, identity, connect_packet(long_id), "client id of 129 bytes")
     with pytest.raises(MqttError):
         connect(Endpoint(**{**endpoint.__dict__, "client_id": long_id}), timeout=5)
+
+
+def test_a_connect_whose_last_will_the_policies_do_not_allow_is_refused(endpoint, thing):
+    with pytest.raises(MqttError):
+        connect(replace(endpoint, will=("swan/status/someone-else", b"offline")), timeout=5)
+    allowed = connect(replace(endpoint, will=(f"swan/status/{thing}", b"offline")), timeout=5)
+    allowed.close()

@@ -69,11 +69,14 @@ def test_mqtt_311_connect():
 
 def test_mqtt_5_connect_with_properties_will_and_username():
     packet = connect("G030", level=5, username="?SDK=PythonV2", will=True)
-    assert parse_connect(packet) == Connect("5", "G030", "?SDK=PythonV2", 30, True)
+    assert parse_connect(packet) == Connect(
+        "5", "G030", "?SDK=PythonV2", 30, True, "swan/status/pi-kitchen"
+    )
 
 
 def test_mqtt_311_connect_with_a_last_will():
-    assert parse_connect(connect(will=True)).client_id == "pi-kitchen"
+    parsed = parse_connect(connect(will=True))
+    assert (parsed.client_id, parsed.will_topic) == ("pi-kitchen", "swan/status/pi-kitchen")
 
 
 def test_mqtt_31_connect():
