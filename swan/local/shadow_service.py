@@ -84,6 +84,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GET, UPDATE, DELETE = ShadowOperation.GET, ShadowOperation.UPDATE, ShadowOperation.DELETE
+ACCEPTED, REJECTED = ShadowResponse.ACCEPTED, ShadowResponse.REJECTED
+DELTA, DOCUMENTS = ShadowResponse.DELTA, ShadowResponse.DOCUMENTS
+
 _R = TypeVar("_R")
 
 REQUEST_FILTERS: Final = (SHADOW_REQUESTS, NAMED_SHADOW_REQUESTS)
@@ -145,27 +149,25 @@ class ShadowService:
         self, key: ShadowKey, payload: bytes, *, via_mqtt: bool
     ) -> UpdateAccepted | Rejection:
         """UpdateThingShadow, or a message on `/update`."""
-        topics = _topics(key)
 
         def work() -> tuple[UpdateAccepted | Rejection, _Outbox]:
             result = apply_update(self._store.get(key), payload, now=self._clock.now())
             if isinstance(result, Rejection):
                 return result, ()
             # Encoded before storing: a shadow that cannot be published is not stored.
-            outbox = [(topics.update_accepted, encode_document(result.accepted))]
+            outbox = [(_topic(key, UPDATE, ACCEPTED), encode_document(result.accepted))]
             if result.delta is not None:
-                outbox.append((topics.update_delta, encode_document(result.delta)))
-            outbox.append((topics.update_documents, encode_document(result.documents)))
+                outbox.append((_topic(key, UPDATE, DELTA), encode_document(result.delta)))
+            outbox.append((_topic(key, UPDATE, DOCUMENTS), encode_document(result.documents)))
             self._store.put(key, result.shadow)
             return result, outbox
 
-        return self._serve(key, payload, topics.update_rejected, work, via_mqtt=via_mqtt)
+        return self._serve(key, payload, UPDATE, work, via_mqtt=via_mqtt)
 
     def get(
         self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
     ) -> JsonObject | Rejection:
         """GetThingShadow, or a message on `/get`: the full document, delta included."""
-        topics = _topics(key)
 
         def work() -> tuple[JsonObject | Rejection, _Outbox]:
             token = parse_request_token(payload)
@@ -178,15 +180,14 @@ class ShadowService:
                 return document, ()
             encoded = encode_document(document)  # HTTP answers it; MQTT publishes it
             # An HTTP read publishes nothing.
-            return document, ((topics.get_accepted, encoded),) if via_mqtt else ()
+            return document, ((_topic(key, GET, ACCEPTED), encoded),) if via_mqtt else ()
 
-        return self._serve(key, payload, topics.get_rejected, work, via_mqtt=via_mqtt)
+        return self._serve(key, payload, GET, work, via_mqtt=via_mqtt)
 
     def delete(
         self, key: ShadowKey, payload: bytes = b"", *, via_mqtt: bool
     ) -> DeleteAccepted | Rejection:
         """DeleteThingShadow, or a message on `/delete`. The version is kept."""
-        topics = _topics(key)
 
         def work() -> tuple[DeleteAccepted | Rejection, _Outbox]:
             token = parse_request_token(payload)
@@ -199,9 +200,9 @@ class ShadowService:
                 return result, ()
             accepted = encode_document(result.accepted)
             self._store.put(key, result.shadow)
-            return result, ((topics.delete_accepted, accepted),)
+            return result, ((_topic(key, DELETE, ACCEPTED), accepted),)
 
-        return self._serve(key, payload, topics.delete_rejected, work, via_mqtt=via_mqtt)
+        return self._serve(key, payload, DELETE, work, via_mqtt=via_mqtt)
 
     def list_named_shadows(
         self, thing: str, *, page_size: int | None = None, next_token: str | None = None
@@ -265,7 +266,7 @@ class ShadowService:
         self,
         key: ShadowKey,
         payload: bytes,
-        rejected_topic: str,
+        operation: ShadowOperation,
         work: Callable[[], tuple[_R | Rejection, _Outbox]],
         *,
         via_mqtt: bool,
@@ -276,7 +277,7 @@ class ShadowService:
             # Cheap on purpose: a flood of requests is answered without touching the store.
             throttled = THROTTLED.with_token(_token_of(payload))
             if via_mqtt:
-                self._reject(rejected_topic, throttled)
+                self._reject(_topic(key, operation, REJECTED), throttled)
             return throttled
         try:
             with self._lock:
@@ -288,7 +289,7 @@ class ShadowService:
                     result, outbox = INTERNAL_FAILURE.with_token(_token_of(payload)), ()
                 if isinstance(result, Rejection):
                     if via_mqtt:
-                        self._reject(rejected_topic, result)
+                        self._reject(_topic(key, operation, REJECTED), result)
                 else:
                     # The state is already stored: a failed notification is logged, not undone.
                     for topic, body in outbox:
@@ -366,9 +367,10 @@ def _log_failure(topic: str, sent: Future[None]) -> None:
         log.warning("publish to %s failed: %s", topic, error)
 
 
-@lru_cache(maxsize=4096)
-def _topics(key: ShadowKey) -> ShadowTopics:
-    return ShadowTopics(key.thing, key.name)
+@lru_cache(maxsize=16384)
+def _topic(key: ShadowKey, operation: ShadowOperation, response: ShadowResponse) -> str:
+    # Built once per shadow and answer: a topic is a few string joins, on every request.
+    return ShadowTopics(key.thing, key.name).topic(operation, response)
 
 
 def _describe(key: ShadowKey) -> str:
