@@ -43,6 +43,14 @@ class Entry:
 
 
 class History(Protocol):
+    def screen(
+        self, at: float, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Duplicate | Refused | None:
+        """What `record` would answer a push at `at`, read only: a redelivery (`Duplicate`),
+        a refusal, or None (it would be recorded, unless another push wins the race). Cheap,
+        so a principal pushing too fast is refused before anything reads the shadow."""
+        ...
+
     def record(
         self, push: Push, *, principal: str, client_token: str | None, min_interval: float
     ) -> Recorded | Duplicate | Refused:
@@ -101,29 +109,40 @@ class SqliteHistory:
         except (sqlite3.Error, OSError) as error:
             raise HistoryUnavailableError(path, error) from error
 
+    def screen(
+        self, at: float, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Duplicate | Refused | None:
+        with self._lock:
+            return self._decide(at, principal, client_token, min_interval)
+
     def record(
         self, push: Push, *, principal: str, client_token: str | None, min_interval: float
     ) -> Recorded | Duplicate | Refused:
         with self._lock, self._transaction():
-            if client_token is not None:
-                row = self._db.execute(
-                    "SELECT number FROM pushes WHERE principal = ? AND client_token = ?",
-                    (principal, client_token),
-                ).fetchone()
-                if row is not None:
-                    return Duplicate(row[0])
-            (last,) = self._db.execute(
-                "SELECT max(at) FROM pushes WHERE principal = ?", (principal,)
-            ).fetchone()
-            refusal = check_rate(last, push.at, min_interval)
-            if refusal is not None:
-                return refusal
+            decided = self._decide(push.at, principal, client_token, min_interval)
+            if decided is not None:
+                return decided
             cursor = self._db.execute(
                 "INSERT INTO pushes (at, by, source, click_type, principal, client_token)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (push.at, push.by, push.source, push.click_type, principal, client_token),
             )
             return Recorded(int(cursor.lastrowid or 0))
+
+    def _decide(
+        self, at: float, principal: str, client_token: str | None, min_interval: float
+    ) -> Duplicate | Refused | None:
+        if client_token is not None:
+            row = self._db.execute(
+                "SELECT number FROM pushes WHERE principal = ? AND client_token = ?",
+                (principal, client_token),
+            ).fetchone()
+            if row is not None:
+                return Duplicate(row[0])
+        (last,) = self._db.execute(
+            "SELECT max(at) FROM pushes WHERE principal = ?", (principal,)
+        ).fetchone()
+        return check_rate(last, at, min_interval)
 
     def since(self, number: int) -> list[tuple[int, Push]]:
         with self._lock:

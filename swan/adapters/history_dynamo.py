@@ -107,10 +107,17 @@ class DynamoHistory:
             self._sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))  # noqa: S311
         raise HistoryContendedError(self.table, self._max_attempts)
 
-    def _try_record(
-        self, push: Push, principal: str, client_token: str | None, min_interval: float
-    ) -> Recorded | Duplicate | Refused | None:
-        """One optimistic attempt; None when another writer got in between."""
+    def screen(
+        self, at: float, *, principal: str, client_token: str | None, min_interval: float
+    ) -> Duplicate | Refused | None:
+        read = self._read(principal, client_token)
+        if read is None:  # a write on these items was in flight: let `record` decide
+            return None
+        return self._decided(read, at, min_interval)[2]
+
+    def _read(self, principal: str, client_token: str | None) -> list[Any] | None:
+        """The sequence, the principal's last push and its token, in one consistent read;
+        None when a write transaction on them was in flight."""
         partition = _principal_partition(principal)
         keys = [SEQUENCE_KEY, (partition, "last-push")]
         if client_token is not None:
@@ -120,14 +127,30 @@ class DynamoHistory:
                 TransactItems=[{"Get": {"TableName": self.table, "Key": _key(*k)}} for k in keys]
             )
         except self._client.exceptions.TransactionCanceledException:
-            return None  # a write transaction on these items was in flight
-        sequence, last_push, *token = (r.get("Item") for r in response["Responses"])
-        if token and token[0] is not None:
-            return Duplicate(int(token[0]["number"]["N"]))
+            return None
+        return [r.get("Item") for r in response["Responses"]]
+
+    @staticmethod
+    def _decided(
+        read: list[Any], at: float, min_interval: float
+    ) -> tuple[Any, float | None, Duplicate | Refused | None]:
+        sequence, last_push, *token = read
         last_at = float(last_push["at"]["N"]) if last_push else None
-        refusal = check_rate(last_at, push.at, min_interval)
-        if refusal is not None:
-            return refusal
+        if token and token[0] is not None:
+            return sequence, last_at, Duplicate(int(token[0]["number"]["N"]))
+        return sequence, last_at, check_rate(last_at, at, min_interval)
+
+    def _try_record(
+        self, push: Push, principal: str, client_token: str | None, min_interval: float
+    ) -> Recorded | Duplicate | Refused | None:
+        """One optimistic attempt; None when another writer got in between."""
+        partition = _principal_partition(principal)
+        read = self._read(principal, client_token)
+        if read is None:
+            return None
+        sequence, last_at, decided = self._decided(read, push.at, min_interval)
+        if decided is not None:
+            return decided
         last = int(sequence["last"]["N"]) if sequence else 0
         number = last + 1
         writes = [

@@ -98,11 +98,13 @@ class MemoryShadow:
         self.key = ShadowKey(thing)
         self.stored: StoredShadow | None = None
         self.writes: list[Countdown] = []
+        self.reads = 0
         self.conflict_next = 0
 
     def read(self) -> Snapshot:
         from swan.core.shadow import get_document  # noqa: PLC0415
 
+        self.reads += 1
         document = get_document(self.stored, key=self.key, now=0)
         if not isinstance(document, dict):
             return Snapshot(None, None)

@@ -129,7 +129,19 @@ def _parse_request(sender: str, event: Mapping[str, Any]) -> PushRequest:
 def push_button(
     ports: Ports, push: Push, *, principal: str, client_token: str | None
 ) -> Written | Refused:
-    """Check, record, then make sure the shadow counts the push (coalescing writes)."""
+    """Check, record, then make sure the shadow counts the push (coalescing writes).
+
+    A principal pushing too fast is refused from history alone, before the shadow is read:
+    AWS serves 20 shadow requests a second per thing, and one device's flood must not
+    spend them (nor keep the other pushers waiting)."""
+    screened = ports.history.screen(
+        push.at,
+        principal=principal,
+        client_token=client_token,
+        min_interval=ports.rules.min_push_interval,
+    )
+    if isinstance(screened, Refused):
+        return screened
     snapshot = ports.shadow.read()
     ruled = press(snapshot.countdown, push, ports.rules)
     if isinstance(ruled, Refused):

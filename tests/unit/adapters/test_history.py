@@ -248,6 +248,21 @@ def test_losing_every_race_is_an_error_lambda_retries(dynamodb):
         ours.record(push(), principal="thing/a", client_token=None, min_interval=1)
 
 
+def test_screening_answers_as_recording_would_and_records_nothing(history):
+    def screen(at, token=None, principal="thing/pi-kitchen"):
+        return history.screen(at, principal=principal, client_token=token, min_interval=1.0)
+
+    assert screen(T0, token="t") is None
+    assert record(history, T0, token="t") == Recorded(1)
+    assert screen(T0 + 0.1, token="t") == Duplicate(1)
+    refused = screen(T0 + 0.25, token="u")
+    assert isinstance(refused, Refused)
+    assert refused.retry_after == pytest.approx(0.75)
+    assert screen(T0 + 0.25, principal="thing/other") is None
+    assert screen(T0 + 1.5, token="u") is None
+    assert [number for number, _ in history.since(0)] == [1]
+
+
 def test_push_numbers_sort_as_text_in_number_order():
     assert sorted([sort_key(10), sort_key(9), sort_key(100)]) == [
         sort_key(9),

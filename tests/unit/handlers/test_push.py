@@ -217,3 +217,20 @@ def test_a_request_holding_a_lone_surrogate_is_answered_as_invalid(ports, field)
     assert field in reply["message"]
     assert reply.get("clientToken") == (None if field == "clientToken" else "tok-1")
     assert ports.shadow.writes == []
+
+
+def test_a_principal_pushing_too_fast_is_refused_without_reading_the_shadow(ports, clock):
+    handle_event(request("pi-kitchen", token="first"), ports)
+    reads = ports.shadow.reads
+    for number in range(50):
+        clock.advance(0.01)
+        outcome = handle_event(request("pi-kitchen", token=f"flood-{number}"), ports)
+        assert outcome["reason"] == "rate_limited"
+    assert ports.shadow.reads == reads
+
+
+def test_a_redelivery_inside_the_interval_is_still_answered_accepted(ports, clock):
+    handle_event(request("pi-kitchen", token="same"), ports)
+    clock.advance(0.1)
+    assert handle_event(request("pi-kitchen", token="same"), ports)["outcome"] == "accepted"
+    assert [topic for topic, _ in ports.publisher.sent] == ["swan/push/pi-kitchen/accepted"] * 2
