@@ -3,7 +3,11 @@
 The history is also where the per-principal rate limit is enforced (atomically with the
 recording, so two pushes racing from one device cannot both pass) and where a redelivered
 push request (same principal and clientToken, as MQTT QoS 1 may redeliver) is recognised.
-SQLite here; DynamoDB on AWS.
+
+And it keeps the button shadow's writer: AWS serves 20 shadow requests a second per thing,
+reads and writes alike, so the push handlers must not each read the shadow. One handler at
+a time holds the writer's claim and talks to the shadow; the others learn from history
+whether a write already counts their push (`written`). SQLite here; DynamoDB on AWS.
 """
 
 from __future__ import annotations
@@ -69,6 +73,24 @@ class History(Protocol):
         """Add one to a named counter (e.g. malformed clicks)."""
         ...
 
+    def written(self) -> int:
+        """The highest push number a write of the button shadow is known to count."""
+        ...
+
+    def mark_written(self, number: int) -> None:
+        """A shadow write counts every push up to `number` (never lowers what is known)."""
+        ...
+
+    def claim_writer(self, owner: str, *, now: float, hold: float) -> float | None:
+        """Take the sole right to read and write the button shadow until `now + hold` (or
+        until released): None when taken, else the time to ask again (another holds it, or
+        the last holder asked that nobody write before then)."""
+        ...
+
+    def release_writer(self, owner: str, *, not_before: float) -> None:
+        """Give the claim back; nobody may take it before `not_before`."""
+        ...
+
     def counters(self) -> dict[str, int]: ...
 
 
@@ -91,6 +113,13 @@ CREATE TABLE IF NOT EXISTS pushes (
 );
 CREATE INDEX IF NOT EXISTS pushes_by_principal ON pushes (principal, at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS writer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT,
+    until REAL NOT NULL DEFAULT 0,
+    written INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO writer (id) VALUES (1);
 """
 
 
@@ -173,6 +202,29 @@ class SqliteHistory:
     def counters(self) -> dict[str, int]:
         with self._lock:
             return dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+
+    def written(self) -> int:
+        with self._lock:
+            (number,) = self._db.execute("SELECT written FROM writer").fetchone()
+        return int(number)
+
+    def mark_written(self, number: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE writer SET written = max(written, ?)", (number,))
+
+    def claim_writer(self, owner: str, *, now: float, hold: float) -> float | None:
+        with self._lock, self._transaction():
+            (until,) = self._db.execute("SELECT until FROM writer").fetchone()
+            if until > now:
+                return float(until)
+            self._db.execute("UPDATE writer SET holder = ?, until = ?", (owner, now + hold))
+            return None
+
+    def release_writer(self, owner: str, *, not_before: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE writer SET holder = NULL, until = ? WHERE holder = ?", (not_before, owner)
+            )
 
     def close(self) -> None:
         with self._lock:

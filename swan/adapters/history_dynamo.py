@@ -12,6 +12,7 @@ clientToken) recognised as the push it was. One table, two string keys (`pk`, `s
 | a principal's last push | `principal#<principal>` | `last-push` | `at` |
 | a request seen | `principal#<principal>` | `token#<clientToken>` | `number` |
 | a counter | `counter` | its name | `value` |
+| the shadow's writer | `writer` | `shadow` | `written`, `holder`, `until` |
 
 Recording is optimistic: read the sequence, the principal's last push and the token in one
 consistent `TransactGetItems`, decide with the same core rules as SQLite, then write the
@@ -28,6 +29,7 @@ shadow (20 a second) ever shows.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 
 PUSH_PARTITION: Final = "push"
 SEQUENCE_KEY: Final = ("sequence", "push")
+WRITER_KEY: Final = ("writer", "shadow")
 COUNTER_PARTITION: Final = "counter"
 NUMBER_DIGITS: Final = 20
 # Enough for a burst of concurrent handlers: each attempt loses only to a push that won.
@@ -275,6 +278,58 @@ class DynamoHistory:
     def counters(self) -> dict[str, int]:
         items = self._query("pk = :pk", {":pk": {"S": COUNTER_PARTITION}})
         return {item["sk"]["S"]: int(item["value"]["N"]) for item in items}
+
+    # ------------------------------------------------------------ the shadow's writer
+
+    def written(self) -> int:
+        item = self._client.get_item(
+            TableName=self.table, Key=_key(*WRITER_KEY), ConsistentRead=True
+        ).get("Item", {})
+        return int(item["written"]["N"]) if "written" in item else 0
+
+    def mark_written(self, number: int) -> None:
+        self._unless_outdone(
+            UpdateExpression="SET #written = :number",
+            ConditionExpression="attribute_not_exists(#written) OR #written < :number",
+            ExpressionAttributeNames={"#written": "written"},
+            ExpressionAttributeValues={":number": _number(number)},
+        )
+
+    def claim_writer(self, owner: str, *, now: float, hold: float) -> float | None:
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=_key(*WRITER_KEY),
+                UpdateExpression="SET #holder = :owner, #until = :until",
+                ConditionExpression="attribute_not_exists(#until) OR #until <= :now",
+                ExpressionAttributeNames={"#holder": "holder", "#until": "until"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":until": _number(now + hold),
+                    ":now": _number(now),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            item = error.response.get("Item") or self._client.get_item(
+                TableName=self.table, Key=_key(*WRITER_KEY), ConsistentRead=True
+            ).get("Item", {})
+            return float(item["until"]["N"]) if "until" in item else now
+        return None
+
+    def release_writer(self, owner: str, *, not_before: float) -> None:
+        self._unless_outdone(
+            UpdateExpression="SET #until = :until REMOVE #holder",
+            ConditionExpression="#holder = :owner",
+            ExpressionAttributeNames={"#holder": "holder", "#until": "until"},
+            ExpressionAttributeValues={":owner": {"S": owner}, ":until": _number(not_before)},
+        )
+
+    def _unless_outdone(self, **update: Any) -> None:
+        """An update of the writer's item that is moot when its condition fails (a later
+        write was already marked; the claim had lapsed and another handler took it)."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(TableName=self.table, Key=_key(*WRITER_KEY), **update)
 
     def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {

@@ -40,8 +40,10 @@ class Rules:
     # One principal (a device, a browser) may push at most once per this many seconds.
     min_push_interval: float = 1.0
     # The button shadow is written at most this often (any one second); pushes in between
-    # coalesce into the next write. AWS allows 20 shadow requests a second per thing.
-    shadow_writes_per_second: float = 20.0
+    # coalesce into the next write. AWS allows 20 shadow requests a second per thing, reads
+    # included: each write costs the push handler a read too, and devices and pages read
+    # the shadow when they connect, so 5 leaves half of the 20 to them.
+    shadow_writes_per_second: float = 5.0
 
     @classmethod
     def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:

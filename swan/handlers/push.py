@@ -2,20 +2,28 @@
 
 Thin on purpose: parse the event into a core type, let the core decide, hand the result to
 the ports. The only loop is the coalescing one (see swan.core.coalesce).
+
+AWS serves 20 shadow requests a second per thing, reads as well as writes, however many
+handlers run at once. So a push is admitted from history alone (the rate limit; the `swan`
+rule set alone also needs the deadline, so it reads the shadow), and only the handler that
+holds the writer's claim in history reads and writes the shadow: one read and at most one
+write per turn, turns no more often than the coalescing budget allows. The others learn
+from history that a write counted their push.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from swan.adapters.history import Duplicate
-from swan.adapters.iotdata import Snapshot, VersionConflictError
+from swan.adapters.iotdata import VersionConflictError
 from swan.core import topics
 from swan.core.coalesce import Covered, WaitUntil, fold, plan_write
 from swan.core.codecs import ButtonClick, PushAccepted, PushRejected, PushRequest
-from swan.core.countdown import Countdown, Push, Refused, press
+from swan.core.countdown import Push, Refused, press
 from swan.core.errors import InvalidPayloadError, InvalidTopicError, SwanError
 
 if TYPE_CHECKING:
@@ -25,9 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Enough for any burst: each round either writes, waits out a window or re-reads after a
-# conflict; running out means something is badly wrong and Lambda should retry.
-MAX_ROUNDS = 200
+# Enough for any burst: each round writes, waits out a window or another handler's turn, or
+# re-reads after a conflict; running out means something is badly wrong and Lambda should
+# retry.
+MAX_ROUNDS = 400
+# How long a claim on the writer lasts if its holder dies in the middle of its turn.
+WRITER_HOLD_SECONDS = 5.0
 
 
 class WriteStarvedError(SwanError, RuntimeError):
@@ -37,10 +48,12 @@ class WriteStarvedError(SwanError, RuntimeError):
 
 @dataclass(frozen=True)
 class Written:
-    """The push is in history and the shadow counts it."""
+    """The push is in history and the shadow counts it: as push `number`, with `deadline`
+    (the shadow's, or the one this push set when another handler wrote it)."""
 
-    countdown: Countdown
+    deadline: float
     number: int
+    pushes: int
 
 
 def handle_event(event: Mapping[str, Any], ports: Ports) -> dict[str, Any]:
@@ -106,7 +119,7 @@ def handle_push_request(sender: str, event: Mapping[str, Any], ports: Ports) -> 
         _reply(
             ports,
             sender,
-            PushAccepted(request.client_token, outcome.countdown.deadline, outcome.number),
+            PushAccepted(request.client_token, outcome.deadline, outcome.number),
         )
     return _summary(outcome)
 
@@ -142,10 +155,10 @@ def push_button(
     )
     if isinstance(screened, Refused):
         return screened
-    snapshot = ports.shadow.read()
-    ruled = press(snapshot.countdown, push, ports.rules)
-    if isinstance(ruled, Refused):
-        return ruled
+    if ports.rules.rule_set == "swan":  # the prompt opens with the alarm: that needs the deadline
+        ruled = press(ports.shadow.read().countdown, push, ports.rules)
+        if isinstance(ruled, Refused):
+            return ruled
     recorded = ports.history.record(
         push,
         principal=principal,
@@ -156,35 +169,65 @@ def push_button(
         return recorded
     if isinstance(recorded, Duplicate):
         log.info("push %s from %s was redelivered", recorded.number, principal)
-    return _write(ports, snapshot, recorded.number)
+    return _write(ports, push, recorded.number)
 
 
-def _write(ports: Ports, snapshot: Snapshot, number: int) -> Written:
+def _write(ports: Ports, push: Push, number: int) -> Written:
+    """Make sure the shadow counts push `number`: wait for a write that does, or take the
+    writer's turn and write every push recorded so far."""
+    owner = uuid.uuid4().hex
     for _ in range(MAX_ROUNDS):
+        written = ports.history.written()
+        if written >= number:
+            return Written(push.at + ports.rules.period_seconds, number, written)
         now = ports.clock.now()
-        plan = plan_write(snapshot.countdown, number, now, ports.rules)
-        if isinstance(plan, Covered):
-            return Written(plan.countdown, number)
-        if isinstance(plan, WaitUntil):
-            ports.clock.sleep(plan.at - now)
-            snapshot = ports.shadow.read()
+        retry_at = ports.history.claim_writer(owner, now=now, hold=WRITER_HOLD_SECONDS)
+        if retry_at is not None:  # another handler's turn
+            ports.clock.sleep(min(retry_at, now + _poll(ports)) - now)
             continue
-        before = snapshot.countdown
-        pending = ports.history.since(before.pushes if before else 0)
-        after = fold(before, pending, ports.rules, plan)
-        if after is None:  # every pending push was refused and there is no state at all
-            raise WriteStarvedError(number)
-        if after == before:  # nothing pending after all: someone else wrote it
-            return Written(after, number)
         try:
-            ports.shadow.write(after, snapshot.version)
-        except VersionConflictError:
-            snapshot = ports.shadow.read()
-            continue
-        if before is None or after.run_started_at != before.run_started_at:
-            ports.scheduler.schedule(after.deadline)
-        return Written(after, number)
+            turn = _take_turn(ports, number)
+        finally:
+            ports.history.release_writer(owner, not_before=ports.clock.now())
+        if turn is not None:
+            return turn
     raise WriteStarvedError(number)
+
+
+def _take_turn(ports: Ports, number: int) -> Written | None:
+    """The writer's turn: one read and at most one write, waiting in between (holding the
+    turn) for the coalescing budget. None after a version conflict (the expiry handler
+    wrote meanwhile): the next turn reads again."""
+    snapshot = ports.shadow.read()
+    plan = plan_write(snapshot.countdown, number, ports.clock.now(), ports.rules)
+    if isinstance(plan, WaitUntil):
+        ports.clock.sleep(plan.at - ports.clock.now())
+        plan = plan_write(snapshot.countdown, number, ports.clock.now(), ports.rules)
+    if isinstance(plan, Covered):
+        ports.history.mark_written(plan.countdown.pushes)
+        return Written(plan.countdown.deadline, number, plan.countdown.pushes)
+    if isinstance(plan, WaitUntil):  # the clock stepped back: take another turn
+        return None
+    before = snapshot.countdown
+    pending = ports.history.since(before.pushes if before else 0)
+    after = fold(before, pending, ports.rules, plan)
+    if after is None:  # every pending push was refused and there is no state at all
+        raise WriteStarvedError(number)
+    if after == before:  # nothing pending after all: someone else wrote it
+        return Written(after.deadline, number, after.pushes)
+    try:
+        ports.shadow.write(after, snapshot.version)
+    except VersionConflictError:
+        return None
+    ports.history.mark_written(after.pushes)
+    if before is None or after.run_started_at != before.run_started_at:
+        ports.scheduler.schedule(after.deadline)
+    return Written(after.deadline, number, after.pushes)
+
+
+def _poll(ports: Ports) -> float:
+    """How often a handler waiting for the writer's turn looks again: twice per write slot."""
+    return 0.5 / ports.rules.shadow_writes_per_second
 
 
 def _payload(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,6 +247,6 @@ def _summary(outcome: Written | Refused) -> dict[str, Any]:
     return {
         "outcome": "accepted",
         "number": outcome.number,
-        "deadline": outcome.countdown.deadline,
-        "pushes": outcome.countdown.pushes,
+        "deadline": outcome.deadline,
+        "pushes": outcome.pushes,
     }

@@ -263,6 +263,32 @@ def test_screening_answers_as_recording_would_and_records_nothing(history):
     assert [number for number, _ in history.since(0)] == [1]
 
 
+def test_one_writer_at_a_time_until_it_gives_the_turn_back(history):
+    assert history.claim_writer("a", now=T0, hold=5) is None
+    assert history.claim_writer("b", now=T0 + 1, hold=5) == T0 + 5  # a's turn until then
+    history.release_writer("b", not_before=T0 + 1)  # not b's to give back: no effect
+    assert history.claim_writer("b", now=T0 + 1, hold=5) == T0 + 5
+    history.release_writer("a", not_before=T0 + 2)
+    assert history.claim_writer("b", now=T0 + 1.5, hold=5) == T0 + 2
+    assert history.claim_writer("b", now=T0 + 2, hold=5) is None
+
+
+def test_a_writer_that_died_loses_its_turn_when_the_claim_lapses(history):
+    assert history.claim_writer("dead", now=T0, hold=5) is None
+    assert history.claim_writer("next", now=T0 + 5, hold=5) is None
+    history.release_writer("dead", not_before=T0 + 60)  # too late: the turn is next's
+    assert history.claim_writer("other", now=T0 + 6, hold=5) == T0 + 10
+
+
+def test_what_the_shadow_counts_only_grows(history):
+    assert history.written() == 0
+    history.mark_written(3)
+    history.mark_written(2)  # a slower writer's older news
+    assert history.written() == 3
+    history.mark_written(7)
+    assert history.written() == 7
+
+
 def test_push_numbers_sort_as_text_in_number_order():
     assert sorted([sort_key(10), sort_key(9), sort_key(100)]) == [
         sort_key(9),

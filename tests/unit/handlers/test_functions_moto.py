@@ -137,8 +137,8 @@ def test_push_requests_are_answered_counted_once_and_kept_in_history(function):
     _, reply = published()[0]
     assert reply["clientToken"] == request["clientToken"]
     kinds = sorted(item["pk"]["S"].split("#")[0] for item in history_items())
-    # two pushes, the sequence, two principals' last push and their two tokens
-    assert kinds == ["principal"] * 4 + ["push", "push", "sequence"]
+    # two pushes, the sequence, two principals' last push and their two tokens, the writer
+    assert kinds == ["principal"] * 4 + ["push", "push", "sequence", "writer"]
 
 
 def test_a_malformed_click_is_counted_in_the_history_table(function):
