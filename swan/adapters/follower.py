@@ -2,12 +2,15 @@
 
 What every client does (the web backend, the Pi, `swan up`'s console): the newest version
 wins, older or repeated messages are dropped (shadow messages are not ordered), and a
-reconnect asks for the document again.
+reconnect asks for the document again. A get refused as throttled (AWS serves 20 shadow
+requests a second per thing, so a hundred devices back at once are refused in part) is
+asked again after a jittered, growing pause, until the document arrives.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import uuid
 from dataclasses import dataclass
@@ -27,6 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_FOUND = 404
+THROTTLED = 429
+FIRST_RETRY_SECONDS = 0.5
+MAX_RETRY_SECONDS = 30.0
+
+
+def _timer(delay: float, action: Callable[[], None]) -> Callable[[], None]:
+    """Run `action` after `delay` seconds on a daemon thread; returns a canceller."""
+    timer = threading.Timer(delay, action)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
 
 
 @dataclass(frozen=True)
@@ -43,8 +57,14 @@ class ButtonFollower:
         transport: Transport,
         on_change: Callable[[Observed], None],
         topics: ShadowTopics = BUTTON_SHADOW,
+        *,
+        later: Callable[[float, Callable[[], None]], Callable[[], None]] = _timer,
     ) -> None:
+        """`later(delay, action)` runs a retry and returns its canceller (tests pass their own)."""
         self._transport = transport
+        self._later = later
+        self._retries = 0
+        self._cancel_retry: Callable[[], None] | None = None
         self._on_change = on_change
         self._topics = topics
         self._lock = threading.Lock()
@@ -65,6 +85,10 @@ class ButtonFollower:
         self.refresh()
 
     def stop(self) -> None:
+        with self._lock:
+            cancel, self._cancel_retry = self._cancel_retry, None
+        if cancel is not None:
+            cancel()
         t = self._topics
         for topic in (t.update_documents, t.get_accepted, t.get_rejected):
             self._transport.unsubscribe(topic)
@@ -92,6 +116,8 @@ class ButtonFollower:
         except InvalidPayloadError as error:
             log.warning("ignored a bad button shadow: %s", error)
             return
+        with self._lock:
+            self._retries = 0
         self._offer(Observed(countdown, accepted.snapshot.version))
 
     def _on_get_rejected(self, message: Message) -> None:
@@ -99,8 +125,20 @@ class ButtonFollower:
             error = ShadowErrorResponse.from_payload(message.payload)
         except InvalidPayloadError:
             return
-        if error.client_token == self._token and error.code == NOT_FOUND:
+        if error.client_token != self._token:
+            return
+        if error.code == NOT_FOUND:
             self._offer(Observed(None, 0))
+        elif error.code == THROTTLED:
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        with self._lock:
+            wait = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**self._retries)
+            self._retries += 1
+            delay = random.uniform(wait / 2, wait)  # noqa: S311  (spreading, not secrets)
+            log.info("the button shadow get was throttled; asking again in %.1f s", delay)
+            self._cancel_retry = self._later(delay, self.refresh)
 
     def _offer(self, observed: Observed) -> None:
         with self._lock:
