@@ -90,6 +90,7 @@ from swan.core.mqtt_packets import (
     parse_unsubscribe,
     suback_packet_id,
 )
+from swan.core.tokenbucket import refilled
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -164,9 +165,8 @@ class TokenBucket:
         self._at = now
 
     def _refill(self, now: float) -> None:
-        elapsed = now - self._at
-        if elapsed > 0:
-            self._tokens = min(self.rate, self._tokens + elapsed * self.rate)
+        if now > self._at:
+            self._tokens = refilled(self._tokens, self._at, now, rate=self.rate, capacity=self.rate)
             self._at = now
 
     def take(self, now: float) -> bool:

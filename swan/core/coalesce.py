@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from swan.core.countdown import Countdown, Push, Rules, apply_push
+from swan.core.tokenbucket import refilled
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,8 +74,7 @@ def bucket(rules: Rules) -> tuple[float, float]:
 def credit_at(current: Countdown, now: float, rules: Rules) -> float:
     """The write budget at `now`, refilled since the last write."""
     capacity, refill = bucket(rules)
-    elapsed = max(0.0, now - current.updated_at)
-    return min(capacity, current.write_credit + elapsed * refill)
+    return refilled(current.write_credit, current.updated_at, now, rate=refill, capacity=capacity)
 
 
 def plan_write(current: Countdown | None, number: int, now: float, rules: Rules) -> WritePlan:

@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from swan.core.tokenbucket import refilled
+
 REQUESTS_PER_SECOND: Final = 20.0
 BURST: Final = 20.0
 MAX_IN_FLIGHT: Final = 10
@@ -76,8 +78,7 @@ def tokens_at(budget: Budget | None, now: float) -> float:
     """The requests `budget` allows at `now`, refilled since it was last drawn on."""
     if budget is None:
         return BURST
-    elapsed = max(0.0, now - budget.at)
-    return min(BURST, budget.tokens + elapsed * REQUESTS_PER_SECOND)
+    return refilled(budget.tokens, budget.at, now, rate=REQUESTS_PER_SECOND, capacity=BURST)
 
 
 def is_full(budget: Budget, now: float) -> bool:
