@@ -55,3 +55,19 @@ def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:
     stack = LocalStack(state_dir, rules, ports=LocalPorts(*(free_port() for _ in range(4))))
     stack.start()
     return stack
+
+
+def mqtt_varint(value: int) -> bytes:
+    """MQTT's variable byte integer, written by hand for the tests (not the codec's own)."""
+    out = bytearray()
+    while True:
+        byte, value = value % 128, value // 128
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def mqtt_string(text: str | bytes) -> bytes:
+    """MQTT's length-prefixed string (UTF-8 text, or raw bytes as given)."""
+    raw = text.encode() if isinstance(text, str) else text
+    return len(raw).to_bytes(2, "big") + raw

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import pytest
 from awscrt import mqtt, mqtt5
 from awsiot import mqtt5_client_builder
-from support import unique
+from support import mqtt_string, mqtt_varint, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect
 
@@ -155,7 +155,7 @@ def test_a_16_mib_publish_is_refused_on_its_header_not_read_whole(endpoint, iden
         assert read_packet(tls)[0] == 0x20  # CONNACK
         topic = f"swan/push/{thing}".encode()
         body_size = 2 + len(topic) + 16 * KIB * KIB
-        tls.sendall(b"\x30" + varint(body_size) + len(topic).to_bytes(2, "big") + topic)
+        tls.sendall(b"\x30" + mqtt_varint(body_size) + len(topic).to_bytes(2, "big") + topic)
         tls.sendall(b"x" * (64 * KIB))  # the start of the payload: the gateway stops here
         assert tls.recv(1) == b""
 
@@ -261,13 +261,13 @@ def test_mqtt_311_one_subscribe_partly_allowed_is_granted_filter_by_filter(
         tls = tls_to(endpoint, raw)
         tls.sendall(connect_packet(thing))
         assert read_packet(tls)[0] == 0x20  # CONNACK
-        filters = string("swan/push/#") + b"\x01" + string(allowed) + b"\x01"
-        tls.sendall(b"\x82" + varint(2 + len(filters)) + b"\x00\x07" + filters)
+        filters = mqtt_string("swan/push/#") + b"\x01" + mqtt_string(allowed) + b"\x01"
+        tls.sendall(b"\x82" + mqtt_varint(2 + len(filters)) + b"\x00\x07" + filters)
         assert read_packet(tls) == b"\x90\x04\x00\x07\x80\x01"  # refused, then granted
         service.publish(allowed, b"hello", qos=0).result(WAIT)
         delivered = read_packet(tls)
         assert delivered[0] >> 4 == 3  # PUBLISH
-        assert delivered.endswith(string(allowed) + b"hello")
+        assert delivered.endswith(mqtt_string(allowed) + b"hello")
 
 
 def test_mqtt_5_subscriptions_refused_with_their_reason_codes(endpoint, service, thing):
@@ -381,20 +381,6 @@ def tls_to(endpoint, raw):
     return tls
 
 
-def varint(value):
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def string(text):
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def read_packet(tls):
     """One whole MQTT packet from a blocking socket."""
     first = tls.recv(1)
@@ -403,7 +389,7 @@ def read_packet(tls):
         byte = tls.recv(1)[0]
         length |= (byte & 0x7F) << shift
         shift += 7
-    header = first + varint(length)
+    header = first + mqtt_varint(length)
     body = b""
     while len(body) < length:
         body += tls.recv(length - len(body))
@@ -413,7 +399,7 @@ def read_packet(tls):
 def connect_packet(client_id):
     raw = client_id.encode()
     body = b"\x00\x04MQTT\x04\x02\x00\x1e" + len(raw).to_bytes(2, "big") + raw
-    return b"\x10" + varint(len(body)) + body
+    return b"\x10" + mqtt_varint(len(body)) + body
 
 
 class LogWaiter(logging.Handler):

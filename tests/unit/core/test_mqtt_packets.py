@@ -3,6 +3,7 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import mqtt_string, mqtt_varint
 
 from swan.core.mqtt_packets import (
     MAX_REMAINING_LENGTH,
@@ -27,20 +28,6 @@ from swan.core.mqtt_packets import (
 )
 
 
-def varint(value):
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def string(text):
-    raw = text.encode() if isinstance(text, str) else text
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def connect(
     client_id="pi-kitchen", *, level=4, name=b"MQTT", username=None, will=False, flags=0x02
 ):
@@ -48,19 +35,19 @@ def connect(
         flags |= 0x80
     if will:
         flags |= 0x04
-    variable = string(name) + bytes([level, flags]) + (30).to_bytes(2, "big")
+    variable = mqtt_string(name) + bytes([level, flags]) + (30).to_bytes(2, "big")
     if level == 5:
         properties = bytes([0x11]) + (60).to_bytes(4, "big")  # session expiry interval
-        variable += varint(len(properties)) + properties
-    payload = string(client_id)
+        variable += mqtt_varint(len(properties)) + properties
+    payload = mqtt_string(client_id)
     if will:
         if level == 5:
-            payload += varint(0)
-        payload += string("swan/status/pi-kitchen") + string(b"offline")
+            payload += mqtt_varint(0)
+        payload += mqtt_string("swan/status/pi-kitchen") + mqtt_string(b"offline")
     if username is not None:
-        payload += string(username)
+        payload += mqtt_string(username)
     body = variable + payload
-    return bytes([0x10]) + varint(len(body)) + body
+    return bytes([0x10]) + mqtt_varint(len(body)) + body
 
 
 def test_mqtt_311_connect():
@@ -126,7 +113,7 @@ def test_remaining_length_needs_more_bytes():
 @given(st.binary(max_size=300))
 def test_any_bytes_parse_or_are_refused_cleanly(data):
     with contextlib.suppress(MalformedPacketError):
-        parse_connect(b"\x10" + varint(len(data)) + data)
+        parse_connect(b"\x10" + mqtt_varint(len(data)) + data)
 
 
 @given(st.text(min_size=1, max_size=100), st.sampled_from([3, 4, 5]))
@@ -140,13 +127,13 @@ def test_client_ids_round_trip(client_id, level):
 
 def publish_packet(topic, payload=b"", *, qos=0, packet_id=1, properties=None):
     """A PUBLISH as a device sends it; `properties` (bytes) makes it MQTT 5."""
-    body = string(topic)
+    body = mqtt_string(topic)
     if qos:
         body += packet_id.to_bytes(2, "big")
     if properties is not None:
-        body += varint(len(properties)) + properties
+        body += mqtt_varint(len(properties)) + properties
     body += payload
-    return bytes([0x30 | qos << 1]) + varint(len(body)) + body
+    return bytes([0x30 | qos << 1]) + mqtt_varint(len(body)) + body
 
 
 def test_the_fixed_header_gives_where_the_body_starts_and_its_length():
@@ -206,8 +193,8 @@ def test_an_mqtt_5_publish_with_a_topic_alias_among_other_properties():
         [
             b"\x01\x01",  # payload format indicator
             b"\x02" + (60).to_bytes(4, "big"),  # message expiry
-            b"\x03" + string("application/json"),  # content type
-            b"\x26" + string("k") + string("v"),  # user property
+            b"\x03" + mqtt_string("application/json"),  # content type
+            b"\x26" + mqtt_string("k") + mqtt_string("v"),  # user property
             b"\x0b\x81\x01",  # subscription identifier (a two-byte varint)
             b"\x23\x00\x07",  # topic alias 7
         ]
@@ -258,9 +245,9 @@ def test_pubacks_for_mqtt_311_and_mqtt_5():
 def subscribe_body(packet_id, *filters, properties=None):
     body = packet_id.to_bytes(2, "big")
     if properties is not None:
-        body += varint(len(properties)) + properties
+        body += mqtt_varint(len(properties)) + properties
     for topic_filter, options in filters:
-        body += string(topic_filter) + bytes([options])
+        body += mqtt_string(topic_filter) + bytes([options])
     return body
 
 
@@ -277,7 +264,7 @@ def test_an_mqtt_5_subscribe_keeps_its_properties_and_options():
 def test_a_subscribe_encoded_is_what_a_client_sends():
     body = subscribe_body(300, ("a/+", 1), properties=b"")
     packet = encode_subscribe(Subscribe(300, (("a/+", 1),), b"\x00"))
-    assert packet == b"\x82" + varint(len(body)) + body
+    assert packet == b"\x82" + mqtt_varint(len(body)) + body
 
 
 @pytest.mark.parametrize(
@@ -290,11 +277,11 @@ def test_malformed_subscribes_are_named(body, problem):
 
 
 def test_unsubscribe_filters_for_mqtt_311_and_mqtt_5():
-    assert parse_unsubscribe(b"\x00\x01" + string("a") + string("b/#"), mqtt5=False) == (
+    assert parse_unsubscribe(b"\x00\x01" + mqtt_string("a") + mqtt_string("b/#"), mqtt5=False) == (
         "a",
         "b/#",
     )
-    assert parse_unsubscribe(b"\x00\x01\x00" + string("a"), mqtt5=True) == ("a",)
+    assert parse_unsubscribe(b"\x00\x01\x00" + mqtt_string("a"), mqtt5=True) == ("a",)
 
 
 def test_subacks_parse_and_encode_for_both_versions():
