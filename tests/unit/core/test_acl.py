@@ -335,6 +335,12 @@ def test_a_receive_deny_may_not_take_away_publishing():
         mosquitto_acl([policy], THINGS)
 
 
+def test_a_deny_below_an_allowed_topic_takes_nothing_away():
+    # a/b/c is one level deeper than anything allowed: no topic matches both.
+    policy = document(*readable("a/b"), deny("iot:Publish", f"{ARN}:topic/a/b/c"))
+    assert lines(mosquitto_acl([policy], THINGS)) == ["pattern deny a/b/c", "pattern read a/b"]
+
+
 def test_a_deny_that_is_denied_both_ways_may_overlap():
     policy = document(
         allow("iot:Publish", f"{ARN}:topic/a/{THING}"),

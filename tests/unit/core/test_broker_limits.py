@@ -1,7 +1,8 @@
 """AWS IoT Core's message broker limits and answers, one device connection at a time."""
 
 import pytest
-from test_mqtt_packets import publish_packet, string, subscribe_body, varint
+from support import mqtt_string, mqtt_varint
+from test_mqtt_packets import publish_packet, subscribe_body
 
 from swan.core.broker_limits import (
     AWS_LIMITS,
@@ -82,12 +83,12 @@ def subscribe(packet_id, *filters, mqtt5=False, qos=1):
     body = subscribe_body(
         packet_id, *((f, qos) for f in filters), properties=b"" if mqtt5 else None
     )
-    return b"\x82" + varint(len(body)) + body
+    return b"\x82" + mqtt_varint(len(body)) + body
 
 
 def suback(packet_id, codes, *, mqtt5=False):
     body = packet_id.to_bytes(2, "big") + (b"\x00" if mqtt5 else b"") + codes
-    return b"\x90" + varint(len(body)) + body
+    return b"\x90" + mqtt_varint(len(body)) + body
 
 
 # ---------------------------------------------------------------- publish
@@ -183,7 +184,7 @@ def test_basic_ingest_prefixes_do_not_count_against_the_topic_limits():
 
 
 def test_a_topic_that_is_not_utf8_is_refused():
-    packet = b"\x30" + varint(4) + b"\x00\x02\xff\xfe"
+    packet = b"\x30" + mqtt_varint(4) + b"\x00\x02\xff\xfe"
     assert isinstance(from_device(session(), packet), Disconnect)
 
 
@@ -331,8 +332,8 @@ def test_a_subscription_past_the_50_of_a_connection_disconnects(mqtt5, reply):
     for n in range(50):
         assert from_device(device, subscribe(n + 1, f"f/{n}", mqtt5=mqtt5)) is None
     assert from_device(device, subscribe(99, "f/0", mqtt5=mqtt5)) is None  # the same one again
-    unsubscribe = b"\x00\x65" + (b"\x00" if mqtt5 else b"") + string("f/3")
-    assert from_device(device, b"\xa2" + varint(len(unsubscribe)) + unsubscribe) is None
+    unsubscribe = b"\x00\x65" + (b"\x00" if mqtt5 else b"") + mqtt_string("f/3")
+    assert from_device(device, b"\xa2" + mqtt_varint(len(unsubscribe)) + unsubscribe) is None
     assert from_device(device, subscribe(101, "f/50", mqtt5=mqtt5)) is None  # in f/3's place
     outcome = from_device(device, subscribe(102, "f/51", mqtt5=mqtt5))
     assert outcome == Disconnect("a subscription past the 50 of a connection", reply)
@@ -383,7 +384,7 @@ def test_other_packets_pass_both_ways():
 )
 def test_a_malformed_packet_disconnects(mqtt5, subscribe_body, reply):
     device = session(mqtt5=mqtt5)
-    packet = b"\x82" + varint(len(subscribe_body)) + subscribe_body
+    packet = b"\x82" + mqtt_varint(len(subscribe_body)) + subscribe_body
     assert from_device(device, packet) == Disconnect("a SUBSCRIBE without a topic filter", reply)
     outcome = from_broker(device, b"\x36\x03\x00\x01a")
     assert outcome == Disconnect("from the broker: PUBLISH with QoS 3", reply)

@@ -221,3 +221,22 @@ def test_garbage_is_refused_with_a_value_error_never_a_crash(raw):
     for codec in (ButtonClick, PushRequest, CertificateRegistered, ShadowDocuments):
         with contextlib.suppress(InvalidPayloadError):
             codec.from_payload(raw)
+
+
+@pytest.mark.parametrize(
+    ("payload", "token"),
+    [
+        ({"clientToken": "tok-1", "source": "nope"}, "tok-1"),
+        ({"clientToken": "\ud800", "source": "pi"}, None),  # no Unicode: never echoed
+        ({"clientToken": "x" * 65, "source": "pi"}, None),  # longer than a token may be
+        ({"clientToken": 7}, None),
+        ({}, None),
+    ],
+)
+def test_a_refused_request_is_answered_with_its_token_only_when_it_is_a_valid_one(payload, token):
+    assert PushRequest.answerable_token(payload) == token
+
+
+def test_a_string_field_that_is_not_unicode_text_is_invalid():
+    with pytest.raises(InvalidPayloadError, match="clientToken: is not Unicode text"):
+        PushRequest.from_payload({"clientToken": "\udfff", "source": "pi"})
