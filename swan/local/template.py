@@ -232,7 +232,43 @@ def _parameter_value(declaration: Mapping[str, Any], value: Any, path: str) -> A
         and result not in [_text(a, path) for a in allowed]
     ):
         raise TemplateError(path, f"{result!r} is not one of the AllowedValues {allowed}")
+    for item in result if is_list else [result]:
+        problem = _constraint_problem(declaration, kind, item)
+        if problem is not None:
+            why = declaration.get("ConstraintDescription")
+            raise TemplateError(path, f"{problem}{f' ({why})' if why else ''}")
     return result
+
+
+def _constraint_problem(declaration: Mapping[str, Any], kind: str, value: str) -> str | None:
+    """What CloudFormation refuses a parameter value for, before it creates anything: a
+    Number that is no number or outside MinValue/MaxValue, a String outside MinLength/
+    MaxLength or not wholly matching AllowedPattern (the parameters section of the
+    CloudFormation user guide)."""
+    if kind in ("Number", "List<Number>"):
+        return _number_problem(declaration, value)
+    low, high = declaration.get("MinLength"), declaration.get("MaxLength")
+    if low is not None and len(value) < int(low):
+        return f"{value!r} must contain at least {low} characters"
+    if high is not None and len(value) > int(high):
+        return f"{value!r} must contain at most {high} characters"
+    pattern = declaration.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        return f"{value!r} must match pattern {pattern}"
+    return None
+
+
+def _number_problem(declaration: Mapping[str, Any], value: str) -> str | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{value!r} must be a number"
+    low, high = declaration.get("MinValue"), declaration.get("MaxValue")
+    if low is not None and number < float(low):
+        return f"{value} must be a number not less than {low}"
+    if high is not None and number > float(high):
+        return f"{value} must be a number not greater than {high}"
+    return None
 
 
 def context_for(  # noqa: PLR0913 - each override is its own keyword

@@ -776,3 +776,46 @@ def test_bad_policy_documents_are_errors(document, problem):
     with pytest.raises(TemplateError, match=problem) as caught:
         read_template(template)
     assert caught.value.path == "Resources.Policy.Properties.PolicyDocument"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "value", "problem"),
+    [
+        ({"Type": "Number", "MaxValue": 8}, "20", "not greater than 8"),
+        ({"Type": "Number", "MinValue": 10}, "9", "not less than 10"),
+        ({"Type": "Number"}, "ten", "must be a number"),
+        ({"Type": "String", "MaxLength": 3}, "abcd", "at most 3 characters"),
+        ({"Type": "String", "MinLength": 2}, "a", "at least 2 characters"),
+        ({"Type": "String", "AllowedPattern": "[0-9a-f]{4}"}, "abcde", "must match pattern"),
+        ({"Type": "List<Number>", "MaxValue": 5}, "1,7", "not greater than 5"),
+    ],
+)
+def test_a_parameter_cloudformation_would_refuse_is_refused(declaration, value, problem):
+    template = {"Parameters": {"P": declaration}, "Resources": {}}
+    with pytest.raises(TemplateError, match=problem) as refused:
+        context_for(template, parameters={"P": value})
+    assert refused.value.path == "Parameters.P"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "value"),
+    [
+        ({"Type": "Number", "MinValue": 1, "MaxValue": 8}, "5"),
+        ({"Type": "String", "AllowedPattern": "|[a-z]+"}, ""),
+        ({"Type": "String", "MinLength": 1, "MaxLength": 4, "AllowedPattern": "[a-z]+"}, "swan"),
+    ],
+)
+def test_a_parameter_within_its_constraints_is_taken(declaration, value):
+    template = {"Parameters": {"P": declaration}, "Resources": {}}
+    assert context_for(template, parameters={"P": value}).parameters["P"] == value
+
+
+def test_the_constraint_description_is_part_of_the_refusal():
+    declaration = {
+        "Type": "String",
+        "AllowedPattern": "[0-9a-f]{64}",
+        "ConstraintDescription": "a CA id",
+    }
+    template = {"Parameters": {"P": declaration}, "Resources": {}}
+    with pytest.raises(TemplateError, match=r"\(a CA id\)"):
+        context_for(template, parameters={"P": "nope"})
