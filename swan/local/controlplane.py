@@ -58,7 +58,7 @@ from swan.certs.authority import certificate_id, is_valid_at, load_certificate_p
 from swan.certs.errors import InvalidPemError
 from swan.core.errors import SwanError
 from swan.core.names import THING_NAME
-from swan.local.httpapi import ApiError, JsonApi, Request, Response
+from swan.local.httpapi import IOT_ERRORS, ApiError, JsonApi, Request, Response
 from swan.local.registry import (
     CA_STATUSES,
     CERTIFICATE_STATUSES,
@@ -125,7 +125,7 @@ class ControlPlane:
         self.endpoint_address = endpoint_address
         self._clock = clock
         try:
-            self.api = JsonApi("iot", host, port)
+            self.api = JsonApi("iot", host, port, errors=IOT_ERRORS)
         except OSError as error:
             raise ControlPlaneError(host, port, error) from error
         for method, pattern, handler in self._routes():

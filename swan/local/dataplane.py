@@ -10,6 +10,8 @@ Lambda handlers use boto3 unchanged, pointed at `DataPlane.url` (`endpoint_url=`
 An error is its HTTP status, a JSON body `{"message": ...}` and the header
 `x-amzn-ErrorType`, which botocore turns into its modeled exceptions
 (`client.exceptions.ConflictException`, ...). SigV4 headers are accepted and not verified.
+The HTTP server is the stand-in's one (swan.local.httpapi): malformed, oversized, slow
+and idle clients are refused there, before any route.
 
 Publish. AWS hands an HTTP publish to the message broker. A message on a shadow request
 topic is therefore a shadow request like any other: the shadow service answers it on the
@@ -26,15 +28,10 @@ nothing:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
-import threading
-import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from swan.core.errors import InvalidTopicError, SwanError
@@ -51,10 +48,11 @@ from swan.core.topics import (
     validate_aws_limits,
     validate_topic,
 )
+from swan.local.httpapi import ErrorTypes, HttpRequest, HttpServer, ServerLimits
 from swan.local.shadow_service import INVALID_PAGE_SIZE, encode_document
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from swan.adapters.mqtt import Transport
     from swan.core.jsondoc import JsonObject
@@ -63,8 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT: Final = 5.0
-DRAIN_LIMIT: Final = 4 * 1024 * 1024  # read and drop this much of a refused body, no more
-DRAIN_TIMEOUT: Final = 2.0
 _SHADOW_METHODS: Final = ("GET", "POST", "DELETE")
 _T = TypeVar("_T")
 
@@ -87,13 +83,16 @@ class _RefusedError(Exception):
         super().__init__(rejection.message)
 
 
-@dataclass(frozen=True)
-class ApiRequest:
-    """One HTTP request: the method, the raw request target (path and query) and the body."""
+# One HTTP request: the method, the raw request target (path and query) and the body.
+ApiRequest = HttpRequest
 
-    method: str
-    target: str
-    body: bytes = b""
+# The iot-data model's error types (botocore) for the HTTP server's own refusals.
+IOT_DATA_ERRORS: Final = ErrorTypes(
+    bad_request="InvalidRequestException",
+    too_large=TOO_LARGE.error_type,
+    internal=INTERNAL_FAILURE.error_type,
+    busy="ServiceUnavailableException",
+)
 
 
 @dataclass(frozen=True)
@@ -264,7 +263,8 @@ def _retain_problem(topic: str) -> str:
 
 
 class DataPlane:
-    """The iot-data API on `http://127.0.0.1:<port>` (port 0: a free one), in threads."""
+    """The iot-data API on `http://127.0.0.1:<port>` (port 0: a free one), on the stand-in's
+    one HTTP server (swan.local.httpapi), which holds bodies to AWS's 128 KiB."""
 
     def __init__(
         self,
@@ -273,148 +273,40 @@ class DataPlane:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.api = IotDataApi(service, transport)
         self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._limits = replace(limits or ServerLimits(), max_body_bytes=MAX_MESSAGE_BYTES)
+        self._server: HttpServer | None = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the data plane is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
+
+    @property
+    def server(self) -> HttpServer | None:
+        """The running server (None when stopped): its `check` takes a per-request check."""
+        return self._server
 
     def start(self) -> None:
         try:
-            self._server = _Server(self._address, _Handler, self.api.handle)
+            self._server = HttpServer(
+                "iot-data",
+                self.api.handle,
+                errors=IOT_DATA_ERRORS,
+                limits=self._limits,
+                host=self._address[0],
+                port=self._address[1],
+            )
         except OSError as error:
             raise DataPlaneError(*self._address, error.strerror or error) from error
-        # A short poll interval only makes stop() quick; serving does not poll.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="iot-data-http", daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         log.info("iot-data API on %s", self.url)
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        respond: Callable[[ApiRequest], ApiResponse],
-    ) -> None:
-        self.respond = respond
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002
-        # The stdlib prints these to stderr; a client that hangs up mid-answer is routine.
-        # socketserver calls this from inside its `except`, so the traceback is at hand.
-        log.debug("connection from %s failed", client_address, exc_info=True)  # noqa: LOG014
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Reads a request (refusing oversized bodies early), answers it with the API."""
-
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-    # Headers and body are two writes; with Nagle's algorithm the body then waits for the
-    # client's delayed ACK, about 40 ms a call.
-    disable_nagle_algorithm = True
-    server_version = "swan-iot-data"
-    sys_version = ""
-    timeout = 60  # an idle keep-alive connection is closed after this
-
-    _LENGTH_REQUIRED: ClassVar = Rejection(400, "Send the body with a Content-Length")
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_OPTIONS(self) -> None:
-        self._serve()
-
-    def handle_expect_100(self) -> bool:
-        # Refuse an oversized body before the client sends it.
-        refusal = self._body_refusal()
-        if refusal is not None:
-            self._send(ApiResponse.error(refusal))
-            self.close_connection = True
-            return False
-        return super().handle_expect_100()
-
-    def _serve(self) -> None:
-        refusal = self._body_refusal()
-        if refusal is not None:
-            self._refuse_body(refusal)
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self._send(self.server.respond(ApiRequest(self.command, self.path, body)))
-
-    def _body_refusal(self) -> Rejection | None:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._LENGTH_REQUIRED
-        declared = (self.headers.get("Content-Length") or "0").strip()
-        if not declared.isdigit():
-            return Rejection(400, "Invalid Content-Length")
-        if int(declared) > MAX_MESSAGE_BYTES:
-            return TOO_LARGE
-        return None
-
-    def _refuse_body(self, refusal: Rejection) -> None:
-        self.close_connection = True
-        self._send(ApiResponse.error(refusal, {"Connection": "close"}))
-        # Let the client finish sending so it reads the answer instead of a reset
-        # connection. The body is dropped as it arrives, and only up to a limit.
-        declared = (self.headers.get("Content-Length") or "0").strip()
-        remaining = min(int(declared) if declared.isdigit() else 0, DRAIN_LIMIT)
-        self.connection.settimeout(DRAIN_TIMEOUT)
-        try:
-            while remaining > 0:
-                chunk = self.rfile.read1(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-        except OSError:
-            log.debug("the refused body stopped arriving", exc_info=True)
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_WR)
-
-    def _send(self, response: ApiResponse) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        if response.body:
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
-        log.debug("%s %s", self.address_string(), format % args)
+        if server is not None:
+            server.stop()

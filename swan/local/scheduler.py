@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from swan.local.httpapi import ApiError, JsonApi, Request, Response
+from swan.local.httpapi import SCHEDULER_ERRORS, ApiError, JsonApi, Request, Response
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,7 +84,7 @@ class LocalScheduler:
             "CREATE TABLE IF NOT EXISTS schedules (grp TEXT, name TEXT, definition TEXT,"
             " due REAL, fired INTEGER, PRIMARY KEY (grp, name))"
         )
-        self.api = JsonApi("scheduler", port=port)
+        self.api = JsonApi("scheduler", port=port, errors=SCHEDULER_ERRORS)
         pattern = rf"/schedules/(?P<name>{_NAME})"
         self.api.route("POST", pattern, self._create)
         self.api.route("PUT", pattern, self._update)
