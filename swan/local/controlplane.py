@@ -58,7 +58,14 @@ from swan.certs.authority import certificate_id, is_valid_at, load_certificate_p
 from swan.certs.errors import InvalidPemError
 from swan.core.errors import SwanError
 from swan.core.names import THING_NAME
-from swan.local.httpapi import IOT_ERRORS, ApiError, JsonApi, Request, Response
+from swan.local.httpapi import (
+    IOT_ERRORS,
+    ApiError,
+    JsonApi,
+    Request,
+    Response,
+    ServerLimits,
+)
 from swan.local.registry import (
     CA_STATUSES,
     CERTIFICATE_STATUSES,
@@ -120,12 +127,13 @@ class ControlPlane:
         endpoint_address: str = "localhost",
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.registry = registry
         self.endpoint_address = endpoint_address
         self._clock = clock
         try:
-            self.api = JsonApi("iot", host, port, errors=IOT_ERRORS)
+            self.api = JsonApi("iot", host, port, errors=IOT_ERRORS, limits=limits)
         except OSError as error:
             raise ControlPlaneError(host, port, error) from error
         for method, pattern, handler in self._routes():

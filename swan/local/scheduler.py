@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from swan.local.httpapi import SCHEDULER_ERRORS, ApiError, JsonApi, Request, Response
+from swan.local.httpapi import (
+    SCHEDULER_ERRORS,
+    ApiError,
+    JsonApi,
+    Request,
+    Response,
+    ServerLimits,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,7 +77,13 @@ class LocalScheduler:
     """Schedules in SQLite, fired by a timer thread through `invoke(target_arn, event)`."""
 
     def __init__(
-        self, path: Path, clock: Clock, invoke: Callable[[str, Any], None], *, port: int = 0
+        self,
+        path: Path,
+        clock: Clock,
+        invoke: Callable[[str, Any], None],
+        *,
+        port: int = 0,
+        limits: ServerLimits | None = None,
     ) -> None:
         self._clock = clock
         self._invoke = invoke
@@ -84,7 +97,7 @@ class LocalScheduler:
             "CREATE TABLE IF NOT EXISTS schedules (grp TEXT, name TEXT, definition TEXT,"
             " due REAL, fired INTEGER, PRIMARY KEY (grp, name))"
         )
-        self.api = JsonApi("scheduler", port=port, errors=SCHEDULER_ERRORS)
+        self.api = JsonApi("scheduler", port=port, errors=SCHEDULER_ERRORS, limits=limits)
         pattern = rf"/schedules/(?P<name>{_NAME})"
         self.api.route("POST", pattern, self._create)
         self.api.route("PUT", pattern, self._update)
