@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from swan.adapters.private_files import private_database
 from swan.core.countdown import Push, Refused
 from swan.core.errors import SwanError
 from swan.core.ratelimit import check_rate
@@ -130,7 +131,7 @@ class SqliteHistory:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -65,9 +66,9 @@ class ChildProcess:
 
     def start(self, ready: Callable[[ChildProcess], bool], timeout: float) -> None:
         """Start, then wait until `ready(self)` (polled) or fail with the log's tail."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.log_file.parent)
         self._offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        with self.log_file.open("ab") as out:
+        with os.fdopen(open_private(self.log_file, os.O_WRONLY | os.O_APPEND), "ab") as out:
             self._process = subprocess.Popen(  # noqa: S603  (our own programs)
                 self.command,
                 stdin=subprocess.DEVNULL,

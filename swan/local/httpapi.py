@@ -181,10 +181,10 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() waits for a loop that must have started
+            self._server.shutdown()
             self._thread.join(5)
+        self._server.server_close()
 
     def answer(self, request: HttpRequest) -> Reply:
         """The API's answer, or its error: a refusal shaped, a failure logged once."""

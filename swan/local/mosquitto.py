@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
 from swan.local.child import ChildFailedError, ChildProcess
 
@@ -127,7 +128,7 @@ def render_password_line(account: Account, salt: bytes, iterations: int = 101) -
 
 def write_config(plan: BrokerPlan) -> Path:
     """Write the config, ACLs and password files; returns the config's path."""
-    plan.directory.mkdir(parents=True, exist_ok=True)
+    private_directory(plan.directory)
     files = {
         "mosquitto.conf": render_config(plan, getpass.getuser()),
         "acl-devices.conf": plan.device_acl,
@@ -139,7 +140,7 @@ def write_config(plan: BrokerPlan) -> Path:
     for name, text in files.items():
         path = plan.directory / name
         # Passwords stay private; the broker runs as this same user.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w") as out:
             out.write(text)
     return plan.directory / "mosquitto.conf"

@@ -37,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from swan.adapters.private_files import private_database
 from swan.certs.authority import certificate_id
 from swan.core.errors import SwanError
 from swan.core.names import CERTIFICATE_ID, THING_NAME
@@ -827,7 +828,7 @@ class Registry:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(self.path)
             connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=5
             )

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from swan.adapters.private_files import open_private
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ class StackInfo:
     def write(self, state_dir: Path) -> None:
         path = state_dir / FILE
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        with os.fdopen(open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as out:
+            out.write(json.dumps(asdict(self), indent=2) + "\n")
         temporary.replace(path)
 
     @classmethod

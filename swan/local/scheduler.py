@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from swan.adapters.private_files import private_database
 from swan.local.httpapi import (
     SCHEDULER_ERRORS,
     ApiError,
@@ -90,7 +91,7 @@ class LocalScheduler:
         self._lock = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(

@@ -23,6 +23,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final, Protocol, Self
 
+from swan.adapters.private_files import private_database
 from swan.core.errors import InvalidPayloadError, SwanError
 from swan.core.shadow import ShadowKey, StoredShadow
 
@@ -143,7 +144,7 @@ class SqliteShadowStore:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(self.path)
             # Autocommit (isolation_level=None): every statement is its own transaction.
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as error:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
+from swan.adapters.private_files import private_directory
 from swan.certs.files import CertificateStore
 from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
@@ -329,7 +330,7 @@ def ensure_writable(state_dir: Path) -> None:
     half a stack started and a certificate half written."""
     probe = state_dir / f".write-test-{os.getpid()}"
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(state_dir)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:

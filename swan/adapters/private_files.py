@@ -1,0 +1,58 @@
+"""Files only this user can read: the one home of "make this private".
+
+The state directory holds the registry (a CA's registration code among it), the shadows,
+the history, schedules, keys, the broker's password file and logs. Other local users have
+no business reading any of it, so it is 0700 and what it holds 0600, whatever the umask:
+a mode passed to `open` or `mkdir` is only ever narrowed by the umask, and an existing file
+keeps the mode it was created with, so each helper also sets the mode outright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PRIVATE_DIRECTORY: Final = 0o700
+PRIVATE_FILE: Final = 0o600
+# SQLite's side files. Its unix VFS creates each with the database file's own permissions
+# (findCreateFileMode in os_unix.c), so a private database keeps them private;
+# ones left by an older, wider database are narrowed here.
+SQLITE_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+
+def private_directory(path: Path) -> Path:
+    """Create `path` (and its parents) if needed and make it 0700 when it is this user's.
+
+    Parents that already exist are left alone: they are not ours to narrow (a home, /tmp).
+    """
+    path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(PRIVATE_DIRECTORY)
+    return path
+
+
+def open_private(path: Path, flags: int) -> int:
+    """`os.open(path, flags)`, creating the file if need be, 0600 from its first byte."""
+    descriptor = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)  # an existing file keeps its old mode otherwise
+    except OSError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def private_database(path: Path) -> Path:
+    """Make an SQLite database private before it is opened: its directory 0700, the file
+    created (empty, as SQLite takes a new database) or narrowed to 0600, and any side files
+    narrowed too, so the -wal and -shm files SQLite creates next are 0600 as well."""
+    private_directory(path.parent)
+    os.close(open_private(path, os.O_RDONLY))
+    for suffix in SQLITE_SIDE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).chmod(PRIVATE_FILE)
+    return path
