@@ -10,7 +10,9 @@ keeps the mode it was created with, so each helper also sets the mode outright.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -22,17 +24,46 @@ PRIVATE_FILE: Final = 0o600
 # (findCreateFileMode in os_unix.c), so a private database keeps them private;
 # ones left by an older, wider database are narrowed here.
 SQLITE_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+# What only a Swan state directory holds: a directory with one of these, a directory in
+# one (its broker/, logs/), or an empty one is ours to narrow; any other existing directory
+# (a home, /tmp, /) is the user's, and left be.
+STATE_MARKERS: Final = (
+    "stack.json",
+    "registry.db",
+    "shadows.db",
+    "history.db",
+    "scheduler.db",
+    "credentials.json",
+)
+
+log = logging.getLogger(__name__)
 
 
 def private_directory(path: Path) -> Path:
-    """Create `path` (and its parents) if needed and make it 0700 when it is this user's.
+    """Create `path` (and its parents) if needed and make it 0700 when it is ours: made
+    now, empty, or holding what a Swan state directory holds, and this user's.
 
-    Parents that already exist are left alone: they are not ours to narrow (a home, /tmp).
+    Anything else is left as it is, with a warning when others can read it: a directory
+    given as `--state-dir` that already holds other things (a home, /tmp, /) is not ours to
+    narrow. Parents that already exist are never touched.
     """
+    existed = path.is_dir()
     path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
-    if path.stat().st_uid == os.geteuid():
-        path.chmod(PRIVATE_DIRECTORY)
+    status = path.stat()
+    if status.st_uid != os.geteuid() or (existed and not _ours(path, status.st_mode)):
+        if stat.S_IMODE(status.st_mode) & 0o077:
+            log.warning("%s is readable by other users; it is not ours to narrow", path)
+        return path
+    path.chmod(PRIVATE_DIRECTORY)
     return path
+
+
+def _ours(path: Path, mode: int) -> bool:
+    if mode & stat.S_ISVTX:  # a shared, sticky directory such as /tmp
+        return False
+    return not any(path.iterdir()) or any(
+        (place / name).exists() for place in (path, path.parent) for name in STATE_MARKERS
+    )
 
 
 def open_private(path: Path, flags: int) -> int:

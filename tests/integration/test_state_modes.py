@@ -98,6 +98,7 @@ def test_a_database_left_readable_by_others_is_narrowed_with_its_side_files(tmp_
 @pytest.mark.parametrize("mask", UMASKS)
 def test_the_broker_config_and_password_files_are_0600(tmp_path, mask):
     plan = broker_plan(tmp_path, local_deployment()[1])
+    (tmp_path / "registry.db").touch()  # a state directory, from an earlier run
     plan.directory.mkdir()
     (plan.directory / "passwd-internal").write_text("old\n")
     (plan.directory / "passwd-internal").chmod(0o644)
@@ -132,3 +133,31 @@ def test_a_directory_of_another_user_is_not_touched():
     before = mode(Path("/"))
     private_directory(Path("/"))
     assert mode(Path("/")) == before
+
+
+def test_an_existing_directory_holding_other_things_is_left_as_it_is(tmp_path, caplog):
+    # `--state-dir ~` or `--state-dir /srv`: the user's own directory is not ours to narrow.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    home.chmod(0o755)
+    ensure_writable(home)
+    assert mode(home) == 0o755
+    assert "not ours to narrow" in caplog.text
+
+
+def test_a_shared_sticky_directory_is_never_narrowed(tmp_path):
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    private_directory(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_an_existing_state_directory_is_narrowed_by_what_it_holds(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "stack.json").write_text("{}")
+    state.chmod(0o755)
+    private_directory(state)
+    assert mode(state) == 0o700
