@@ -29,6 +29,7 @@ from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
 from swan.local.policies import device_acl, web_acl
+from swan.local.ports import ensure_free
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_process import ShadowServiceProcess
@@ -166,6 +167,7 @@ class LocalStack:
         )
 
     def _start(self) -> None:
+        ensure_free(self._fixed_ports())  # before anything is written or started
         ensure_writable(self.state_dir)
         now = datetime.now(UTC)
         self.certs.ensure_server(now=now)
@@ -221,6 +223,18 @@ class LocalStack:
                 port=self.ports.webapp or _free_port(),
             )
             self.webapp = self._started(WebApp(web_plan))
+
+    def _fixed_ports(self) -> dict[str, int]:
+        """The ports this stack asks for by number (0: any free port), by what they serve."""
+        ports = {
+            "devices, MQTT over mutual TLS": self.ports.device,
+            "iot-data API": self.ports.iot_data,
+            "iot control plane": self.ports.iot,
+            "scheduler API": self.ports.scheduler,
+        }
+        if self.web:
+            ports["web page"] = self.ports.webapp
+        return ports
 
     def _started(self, part: _Part) -> Any:
         part.start()
