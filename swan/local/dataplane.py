@@ -92,6 +92,7 @@ IOT_DATA_ERRORS: Final = ErrorTypes(
     too_large=TOO_LARGE.error_type,
     internal=INTERNAL_FAILURE.error_type,
     busy="ServiceUnavailableException",
+    forbidden="ForbiddenException",  # the model's 403
 )
 
 

@@ -16,8 +16,16 @@ hold it up (`ServerLimits`):
   and closed;
 - a client's mistake is at most one log line; only the API's own failure logs a traceback.
 
-A per-request check (SigV4, the Host header: issue 13) plugs in as `check`: it is given
-the parsed `HttpRequest` before the API is, and refuses it by raising `ApiError`.
+Before any API sees a request, the server refuses what no AWS endpoint serves here (403,
+the API's `forbidden` type): a `Host` that is not a loopback name (a DNS-rebinding page
+reaching 127.0.0.1 under its own name), and any request a browser sends for another site
+(an `Origin` header, or `Sec-Fetch-Site` other than `none`): AWS gives the iot, iot-data
+and scheduler APIs no CORS, and a cross-site `text/plain` POST needs no preflight, so
+without this any web page the user opens could write the button shadow. boto3, the AWS CLI
+and curl send neither header.
+
+A per-request check (SigV4: issue 13) plugs in as `check`: it is given the parsed
+`HttpRequest` after that, before the API, and refuses it by raising `ApiError`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from swan.core.errors import SwanError
 from swan.core.jsondoc import JsonDecodeFailedError, decode_json
+from swan.core.sigv4 import is_loopback_host
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -90,6 +99,7 @@ class ErrorTypes:
     internal: str  # 500: the API failed
     busy: str  # too many connections
     busy_status: int = 503
+    forbidden: str = "AccessDeniedException"  # 403: a browser's or a foreign Host's request
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,20 @@ def error_response(status: int, error_type: str, message: str, **headers: str) -
     )
 
 
+def foreign_request_problem(headers: Mapping[str, str]) -> str | None:
+    """Why a request (headers lower-cased) is not one this machine's AWS APIs serve: a Host
+    that is not loopback, or a browser's request from a web page. None: serve it."""
+    host = headers.get("host")
+    if host is None or not is_loopback_host(host):
+        return f"Host {host!r} is not this machine: only loopback names are served"
+    origin = headers.get("origin")
+    if origin is not None:
+        return f"a request from the web page {origin!r}: this API serves no browser (no CORS)"
+    if headers.get("sec-fetch-site", "none") != "none":
+        return "a browser's request from a web page: this API serves no browser"
+    return None
+
+
 class HttpServer:
     """Serves `respond` on `http://127.0.0.1:<port>` (port 0: a free one), a thread a
     connection, bounded. Binds at construction (OSError if it cannot)."""
@@ -186,9 +210,16 @@ class HttpServer:
             self._thread.join(5)
         self._server.server_close()
 
+    def _refuse_foreign(self, request: HttpRequest) -> None:
+        problem = foreign_request_problem(request.headers)
+        if problem is not None:
+            log.info("%s: refused %s %s: %s", self.name, request.method, request.target, problem)
+            raise ApiError(403, self.errors.forbidden, problem)
+
     def answer(self, request: HttpRequest) -> Reply:
         """The API's answer, or its error: a refusal shaped, a failure logged once."""
         try:
+            self._refuse_foreign(request)
             if self.check is not None:
                 self.check(request)
             return self.respond(request)

@@ -282,5 +282,38 @@ def test_a_request_check_refuses_before_the_api_sees_the_request(api):
     )
     assert seen == [("POST", api.target, "yes")]
     api.server.check = None
-    got = exchange(api, f"GET {api.target} HTTP/1.1\r\nConnection: close\r\n")
+    got = exchange(api, f"GET {api.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
     assert got.status == 404  # the refused request created nothing
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Host: swan.evil.example:18443"],  # a page whose name was rebound to 127.0.0.1
+        ["Host: 10.0.0.7"],
+        [],  # HTTP/1.1 without a Host
+        ["Host: 127.0.0.1", "Origin: https://evil.example"],  # a cross-site text/plain POST
+        ["Host: localhost", "Origin: null"],
+        ["Host: 127.0.0.1", "Sec-Fetch-Site: cross-site"],
+    ],
+)
+def test_a_foreign_host_or_a_web_page_is_refused_before_the_api_sees_it(api, headers, caplog):
+    seen = []
+    api.server.check = seen.append
+    body = b'{"state": {"desired": {"on": true}}}'
+    lines = [f"POST {api.target} HTTP/1.1", *headers, "Content-Type: text/plain"]
+    lines.append(f"Content-Length: {len(body)}")
+    answer = exchange(api, "".join(f"{line}\r\n" for line in lines), body)
+    assert answer.status == 403
+    assert answer.error_type == (
+        "ForbiddenException" if api.name == "iot-data" else "AccessDeniedException"
+    )
+    assert seen == []
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost:18443", "[::1]:80", "127.0.0.2"])
+def test_loopback_names_without_a_browser_are_served(api, host):
+    api.server.check = None
+    answer = exchange(api, f"GET {api.target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n")
+    assert answer.status == 404  # the API answered: nothing there yet
