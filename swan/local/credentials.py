@@ -40,6 +40,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from swan.adapters.private_files import PRIVATE_FILE, open_private
 from swan.core.errors import SwanError
 from swan.local.sigv4 import SigningKey
 
@@ -51,7 +52,6 @@ CREDENTIALS_FILE: Final = "credentials.json"
 PROFILE: Final = "swan-local"
 ACCOUNT_ID: Final = "000000000000"
 ADMIN_USER: Final = "swan-admin"
-PRIVATE: Final = 0o600
 _KEY_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -189,7 +189,7 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    path.chmod(PRIVATE)  # a copy restored with wider modes is made private again
+    path.chmod(PRIVATE_FILE)  # a copy restored with wider modes is made private again
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -203,10 +203,9 @@ def _write_private(path: Path, text: str) -> None:
     """Write `text` to `path` as 0600 from its first byte: a temporary file created 0600,
     then renamed over `path`, so no reader ever sees it wider or half written."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
+    descriptor = open_private(temporary, os.O_WRONLY | os.O_EXCL)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), PRIVATE)  # the umask may only have narrowed it
             file.write(text)
         temporary.replace(path)
     except BaseException:
