@@ -34,16 +34,19 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-def local_boto3(service: str, url: str, **options: Any) -> Any:
-    """A boto3 client of `service` for an API of the local stand-in at `url` (any key works)."""
+def local_boto3(service: str, url: str, stack: LocalStack | None = None, **options: Any) -> Any:
+    """A boto3 client of `service` for an API of the local stand-in at `url`, signing as the
+    stack's administrator (an API server started on its own, without a stack, checks no
+    signature: then any key does)."""
     import boto3  # noqa: PLC0415  (unit tests never call this)
 
+    key = None if stack is None or stack.credentials is None else stack.credentials.admin
     return boto3.client(
         service,
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_access_key_id=key.access_key_id if key else "local",
+        aws_secret_access_key=key.secret_access_key if key else "local",
         **options,
     )
 

@@ -168,7 +168,7 @@ def _run_server(args: argparse.Namespace) -> int:
 
 def _run_revoke(args: argparse.Namespace) -> int:
     from swan.certs.authority import certificate_id  # noqa: PLC0415
-    from swan.local.client import call  # noqa: PLC0415
+    from swan.local.client import admin_signer, call  # noqa: PLC0415
     from swan.local.runtime import StackInfo, StackNotRunningError  # noqa: PLC0415
 
     store = _store(args)
@@ -182,7 +182,11 @@ def _run_revoke(args: argparse.Namespace) -> int:
         _revoke_in_registry(state_dir, cert_id)
         where = "in the registry (swan up is not running)"
     else:
-        call("PUT", f"{info.iot_url}/certificates/{cert_id}?newStatus=REVOKED")
+        call(
+            "PUT",
+            f"{info.iot_url}/certificates/{cert_id}?newStatus=REVOKED",
+            signer=admin_signer(state_dir, "iot"),
+        )
         where = "by the running swan up; its open connections are closed"
     print(f"revoked the certificate of {args.name!r} ({cert_id[:12]}...) {where}")
     print(f"  revocation list: {crl}")

@@ -39,19 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swan.local.client import call, shadow_url  # noqa: PLC0415
+    from swan.local.client import admin_signer, call, shadow_url  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
 
     state_dir = args.state_dir or Settings.from_env().state_dir
     info = StackInfo.read(state_dir)
     url = shadow_url(info.iot_data_url, args.thing, args.name)
+    signer = admin_signer(state_dir, "iot-data")
     if args.action == "update":
         body = _payload(args.payload)
-        result = call("POST", url, body)
+        result = call("POST", url, body, signer=signer)
     elif args.payload is not None:
         raise InvalidPayloadError("option", "--payload", f"is only for update, not {args.action}")
     else:
-        result = call("GET" if args.action == "get" else "DELETE", url)
+        result = call("GET" if args.action == "get" else "DELETE", url, signer=signer)
     print(json.dumps(result, indent=2))
     return 0
 

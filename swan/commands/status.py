@@ -32,14 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from swan.adapters.history import SqliteHistory  # noqa: PLC0415
-    from swan.local.client import LocalApiError, call, shadow_url  # noqa: PLC0415
+    from swan.local.client import LocalApiError, admin_signer, call, shadow_url  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
 
     settings = Settings.from_env()
     state_dir = args.state_dir or settings.state_dir
     info = StackInfo.read(state_dir)
     try:
-        document = call("GET", shadow_url(info.iot_data_url, "button", None))
+        document = call(
+            "GET",
+            shadow_url(info.iot_data_url, "button", None),
+            signer=admin_signer(state_dir, "iot-data"),
+        )
     except LocalApiError as error:
         if error.status != 404:  # noqa: PLR2004
             raise

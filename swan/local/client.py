@@ -1,14 +1,38 @@
-"""A tiny client for the local iot-data API, for the CLI (boto3 is not needed for this)."""
+"""A tiny client for the local AWS APIs, for the CLI (boto3 is not needed for this): each
+call signed with the stack's administrator key (swan.local.credentials), as AWS requires."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from swan.core.errors import SwanError
+from swan.local.credentials import load_or_create
+from swan.local.signed import signed_headers
+from swan.local.template import LOCAL_REGION
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from swan.local.sigv4 import SigningKey
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs, for which API (botocore's name: iot-data, iot, scheduler)."""
+
+    key: SigningKey
+    service: str
+    region: str = LOCAL_REGION
+
+
+def admin_signer(state_dir: Path, service: str) -> Signer:
+    """The stack's administrator, signing for `service`."""
+    return Signer(load_or_create(state_dir, ()).admin, service)
 
 
 class LocalApiError(SwanError, RuntimeError):
@@ -23,9 +47,20 @@ def shadow_url(base: str, thing: str, name: str | None) -> str:
     return f"{base}/things/{quote(thing, safe='')}/shadow{query}"
 
 
-def call(method: str, url: str, body: bytes | None = None, timeout: float = 10) -> Any:
-    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 (our own URL)
-    request.add_header("Content-Type", "application/json")
+def call(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout: float = 10,
+    *,
+    signer: Signer | None = None,
+) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if signer is not None:
+        headers = signed_headers(
+            signer.key, signer.service, signer.region, method, url, body, headers
+        )
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return json.loads(response.read() or b"{}")

@@ -93,10 +93,10 @@ class StackCredentials:
         return variables
 
 
-def function_roles(template: Mapping[str, Any]) -> tuple[str, ...]:
-    """The logical id of each function's role: its `Role` (a name or `!GetAtt X.Arn`),
-    else the role SAM creates for it, `<FunctionLogicalId>Role`."""
-    roles = []
+def function_roles(template: Mapping[str, Any]) -> dict[str, str]:
+    """Each function's role, by the function's logical id: its `Role` (a name or
+    `!GetAtt X.Arn`), else the role SAM creates for it, `<FunctionLogicalId>Role`."""
+    roles = {}
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -104,8 +104,8 @@ def function_roles(template: Mapping[str, Any]) -> tuple[str, ...]:
         if isinstance(role, dict) and "Fn::GetAtt" in role:
             attribute = role["Fn::GetAtt"]
             role = attribute[0] if isinstance(attribute, list) else attribute.split(".")[0]
-        roles.append(role if isinstance(role, str) else f"{logical_id}Role")
-    return tuple(dict.fromkeys(roles))
+        roles[logical_id] = role if isinstance(role, str) else f"{logical_id}Role"
+    return roles
 
 
 def load_or_create(state_dir: Path, roles: Iterable[str]) -> StackCredentials:

@@ -52,7 +52,7 @@ from swan.local.httpapi import ErrorTypes, HttpRequest, HttpServer, ServerLimits
 from swan.local.shadow_service import INVALID_PAGE_SIZE, encode_document
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from swan.adapters.mqtt import Transport
     from swan.core.jsondoc import JsonObject
@@ -275,8 +275,11 @@ class DataPlane:
         host: str = "127.0.0.1",
         port: int = 0,
         limits: ServerLimits | None = None,
+        check: Callable[[HttpRequest], None] | None = None,
     ) -> None:
+        """`check` refuses a request before the API sees it (the stack's: SigV4)."""
         self.api = IotDataApi(service, transport)
+        self._check = check
         self._address = (host, port)
         self._limits = replace(limits or ServerLimits(), max_body_bytes=MAX_MESSAGE_BYTES)
         self._server: HttpServer | None = None
@@ -299,6 +302,7 @@ class DataPlane:
                 self.api.handle,
                 errors=IOT_DATA_ERRORS,
                 limits=self._limits,
+                check=self._check,
                 host=self._address[0],
                 port=self._address[1],
             )

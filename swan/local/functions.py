@@ -7,6 +7,7 @@ place; invocations run on a thread pool, as concurrent Lambda invocations would.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -21,7 +22,7 @@ from swan.core.errors import SwanError
 from swan.local.template import resolve
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
     from swan.local.template import Deployment, Function
@@ -70,7 +71,10 @@ class FunctionHost:
         template_dir: Path,
         *,
         environment: Mapping[str, str],
+        identities: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """`identities` gives a function (by logical id) the AWS_* variables of its role's
+        keys while it loads: its clients, made at cold start, sign as that role."""
         self.deployment = deployment
         self._pool = ThreadPoolExecutor(MAX_CONCURRENCY, thread_name_prefix="lambda")
         self._apply_environment(environment)
@@ -78,7 +82,8 @@ class FunctionHost:
         for logical_id, function in deployment.functions.items():
             name = _function_name(template, logical_id, deployment)
             arn = deployment.context.function_arn(name)
-            handler = _import_handler(function, template_dir)
+            with _signing_as((identities or {}).get(logical_id, {})):
+                handler = _import_handler(function, template_dir)
             self.functions[logical_id] = Hosted(function, name, arn, handler)
         self._by_arn = {hosted.arn: hosted for hosted in self.functions.values()}
 
@@ -135,6 +140,27 @@ def _function_name(template: Mapping[str, Any], logical_id: str, deployment: Dep
         return logical_id
     path = f"Resources.{logical_id}.Properties.FunctionName"
     return str(resolve(properties["FunctionName"], deployment.context, path))
+
+
+@contextlib.contextmanager
+def _signing_as(variables: Mapping[str, str]) -> Iterator[None]:
+    """boto3's default session made anew under `variables` (a role's keys), and made anew
+    again afterwards: on AWS each function has a process and credentials of its own; here
+    they share one process, and the default session keeps the first credentials it finds."""
+    import boto3  # noqa: PLC0415  (only the functions need it)
+
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    boto3.setup_default_session()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.setup_default_session()
 
 
 def _import_handler(function: Function, template_dir: Path) -> Callable[[Any, Any], Any]:

@@ -23,10 +23,17 @@ READY = "shadow service ready"
 
 
 def service_command(
-    database: Path, broker: BrokerPlan, *, client_id: str, http_port: int
+    database: Path,
+    broker: BrokerPlan,
+    *,
+    client_id: str,
+    http_port: int,
+    credentials_dir: Path | None = None,
 ) -> list[str]:
     """The command line of the shadow service (its password goes in the environment,
-    `PASSWORD_VARIABLE`: a random one may start with "-", and argv is visible in `ps`)."""
+    `PASSWORD_VARIABLE`: a random one may start with "-", and argv is visible in `ps`).
+    With `credentials_dir`, its iot-data API takes only requests signed by the keys there."""
+    signed = [] if credentials_dir is None else ["--credentials-dir", str(credentials_dir)]
     return [
         sys.executable,
         "-m",
@@ -41,6 +48,7 @@ def service_command(
         client_id,
         "--http-port",
         str(http_port),
+        *signed,
     ]
 
 
@@ -48,11 +56,21 @@ class ShadowServiceProcess:
     """`python -m swan.local.shadow_service`, started and stopped with the stack."""
 
     def __init__(
-        self, *, database: Path, broker: BrokerPlan, http_port: int, log_file: Path
+        self,
+        *,
+        database: Path,
+        broker: BrokerPlan,
+        http_port: int,
+        log_file: Path,
+        credentials_dir: Path | None = None,
     ) -> None:
         self._port = http_port
         command = service_command(
-            database, broker, client_id="swan-shadow-service", http_port=http_port
+            database,
+            broker,
+            client_id="swan-shadow-service",
+            http_port=http_port,
+            credentials_dir=credentials_dir,
         )
         environment = {**os.environ, PASSWORD_VARIABLE: broker.service.password}
         self.child = ChildProcess("the shadow service", command, log_file, env=environment)

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from swan.adapters.clock import Clock
     from swan.adapters.mqtt import Message, Transport
     from swan.core.jsondoc import JsonObject
+    from swan.local.httpapi import HttpRequest
     from swan.local.shadow_store import ShadowStore
 
     _Outbox: TypeAlias = Sequence[tuple[str, bytes]]  # (topic, payload) to publish, in order
@@ -449,6 +450,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="iot-data HTTP port on 127.0.0.1 (default: any free port; -1: no HTTP API)",
     )
+    parser.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="take only iot-data requests signed (SigV4) by the keys of this state directory",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -479,7 +485,9 @@ def _serve(options: argparse.Namespace) -> int:
         transport = connect(endpoint)
         service = ShadowService(store, transport, SystemClock())
         dataplane = (
-            None if options.http_port < 0 else DataPlane(service, transport, port=options.http_port)
+            None
+            if options.http_port < 0
+            else DataPlane(service, transport, port=options.http_port, check=_signatures(options))
         )
         try:
             service.start()
@@ -496,6 +504,19 @@ def _serve(options: argparse.Namespace) -> int:
             _quietly(dataplane.stop if dataplane is not None else None)
             _quietly(transport.close)
     return 0
+
+
+def _signatures(options: argparse.Namespace) -> Callable[[HttpRequest], None] | None:
+    """The data plane's check: SigV4 by the stack's keys, when it has a state directory."""
+    if options.credentials_dir is None:
+        return None
+    from swan.local.credentials import load_or_create  # noqa: PLC0415
+    from swan.local.signed import require_signature  # noqa: PLC0415
+    from swan.local.sigv4 import iot_data_api  # noqa: PLC0415
+    from swan.local.template import LOCAL_REGION  # noqa: PLC0415
+
+    keys = load_or_create(options.credentials_dir, ())
+    return require_signature(iot_data_api(LOCAL_REGION), keys.lookup)
 
 
 def _give_large_blocks_back() -> None:

@@ -25,6 +25,7 @@ from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
 from swan.core.topics import WEB_SENDER
 from swan.local.controlplane import ControlPlane
+from swan.local.credentials import StackCredentials, function_roles, load_or_create
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
@@ -33,6 +34,8 @@ from swan.local.ports import ensure_free
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_process import ShadowServiceProcess
+from swan.local.signed import require_signature
+from swan.local.sigv4 import iot_api, scheduler_api
 from swan.local.template import context_for, load_template, read_template, resolve
 from swan.local.webapp import WebApp, WebAppPlan
 
@@ -121,6 +124,7 @@ class LocalStack:
         self.clock = SystemClock()
         self._exit = ExitStack()
         self._running: Running | None = None
+        self.credentials: StackCredentials | None = None  # issued on start
 
     @property
     def running(self) -> Running:
@@ -173,6 +177,10 @@ class LocalStack:
         self.certs.ensure_server(now=now)
         self.certs.write_crl(now=now)
         template, deployment = local_deployment(self.template, self._parameters())
+        roles = function_roles(template)
+        keys = load_or_create(self.state_dir, roles.values())
+        self.credentials = keys
+        region = deployment.context.region
         plan = broker_plan(self.state_dir, deployment)
         broker = self._started(Mosquitto(plan))
         transport = connect(_service_endpoint(plan, "swan-stack"))
@@ -190,25 +198,32 @@ class LocalStack:
                 limits=self.broker_limits,
             )
         )
-        controlplane = self._started(
-            ControlPlane(identity.registry, self.clock, port=self.ports.iot)
-        )
+        controlplane = ControlPlane(identity.registry, self.clock, port=self.ports.iot)
+        controlplane.api.server.check = require_signature(iot_api(region), keys.lookup)
+        self._started(controlplane)
         shadows = self._started(
             ShadowServiceProcess(
                 database=self.state_dir / "shadows.db",
                 broker=plan,
                 http_port=self.ports.iot_data or _free_port(),
                 log_file=self.state_dir / "logs" / "shadow-service.log",
+                credentials_dir=self.state_dir,
             )
         )
         invoke = _Invoker()
-        scheduler = self._started(
-            LocalScheduler(
-                self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
-            )
+        scheduler = LocalScheduler(
+            self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
         )
+        scheduler.api.server.check = require_signature(scheduler_api(region), keys.lookup)
+        self._started(scheduler)
         environment = self._environment(shadows.url, scheduler.url, controlplane.url)
-        host = FunctionHost(deployment, template, self.template.parent, environment=environment)
+        host = FunctionHost(
+            deployment,
+            template,
+            self.template.parent,
+            environment=environment,
+            identities={function: keys.environment(role) for function, role in roles.items()},
+        )
         self._exit.callback(host.close)
         invoke.host = host
         engine = self._started(RulesEngine(host, transport))
@@ -267,8 +282,6 @@ class LocalStack:
             "AWS_ENDPOINT_URL_IOT": iot_url,
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
             "SWAN_HISTORY_DB": str(self.state_dir / "history.db"),
             # Powertools names the functions' logger after the service and takes it over
             # (its handler, its level). On AWS each function has a process of its own and

@@ -206,7 +206,7 @@ def test_a_new_device_is_refused_once_then_registered_and_let_in(stack):
 
 
 def test_a_ca_registered_through_the_control_plane_is_trusted_at_once(stack, tmp_path):
-    iot = local_boto3("iot", stack.endpoints().iot)
+    iot = local_boto3("iot", stack.endpoints().iot, stack)
     now = datetime.now(UTC)
     second_ca = authority.create_ca("A second CA", now=now)
     code = iot.get_registration_code()["registrationCode"]

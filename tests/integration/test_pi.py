@@ -279,7 +279,7 @@ def test_the_countdown_ends_in_failure_frames(tmp_path_factory, start_pi):
 def test_mosquitto_restarted_the_pi_reconnects_and_resyncs_within_10_s(tmp_path_factory, start_pi):
     stack = start_stack(tmp_path_factory, Rules())
     iot_data = local_boto3(
-        "iot-data", stack.endpoints().iot_data, config=Config(retries={"max_attempts": 1})
+        "iot-data", stack.endpoints().iot_data, stack, config=Config(retries={"max_attempts": 1})
     )
     try:
         # The backoff `swan pi` runs with, not the tests' quick one: the promise is the Pi's.

@@ -20,7 +20,7 @@ from swan.core.coalesce import bucket
 from swan.core.codecs import PushRequest
 from swan.core.countdown import Push, Rules
 from swan.core.topics import BUTTON_SHADOW
-from swan.local.client import call, shadow_url
+from swan.local.client import admin_signer, call, shadow_url
 
 PUSHERS = 100
 PUSHES_EACH = 10
@@ -95,7 +95,8 @@ def storm(stack) -> Storm:
         entries = history.since(0)
     finally:
         history.close()
-    shadow = call("GET", shadow_url(stack.endpoints().iot_data, "button", None))
+    signer = admin_signer(stack.state_dir, "iot-data")
+    shadow = call("GET", shadow_url(stack.endpoints().iot_data, "button", None), signer=signer)
     return Storm(sent, answers, writes, elapsed, entries, shadow)
 
 

@@ -131,11 +131,11 @@ def test_a_key_is_looked_up_by_its_access_key_id(tmp_path: Path) -> None:
 
 
 def test_each_function_of_the_template_has_the_role_sam_makes_for_it() -> None:
-    assert function_roles(load_template(TEMPLATE)) == (
-        "UpdateButtonStatusFunctionRole",
-        "ExpireCountdownFunctionRole",
-        "RegisterDeviceFunctionRole",
-    )
+    assert function_roles(load_template(TEMPLATE)) == {
+        "UpdateButtonStatusFunction": "UpdateButtonStatusFunctionRole",
+        "ExpireCountdownFunction": "ExpireCountdownFunctionRole",
+        "RegisterDeviceFunction": "RegisterDeviceFunctionRole",
+    }
 
 
 def test_a_function_with_a_role_of_its_own_uses_that_role() -> None:
@@ -154,7 +154,7 @@ def test_a_function_with_a_role_of_its_own_uses_that_role() -> None:
             "R": {"Type": "AWS::IAM::Role"},
         }
     }
-    assert function_roles(template) == ("R", "S", "T", "DRole")
+    assert function_roles(template) == {"A": "R", "B": "S", "C": "T", "D": "DRole"}
 
 
 def test_a_roles_environment_signs_requests_the_verifier_accepts_as_that_role(
