@@ -18,6 +18,7 @@ from swan.settings import Settings
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
     from swan.adapters.follower import Observed
     from swan.local.stack import Endpoints, LocalStack
@@ -101,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
             iot_url=endpoints.iot,
         )
         info.write(state_dir)
+        profile = _write_profile(stack, endpoints)
         try:
             stack.heal()
-            out.write(_banner(endpoints, rules))
+            out.write(_banner(endpoints, rules, profile))
             with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
                 _console(stack, rules, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
@@ -116,6 +118,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_profile(stack: LocalStack, endpoints: Endpoints) -> tuple[Path, Path]:
+    """The `swan-local` profile for the AWS CLI and boto3: the administrator's keys and the
+    local endpoints, in two files of the state directory (never ~/.aws)."""
+    from swan.local.credentials import write_profile  # noqa: PLC0415
+    from swan.local.stack import StackNotRunningError  # noqa: PLC0415
+
+    if stack.credentials is None:  # issued when the stack starts
+        raise StackNotRunningError
+    return write_profile(
+        stack.state_dir,
+        stack.credentials,
+        {
+            "iot": endpoints.iot,
+            "iot_data_plane": endpoints.iot_data,
+            "scheduler": endpoints.scheduler,
+        },
+    )
+
+
 def _virtual_pi(stack: LocalStack) -> contextlib.AbstractContextManager[object]:
     from swan.device.virtual import virtual_pi  # noqa: PLC0415
 
@@ -126,7 +147,7 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _banner(endpoints: Endpoints, rules: Rules) -> str:
+def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> str:
     lines = ["", "The Swan is up (local mode: no AWS account needed)."]
     if endpoints.web:
         lines.append(f"  web page                       {endpoints.web}")
@@ -136,6 +157,8 @@ def _banner(endpoints: Endpoints, rules: Rules) -> str:
         f"  iot-data API (boto3)           {endpoints.iot_data}",
         f"  iot control plane (boto3)      {endpoints.iot}",
         f"  scheduler API                  {endpoints.scheduler}",
+        "  AWS CLI and boto3              profile swan-local (requests are signed, SigV4):",
+        f"    export AWS_CONFIG_FILE={profile[0]} AWS_SHARED_CREDENTIALS_FILE={profile[1]}",
         (
             f"  countdown                      {rules.period_seconds:g} s,"
             f" rules '{rules.rule_set}', alarm in the last {rules.alarm_seconds:g} s"

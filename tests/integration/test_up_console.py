@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import boto3
 import pytest
 from support import free_port
 
@@ -80,7 +81,7 @@ def swan(cwd, env, *args):
     )
 
 
-def test_up_press_status_and_ctrl_c(tmp_path, env):
+def test_up_press_status_and_ctrl_c(tmp_path, env, monkeypatch):
     up = Terminal(tmp_path, env, "--no-web")
     try:
         up.wait_for("The Swan is up")
@@ -100,6 +101,15 @@ def test_up_press_status_and_ctrl_c(tmp_path, env):
 
         shadow = json.loads(swan(tmp_path, env, "shadow", "get", "button").stdout)
         assert shadow["state"]["reported"]["pushes"] == 1
+
+        # boto3 (as the AWS CLI) with the profile swan up wrote, the keys readable by us only
+        state = tmp_path / ".state"
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(state / "aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(state / "aws-credentials"))
+        assert (state / "aws-credentials").stat().st_mode & 0o777 == 0o600
+        iot_data = boto3.Session(profile_name="swan-local").client("iot-data")
+        document = json.loads(iot_data.get_thing_shadow(thingName="button")["payload"].read())
+        assert document["state"]["reported"]["pushes"] == 1
 
         up.type("")  # Enter pushes from the console
         up.wait_for("last push by console (cli)")
