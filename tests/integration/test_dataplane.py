@@ -8,10 +8,9 @@ import queue
 import time
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from botocore.config import Config
-from support import unique
+from support import local_boto3, unique
 
 from swan.adapters.clock import SystemClock
 from swan.core.topics import ShadowTopics
@@ -41,12 +40,9 @@ def dataplane(shadows, service):
 
 @pytest.fixture
 def iot_data(dataplane):
-    client = boto3.client(
+    client = local_boto3(
         "iot-data",
-        endpoint_url=dataplane.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+        dataplane.url,
         config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
     )
     yield client
@@ -333,13 +329,8 @@ def test_calls_are_not_held_back_by_nagle(iot_data, thing):
 @pytest.fixture
 def impatient(dataplane):
     """An iot-data client that makes one attempt per call (botocore retries 429 by default)."""
-    client = boto3.client(
-        "iot-data",
-        endpoint_url=dataplane.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=10),
+    client = local_boto3(
+        "iot-data", dataplane.url, config=Config(retries={"total_max_attempts": 1}, read_timeout=10)
     )
     yield client
     client.close()
