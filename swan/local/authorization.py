@@ -1,0 +1,338 @@
+"""Each caller's calls to the local AWS APIs, authorized as IAM would authorize them.
+
+Three pieces, not yet wired into the servers:
+- `role_statements`: each function role's identity statements, from the SAM functions'
+  inline `Policies` in the template, resolved against the deployment's context.
+- `operation`: what one HTTP request to the iot-data, iot or scheduler API asks IAM for:
+  the action, the resource ARN(s) the Service Authorization Reference names for it, and
+  the condition keys the request carries (Actions, resources, and condition keys for
+  AWS IoT: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html;
+  for EventBridge Scheduler:
+  https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html).
+  A schedule with a `Target.RoleArn` also needs `iam:PassRole` on that role with
+  `iam:PassedToService` = `scheduler.amazonaws.com` ("Grant a user permissions to pass a
+  role": https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
+  A named shadow's resource is `thing/<thing>/<shadow>` (AWS IoT Core action resources:
+  https://docs.aws.amazon.com/iot/latest/developerguide/iot-action-resources.html).
+- `authorize`: the decision, and AWS's refusal: 403 `AccessDeniedException` ("User: <arn>
+  is not authorized to perform: <action> on resource: <arn> because no identity-based
+  policy allows the <action> action", or "... with an explicit deny in an identity-based
+  policy": https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html);
+  iot-data's model has no such error and answers its 403, `ForbiddenException`.
+  The stack's administrator may do everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import unquote
+
+from swan.core.errors import SwanError
+from swan.core.iam import IamStatement, evaluate, parse_statements
+from swan.core.policy import Decision, Effect
+from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
+from swan.local.template import LOCAL_REGION, Context, TemplateError, resolve
+
+ADMIN_ARN: Final = f"arn:aws:iam::{ACCOUNT_ID}:user/{ADMIN_USER}"
+SCHEDULER_SERVICE: Final = "scheduler.amazonaws.com"
+PASSED_TO_SERVICE: Final = "iam:PassedToService"
+DEFAULT_SCHEDULE_GROUP: Final = "default"
+_ERROR_TYPES: Final = {"iot-data": "ForbiddenException"}
+_ACCESS_DENIED: Final = "AccessDeniedException"
+
+StatementsByRole = Mapping[str, tuple[IamStatement, ...]]
+
+
+class RolePolicyError(SwanError, ValueError):
+    """A function's `Policies` holds something the local stack cannot evaluate."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"cannot authorize with {where}: {problem}")
+
+
+class AccessDeniedError(SwanError, PermissionError):
+    """IAM refused the call: `status` and `error_type` are the API's answer."""
+
+    def __init__(self, api: str, principal_arn: str, check: Check, decision: Decision) -> None:
+        self.api = api
+        self.principal_arn = principal_arn
+        self.action = check.action
+        self.resource = check.resource
+        self.status = 403
+        self.error_type = _ERROR_TYPES.get(api, _ACCESS_DENIED)
+        reason = (
+            "with an explicit deny in an identity-based policy"
+            if decision is Decision.DENY
+            else f"because no identity-based policy allows the {check.action} action"
+        )
+        self.message = (
+            f"User: {principal_arn} is not authorized to perform: {check.action}"
+            f" on resource: {check.resource} {reason}"
+        )
+        super().__init__(self.message)
+
+
+# ---------------------------------------------------------------- the roles
+
+
+def role_statements(
+    template: Mapping[str, Any], context: Context
+) -> dict[str, tuple[IamStatement, ...]]:
+    """Each function role's statements, by the role's logical id.
+
+    Only inline documents are read; a SAM policy template or a managed policy is refused
+    (`RolePolicyError`) rather than ignored. An Allow statement naming a resource the local
+    stack does not have (no local value for it) is left out: it can only allow calls on
+    that resource, and none can be made here. A Deny that cannot be resolved is refused.
+    """
+    resources = template.get("Resources", {})
+    found: dict[str, tuple[IamStatement, ...]] = {}
+    for function, role in function_roles(template).items():
+        policies = (resources[function].get("Properties") or {}).get("Policies", [])
+        documents = policies if isinstance(policies, list) else [policies]
+        statements: list[IamStatement] = []
+        for index, document in enumerate(documents):
+            where = f"Resources.{function}.Properties.Policies[{index}]"
+            if not isinstance(document, dict) or "Statement" not in document:
+                raise RolePolicyError(where, "only inline policy documents are evaluated")
+            statements.extend(_resolved_statements(document, context, where))
+        found[role] = found.get(role, ()) + tuple(statements)
+    return found
+
+
+def _resolved_statements(
+    document: Mapping[str, Any], context: Context, where: str
+) -> list[IamStatement]:
+    raw = document["Statement"]
+    kept = []
+    for index, statement in enumerate(raw if isinstance(raw, list) else [raw]):
+        try:
+            kept.append(resolve(statement, context, f"{where}.Statement[{index}]"))
+        except TemplateError:
+            if not isinstance(statement, dict) or statement.get("Effect") != Effect.ALLOW:
+                raise
+    if not kept:
+        return []
+    return list(parse_statements({**document, "Statement": kept}))
+
+
+# ---------------------------------------------------------------- the requests
+
+
+@dataclass(frozen=True)
+class Check:
+    """One question for IAM: may the caller do `action` on `resource`, given `context`?"""
+
+    action: str
+    resource: str
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Arns:
+    region: str = LOCAL_REGION
+    account: str = ACCOUNT_ID
+    partition: str = "aws"
+
+    def iot(self, resource: str) -> str:
+        return f"arn:{self.partition}:iot:{self.region}:{self.account}:{resource}"
+
+    def scheduler(self, resource: str) -> str:
+        return f"arn:{self.partition}:scheduler:{self.region}:{self.account}:{resource}"
+
+
+def operation(
+    api: str,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    arns: Arns = Arns(),
+) -> tuple[Check, ...] | None:
+    """The checks IAM makes for this request (`path` percent-encoded as sent, `query`
+    decoded, `headers` with lower-case names); None when no operation of `api` is there."""
+    segments = [unquote(segment) for segment in path.split("/")[1:]]
+    if api == "iot-data":
+        return _iot_data(method, path, segments, query, arns)
+    if api == "scheduler":
+        return _scheduler(method, segments, query, body, arns)
+    if api == "iot":
+        return _iot(method, segments, body, headers or {}, arns)
+    return None
+
+
+_SHADOW_ACTIONS: Final = {
+    "GET": "iot:GetThingShadow",
+    "POST": "iot:UpdateThingShadow",
+    "DELETE": "iot:DeleteThingShadow",
+}
+
+
+def _iot_data(
+    method: str, path: str, segments: list[str], query: Mapping[str, str], arns: Arns
+) -> tuple[Check, ...] | None:
+    match segments:
+        case ["things", thing, "shadow"] if method in _SHADOW_ACTIONS:
+            shadow = query.get("name")
+            resource = f"thing/{thing}" + (f"/{shadow}" if shadow else "")
+            return (Check(_SHADOW_ACTIONS[method], arns.iot(resource)),)
+        case ["api", "things", "shadow", "ListNamedShadowsForThing", thing] if method == "GET":
+            return (Check("iot:ListNamedShadowsForThing", arns.iot(f"thing/{thing}")),)
+        case ["topics", _, *_] if method == "POST":
+            topic = unquote(path.removeprefix("/topics/"))
+            return (Check("iot:Publish", arns.iot(f"topic/{topic}")),)
+    return None
+
+
+_SCHEDULE_ACTIONS: Final = {
+    "POST": "scheduler:CreateSchedule",
+    "PUT": "scheduler:UpdateSchedule",
+    "GET": "scheduler:GetSchedule",
+    "DELETE": "scheduler:DeleteSchedule",
+}
+
+
+def _scheduler(
+    method: str, segments: list[str], query: Mapping[str, str], body: bytes, arns: Arns
+) -> tuple[Check, ...] | None:
+    match segments:
+        case ["schedules", name] if method in _SCHEDULE_ACTIONS:
+            group = query.get("groupName") or DEFAULT_SCHEDULE_GROUP
+            schedule = Check(_SCHEDULE_ACTIONS[method], arns.scheduler(f"schedule/{group}/{name}"))
+            role = _target_role(body) if method in ("POST", "PUT") else None
+            if role is None:
+                return (schedule,)
+            return (schedule, Check("iam:PassRole", role, {PASSED_TO_SERVICE: SCHEDULER_SERVICE}))
+    return None
+
+
+def _target_role(body: bytes) -> str | None:
+    document = _json(body)
+    target = document.get("Target")
+    role = target.get("RoleArn") if isinstance(target, dict) else None
+    return role if isinstance(role, str) and role else None
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    """The body's JSON object; {} when it is none (the API itself refuses a bad body)."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+# Each route of swan.local.controlplane, its action and the resource types the Service
+# Authorization Reference lists for it ("*" where it lists none).
+_IOT_ROUTES: Final[dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]]] = {
+    ("POST", ("cacertificate",)): ("iot:RegisterCACertificate", ()),
+    ("GET", ("cacertificate", "{}")): ("iot:DescribeCACertificate", ("cacert/{0}",)),
+    ("PUT", ("cacertificate", "{}")): ("iot:UpdateCACertificate", ("cacert/{0}",)),
+    ("GET", ("cacertificates",)): ("iot:ListCACertificates", ()),
+    ("GET", ("registrationcode",)): ("iot:GetRegistrationCode", ()),
+    ("GET", ("certificates", "{}")): ("iot:DescribeCertificate", ("cert/{0}",)),
+    ("PUT", ("certificates", "{}")): ("iot:UpdateCertificate", ("cert/{0}",)),
+    ("GET", ("certificates",)): ("iot:ListCertificates", ()),
+    ("GET", ("certificates-by-ca", "{}")): ("iot:ListCertificatesByCA", ()),
+    ("POST", ("certificate", "register")): ("iot:RegisterCertificate", ()),
+    ("POST", ("things", "{}")): ("iot:CreateThing", ("thing/{0}",)),
+    ("GET", ("things", "{}")): ("iot:DescribeThing", ("thing/{0}",)),
+    ("DELETE", ("things", "{}")): ("iot:DeleteThing", ("thing/{0}",)),
+    ("GET", ("things",)): ("iot:ListThings", ()),
+    ("PUT", ("things", "{}", "principals")): (
+        "iot:AttachThingPrincipal",
+        ("{principal}", "thing/{0}"),
+    ),
+    ("DELETE", ("things", "{}", "principals")): (
+        "iot:DetachThingPrincipal",
+        ("{principal}", "thing/{0}"),
+    ),
+    ("GET", ("things", "{}", "principals")): ("iot:ListThingPrincipals", ("thing/{0}",)),
+    ("GET", ("principals", "things")): ("iot:ListPrincipalThings", ()),
+    ("GET", ("policies",)): ("iot:ListPolicies", ()),
+    ("POST", ("policies", "{}")): ("iot:CreatePolicy", ("policy/{0}",)),
+    ("GET", ("policies", "{}")): ("iot:GetPolicy", ("policy/{0}",)),
+    ("DELETE", ("policies", "{}")): ("iot:DeletePolicy", ("policy/{0}",)),
+    ("POST", ("policies", "{}", "version")): ("iot:CreatePolicyVersion", ("policy/{0}",)),
+    ("GET", ("policies", "{}", "version")): ("iot:ListPolicyVersions", ("policy/{0}",)),
+    ("GET", ("policies", "{}", "version", "{}")): ("iot:GetPolicyVersion", ("policy/{0}",)),
+    ("PATCH", ("policies", "{}", "version", "{}")): (
+        "iot:SetDefaultPolicyVersion",
+        ("policy/{0}",),
+    ),
+    ("DELETE", ("policies", "{}", "version", "{}")): (
+        "iot:DeletePolicyVersion",
+        ("policy/{0}",),
+    ),
+    ("PUT", ("target-policies", "{}")): ("iot:AttachPolicy", ("{target}", "policy/{0}")),
+    ("POST", ("target-policies", "{}")): ("iot:DetachPolicy", ("{target}", "policy/{0}")),
+    ("POST", ("attached-policies", "{}")): ("iot:ListAttachedPolicies", ("{0}",)),
+    ("GET", ("endpoint",)): ("iot:DescribeEndpoint", ()),
+}
+
+
+def _iot(
+    method: str,
+    segments: list[str],
+    body: bytes,
+    headers: Mapping[str, str],
+    arns: Arns,
+) -> tuple[Check, ...] | None:
+    for (route_method, shape), (action, resources) in _IOT_ROUTES.items():
+        if route_method != method or len(shape) != len(segments):
+            continue
+        values = [s for s, part in zip(segments, shape, strict=True) if part == "{}"]
+        if any(p not in ("{}", s) for s, p in zip(segments, shape, strict=True)):
+            continue
+        named = {
+            "principal": headers.get("x-amzn-principal", ""),
+            "target": str(_json(body).get("target", "")),
+        }
+        arns_named = tuple(
+            _resource_arn(resource, values, named, arns) for resource in resources
+        ) or ("*",)
+        return tuple(Check(action, resource) for resource in arns_named)
+    return None
+
+
+def _resource_arn(resource: str, values: list[str], named: Mapping[str, str], arns: Arns) -> str:
+    """`{0}`-style pieces are path values; `{principal}`/`{target}` are ARNs as given."""
+    if resource in ("{principal}", "{target}"):
+        return named[resource.strip("{}")] or "*"
+    filled = resource.format(*values)
+    return filled if filled.startswith("arn:") else arns.iot(filled)
+
+
+# ---------------------------------------------------------------- deciding
+
+
+def role_of(principal_arn: str) -> str | None:
+    """The role an `assumed-role` session ARN is for; None for any other principal."""
+    kind, _, rest = principal_arn.rpartition(":")[2].partition("/")
+    if not principal_arn.startswith("arn:aws:sts::") or kind != "assumed-role":
+        return None
+    return rest.split("/")[0]
+
+
+def authorize(
+    api: str,
+    principal_arn: str,
+    statements_by_role: StatementsByRole,
+    checks: tuple[Check, ...],
+) -> None:
+    """Raise `AccessDeniedError` for the first check the caller's statements do not allow;
+    the administrator is allowed everything, an unknown principal nothing."""
+    if principal_arn == ADMIN_ARN:
+        return
+    role = role_of(principal_arn)
+    statements = statements_by_role.get(role, ()) if role is not None else ()
+    for check in checks:
+        decision = evaluate(statements, check.action, check.resource, check.context)
+        if not decision.allowed:
+            raise AccessDeniedError(api, principal_arn, check, decision)
