@@ -31,9 +31,9 @@ from swan.core.policy import (
     PolicyDocumentError,
     UnsupportedPolicyError,
     Variable,
-    _glob_matches,  # the one glob matcher of the project's policies
-    _plain,
+    glob_matches,
     parse_resource,
+    plain_glob,
 )
 
 _STATEMENT_KEYS: Final = frozenset(
@@ -62,7 +62,7 @@ class Condition:
             return False
         if self.operator == STRING_EQUALS:
             return value in self.values
-        return any(_glob_matches(_plain(pattern), value) for pattern in self.values)
+        return any(glob_matches(plain_glob(pattern), value) for pattern in self.values)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class IamStatement:
     def applies(self, action: str, resource_arn: str, context: Mapping[str, str]) -> bool:
         """`context` is keyed by casefolded names."""
         wanted = action.casefold()
-        listed = any(_glob_matches(_plain(p.casefold()), wanted) for p in self.actions)
+        listed = any(glob_matches(plain_glob(p.casefold()), wanted) for p in self.actions)
         if listed == self.not_action:
             return False
         named = any(_resource_matches(entry, resource_arn, context) for entry in self.resources)
@@ -97,7 +97,7 @@ def _resource_matches(entry: str, resource_arn: str, context: Mapping[str, str])
             globs.extend(value)  # literal characters: a `*` in a value is no wildcard
         else:
             globs.append(atom)
-    return _glob_matches(globs, resource_arn)
+    return glob_matches(globs, resource_arn)
 
 
 def parse_statements(document: Mapping[str, Any]) -> tuple[IamStatement, ...]:

@@ -159,22 +159,24 @@ def parse_resource(pattern: str) -> tuple[Atom, ...]:
     atoms: list[Atom] = []
     position = 0
     for found in _VARIABLE.finditer(pattern):
-        atoms.extend(_plain(pattern[position : found.start()]))
+        atoms.extend(plain_glob(pattern[position : found.start()]))
         name = found.group(1)
         if "," in name:
             raise UnsupportedPolicyError(pattern, "policy variables with default values")
         atoms.extend(_LITERAL_VARIABLES.get(name) or (Variable(name),))
         position = found.end()
-    atoms.extend(_plain(pattern[position:]))
+    atoms.extend(plain_glob(pattern[position:]))
     return tuple(atoms)
 
 
-def _plain(text: str) -> list[Glob]:
+def plain_glob(text: str) -> list[Glob]:
+    """`text` as a glob: `*` and `?` are wildcards, every other character itself."""
     return [Wildcard(char) if char in "*?" else char for char in text]
 
 
-def _glob_matches(pattern: Sequence[Glob], text: str) -> bool:
-    """Whether `text` matches the glob: `*` any run of characters, `?` exactly one."""
+def glob_matches(pattern: Sequence[Glob], text: str) -> bool:
+    """Whether `text` matches the glob: `*` any run of characters, `?` exactly one. The one
+    glob matcher of the project's policies (IoT here, IAM in swan.core.iam)."""
     position = index = 0
     star, resume = -1, 0  # the last `*` seen, and where in `text` it stopped matching
     while index < len(text):
@@ -206,7 +208,7 @@ def _matches(compiled: _Compiled, text: str) -> bool:
     head, rest = compiled
     if not rest:
         return text == head
-    return text.startswith(head) and _glob_matches(rest, text[len(head) :])
+    return text.startswith(head) and glob_matches(rest, text[len(head) :])
 
 
 @lru_cache(maxsize=8192)
@@ -246,7 +248,7 @@ class Statement:
 
     def matches_action(self, action: str) -> bool:
         wanted = action.casefold()  # action names are not case-sensitive
-        listed = any(_matches(_compiled(_plain(p.casefold())), wanted) for p in self.actions)
+        listed = any(_matches(_compiled(plain_glob(p.casefold())), wanted) for p in self.actions)
         return listed != self.not_action
 
     def matches_resource(self, resource_arn: str, context: PolicyContext) -> bool:
