@@ -34,11 +34,9 @@ from swan.core.policy import (
     glob_matches,
     parse_resource,
     plain_glob,
+    statement_elements,
 )
 
-_STATEMENT_KEYS: Final = frozenset(
-    ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
-)
 STRING_EQUALS: Final = "StringEquals"
 STRING_LIKE: Final = "StringLike"
 _OPERATORS: Final = frozenset((STRING_EQUALS, STRING_LIKE))
@@ -119,31 +117,17 @@ def parse_statements(document: Mapping[str, Any]) -> tuple[IamStatement, ...]:
 
 
 def _statement(item: Any, where: str) -> IamStatement:
-    if not isinstance(item, Mapping):
-        raise PolicyDocumentError(where, "a statement is a JSON object")
-    unknown = set(item) - _STATEMENT_KEYS
-    if unknown:
-        raise PolicyDocumentError(f"{where}.{min(unknown)}", "not a policy element")
-    effect = item.get("Effect")
-    if effect not in tuple(Effect):
-        raise PolicyDocumentError(f"{where}.Effect", f"expected Allow or Deny, found {effect!r}")
-    actions, not_action = _either(item, "Action", where)
-    resources, not_resource = _either(item, "Resource", where)
-    sid = item.get("Sid")
-    if sid is not None and not isinstance(sid, str):
-        raise PolicyDocumentError(f"{where}.Sid", "expected text")
+    elements = statement_elements(item, where, what="IAM policy")
     conditions = _conditions(item.get("Condition", {}), f"{where}.Condition")
     return IamStatement(
-        Effect(effect), actions, resources, conditions, not_action, not_resource, sid
+        elements.effect,
+        elements.actions,
+        elements.resources,
+        conditions,
+        elements.not_action,
+        elements.not_resource,
+        elements.sid,
     )
-
-
-def _either(item: Mapping[str, Any], name: str, where: str) -> tuple[tuple[str, ...], bool]:
-    negated = f"Not{name}"
-    if (name in item) == (negated in item):
-        raise PolicyDocumentError(where, f"a statement has exactly one of {name}, {negated}")
-    key = negated if negated in item else name
-    return _texts(item[key], f"{where}.{key}"), key == negated
 
 
 def _texts(value: Any, where: str) -> tuple[str, ...]:

@@ -296,16 +296,26 @@ def parse_policy(document: Mapping[str, Any]) -> PolicyDocument:
     )
 
 
-def _statement(item: Any, where: str) -> Statement:
+@dataclass(frozen=True)
+class Elements:
+    """The elements every policy statement has, checked (IoT and IAM policies alike)."""
+
+    effect: Effect
+    actions: tuple[str, ...]
+    not_action: bool
+    resources: tuple[str, ...]
+    not_resource: bool
+    sid: str | None
+
+
+def statement_elements(item: Any, where: str, *, what: str = "IoT policy") -> Elements:
+    """Effect, Action or NotAction, Resource or NotResource and Sid of one statement, or
+    `PolicyDocumentError`; any key beyond those and Condition is refused too."""
     if not isinstance(item, Mapping):
         raise PolicyDocumentError(where, "a statement is a JSON object")
     unknown = set(item) - _STATEMENT_KEYS
     if unknown:
-        raise PolicyDocumentError(f"{where}.{min(unknown)}", "not an IoT policy element")
-    if "Condition" in item:
-        raise UnsupportedPolicyError(
-            f"{where}.Condition", "conditions are not evaluated here; write the rule without one"
-        )
+        raise PolicyDocumentError(f"{where}.{min(unknown)}", f"not an {what} element")
     effect = item.get("Effect")
     if effect not in tuple(Effect):
         raise PolicyDocumentError(f"{where}.Effect", f"expected Allow or Deny, found {effect!r}")
@@ -314,7 +324,23 @@ def _statement(item: Any, where: str) -> Statement:
     sid = item.get("Sid")
     if sid is not None and not isinstance(sid, str):
         raise PolicyDocumentError(f"{where}.Sid", "expected text")
-    return Statement(Effect(effect), actions, resources, not_action, not_resource, sid)
+    return Elements(Effect(effect), actions, not_action, resources, not_resource, sid)
+
+
+def _statement(item: Any, where: str) -> Statement:
+    elements = statement_elements(item, where)
+    if "Condition" in item:
+        raise UnsupportedPolicyError(
+            f"{where}.Condition", "conditions are not evaluated here; write the rule without one"
+        )
+    return Statement(
+        elements.effect,
+        elements.actions,
+        elements.resources,
+        elements.not_action,
+        elements.not_resource,
+        elements.sid,
+    )
 
 
 def _either(item: Mapping[str, Any], name: str, where: str) -> tuple[tuple[str, ...], bool]:
