@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import stat
 from typing import TYPE_CHECKING, Final
 
@@ -75,6 +76,21 @@ def open_private(path: Path, flags: int) -> int:
         os.close(descriptor)
         raise
     return descriptor
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` as 0600 from its first byte: a temporary file created 0600,
+    then renamed over `path`, so no reader ever sees it wider or half written."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = open_private(temporary, os.O_WRONLY | os.O_EXCL)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
 
 
 def private_database(path: Path) -> Path:

@@ -1,6 +1,6 @@
 """Each caller's calls to the local AWS APIs, authorized as IAM would authorize them.
 
-Three pieces, not yet wired into the servers:
+Three pieces, which `swan.local.signed.require_signature` puts after the signature check:
 - `role_statements`: each function role's identity statements, from the SAM functions'
   inline `Policies` in the template, resolved against the deployment's context.
 - `operation`: what one HTTP request to the iot-data, iot or scheduler API asks IAM for:
@@ -27,14 +27,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
+from swan.adapters.private_files import write_private
 from swan.core.errors import SwanError
 from swan.core.iam import IamStatement, evaluate, parse_statements
-from swan.core.policy import Decision, Effect
+from swan.core.policy import POLICY_VERSION, Decision, Effect
 from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
 from swan.local.template import LOCAL_REGION, Context, TemplateError, resolve
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ADMIN_ARN: Final = f"arn:aws:iam::{ACCOUNT_ID}:user/{ADMIN_USER}"
 SCHEDULER_SERVICE: Final = "scheduler.amazonaws.com"
@@ -42,6 +46,7 @@ PASSED_TO_SERVICE: Final = "iam:PassedToService"
 DEFAULT_SCHEDULE_GROUP: Final = "default"
 _ERROR_TYPES: Final = {"iot-data": "ForbiddenException"}
 _ACCESS_DENIED: Final = "AccessDeniedException"
+ROLE_POLICIES_FILE: Final = "role-policies.json"
 
 StatementsByRole = Mapping[str, tuple[IamStatement, ...]]
 
@@ -83,31 +88,48 @@ class AccessDeniedError(SwanError, PermissionError):
 def role_statements(
     template: Mapping[str, Any], context: Context
 ) -> dict[str, tuple[IamStatement, ...]]:
-    """Each function role's statements, by the role's logical id.
+    """Each function role's statements, by the role's logical id (see `role_documents`)."""
+    return statements_of(role_documents(template, context))
+
+
+def role_documents(template: Mapping[str, Any], context: Context) -> dict[str, dict[str, Any]]:
+    """Each function role's identity policy, resolved, by the role's logical id: one
+    document (`Version`, `Statement`) holding the statements of all its inline policies.
 
     Only inline documents are read; a SAM policy template or a managed policy is refused
     (`RolePolicyError`) rather than ignored. An Allow statement naming a resource the local
     stack does not have (no local value for it) is left out: it can only allow calls on
     that resource, and none can be made here. A Deny that cannot be resolved is refused.
+    Every statement is checked as IAM would check it, so a bad one stops the stack here.
     """
     resources = template.get("Resources", {})
-    found: dict[str, tuple[IamStatement, ...]] = {}
+    found: dict[str, list[Any]] = {}
     for function, role in function_roles(template).items():
         policies = (resources[function].get("Properties") or {}).get("Policies", [])
         documents = policies if isinstance(policies, list) else [policies]
-        statements: list[IamStatement] = []
+        statements = found.setdefault(role, [])
         for index, document in enumerate(documents):
             where = f"Resources.{function}.Properties.Policies[{index}]"
             if not isinstance(document, dict) or "Statement" not in document:
                 raise RolePolicyError(where, "only inline policy documents are evaluated")
             statements.extend(_resolved_statements(document, context, where))
-        found[role] = found.get(role, ()) + tuple(statements)
-    return found
+    documents_by_role = {
+        role: {"Version": POLICY_VERSION, "Statement": statements}
+        for role, statements in found.items()
+    }
+    statements_of(documents_by_role)
+    return documents_by_role
 
 
-def _resolved_statements(
-    document: Mapping[str, Any], context: Context, where: str
-) -> list[IamStatement]:
+def statements_of(documents: Mapping[str, Any]) -> dict[str, tuple[IamStatement, ...]]:
+    """The statements of each role's document (as `role_documents` gives them)."""
+    return {
+        role: tuple(parse_statements(document)) if document["Statement"] else ()
+        for role, document in documents.items()
+    }
+
+
+def _resolved_statements(document: Mapping[str, Any], context: Context, where: str) -> list[Any]:
     raw = document["Statement"]
     kept = []
     for index, statement in enumerate(raw if isinstance(raw, list) else [raw]):
@@ -116,9 +138,30 @@ def _resolved_statements(
         except TemplateError:
             if not isinstance(statement, dict) or statement.get("Effect") != Effect.ALLOW:
                 raise
-    if not kept:
-        return []
-    return list(parse_statements({**document, "Statement": kept}))
+    if kept:
+        parse_statements({**document, "Statement": kept})  # each document's own errors
+    return kept
+
+
+def write_role_policies(state_dir: Path, documents: Mapping[str, Any]) -> Path:
+    """Record the roles' resolved policies for the stack's other processes (the data plane
+    authorizes in a process of its own): `<state>/role-policies.json`, private."""
+    path = state_dir / ROLE_POLICIES_FILE
+    write_private(path, json.dumps(documents, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_role_policies(state_dir: Path) -> dict[str, tuple[IamStatement, ...]]:
+    """The roles' statements `write_role_policies` recorded; none when nothing is recorded,
+    so that every role's call is refused rather than any allowed."""
+    path = state_dir / ROLE_POLICIES_FILE
+    try:
+        documents = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as error:
+        raise RolePolicyError(str(path), f"not JSON: {error}") from None
+    return statements_of(documents)
 
 
 # ---------------------------------------------------------------- the requests
@@ -203,9 +246,12 @@ def _scheduler(
 ) -> tuple[Check, ...] | None:
     match segments:
         case ["schedules", name] if method in _SCHEDULE_ACTIONS:
-            group = query.get("groupName") or DEFAULT_SCHEDULE_GROUP
+            # Create and Update name the group in the body; Get and Delete in the query.
+            writes = method in ("POST", "PUT")
+            named = _json(body).get("GroupName") if writes else query.get("groupName")
+            group = named if isinstance(named, str) and named else DEFAULT_SCHEDULE_GROUP
             schedule = Check(_SCHEDULE_ACTIONS[method], arns.scheduler(f"schedule/{group}/{name}"))
-            role = _target_role(body) if method in ("POST", "PUT") else None
+            role = _target_role(body) if writes else None
             if role is None:
                 return (schedule,)
             return (schedule, Check("iam:PassRole", role, {PASSED_TO_SERVICE: SCHEDULER_SERVICE}))

@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import base64
 import configparser
-import contextlib
 import io
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.adapters.private_files import PRIVATE_FILE, open_private
+from swan.adapters.private_files import PRIVATE_FILE, write_private
 from swan.core.errors import SwanError
 from swan.local.sigv4 import SigningKey
 
@@ -121,7 +119,7 @@ def load_or_create(state_dir: Path, roles: Iterable[str]) -> StackCredentials:
             changed = True
     if changed:
         state_dir.mkdir(parents=True, exist_ok=True)
-        _write_private(path, json.dumps({"admin": admin, "roles": issued}, indent=2) + "\n")
+        write_private(path, json.dumps({"admin": admin, "roles": issued}, indent=2) + "\n")
     return StackCredentials(
         admin=_key(admin, f"arn:aws:iam::{ACCOUNT_ID}:user/{ADMIN_USER}", path),
         roles={
@@ -156,8 +154,8 @@ def write_profile(
     }
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path, keys_path = state_dir / "aws-config", state_dir / "aws-credentials"
-    _write_private(keys_path, _text(keys))
-    _write_private(config_path, _text(config))
+    write_private(keys_path, _text(keys))
+    write_private(config_path, _text(config))
     return config_path, keys_path
 
 
@@ -197,21 +195,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise CredentialsFileError(path, "not a JSON object")
     return document
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` as 0600 from its first byte: a temporary file created 0600,
-    then renamed over `path`, so no reader ever sees it wider or half written."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = open_private(temporary, os.O_WRONLY | os.O_EXCL)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
 
 
 def _text(parser: configparser.ConfigParser) -> str:

@@ -453,7 +453,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--credentials-dir",
         type=Path,
-        help="take only iot-data requests signed (SigV4) by the keys of this state directory",
+        help="take only iot-data requests signed (SigV4) by the keys of this state directory"
+        " and allowed by the signer's role (its role-policies.json)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
@@ -507,16 +508,19 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _signatures(options: argparse.Namespace) -> Callable[[HttpRequest], None] | None:
-    """The data plane's check: SigV4 by the stack's keys, when it has a state directory."""
+    """The data plane's check, when it has a state directory: SigV4 by the stack's keys,
+    and each call allowed by the signer's role (as the stack recorded the roles)."""
     if options.credentials_dir is None:
         return None
+    from swan.local.authorization import read_role_policies  # noqa: PLC0415
     from swan.local.credentials import load_or_create  # noqa: PLC0415
     from swan.local.signed import require_signature  # noqa: PLC0415
     from swan.local.sigv4 import iot_data_api  # noqa: PLC0415
     from swan.local.template import LOCAL_REGION  # noqa: PLC0415
 
     keys = load_or_create(options.credentials_dir, ())
-    return require_signature(iot_data_api(LOCAL_REGION), keys.lookup)
+    roles = read_role_policies(options.credentials_dir)
+    return require_signature(iot_data_api(LOCAL_REGION), keys.lookup, roles=roles)
 
 
 def _give_large_blocks_back() -> None:

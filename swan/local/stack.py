@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
 from swan.adapters.private_files import private_directory
+from swan.certs.authority import certificate_id
 from swan.certs.files import CertificateStore
 from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
 from swan.core.topics import WEB_SENDER
+from swan.local.authorization import role_documents, statements_of, write_role_policies
 from swan.local.controlplane import ControlPlane
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
 from swan.local.functions import FunctionHost
@@ -176,10 +178,16 @@ class LocalStack:
         now = datetime.now(UTC)
         self.certs.ensure_server(now=now)
         self.certs.write_crl(now=now)
-        template, deployment = local_deployment(self.template, self._parameters())
+        # As `swan deploy` names the registered device CA: the register role may describe it.
+        device_ca = certificate_id(self.certs.load_ca().certificate)
+        parameters = self._parameters() | {"DeviceCaCertificateId": device_ca}
+        template, deployment = local_deployment(self.template, parameters)
         roles = function_roles(template)
         keys = load_or_create(self.state_dir, roles.values())
         self.credentials = keys
+        policies = role_documents(template, deployment.context)
+        write_role_policies(self.state_dir, policies)  # the data plane's process reads them
+        statements = statements_of(policies)
         region = deployment.context.region
         plan = broker_plan(self.state_dir, deployment)
         broker = self._started(Mosquitto(plan))
@@ -199,7 +207,9 @@ class LocalStack:
             )
         )
         controlplane = ControlPlane(identity.registry, self.clock, port=self.ports.iot)
-        controlplane.api.server.check = require_signature(iot_api(region), keys.lookup)
+        controlplane.api.server.check = require_signature(
+            iot_api(region), keys.lookup, roles=statements
+        )
         self._started(controlplane)
         shadows = self._started(
             ShadowServiceProcess(
@@ -214,7 +224,9 @@ class LocalStack:
         scheduler = LocalScheduler(
             self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
         )
-        scheduler.api.server.check = require_signature(scheduler_api(region), keys.lookup)
+        scheduler.api.server.check = require_signature(
+            scheduler_api(region), keys.lookup, roles=statements
+        )
         self._started(scheduler)
         environment = self._environment(shadows.url, scheduler.url, controlplane.url)
         host = FunctionHost(

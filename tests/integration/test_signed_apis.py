@@ -95,9 +95,15 @@ def test_a_functions_role_key_signs_for_it(stack):
         role.secret_access_key,
         role.session_token,
     )
-    with pytest.raises(ClientError) as answered:
+    read_the_button = status(lambda c: c.get_thing_shadow(thingName="button"), iot_data)
+    assert read_the_button in (200, 404)  # its role's to read: found or not, not refused
+    with pytest.raises(ClientError) as refused:  # signed well, but not its role's to read
         iot_data.get_thing_shadow(thingName="nobody-pushed-this")
-    assert answered.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+    assert (
+        "is not authorized to perform: iot:GetThingShadow"
+        in refused.value.response["Error"]["Message"]
+    )
 
 
 def test_a_role_key_without_its_session_token_is_refused(stack):

@@ -54,8 +54,10 @@ def names(stack):
     }
 
 
-def schedule_body(role_arn=LOCAL_ROLE_ARN):
-    return json.dumps({"Target": {"Arn": "arn:x", "RoleArn": role_arn}}).encode()
+def schedule_body(role_arn=LOCAL_ROLE_ARN, group=None):
+    """A CreateSchedule or UpdateSchedule body: these name the group in the body."""
+    body = {"Target": {"Arn": "arn:x", "RoleArn": role_arn}}
+    return json.dumps(body | ({"GroupName": group} if group else {})).encode()
 
 
 def checks(api, method, path, query=None, body=b"", headers=None):
@@ -92,8 +94,8 @@ def test_the_countdown_roles_set_the_expiry_alarm_passing_its_role_to_the_schedu
             "scheduler",
             method,
             f"/schedules/{names['schedule']}",
-            {"groupName": names["group"]},
-            schedule_body(),
+            {},
+            schedule_body(group=names["group"]),
         )
         assert found[1] == Check(
             "iam:PassRole", LOCAL_ROLE_ARN, {"iam:PassedToService": "scheduler.amazonaws.com"}
@@ -172,10 +174,8 @@ def test_the_expiry_alarm_role_may_be_passed_to_the_scheduler_only(roles):
 
 
 def test_no_other_role_may_be_passed_to_a_schedule(roles, names):
-    body = schedule_body("arn:aws:iam::000000000000:role/admin")
-    found = checks(
-        "scheduler", "POST", f"/schedules/{names['schedule']}", {"groupName": names["group"]}, body
-    )
+    body = schedule_body("arn:aws:iam::000000000000:role/admin", names["group"])
+    found = checks("scheduler", "POST", f"/schedules/{names['schedule']}", {}, body)
     refused = denied(EXPIRE, roles, "scheduler", found)
     assert (refused.action, refused.error_type) == ("iam:PassRole", "AccessDeniedException")
 
@@ -190,15 +190,36 @@ def test_no_other_role_may_be_passed_to_a_schedule(roles, names):
     ],
 )
 def test_the_alarm_roles_touch_no_other_schedule(roles, names, method, name, group):
-    query = {"groupName": names["group"]} if group else {}
+    writes = method == "POST"
+    group_name = names["group"] if group else None
     found = checks(
         "scheduler",
         method,
         f"/schedules/{names[name] if name != 'other' else 'x'}",
-        query,
-        schedule_body(),
+        {"groupName": group_name} if group_name and not writes else {},
+        schedule_body(group=group_name if writes else None),
     )
     denied(EXPIRE, roles, "scheduler", found)
+
+
+def test_a_schedule_write_names_its_group_in_the_body_a_read_in_the_query(names):
+    # As botocore's model sends GroupName: in the body of Create and Update, the query of
+    # Get and Delete; the other place is not read.
+    group, schedule = names["group"], names["schedule"]
+    where = f"arn:aws:scheduler:us-east-1:000000000000:schedule/{{}}/{schedule}"
+    body, query = schedule_body(group=group), {"groupName": group}
+    assert checks("scheduler", "PUT", f"/schedules/{schedule}", {}, body)[0].resource == (
+        where.format(group)
+    )
+    assert checks("scheduler", "PUT", f"/schedules/{schedule}", query, schedule_body())[
+        0
+    ].resource == where.format("default")
+    assert checks("scheduler", "GET", f"/schedules/{schedule}", query, b"")[0].resource == (
+        where.format(group)
+    )
+    assert checks("scheduler", "DELETE", f"/schedules/{schedule}", {}, body)[0].resource == (
+        where.format("default")
+    )
 
 
 def test_a_permission_removed_from_the_template_is_refused(stack):
