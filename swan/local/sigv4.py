@@ -74,6 +74,7 @@ class SigningKey:
     principal_arn: str
     session_token: str | None = None  # temporary credentials (a role's) carry one
     expires_at: datetime | None = None
+    identity_id: str | None = None  # a Cognito identity's credentials: `<region>:<uuid>`
 
 
 @dataclass(frozen=True)
