@@ -14,8 +14,14 @@ reference_policies_evaluation-logic.html) and the JSON element reference
   case-sensitive, values are. Several values of one key: any may match; several keys or
   operators: all must match; a key missing from the context does not match
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
-  Other operators and set qualifiers are refused with `UnsupportedPolicyError`: ignoring a
-  condition would allow more than AWS does.
+  A context value is text, or a tuple of texts for a multivalued key (a Cognito token's
+  `amr`). `ForAnyValue:` before an operator holds when at least one of the request's values
+  matches one of the policy's; an empty or missing key does not match. A plain operator
+  compares one value and never matches a multivalued key, and a multivalued key is no
+  policy variable ("Single-valued vs. multivalued context keys":
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+  Other operators and set qualifiers (`ForAllValues:`) are refused with
+  `UnsupportedPolicyError`: ignoring a condition would allow more than AWS does.
 """
 
 from __future__ import annotations
@@ -39,9 +45,12 @@ from swan.core.policy import (
 
 STRING_EQUALS: Final = "StringEquals"
 STRING_LIKE: Final = "StringLike"
+FOR_ANY_VALUE: Final = "ForAnyValue:"
 _OPERATORS: Final = frozenset((STRING_EQUALS, STRING_LIKE))
 
-RequestContext = Mapping[str, str]
+ContextValue = str | tuple[str, ...]
+"""One key's value in a request: text, or a tuple of texts for a multivalued key."""
+RequestContext = Mapping[str, ContextValue]
 """Condition keys and their values for one request (keys in any case)."""
 
 
@@ -52,12 +61,18 @@ class Condition:
     operator: str
     key: str
     values: tuple[str, ...]
+    for_any_value: bool = False  # the `ForAnyValue:` set qualifier
 
-    def holds(self, context: Mapping[str, str]) -> bool:
+    def holds(self, context: RequestContext) -> bool:
         """`context` is keyed by casefolded names."""
         value = context.get(self.key.casefold())
         if value is None:
             return False
+        if isinstance(value, tuple):
+            return self.for_any_value and any(self._matches(item) for item in value)
+        return self._matches(value)
+
+    def _matches(self, value: str) -> bool:
         if self.operator == STRING_EQUALS:
             return value in self.values
         return any(glob_matches(plain_glob(pattern), value) for pattern in self.values)
@@ -73,7 +88,7 @@ class IamStatement:
     not_resource: bool = False
     sid: str | None = None
 
-    def applies(self, action: str, resource_arn: str, context: Mapping[str, str]) -> bool:
+    def applies(self, action: str, resource_arn: str, context: RequestContext) -> bool:
         """`context` is keyed by casefolded names."""
         wanted = action.casefold()
         listed = any(glob_matches(plain_glob(p.casefold()), wanted) for p in self.actions)
@@ -85,12 +100,12 @@ class IamStatement:
         return all(condition.holds(context) for condition in self.conditions)
 
 
-def _resource_matches(entry: str, resource_arn: str, context: Mapping[str, str]) -> bool:
+def _resource_matches(entry: str, resource_arn: str, context: RequestContext) -> bool:
     globs: list[Any] = []
     for atom in parse_resource(entry):
         if isinstance(atom, Variable):
             value = context.get(atom.name.casefold())
-            if value is None:
+            if not isinstance(value, str):  # missing, or multivalued: no policy variable
                 return False
             globs.extend(value)  # literal characters: a `*` in a value is no wildcard
         else:
@@ -142,12 +157,14 @@ def _conditions(block: Any, where: str) -> tuple[Condition, ...]:
         raise PolicyDocumentError(where, "a Condition block is a JSON object")
     found: list[Condition] = []
     for operator, entries in block.items():
-        if operator not in _OPERATORS:
+        for_any_value = operator.startswith(FOR_ANY_VALUE)
+        base = operator.removeprefix(FOR_ANY_VALUE)
+        if base not in _OPERATORS:
             raise UnsupportedPolicyError(f"{where}.{operator}", "operator not evaluated here")
         if not isinstance(entries, Mapping) or not entries:
             raise PolicyDocumentError(f"{where}.{operator}", "expected keys and their values")
         found.extend(
-            Condition(operator, key, _texts(values, f"{where}.{operator}.{key}"))
+            Condition(base, key, _texts(values, f"{where}.{operator}.{key}"), for_any_value)
             for key, values in entries.items()
         )
     return tuple(found)

@@ -135,8 +135,50 @@ def test_documents_iam_refuses_are_refused(document):
 
 
 @pytest.mark.parametrize(
-    "operator", ["StringNotEquals", "ForAnyValue:StringLike", "ArnLike", "Bool"]
+    "operator", ["StringNotEquals", "ForAllValues:StringLike", "ForAnyValue:Bool", "ArnLike"]
 )
 def test_condition_operators_not_evaluated_are_refused_not_ignored(operator):
     with pytest.raises(UnsupportedPolicyError):
         parse_statements(policy(allow("*", "*", Condition={operator: {"a:b": "c"}})))
+
+
+COGNITO_AMR = "cognito-identity.amazonaws.com:amr"
+
+
+def test_for_any_value_holds_when_one_of_the_requests_values_matches_one_of_the_policys():
+    condition = {"ForAnyValue:StringLike": {COGNITO_AMR: ["unauth*", "graph.facebook.com"]}}
+    document = policy(allow("sts:*", "*", Condition=condition))
+    both = {COGNITO_AMR: ("authenticated", "graph.facebook.com")}
+    assert decide(document, "sts:x", ROLE, both) is Decision.ALLOW
+    assert decide(document, "sts:x", ROLE, {COGNITO_AMR: ("unauthenticated",)}) is Decision.ALLOW
+    assert decide(document, "sts:x", ROLE, {COGNITO_AMR: ("authenticated",)}) is (
+        Decision.IMPLICIT_DENY
+    )
+
+
+def test_for_any_value_over_an_empty_or_missing_key_does_not_match():
+    condition = {"ForAnyValue:StringEquals": {COGNITO_AMR: "unauthenticated"}}
+    document = policy(allow("sts:*", "*", Condition=condition))
+    assert decide(document, "sts:x", ROLE, {COGNITO_AMR: ()}) is Decision.IMPLICIT_DENY
+    assert decide(document, "sts:x", ROLE) is Decision.IMPLICIT_DENY
+
+
+def test_for_any_value_takes_a_single_value_as_a_set_of_one():
+    condition = {"ForAnyValue:StringEquals": {COGNITO_AMR: "unauthenticated"}}
+    document = policy(allow("sts:*", "*", Condition=condition))
+    assert decide(document, "sts:x", ROLE, {COGNITO_AMR: "unauthenticated"}) is Decision.ALLOW
+
+
+def test_a_plain_operator_never_matches_a_multivalued_key():
+    condition = {"StringEquals": {COGNITO_AMR: "unauthenticated"}}
+    document = policy(allow("sts:*", "*", Condition=condition))
+    assert decide(document, "sts:x", ROLE, {COGNITO_AMR: ("unauthenticated",)}) is (
+        Decision.IMPLICIT_DENY
+    )
+
+
+def test_a_multivalued_key_is_no_policy_variable():
+    document = policy(allow("iot:*", "arn:aws:iot:*:thing/${aws:username}"))
+    assert decide(document, "iot:x", THING, {"aws:username": ("button",)}) is (
+        Decision.IMPLICIT_DENY
+    )
