@@ -86,14 +86,23 @@ class AclSyntaxError(SwanError, ValueError):
 
 
 def listener_context(
-    region: str, account: str, partition: str = "aws", *, things: bool
+    region: str, account: str, partition: str = "aws", *, things: bool, identities: bool = False
 ) -> PolicyContext:
     """The context to derive one listener's ACL in: every client is `%c`.
 
     With `things`, each client is a thing whose name is its client id (the gateway's rule);
-    without, no thing is attached and thing policy variables match nothing, as in AWS.
+    without, no thing is attached and thing policy variables match nothing, as in AWS. With
+    `identities`, each client is a Cognito identity connected with its identity id as client
+    id (its role allows no other), so `${cognito-identity.amazonaws.com:sub}` is `%c` too.
     """
-    return PolicyContext(CLIENT_ID if things else None, CLIENT_ID, region, account, partition)
+    return PolicyContext(
+        CLIENT_ID if things else None,
+        CLIENT_ID,
+        region,
+        account,
+        partition,
+        cognito_identity=CLIENT_ID if identities else None,
+    )
 
 
 # ---------------------------------------------------------------- policies -> ACL

@@ -13,3 +13,5 @@ POLICY_NAME: Final = re.compile(r"[a-zA-Z0-9_+=,.@-]{1,128}")
 BUTTON_SERIAL: Final = re.compile(r"[a-zA-Z0-9]{1,64}")
 # A certificate id is the SHA-256 of the certificate's DER bytes, in lowercase hex.
 CERTIFICATE_ID: Final = re.compile(r"[0-9a-f]{64}")
+# botocore's cognito-identity IdentityId: `[\w-]+:[0-9a-f-]+`, 1-55 (`<region>:<uuid>`).
+COGNITO_IDENTITY_ID: Final = re.compile(r"(?=.{1,55}$)[a-zA-Z0-9_-]+:[0-9a-f-]+")

@@ -11,9 +11,11 @@ What is modelled, after the AWS IoT Core and IAM policy references:
   including `/` and `:`, `?` exactly one. MQTT's `+` and `#` have no special meaning in a
   policy, in `topic/` and `topicfilter/` resources alike: a `topicfilter/a/+` entry allows
   subscribing to the filter `a/+` itself, not to `a/b`.
-- Policy variables, substituted before matching: `${iot:ClientId}` and
-  `${iot:Connection.Thing.ThingName}` (the latter only when a thing is attached to the
-  principal), and `${*}`, `${?}`, `${$}` for the literal characters. A resource entry with
+- Policy variables, substituted before matching: `${iot:ClientId}`,
+  `${iot:Connection.Thing.ThingName}` (only when a thing is attached to the principal) and
+  `${cognito-identity.amazonaws.com:sub}` (only for a Cognito identity's credentials: its
+  identity id; "IAM policy elements: Variables and tags", IAM User Guide), and `${*}`,
+  `${?}`, `${$}` for the literal characters. A resource entry with
   a variable that is unknown or has no value matches nothing ("this variable won't be
   resolved and will result in an access denied error", AWS's thing policy examples).
   Substituted values are literal: a `*` in a client id is not a wildcard.
@@ -42,6 +44,7 @@ RECEIVE: Final = "iot:Receive"
 
 CLIENT_ID_VARIABLE: Final = "iot:ClientId"
 THING_NAME_VARIABLE: Final = "iot:Connection.Thing.ThingName"
+COGNITO_IDENTITY_VARIABLE: Final = "cognito-identity.amazonaws.com:sub"
 _LITERAL_VARIABLES: Final = {"*": "*", "?": "?", "$": "$"}
 _VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
 
@@ -108,7 +111,8 @@ class PolicyContext:
     """Who asks, and where: the values policy variables and ARNs are made of.
 
     `thing_name` is None when no thing is attached to the principal (a Cognito identity,
-    say): `${iot:Connection.Thing.ThingName}` then has no value.
+    say): `${iot:Connection.Thing.ThingName}` then has no value. `cognito_identity` is the
+    identity id of a Cognito identity's credentials, None for any other principal.
     """
 
     thing_name: str | None
@@ -116,6 +120,7 @@ class PolicyContext:
     region: str
     account: str
     partition: str = "aws"
+    cognito_identity: str | None = None
 
     def variable(self, name: str) -> str | None:
         """The value of the policy variable `name`, or None if unknown or unavailable."""
@@ -124,6 +129,8 @@ class PolicyContext:
             return self.client_id
         if wanted == THING_NAME_VARIABLE.casefold():
             return self.thing_name
+        if wanted == COGNITO_IDENTITY_VARIABLE.casefold():
+            return self.cognito_identity
         return None
 
     def arn(self, resource: str) -> str:

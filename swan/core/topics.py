@@ -123,6 +123,12 @@ def validate_button_serial(serial: str) -> None:
         raise InvalidTopicError(serial, "a button serial is 1-64 letters and digits")
 
 
+def validate_identity_id(identity_id: str) -> None:
+    """Raise `InvalidTopicError` unless `identity_id` is a Cognito identity id."""
+    if not names.COGNITO_IDENTITY_ID.fullmatch(identity_id):
+        raise InvalidTopicError(identity_id, "a Cognito identity id is <region>:<uuid>")
+
+
 def validate_certificate_id(certificate_id: str) -> None:
     """Raise `InvalidTopicError` unless `certificate_id` is an AWS certificate id."""
     if not names.CERTIFICATE_ID.fullmatch(certificate_id):
@@ -189,10 +195,24 @@ _PUSH_TOPIC: Final = re.compile(
 
 @dataclass(frozen=True)
 class PushTopic:
-    """A parsed push topic: who sent the request, and the outcome if it is a reply."""
+    """A parsed push topic: who sent the request, and the outcome if it is a reply.
+
+    `identity` says the sender is a browser's Cognito identity (its id is `sender`), which
+    pushes on `swan/web/<identity id>/push`: a topic its role lets only that identity use.
+    """
 
     sender: str
     outcome: PushOutcome | None = None
+    identity: bool = False
+
+    @property
+    def request(self) -> str:
+        """The topic the sender's push requests go on."""
+        return identity_push_topic(self.sender) if self.identity else push_topic(self.sender)
+
+    def reply(self, outcome: PushOutcome) -> str:
+        """The topic the answer to the sender's push request goes on."""
+        return _join(self.request, outcome)
 
 
 def push_topic(sender: str) -> str:
@@ -208,15 +228,34 @@ def push_reply_topic(sender: str, outcome: PushOutcome) -> str:
 
 WEB_PUSH: Final = push_topic(WEB_SENDER)
 
+_IDENTITY_PREFIX: Final = "swan/web"
+_IDENTITY_PUSH: Final = "push"
+IDENTITY_PUSH_REQUESTS: Final = _join(_IDENTITY_PREFIX, SINGLE_LEVEL, _IDENTITY_PUSH)
+_IDENTITY_PUSH_TOPIC: Final = re.compile(
+    rf"{_IDENTITY_PREFIX}/(?P<sender>{_ANY_LEVEL})/{_IDENTITY_PUSH}"
+    rf"(?:/(?P<outcome>{_one_of(PushOutcome)}))?"
+)
+
+
+def identity_push_topic(identity_id: str) -> str:
+    """The topic a browser's Cognito identity publishes its pushes on."""
+    validate_identity_id(identity_id)
+    return _join(_IDENTITY_PREFIX, identity_id, _IDENTITY_PUSH)
+
 
 def parse_push_topic(topic: str) -> PushTopic | None:
-    """Parse a push request or reply topic; None for any other topic."""
-    found = _PUSH_TOPIC.fullmatch(topic)
-    if found is None:
+    """Parse a push request or reply topic (a device's or an identity's); None for any
+    other topic."""
+    if found := _PUSH_TOPIC.fullmatch(topic):
+        validate_thing_name(found["sender"])
+        identity = False
+    elif found := _IDENTITY_PUSH_TOPIC.fullmatch(topic):
+        validate_identity_id(found["sender"])
+        identity = True
+    else:
         return None
-    validate_thing_name(found["sender"])
     outcome = None if found["outcome"] is None else PushOutcome(found["outcome"])
-    return PushTopic(found["sender"], outcome)
+    return PushTopic(found["sender"], outcome, identity=identity)
 
 
 # ---------------------------------------------------------------- device shadows

@@ -65,7 +65,7 @@ def handle_event(event: Mapping[str, Any], ports: Ports) -> dict[str, Any]:
             return handle_click(serial, event, ports)
         push_topic = topics.parse_push_topic(topic)
         if push_topic is not None and push_topic.outcome is None:
-            return handle_push_request(push_topic.sender, event, ports)
+            return handle_push_request(push_topic, event, ports)
     except InvalidTopicError as error:
         log.warning("ignored a message on a bad topic: %s", error)
         ports.history.count("bad_topic")
@@ -92,25 +92,33 @@ def handle_click(serial: str, event: Mapping[str, Any], ports: Ports) -> dict[st
     return _summary(outcome)
 
 
-def handle_push_request(sender: str, event: Mapping[str, Any], ports: Ports) -> dict[str, Any]:
-    """A push request on `swan/push/<sender>`, answered on `.../accepted` or `/rejected`."""
+def handle_push_request(
+    topic: topics.PushTopic, event: Mapping[str, Any], ports: Ports
+) -> dict[str, Any]:
+    """A push request on `swan/push/<sender>` (a device, or the local web backend) or
+    `swan/web/<identity id>/push` (a browser's Cognito identity), answered on the topic's
+    `/accepted` or `/rejected`. Whom the rate limit counts comes from the topic, which the
+    sender's policy or role vouches for, never from the payload."""
     try:
-        request = _parse_request(sender, event)
+        request = _parse_request(topic, event)
     except InvalidPayloadError as error:
         ports.history.count("malformed_push_request")
         token = PushRequest.answerable_token(_payload(event))
-        _reply(ports, sender, PushRejected(token, "invalid_request", str(error)))
+        _reply(ports, topic, PushRejected(token, "invalid_request", str(error)))
         return {"outcome": "malformed", "reason": str(error)}
-    if request.source == "web":
+    if topic.identity:
+        by, principal = "web", identity_principal(topic.sender)
+    elif request.source == "web":
+        # The local web backend, one connection for every browser: its word for which.
         by, principal = "web", f"web/{request.session or 'anonymous'}"
     else:
-        by, principal = sender, device_principal(sender)
+        by, principal = topic.sender, device_principal(topic.sender)
     push = Push(ports.clock.now(), by, request.source, "SINGLE", code=request.code)
     outcome = push_button(ports, push, principal=principal, client_token=request.client_token)
     if isinstance(outcome, Refused):
         _reply(
             ports,
-            sender,
+            topic,
             PushRejected(
                 request.client_token, outcome.reason, outcome.message, outcome.retry_after
             ),
@@ -118,7 +126,7 @@ def handle_push_request(sender: str, event: Mapping[str, Any], ports: Ports) -> 
     else:
         _reply(
             ports,
-            sender,
+            topic,
             PushAccepted(request.client_token, outcome.deadline, outcome.number),
         )
     return _summary(outcome)
@@ -130,11 +138,19 @@ def device_principal(thing: str) -> str:
     return f"thing/{thing}"
 
 
-def _parse_request(sender: str, event: Mapping[str, Any]) -> PushRequest:
+def identity_principal(identity_id: str) -> str:
+    """Whom the rate limit counts for a browser: its Cognito identity."""
+    return f"identity/{identity_id}"
+
+
+def _parse_request(topic: topics.PushTopic, event: Mapping[str, Any]) -> PushRequest:
     request = PushRequest.from_payload(_payload(event))
-    if (sender == topics.WEB_SENDER) != (request.source == "web"):
+    web_topic = topic.identity or topic.sender == topics.WEB_SENDER
+    if web_topic != (request.source == "web"):
         raise InvalidPayloadError(
-            PushRequest.KIND, "source", "'web' comes only from the web backend's topic"
+            PushRequest.KIND,
+            "source",
+            "'web' comes only from a browser's or the web backend's topic",
         )
     return request
 
@@ -235,10 +251,10 @@ def _payload(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in ("topic", "receivedAt", "clientId")}
 
 
-def _reply(ports: Ports, sender: str, reply: PushAccepted | PushRejected) -> None:
+def _reply(ports: Ports, topic: topics.PushTopic, reply: PushAccepted | PushRejected) -> None:
     accepted = isinstance(reply, PushAccepted)
     outcome = topics.PushOutcome.ACCEPTED if accepted else topics.PushOutcome.REJECTED
-    ports.publisher.publish(topics.push_reply_topic(sender, outcome), reply.to_payload())
+    ports.publisher.publish(topic.reply(outcome), reply.to_payload())
 
 
 def _summary(outcome: Written | Refused) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def test_each_function_and_its_generated_role_and_rules_are_measured():
         assert f"Resources.{function}.Properties.FunctionName" in wheres
         assert any(f"SAM's {function}Role" in where for where in wheres)
     rules = [w for w in wheres if "Events." in w]
-    assert len(rules) == 3  # ButtonClick, PushRequest, CertificateRegistered
+    assert len(rules) == 4  # ButtonClick, PushRequest, IdentityPushRequest, CertificateRegistered
 
 
 def test_the_schedule_the_functions_create_is_named_in_their_policies():

@@ -1,7 +1,7 @@
 """Least privilege, read from sam/template.yaml: every role and IoT policy of the AWS
 deployment allows exactly the actions on exactly the resources listed here, nothing more;
-and the web backend's Cognito role agrees with `WebPolicy`, the one source of the local
-web ACL, as AWS IoT Core would evaluate both (swan.core.policy)."""
+and a browser's Cognito role reads the button shadow as `WebPolicy` lets the local web
+backend, and pushes only as itself, as AWS IoT Core would evaluate both (swan.core.policy)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from aws_support import template
 
-from swan.core.acl import listener_context, mosquitto_acl
+from swan.core.acl import Access, acl_allows, listener_context, mosquitto_acl
 from swan.core.policy import Decision, PolicyContext, Principal, evaluate
-from swan.local.policies import web_acl
-from swan.local.template import context_for, read_template, resolve
+from swan.local.template import context_for, resolve
 
 REGION, ACCOUNT, STACK = "eu-west-1", "111122223333", "swan"
 CA_ID = "ab" * 32
@@ -95,6 +94,8 @@ FUNCTION_GRANTS = {
         ["iot:Publish"],
         f"{IOT}:topic/swan/push/*/accepted",
         f"{IOT}:topic/swan/push/*/rejected",
+        f"{IOT}:topic/swan/web/*/push/accepted",
+        f"{IOT}:topic/swan/web/*/push/rejected",
     )
     | allow(
         ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], TABLE_ARN
@@ -174,7 +175,7 @@ def test_only_unauthenticated_identities_of_this_pool_get_the_web_role(aws):
     assert "CognitoIdentityProviders" not in pool
 
 
-# ---------------------------------------------------------------- the web backend's role
+# ---------------------------------------------------------------- a browser's identity
 
 
 def web_role_policy(aws) -> dict[str, Any]:
@@ -186,69 +187,82 @@ def web_iot_policy(aws) -> dict[str, Any]:
     return resolved(aws, "WebPolicy", "Properties", "PolicyDocument")
 
 
+SUB = "${cognito-identity.amazonaws.com:sub}"
+IDENTITY = f"{REGION}:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+OTHER_IDENTITY = f"{REGION}:00000000-1111-2222-3333-444444444444"
+SHADOW_READS = (
+    "$aws/things/button/shadow/get/accepted",
+    "$aws/things/button/shadow/get/rejected",
+    "$aws/things/button/shadow/update/documents",
+)
 WEB_ROLE_GRANTS = (
-    allow(["iot:Connect"], f"{IOT}:client/web.*")
+    allow(["iot:Connect"], f"{IOT}:client/{SUB}")
     | allow(
-        ["iot:Publish"], f"{IOT}:topic/swan/push/web", f"{IOT}:topic/$aws/things/button/shadow/get"
+        ["iot:Publish"],
+        f"{IOT}:topic/swan/web/{SUB}/push",
+        f"{IOT}:topic/$aws/things/button/shadow/get",
     )
     | allow(
         ["iot:Subscribe"],
-        *(
-            f"{IOT}:topicfilter/{topic}"
-            for topic in (
-                "swan/push/web/accepted",
-                "swan/push/web/rejected",
-                "$aws/things/button/shadow/get/accepted",
-                "$aws/things/button/shadow/get/rejected",
-                "$aws/things/button/shadow/update/documents",
-            )
-        ),
+        f"{IOT}:topicfilter/swan/web/{SUB}/push/accepted",
+        f"{IOT}:topicfilter/swan/web/{SUB}/push/rejected",
+        *(f"{IOT}:topicfilter/{topic}" for topic in SHADOW_READS),
     )
     | allow(
         ["iot:Receive"],
-        *(
-            f"{IOT}:topic/{topic}"
-            for topic in (
-                "swan/push/web/accepted",
-                "swan/push/web/rejected",
-                "$aws/things/button/shadow/get/accepted",
-                "$aws/things/button/shadow/get/rejected",
-                "$aws/things/button/shadow/update/documents",
-            )
-        ),
+        f"{IOT}:topic/swan/web/{SUB}/push/accepted",
+        f"{IOT}:topic/swan/web/{SUB}/push/rejected",
+        *(f"{IOT}:topic/{topic}" for topic in SHADOW_READS),
     )
 )
 
 
-def test_the_web_role_allows_nothing_but_the_web_backends_mqtt(aws):
+def identity(aws, identity_id=IDENTITY, client_id=None) -> Principal:
+    """A browser's Cognito identity, connected with `client_id` (its identity id)."""
+    context = PolicyContext(
+        None, client_id or identity_id, REGION, ACCOUNT, cognito_identity=identity_id
+    )
+    return Principal.of([web_role_policy(aws)], context)
+
+
+def test_the_web_role_allows_nothing_but_a_browsers_mqtt(aws):
     allowed = {grant for grant in grants([web_role_policy(aws)]) if grant[0] == "Allow"}
     assert allowed == WEB_ROLE_GRANTS
+    assert all(grant[0] == "Allow" for grant in grants([web_role_policy(aws)]))
 
 
-def test_the_web_role_is_the_web_policy_but_for_its_client_ids(aws):
-    role, policy = web_role_policy(aws), web_iot_policy(aws)
-    (role_connect,) = [s for s in role["Statement"] if s["Action"] == "iot:Connect"]
-    (policy_connect,) = [s for s in policy["Statement"] if s["Action"] == "iot:Connect"]
-    assert policy_connect["Resource"] == f"{IOT}:client/web"
-    assert role_connect["Resource"] == f"{IOT}:client/web.*"
-    assert {**role_connect, "Resource": policy_connect["Resource"]} == policy_connect
-    others = [s for s in role["Statement"] if s is not role_connect]
-    assert others == [s for s in policy["Statement"] if s is not policy_connect]
+@pytest.mark.parametrize(
+    ("client_id", "allowed"),
+    [
+        (IDENTITY, True),
+        (OTHER_IDENTITY, False),  # another browser: it keeps its connection
+        ("web", False),  # the local backend's fixed id
+        ("web.4f2a9c1e0b7d", False),
+        ("pi-kitchen", False),
+        ("G030JF0553648RUH", False),
+        ("button", False),
+    ],
+)
+def test_an_identity_connects_only_as_itself(aws, client_id, allowed):
+    assert identity(aws, client_id=client_id).can_connect() is allowed
 
 
-def test_the_web_role_derives_the_same_local_acl_as_the_web_policy(aws):
-    document, context = aws
-    deployment = read_template(document, context)
-    role_acl = mosquitto_acl(
-        [web_role_policy(aws)], listener_context(REGION, ACCOUNT, things=False)
-    )
-    assert role_acl == web_acl(deployment)
+def test_an_identity_pushes_and_hears_answers_only_on_its_own_topics(aws):
+    browser = identity(aws)
+    mine, theirs = f"swan/web/{IDENTITY}/push", f"swan/web/{OTHER_IDENTITY}/push"
+    assert browser.can_publish(mine)
+    assert not browser.can_publish(theirs)
+    for outcome in ("accepted", "rejected"):
+        assert browser.can_subscribe(f"{mine}/{outcome}")
+        assert browser.can_receive(f"{mine}/{outcome}")
+        assert not browser.can_subscribe(f"{theirs}/{outcome}")
+        assert not browser.can_receive(f"{theirs}/{outcome}")
+    assert not browser.can_subscribe("swan/web/+/push/accepted")
+    assert not browser.can_publish("swan/push/web")  # the local backend's topic
+    assert not browser.can_publish(f"swan/push/{IDENTITY}")  # a device's kind of topic
 
 
 TOPICS = [
-    "swan/push/web",
-    "swan/push/web/accepted",
-    "swan/push/web/rejected",
     "swan/push/pi-kitchen",
     "swan/push/pi-kitchen/accepted",
     "iotbutton/G030JF0553648RUH",
@@ -272,35 +286,30 @@ TOPICS = [
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_aws_decides_alike_for_the_web_role_and_the_web_policy(aws, topic):
-    on_aws = Principal.of(
-        [web_role_policy(aws)], PolicyContext(None, "web.4f2a9c", REGION, ACCOUNT)
-    )
+def test_an_identity_reads_the_button_shadow_as_the_local_backend_does(aws, topic):
+    """Apart from its own push topics, an identity may do what `WebPolicy` lets the local
+    web backend do: read the button shadow, nothing else."""
+    browser = identity(aws)
     local = Principal.of([web_iot_policy(aws)], PolicyContext(None, "web", REGION, ACCOUNT))
-    assert on_aws.can_publish(topic) == local.can_publish(topic)
-    assert on_aws.can_subscribe(topic) == local.can_subscribe(topic)
-    assert on_aws.can_receive(topic) == local.can_receive(topic)
+    assert browser.can_publish(topic) == local.can_publish(topic)
+    assert browser.can_subscribe(topic) == local.can_subscribe(topic)
+    assert browser.can_receive(topic) == local.can_receive(topic)
 
 
-@pytest.mark.parametrize(
-    ("client_id", "allowed"),
-    [
-        ("web.4f2a9c1e0b7d", True),
-        ("web.", True),
-        ("web", False),  # the local backend's fixed id is no AWS client id
-        ("web-kitchen", False),  # a thing may be named so; its device keeps its connection
-        ("pi-kitchen", False),
-        ("G030JF0553648RUH", False),
-        ("button", False),
-    ],
-)
-def test_the_web_role_connects_only_under_its_prefix(aws, client_id, allowed):
-    context = PolicyContext(None, client_id, REGION, ACCOUNT)
-    assert Principal.of([web_role_policy(aws)], context).can_connect() is allowed
+def test_the_web_role_derives_a_local_acl_for_identities(aws):
+    acl = mosquitto_acl(
+        [web_role_policy(aws)], listener_context(REGION, ACCOUNT, things=False, identities=True)
+    )
+    assert acl_allows(acl, IDENTITY, Access.WRITE, f"swan/web/{IDENTITY}/push")
+    assert not acl_allows(acl, IDENTITY, Access.WRITE, f"swan/web/{OTHER_IDENTITY}/push")
+    assert acl_allows(acl, IDENTITY, Access.READ, f"swan/web/{IDENTITY}/push/accepted")
+    assert not acl_allows(acl, IDENTITY, Access.READ, f"swan/web/{OTHER_IDENTITY}/push/accepted")
+    assert acl_allows(acl, IDENTITY, Access.READ, "$aws/things/button/shadow/update/documents")
+    assert not acl_allows(acl, IDENTITY, Access.WRITE, "$aws/things/button/shadow/update")
 
 
 def test_the_web_role_cannot_write_or_delete_the_button_shadow_over_http(aws):
-    context = PolicyContext(None, "web.x", REGION, ACCOUNT)
+    context = PolicyContext(None, IDENTITY, REGION, ACCOUNT, cognito_identity=IDENTITY)
     for action in ("iot:UpdateThingShadow", "iot:DeleteThingShadow", "iot:GetThingShadow"):
         decision = evaluate([web_role_policy(aws)], action, f"{IOT}:thing/button", context)
         assert decision is not Decision.ALLOW

@@ -93,6 +93,28 @@ def test_unregistered_device_uses_its_client_id():
     assert not device(None, client_id="client2")(policy).can_connect()
 
 
+SUB = "${cognito-identity.amazonaws.com:sub}"
+IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+
+
+def test_a_cognito_identity_is_held_to_resources_named_by_its_identity_id():
+    policy = document(
+        allow("iot:Connect", f"{ARN}:client/{SUB}"),
+        allow("iot:Publish", f"{ARN}:topic/swan/web/{SUB}/push"),
+    )
+    browser = device(None, client_id=IDENTITY, cognito_identity=IDENTITY)(policy)
+    assert browser.can_connect()
+    assert browser.can_publish(f"swan/web/{IDENTITY}/push")
+    assert not browser.can_publish("swan/web/us-east-1:0000/push")
+    other_client_id = device(None, client_id="web", cognito_identity=IDENTITY)(policy)
+    assert not other_client_id.can_connect()
+
+
+def test_the_cognito_variable_has_no_value_for_a_device():
+    policy = document(allow("iot:Connect", f"{ARN}:client/{SUB}"))
+    assert not device("pi-kitchen")(policy).can_connect()
+
+
 def test_a_client_id_of_plus_subscribes_to_the_filter_plus_as_the_guide_warns():
     policy = document(allow("iot:Subscribe", f"{ARN}:topicfilter/my/${{iot:ClientId}}/topic"))
     sly = device(None, client_id="+")(policy)

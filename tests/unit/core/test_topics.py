@@ -12,6 +12,7 @@ from swan.core.topics import (
     BUTTON_CLICKS,
     BUTTON_SHADOW,
     BUTTON_THING,
+    IDENTITY_PUSH_REQUESTS,
     JITR_EVENTS,
     MAX_TOPIC_BYTES,
     NAMED_SHADOW_REQUESTS,
@@ -27,6 +28,7 @@ from swan.core.topics import (
     ShadowTopic,
     ShadowTopics,
     button_topic,
+    identity_push_topic,
     jitr_topic,
     matches,
     parse_button_topic,
@@ -302,8 +304,50 @@ def test_push_topics_parse_back():
     assert parse_push_topic(reply) == PushTopic("cli-1", PushOutcome.REJECTED)
 
 
+IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+
+
+def test_an_identity_pushes_and_hears_back_on_its_own_topics():
+    assert identity_push_topic(IDENTITY) == f"swan/web/{IDENTITY}/push"
+    request = parse_push_topic(f"swan/web/{IDENTITY}/push")
+    assert request == PushTopic(IDENTITY, identity=True)
+    assert request.request == f"swan/web/{IDENTITY}/push"
+    assert request.reply(PushOutcome.ACCEPTED) == f"swan/web/{IDENTITY}/push/accepted"
+    assert parse_push_topic(request.reply(PushOutcome.REJECTED)) == PushTopic(
+        IDENTITY, PushOutcome.REJECTED, identity=True
+    )
+    assert matches(IDENTITY_PUSH_REQUESTS, request.request)
+    assert not matches(IDENTITY_PUSH_REQUESTS, request.reply(PushOutcome.ACCEPTED))
+
+
+def test_a_devices_push_topic_knows_its_replies():
+    parsed = parse_push_topic("swan/push/pi-kitchen")
+    assert parsed is not None
+    assert not parsed.identity
+    assert parsed.reply(PushOutcome.ACCEPTED) == "swan/push/pi-kitchen/accepted"
+
+
 @pytest.mark.parametrize(
-    "topic", ["swan/push", "swan/push/x/maybe", "swan/push/x/accepted/y", "iotbutton/x"]
+    "identity", ["", "pi-kitchen", "us-east-1:XYZ", "us east 1:ab", f"us-east-1:{'a' * 50}"]
+)
+def test_a_push_on_a_topic_with_no_identity_id_is_refused(identity):
+    with pytest.raises(InvalidTopicError, match="Cognito identity id"):
+        parse_push_topic(f"swan/web/{identity}/push")
+    with pytest.raises(InvalidTopicError, match="Cognito identity id"):
+        identity_push_topic(identity)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "swan/push",
+        "swan/push/x/maybe",
+        "swan/push/x/accepted/y",
+        "iotbutton/x",
+        "swan/web/x",
+        "swan/web/x/pull",
+        "swan/web/x/push/maybe",
+    ],
 )
 def test_other_topics_are_not_push_topics(topic):
     assert parse_push_topic(topic) is None

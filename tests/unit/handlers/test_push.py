@@ -115,6 +115,56 @@ def test_a_device_cannot_pretend_to_be_the_web(ports):
     assert reply["clientToken"] == "tok-1"
 
 
+ALICE = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+BOB = "us-east-1:00000000-1111-2222-3333-444444444444"
+
+
+def identity_request(identity, token="tok-1", **fields):
+    return {"clientToken": token, "source": "web", **fields} | {
+        "topic": f"swan/web/{identity}/push"
+    }
+
+
+def test_a_browsers_identity_is_answered_on_its_own_topic(ports, clock):
+    event = load_event("rule_push_request_identity")
+    assert handle_event(event, ports)["outcome"] == "accepted"
+    identity = event["topic"].split("/")[2]
+    assert ports.publisher.sent == [
+        (
+            f"swan/web/{identity}/push/accepted",
+            {"clientToken": event["clientToken"], "deadline": clock.now() + 6480, "pushes": 1},
+        )
+    ]
+    assert ports.shadow.read().countdown.last_push.by == "web"
+    assert ports.shadow.read().countdown.last_push.source == "web"
+
+
+def test_an_identity_is_rate_limited_by_its_topic_not_by_what_it_says(ports, clock):
+    assert handle_event(identity_request(ALICE, "1", session="a"), ports)["outcome"] == "accepted"
+    clock.advance(0.1)
+    # A new session (or browser id) in the payload is still the same identity.
+    refused = handle_event(identity_request(ALICE, "2", session="b"), ports)
+    assert refused["reason"] == "rate_limited"
+    topic, _ = ports.publisher.sent[-1]
+    assert topic == f"swan/web/{ALICE}/push/rejected"
+    clock.advance(0.1)
+    assert handle_event(identity_request(BOB, "3"), ports)["outcome"] == "accepted"
+
+
+def test_an_identity_must_say_it_pushes_from_the_web(ports):
+    outcome = handle_event(identity_request(ALICE, source="pi"), ports)
+    assert outcome["outcome"] == "malformed"
+    topic, reply = ports.publisher.sent[-1]
+    assert topic == f"swan/web/{ALICE}/push/rejected"
+    assert reply["reason"] == "invalid_request"
+
+
+def test_a_push_on_a_topic_with_no_identity_id_is_ignored_and_counted(ports):
+    outcome = handle_event(identity_request("not-an-identity"), ports)
+    assert outcome["outcome"] == "ignored"
+    assert ports.publisher.sent == []
+
+
 def test_a_request_without_a_token_is_rejected_without_one(ports):
     event = {"source": "pi", "topic": "swan/push/pi-kitchen"}
     handle_event(event, ports)
