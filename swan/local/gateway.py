@@ -114,6 +114,34 @@ class CertificateRegistry(Protocol):
     def on_ca_change(self, callback: Callable[[CaRecordLike], None]) -> None: ...
 
 
+class ByteSource(Protocol):
+    """What the relay reads a client from: a TLS stream, or a WebSocket's messages."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+    async def readexactly(self, n: int) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """What the relay writes a client (or the broker) to."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A client let in: `key` files its live connections (a certificate id, an access key
+    id), `principal` holds its policies, `upstream` is the broker listener it is piped to,
+    `touch` notes it was seen; `closes_at` (the loop's clock) ends it, if given."""
+
+    key: str
+    principal: Principal
+    upstream: Path
+    touch: Callable[[], None] = lambda: None
+    closes_at: float | None = None
+
+
 @dataclass(frozen=True)
 class GatewayPlan:
     host: str
@@ -152,7 +180,7 @@ class DeviceGateway:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-        self._live: dict[str, set[asyncio.StreamWriter]] = defaultdict(set)
+        self._live: dict[str, set[ByteSink]] = defaultdict(set)
         self.refused: dict[str, int] = defaultdict(int)  # reason -> count
         self.dropped: dict[str, int] = defaultdict(int)  # packets kept back: reason -> count
         self._handlers: set[asyncio.Task[None]] = set()
@@ -262,7 +290,7 @@ class DeviceGateway:
         if record is None:
             ca = self._registry.ca_for(certificate)
             if ca is None or ca.status != ACTIVE or not ca.auto_registration:
-                self._refuse("unknown certificate", certificate_id)
+                self.refuse("unknown certificate", f"certificate {certificate_id[:12]}...")
                 return None
             pem = certificate.public_bytes(Encoding.PEM)
             record = self._registry.register_certificate(
@@ -270,10 +298,11 @@ class DeviceGateway:
             )
         if record.status == PENDING_ACTIVATION:
             self._announce(record)
-            self._refuse("pending activation (just-in-time registration)", certificate_id)
+            why = "pending activation (just-in-time registration)"
+            self.refuse(why, f"certificate {certificate_id[:12]}...")
             return None
         if record.status != ACTIVE:
-            self._refuse(f"certificate {record.status}", certificate_id)
+            self.refuse(f"certificate {record.status}", f"certificate {certificate_id[:12]}...")
             return None
         return record
 
@@ -283,41 +312,71 @@ class DeviceGateway:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        packet = await self._read_connect(record, reader)
+        who = f"certificate {record.id[:12]}..."
+        packet = await self.read_connect(who, reader)
         if packet is None:
             return
         connect = parse_connect(packet)
         problem = self.limits.client_id_problem(connect.client_id)
         if problem is not None:
-            self._refuse(f"bad CONNECT: {problem}", record.id)
+            self.refuse(f"bad CONNECT: {problem}", who)
             return
         things = self._registry.principal_things(record.arn)
         if connect.client_id not in things:
             why = f"client id {connect.client_id!r} is not the certificate's thing {things}"
-            self._refuse(why, record.id)
+            self.refuse(why, who)
             return
         try:
             principal = self._principal(record, connect.client_id)
         except PolicyDocumentError as error:
-            self._refuse(f"an attached policy cannot be evaluated: {error}", record.id)
+            self.refuse(f"an attached policy cannot be evaluated: {error}", who)
             return
         if not principal.can_connect():
-            self._refuse("the certificate's policies do not allow this connect", record.id)
+            self.refuse("the certificate's policies do not allow this connect", who)
             return
-        if not self._may_leave_a_will(principal, connect.will_topic):
+
+        def touch() -> None:
+            self._registry.touch(record.id, self._clock.now())
+
+        await self.pipe(
+            Admitted(record.id, principal, self._upstream(record), touch),
+            packet,
+            reader,
+            writer,
+        )
+
+    async def pipe(
+        self,
+        admitted: Admitted,
+        packet: bytes,
+        reader: ByteSource,
+        writer: ByteSink,
+    ) -> None:
+        """Relay a client whose CONNECT (`packet`) its principal may make: refused if its
+        last will is not its to publish, else piped to the broker, packet by packet, every
+        one held to the limits and the principal's policies, until either side closes (or
+        `admitted.closes_at`, on the loop's clock)."""
+        connect = parse_connect(packet)
+        if not self._may_leave_a_will(admitted.principal, connect.will_topic):
             why = f"the policies do not allow its last will's topic {connect.will_topic!r}"
-            self._refuse(why, record.id)
+            self.refuse(why, admitted.key[:12])
             return
         loop = asyncio.get_running_loop()
         session = DeviceSession(
-            principal, mqtt5=connect.protocol == MQTT5, now=loop.time(), limits=self.limits
+            admitted.principal,
+            mqtt5=connect.protocol == MQTT5,
+            now=loop.time(),
+            limits=self.limits,
         )
         upstream_reader, upstream_writer = await asyncio.open_unix_connection(
-            str(self._upstream(record))
+            str(admitted.upstream)
         )
-        self._live[record.id].add(writer)
-        self._registry.touch(record.id, self._clock.now())
-        log.info("device %s connected (certificate %s...)", connect.client_id, record.id[:12])
+        self._live[admitted.key].add(writer)
+        admitted.touch()
+        ending = None
+        if admitted.closes_at is not None:
+            ending = loop.call_at(admitted.closes_at, self._expired, connect.client_id, writer)
+        log.info("client %s connected (%s...)", connect.client_id, admitted.key[:12])
         try:
             upstream_writer.write(packet)
             await asyncio.gather(
@@ -325,10 +384,17 @@ class DeviceGateway:
                 self._to_device(session, upstream_reader, writer, upstream_writer),
             )
         finally:
-            self._live[record.id].discard(writer)
+            if ending is not None:
+                ending.cancel()
+            self._live[admitted.key].discard(writer)
             upstream_writer.close()
-            self._registry.touch(record.id, self._clock.now())
-            log.info("device %s disconnected", connect.client_id)
+            admitted.touch()
+            log.info("client %s disconnected", connect.client_id)
+
+    def _expired(self, client_id: str, writer: ByteSink) -> None:
+        log.info("client %s disconnected: its credentials expired", client_id)
+        self.dropped["credentials expired"] += 1
+        writer.close()
 
     def _may_leave_a_will(self, principal: Principal, topic: str | None) -> bool:
         """AWS refuses a connect whose last will it would not let the device publish
@@ -338,21 +404,19 @@ class DeviceGateway:
             return True
         return self.limits.topic_problem(topic) is None and principal.can_publish(topic)
 
-    async def _read_connect(
-        self, record: CertificateRecordLike, reader: asyncio.StreamReader
-    ) -> bytes | None:
-        """The device's CONNECT, whole and well formed, or None (refused, one log line)."""
+    async def read_connect(self, who: str, reader: ByteSource) -> bytes | None:
+        """The client's CONNECT, whole and well formed, or None (refused, one log line)."""
         try:
             packet = await asyncio.wait_for(
                 _read_connect(reader, self.limits.payload_bytes), self.connect_timeout
             )
             parse_connect(packet)
         except MalformedPacketError as error:
-            self._refuse(f"bad CONNECT: {error.problem}", record.id)
+            self.refuse(f"bad CONNECT: {error.problem}", who)
         except TimeoutError:
-            self._refuse(f"bad CONNECT: none within {self.connect_timeout:g} s", record.id)
+            self.refuse(f"bad CONNECT: none within {self.connect_timeout:g} s", who)
         except (asyncio.IncompleteReadError, ConnectionError):
-            self._refuse("bad CONNECT: the connection closed before it ended", record.id)
+            self.refuse("bad CONNECT: the connection closed before it ended", who)
         else:
             return packet
         return None
@@ -360,9 +424,9 @@ class DeviceGateway:
     async def _from_device(
         self,
         session: DeviceSession,
-        device: asyncio.StreamReader,
+        device: ByteSource,
         broker: asyncio.StreamWriter,
-        back: asyncio.StreamWriter,
+        back: ByteSink,
         client_id: str,
     ) -> None:
         """Device -> broker: every packet framed and decided; the throughput limit holds."""
@@ -398,8 +462,8 @@ class DeviceGateway:
         self,
         session: DeviceSession,
         broker: asyncio.StreamReader,
-        device: asyncio.StreamWriter,
-        back: asyncio.StreamWriter,
+        device: ByteSink,
+        back: ByteSink,
     ) -> None:
         """Broker -> device: whole packets only (the device side answers in between);
         what the device may not receive is kept back (and acknowledged to the broker)."""
@@ -422,8 +486,8 @@ class DeviceGateway:
         self,
         data: bytes,
         decide: Callable[[int, memoryview], Outcome],
-        onward: asyncio.StreamWriter,
-        back: asyncio.StreamWriter,
+        onward: ByteSink,
+        back: ByteSink,
         too_large: Callable[[int, int], Disconnect | None] | None,
     ) -> tuple[int, Disconnect | None]:
         """Frame the whole packets in `data`, pass them on in runs (one write each) and act
@@ -455,9 +519,7 @@ class DeviceGateway:
             onward.write(view[run:start])
         return start, None
 
-    def _keep_back(
-        self, refused: Refuse, onward: asyncio.StreamWriter, back: asyncio.StreamWriter
-    ) -> None:
+    def _keep_back(self, refused: Refuse, onward: ByteSink, back: ByteSink) -> None:
         self.dropped[_key(refused.reason)] += 1
         log.debug("packet kept back: %s", refused.reason)
         if refused.reply:
@@ -478,10 +540,11 @@ class DeviceGateway:
         self._publish(jitr_topic(str(record.ca_id)), json.dumps(event).encode())
         log.info("certificate %s... registered, pending activation", record.id[:12])
 
-    def _refuse(self, reason: str, certificate_id: str) -> None:
+    def refuse(self, reason: str, who: str) -> None:
+        """Count and log one refused connection (`who`: what it presented)."""
         key = reason.split(":", maxsplit=1)[0]
         self.refused[key] += 1
-        log.info("refused certificate %s...: %s", certificate_id[:12], reason)
+        log.info("refused %s: %s", who, reason)
 
     def _certificate_changed(self, record: CertificateRecordLike) -> None:
         if record.status == ACTIVE or self._loop is None:
@@ -500,7 +563,7 @@ class DeviceGateway:
             writer.close()
 
 
-async def _read_connect(reader: asyncio.StreamReader, limit: int) -> bytes:
+async def _read_connect(reader: ByteSource, limit: int) -> bytes:
     """The device's first packet, which must be a CONNECT of at most `limit` bytes (AWS
     "rejects publish and connect requests larger than" its message size)."""
     first = await reader.readexactly(1)

@@ -63,6 +63,7 @@ _FRONT_END_ERRORS: Final = {
     Refusal.INVALID: "InvalidSignatureException",
 }
 _IOT_DATA_ERRORS: Final = dict.fromkeys(Refusal, "ForbiddenException")
+_UNSIGNED_WITH_TOKEN: Final = frozenset(("X-Amz-Signature", "X-Amz-Security-Token"))
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,30 @@ class SignedApi:
     service: str  # botocore's name: iot-data, iot, scheduler
     region: str
     errors: Mapping[Refusal, str] = field(default_factory=lambda: dict(_FRONT_END_ERRORS))
+    # The name the scope must carry, when no botocore model gives it (the MQTT gateway).
+    signing: str | None = None
+    # AWS IoT's presigned WebSocket URL leaves the session token out of what is signed.
+    token_signed: bool = True
 
     @property
     def signing_name(self) -> str:
-        return signing_name(self.service)
+        return self.signing or signing_name(self.service)
+
+
+def iot_gateway_api(region: str) -> SignedApi:
+    """MQTT over WebSocket: the presigned URL names the service `iotdevicegateway`, and the
+    session token is appended to it after signing ("When authenticating requests using
+    query parameters with temporary security credentials ... do not include
+    X-Amz-Security-Token in the canonical query string", AWS IoT Developer Guide, IAM users,
+    groups, and roles: https://docs.aws.amazon.com/iot/latest/developerguide/iam-users-groups-roles.html).
+    A refused upgrade is answered 403."""
+    return SignedApi(
+        "iotdevicegateway",
+        region,
+        dict.fromkeys(Refusal, "ForbiddenException"),
+        signing="iotdevicegateway",
+        token_signed=False,
+    )
 
 
 def iot_data_api(region: str) -> SignedApi:
@@ -208,7 +229,8 @@ class SigV4Verifier:
         if missing:
             raise SignatureRefusedError(Refusal.INVALID, MISMATCH_MESSAGE)
         # The query as sent, minus the signature: botocore canonicalises it from the URL.
-        canonical_pairs = [(n, v) for n, v in pairs if not (presigned and n == "X-Amz-Signature")]
+        unsigned = {"X-Amz-Signature"} if self.api.token_signed else _UNSIGNED_WITH_TOKEN
+        canonical_pairs = [(n, v) for n, v in pairs if not (presigned and n in unsigned)]
         query = "&".join(f"{name}={value}" for name, value in canonical_pairs)
         # http: botocore then always hashes the body, as every client of a loopback endpoint did.
         url = f"http://{headers['host']}{request.path}" + (f"?{query}" if query else "")
