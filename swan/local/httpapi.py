@@ -22,7 +22,9 @@ reaching 127.0.0.1 under its own name), and any request a browser sends for anot
 (an `Origin` header, or `Sec-Fetch-Site` other than `none`): AWS gives the iot, iot-data
 and scheduler APIs no CORS, and a cross-site `text/plain` POST needs no preflight, so
 without this any web page the user opens could write the button shadow. boto3, the AWS CLI
-and curl send neither header.
+and curl send neither header. An API that serves browsers (Cognito Identity, with CORS)
+names the page origins it serves as `allowed_origins`: a request from one of those passes,
+whatever its `Sec-Fetch-Site`; every other origin stays refused.
 
 A per-request check (SigV4: issue 13) plugs in as `check`: it is given the parsed
 `HttpRequest` after that, before the API, and refuses it by raising `ApiError`.
@@ -49,7 +51,7 @@ from swan.core.jsondoc import JsonDecodeFailedError, decode_json
 from swan.core.sigv4 import is_loopback_host
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +153,18 @@ def error_response(status: int, error_type: str, message: str, **headers: str) -
     )
 
 
-def foreign_request_problem(headers: Mapping[str, str]) -> str | None:
+def foreign_request_problem(
+    headers: Mapping[str, str], allowed_origins: Collection[str] = ()
+) -> str | None:
     """Why a request (headers lower-cased) is not one this machine's AWS APIs serve: a Host
-    that is not loopback, or a browser's request from a web page. None: serve it."""
+    that is not loopback, or a browser's request from a web page not in `allowed_origins`
+    (exact origins, e.g. `http://127.0.0.1:3000`). None: serve it."""
     host = headers.get("host")
     if host is None or not is_loopback_host(host):
         return f"Host {host!r} is not this machine: only loopback names are served"
     origin = headers.get("origin")
+    if origin is not None and origin in allowed_origins:
+        return None
     if origin is not None:
         return f"a request from the web page {origin!r}: this API serves no browser (no CORS)"
     if headers.get("sec-fetch-site", "none") != "none":
@@ -169,7 +176,7 @@ class HttpServer:
     """Serves `respond` on `http://127.0.0.1:<port>` (port 0: a free one), a thread a
     connection, bounded. Binds at construction (OSError if it cannot)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each setting is its own keyword
         self,
         name: str,
         respond: Callable[[HttpRequest], Reply],
@@ -179,12 +186,14 @@ class HttpServer:
         check: Callable[[HttpRequest], None] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.respond = respond
         self.errors = errors
         self.limits = limits or ServerLimits()
         self.check = check
+        self.allowed_origins = frozenset(allowed_origins)
         self._server = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -211,7 +220,7 @@ class HttpServer:
         self._server.server_close()
 
     def _refuse_foreign(self, request: HttpRequest) -> None:
-        problem = foreign_request_problem(request.headers)
+        problem = foreign_request_problem(request.headers, self.allowed_origins)
         if problem is not None:
             log.info("%s: refused %s %s: %s", self.name, request.method, request.target, problem)
             raise ApiError(403, self.errors.forbidden, problem)
