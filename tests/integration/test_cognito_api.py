@@ -9,6 +9,7 @@ import http.client
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -450,3 +451,24 @@ def test_a_server_without_allowed_origins_serves_no_page(start):
     status, _, _ = request(cognito, "OPTIONS", headers={"Origin": PAGE, **PREFLIGHT})
     assert status == 403
     assert urlsplit(cognito.url).hostname == "127.0.0.1"
+
+
+def test_credentials_issued_from_many_threads_are_each_looked_up_at_once(cognito):
+    identities = client(cognito)
+    made = [identities.get_id(IdentityPoolId=pool_id(cognito)) for _ in range(4)]
+    identity_ids = [answer["IdentityId"] for answer in made]
+
+    def issue_and_look_up(identity_id):
+        # Each worker looks its keys up while the others are still issuing theirs.
+        own = client(cognito)
+        found = []
+        for _ in range(3):
+            answer = own.get_credentials_for_identity(IdentityId=identity_id)
+            found.append(cognito.lookup(answer["Credentials"]["AccessKeyId"]))
+        return found
+
+    with ThreadPoolExecutor(max_workers=4) as workers:
+        found = [key for keys in workers.map(issue_and_look_up, identity_ids) for key in keys]
+    assert all(key is not None and key.principal_arn == ROLE_SESSION for key in found)
+    assert len({key.access_key_id for key in found if key is not None}) == 12
+    assert {key.identity_id for key in found if key is not None} == set(identity_ids)
