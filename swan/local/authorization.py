@@ -1,8 +1,9 @@
 """Each caller's calls to the local AWS APIs, authorized as IAM would authorize them.
 
 Three pieces, which `swan.local.signed.require_signature` puts after the signature check:
-- `role_statements`: each function role's identity statements, from the SAM functions'
-  inline `Policies` in the template, resolved against the deployment's context.
+- `role_statements`: each role's identity statements, from the SAM functions' inline
+  `Policies` and each `AWS::IAM::Role`'s inline `Policies` in the template, resolved against
+  the deployment's context.
 - `operation`: what one HTTP request to the iot-data, iot or scheduler API asks IAM for:
   the action, the resource ARN(s) the Service Authorization Reference names for it, and
   the condition keys the request carries (Actions, resources, and condition keys for
@@ -20,11 +21,17 @@ Three pieces, which `swan.local.signed.require_signature` puts after the signatu
   policy": https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html);
   iot-data's model has no such error and answers its 403, `ForbiddenException`.
   The stack's administrator may do everything.
+
+And one for the roles AWS services assume on the stack's behalf (`ServiceRoles`, from
+`service_roles`): the rules engine's Republish actions and the scheduler's targets run only
+when the service may assume the role (its trust policy, `trust_documents`) and the role
+allows the call.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -33,15 +40,21 @@ from urllib.parse import unquote
 from swan.adapters.private_files import write_private
 from swan.core.errors import SwanError
 from swan.core.iam import IamStatement, evaluate, parse_statements
-from swan.core.policy import POLICY_VERSION, Decision, Effect
+from swan.core.policy import POLICY_VERSION, Decision, Effect, PolicyDocumentError
 from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
-from swan.local.template import LOCAL_REGION, Context, TemplateError, resolve
+from swan.local.template import IAM_ROLE, LOCAL_REGION, Context, TemplateError, resolve
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 ADMIN_ARN: Final = f"arn:aws:iam::{ACCOUNT_ID}:user/{ADMIN_USER}"
 SCHEDULER_SERVICE: Final = "scheduler.amazonaws.com"
+IOT_SERVICE: Final = "iot.amazonaws.com"
+ASSUME_ROLE: Final = "sts:AssumeRole"
+SOURCE_ACCOUNT: Final = "aws:SourceAccount"
+SOURCE_ARN: Final = "aws:SourceArn"
 PASSED_TO_SERVICE: Final = "iam:PassedToService"
 DEFAULT_SCHEDULE_GROUP: Final = "default"
 _ERROR_TYPES: Final = {"iot-data": "ForbiddenException"}
@@ -93,14 +106,18 @@ def role_statements(
 
 
 def role_documents(template: Mapping[str, Any], context: Context) -> dict[str, dict[str, Any]]:
-    """Each function role's identity policy, resolved, by the role's logical id: one
-    document (`Version`, `Statement`) holding the statements of all its inline policies.
+    """Each role's identity policy, resolved, by the role's logical id: one document
+    (`Version`, `Statement`) holding the statements of all its inline policies. The roles
+    are the functions' (their SAM `Policies`) and every `AWS::IAM::Role` resource (its
+    `Policies`, each a `PolicyName` and a `PolicyDocument`): those AWS services assume for
+    the stack (a topic rule's, the scheduler's) and the Cognito identities' role.
 
     Only inline documents are read; a SAM policy template or a managed policy is refused
     (`RolePolicyError`) rather than ignored. An Allow statement naming a resource the local
-    stack does not have (no local value for it) is left out: it can only allow calls on
-    that resource, and none can be made here. A Deny that cannot be resolved is refused.
-    Every statement is checked as IAM would check it, so a bad one stops the stack here.
+    stack does not have (no local value for it) is left out, with a log line naming it: it
+    can only allow calls on that resource, and none can be made here. A Deny that cannot be
+    resolved is refused. Every statement is checked as IAM would check it, so a bad one
+    stops the stack here.
     """
     resources = template.get("Resources", {})
     found: dict[str, list[Any]] = {}
@@ -113,6 +130,20 @@ def role_documents(template: Mapping[str, Any], context: Context) -> dict[str, d
             if not isinstance(document, dict) or "Statement" not in document:
                 raise RolePolicyError(where, "only inline policy documents are evaluated")
             statements.extend(_resolved_statements(document, context, where))
+    for role, properties in _iam_roles(template).items():
+        statements = found.setdefault(role, [])
+        where = f"Resources.{role}.Properties"
+        if properties.get("ManagedPolicyArns"):
+            raise RolePolicyError(
+                f"{where}.ManagedPolicyArns", "only inline policies are evaluated"
+            )
+        policies = properties.get("Policies") or []
+        for index, policy in enumerate(policies if isinstance(policies, list) else [policies]):
+            path = f"{where}.Policies[{index}]"
+            document = policy.get("PolicyDocument") if isinstance(policy, dict) else None
+            if not isinstance(document, dict) or "Statement" not in document:
+                raise RolePolicyError(path, "an inline policy is a PolicyName and a PolicyDocument")
+            statements.extend(_resolved_statements(document, context, f"{path}.PolicyDocument"))
     documents_by_role = {
         role: {"Version": POLICY_VERSION, "Statement": statements}
         for role, statements in found.items()
@@ -129,15 +160,33 @@ def statements_of(documents: Mapping[str, Any]) -> dict[str, tuple[IamStatement,
     }
 
 
+def _iam_roles(template: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The `Properties` of each `AWS::IAM::Role` resource, by logical id."""
+    return {
+        logical_id: resource.get("Properties") or {}
+        for logical_id, resource in template.get("Resources", {}).items()
+        if isinstance(resource, dict) and resource.get("Type") == IAM_ROLE
+    }
+
+
 def _resolved_statements(document: Mapping[str, Any], context: Context, where: str) -> list[Any]:
     raw = document["Statement"]
     kept = []
     for index, statement in enumerate(raw if isinstance(raw, list) else [raw]):
+        path = f"{where}.Statement[{index}]"
         try:
-            kept.append(resolve(statement, context, f"{where}.Statement[{index}]"))
-        except TemplateError:
+            kept.append(resolve(statement, context, path))
+        except TemplateError as error:
             if not isinstance(statement, dict) or statement.get("Effect") != Effect.ALLOW:
                 raise
+            # Visible: a dropped Allow once hid a real bug (a resource that should resolve).
+            sid = statement.get("Sid")
+            log.info(
+                "%s%s: Allow left out, nothing local is named by it (%s)",
+                path,
+                f" ({sid})" if isinstance(sid, str) else "",
+                error.problem,
+            )
     if kept:
         parse_statements({**document, "Statement": kept})  # each document's own errors
     return kept
@@ -353,6 +402,172 @@ def _resource_arn(resource: str, values: list[str], named: Mapping[str, str], ar
         return named[resource.strip("{}")] or "*"
     filled = resource.format(*values)
     return filled if filled.startswith("arn:") else arns.iot(filled)
+
+
+# ---------------------------------------------------------------- the services' roles
+
+
+def trust_documents(template: Mapping[str, Any], context: Context) -> dict[str, dict[str, Any]]:
+    """Each `AWS::IAM::Role`'s trust policy (its `AssumeRolePolicyDocument`: who may assume
+    it), resolved, by the role's logical id."""
+    found = {}
+    for role, properties in _iam_roles(template).items():
+        path = f"Resources.{role}.Properties.AssumeRolePolicyDocument"
+        document = resolve(properties.get("AssumeRolePolicyDocument"), context, path)
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise RolePolicyError(path, "a role needs a trust policy document")
+        found[role] = document
+    return found
+
+
+class ServiceRoleError(SwanError, PermissionError):
+    """An AWS service could not act with a role: it may not assume it (`assumed` False: no
+    such role, or its trust policy does not let the service assume it), or the role does
+    not allow the call."""
+
+    def __init__(
+        self, service: str, role_arn: str, check: Check, reason: str, *, assumed: bool
+    ) -> None:
+        self.service = service
+        self.role_arn = role_arn
+        self.action = check.action
+        self.resource = check.resource
+        self.reason = reason
+        self.assumed = assumed
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class TrustStatement:
+    """A trust policy statement that names AWS services (`services`; None for `*`)."""
+
+    services: frozenset[str] | None
+    statement: IamStatement
+
+    def names(self, service: str) -> bool:
+        return self.services is None or service in self.services
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    name: str
+    arn: str
+    statements: tuple[IamStatement, ...]
+    trust: tuple[TrustStatement, ...]
+
+
+@dataclass(frozen=True)
+class ServiceRoles:
+    """The template's roles, by ARN, as the AWS services that assume them see them.
+
+    A service acting for the stack (AWS IoT for a rule action, EventBridge Scheduler for a
+    schedule's target) first assumes the role the resource names: IAM evaluates the role's
+    trust policy with the service as the principal, `sts:AssumeRole` as the action and the
+    confused-deputy keys `aws:SourceAccount` (the stack's account) and `aws:SourceArn` (the
+    rule, or the schedule group) in the request context ("Cross-service confused deputy
+    prevention": https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html; for
+    a rule, "Granting an AWS IoT rule the access it requires":
+    https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html). Then the
+    call is authorized against the role's identity statements, as any caller's is.
+    """
+
+    roles: Mapping[str, ServiceRole] = field(default_factory=dict)
+    arns: Arns = field(default_factory=Arns)
+
+    def authorize(self, service: str, role_arn: str, source_arn: str, check: Check) -> None:
+        """Raise `ServiceRoleError` unless `service` may assume the role `role_arn` for the
+        resource `source_arn` and the role allows `check`."""
+        role = self.roles.get(role_arn)
+        if role is None:
+            reason = f"{service} cannot assume {role_arn}: no such role in the template"
+            raise ServiceRoleError(service, role_arn, check, reason, assumed=False)
+        context = {SOURCE_ACCOUNT: self.arns.account, SOURCE_ARN: source_arn}
+        trusting = (entry.statement for entry in role.trust if entry.names(service))
+        if not evaluate(trusting, ASSUME_ROLE, role.arn, context).allowed:
+            reason = (
+                f"{service} cannot assume {role_arn}: its trust policy does not allow"
+                f" {ASSUME_ROLE} by {service} for {source_arn}"
+            )
+            raise ServiceRoleError(service, role_arn, check, reason, assumed=False)
+        decision = evaluate(role.statements, check.action, check.resource, check.context)
+        if not decision.allowed:
+            session = f"arn:{self.arns.partition}:sts::{self.arns.account}:assumed-role/{role.name}"
+            why = (
+                "with an explicit deny in an identity-based policy"
+                if decision is Decision.DENY
+                else f"because no identity-based policy allows the {check.action} action"
+            )
+            reason = (
+                f"User: {session}/{service} is not authorized to perform: {check.action}"
+                f" on resource: {check.resource} {why}"
+            )
+            raise ServiceRoleError(service, role_arn, check, reason, assumed=True)
+
+
+NO_SERVICE_ROLES: Final = ServiceRoles()
+"""No roles: every service action is refused, as for a role that does not exist."""
+
+
+def service_roles(
+    template: Mapping[str, Any],
+    context: Context,
+    statements: StatementsByRole | None = None,
+) -> ServiceRoles:
+    """The template's `AWS::IAM::Role`s for the services that assume them: each by the ARN
+    `!GetAtt <Role>.Arn` gives in `context`, with its statements (`statements`, as
+    `role_statements` gives them, when the caller has them already) and the statements of
+    its trust policy that name AWS services. A trust statement with `NotPrincipal`, or a
+    condition not evaluated here, stops the stack (`RolePolicyError`)."""
+    if statements is None:
+        statements = role_statements(template, context)
+    roles = {}
+    for name, document in trust_documents(template, context).items():
+        arn = str(resolve({"Fn::GetAtt": [name, "Arn"]}, context, f"Resources.{name}.Arn"))
+        where = f"Resources.{name}.Properties.AssumeRolePolicyDocument"
+        trust = _trust_statements(document, arn, where)
+        roles[arn] = ServiceRole(name, arn, tuple(statements.get(name, ())), trust)
+    arns = Arns(region=context.region, account=context.account_id, partition=context.partition)
+    return ServiceRoles(roles, arns)
+
+
+def _trust_statements(
+    document: Mapping[str, Any], role_arn: str, where: str
+) -> tuple[TrustStatement, ...]:
+    """The statements naming AWS services, each as an identity statement on the role's ARN
+    (IAM evaluates a trust policy as the role's resource-based policy: the principal is
+    matched first, then Action and Condition as usual)."""
+    raw = document["Statement"]
+    kept = []
+    for index, item in enumerate(raw if isinstance(raw, list) else [raw]):
+        path = f"{where}.Statement[{index}]"
+        if not isinstance(item, dict):
+            raise RolePolicyError(path, "a statement is a JSON object")
+        if "NotPrincipal" in item:
+            raise RolePolicyError(f"{path}.NotPrincipal", "not evaluated locally")
+        services = _service_principals(item.get("Principal"), f"{path}.Principal")
+        if services is not None and not services:
+            continue  # federated users or AWS principals: no service assumes the role by it
+        body = {key: value for key, value in item.items() if key != "Principal"}
+        one = {"Version": document.get("Version"), "Statement": [body | {"Resource": role_arn}]}
+        try:
+            (statement,) = parse_statements(one)
+        except PolicyDocumentError as error:
+            raise RolePolicyError(path, error.problem) from None
+        kept.append(TrustStatement(services, statement))
+    return tuple(kept)
+
+
+def _service_principals(principal: Any, where: str) -> frozenset[str] | None:
+    """The services a `Principal` names (None: `*`, everyone; empty: none)."""
+    if principal == "*":
+        return None
+    if not isinstance(principal, dict):
+        raise RolePolicyError(where, "a trust policy statement names its Principal")
+    named = principal.get("Service", [])
+    services = [named] if isinstance(named, str) else named
+    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+        raise RolePolicyError(f"{where}.Service", "expected text or a list of text")
+    return frozenset(services)
 
 
 # ---------------------------------------------------------------- deciding

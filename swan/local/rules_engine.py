@@ -5,6 +5,14 @@ and hands the result to the rule's Lambda functions, exactly as AWS IoT delivers
 publishes it (as JSON) to each Republish action's topic, its substitution templates filled in
 (swan.core.substitution). A failing function is logged with its event; a topic that cannot
 be filled in is logged and skipped; the engine goes on.
+
+A Republish runs as AWS IoT runs it: AWS IoT assumes the action's role (its trust policy
+must let `iot.amazonaws.com` assume it for this rule) and publishes only where the role
+allows `iot:Publish` on the topic ("Republish" rule action:
+https://docs.aws.amazon.com/iot/latest/developerguide/republish-rule-action.html). A refused
+action fails as on AWS, where a failed action goes to the rule's error action, if it has one
+(https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html); here every
+refusal is one error line naming the rule, the topic and why, and the engine goes on.
 """
 
 from __future__ import annotations
@@ -19,13 +27,20 @@ from swan.core.iotsql import Message as RuleMessage
 from swan.core.iotsql import decode_payload
 from swan.core.substitution import SubstitutionError, Template, parse_template
 from swan.core.topics import matches
+from swan.local.authorization import (
+    IOT_SERVICE,
+    NO_SERVICE_ROLES,
+    Check,
+    ServiceRoleError,
+    ServiceRoles,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from swan.adapters.mqtt import Message, Transport
     from swan.local.functions import FunctionHost
-    from swan.local.template import TopicRule
+    from swan.local.template import Republish, TopicRule
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +48,20 @@ KEEP_INVOCATIONS = 1000
 
 
 class RulesEngine:
-    def __init__(self, host: FunctionHost, transport: Transport) -> None:
+    def __init__(
+        self,
+        host: FunctionHost,
+        transport: Transport,
+        roles: ServiceRoles = NO_SERVICE_ROLES,
+    ) -> None:
+        """`roles`: the template's roles, for the actions that name one (none: every such
+        action is refused, as for a role that does not exist)."""
         self._host = host
         self._transport = transport
+        self._roles = roles
         self._by_filter: dict[str, list[TopicRule]] = defaultdict(list)
         # Parsed once, here: a template that cannot be parsed stops the stack at start.
-        self._republish: dict[str, tuple[tuple[Template, int], ...]] = {}
+        self._republish: dict[str, tuple[tuple[Template, Republish], ...]] = {}
         for rule in host.deployment.rules:
             if not rule.enabled:
                 log.info("rule %s is disabled", rule.name)
@@ -47,7 +70,7 @@ class RulesEngine:
                 log.warning("rule %s: the %s action does not run locally", rule.name, action)
             self._by_filter[rule.query.topic_filter].append(rule)
             self._republish[rule.logical_id] = tuple(
-                (parse_template(action.topic), action.qos) for action in rule.republish
+                (parse_template(action.topic), action) for action in rule.republish
             )
         self.invocations: list[Future[Any]] = []
 
@@ -86,7 +109,7 @@ class RulesEngine:
             future = self._host.invoke(function, event)
             future.add_done_callback(_log_failure(rule, function))
             self._remember(future)
-        for template, qos in self._republish[rule.logical_id]:
+        for template, action in self._republish[rule.logical_id]:
             try:
                 topic = template.render(incoming)
             except SubstitutionError as error:
@@ -96,7 +119,17 @@ class RulesEngine:
             if matches(rule.query.topic_filter, topic):  # would fire the rule again, forever
                 log.error("rule %s: republish to %s would loop; skipped", rule.name, topic)
                 continue
-            self._transport.publish(topic, json.dumps(event).encode(), qos=qos)
+            try:
+                self._authorize(rule, action, topic)
+            except ServiceRoleError as refused:  # a refusal, not a bug: no traceback
+                log.error("rule %s: republish to %s failed: %s", rule.name, topic, refused)  # noqa: TRY400
+                continue
+            self._transport.publish(topic, json.dumps(event).encode(), qos=action.qos)
+
+    def _authorize(self, rule: TopicRule, action: Republish, topic: str) -> None:
+        arns = self._roles.arns
+        publish = Check("iot:Publish", arns.iot(f"topic/{topic}"))
+        self._roles.authorize(IOT_SERVICE, action.role_arn, arns.iot(f"rule/{rule.name}"), publish)
 
     def _remember(self, future: Future[Any]) -> None:
         # Kept (bounded) so tests and `swan bench` can wait for in-flight invocations.

@@ -4,6 +4,19 @@ function of the template when they come due.
 It serves the part of the Scheduler API the handlers use (Create/Update/Get/DeleteSchedule)
 so that `boto3.client("scheduler")` works unchanged, keeps schedules in SQLite so they
 survive a restart, and fires them from one timer thread.
+
+A schedule fires as EventBridge Scheduler fires it: with its target's execution role
+(`Target.RoleArn`), which must trust `scheduler.amazonaws.com` and allow
+`lambda:InvokeFunction` on the target function ("Set up the execution role":
+https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html).
+Otherwise the invocation fails. On AWS a failed invocation is retried under the target's
+RetryPolicy (at most 185 attempts within at most 24 hours:
+https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html), then
+handed to its dead-letter queue if it has one, else dropped
+(https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+Locally the roles are read once from the template and cannot change while the stack runs,
+so a retry would be refused the same way: the refusal is logged once, as an error, and
+the event dropped (the template's schedules name no dead-letter queue).
 """
 
 from __future__ import annotations
@@ -19,6 +32,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from swan.adapters.private_files import private_database
+from swan.local.authorization import (
+    NO_SERVICE_ROLES,
+    SCHEDULER_SERVICE,
+    Check,
+    ServiceRoleError,
+    ServiceRoles,
+)
 from swan.local.httpapi import (
     SCHEDULER_ERRORS,
     ApiError,
@@ -69,13 +89,18 @@ class Schedule:
         return str(self.definition["Target"]["Arn"])
 
     @property
+    def role_arn(self) -> str:
+        return str(self.definition["Target"].get("RoleArn", ""))
+
+    @property
     def event(self) -> Any:
         raw = self.definition["Target"].get("Input")
         return json.loads(raw) if raw else {}
 
 
 class LocalScheduler:
-    """Schedules in SQLite, fired by a timer thread through `invoke(target_arn, event)`."""
+    """Schedules in SQLite, fired by a timer thread through `invoke(target_arn, event)`
+    when the target's role (one of `roles`; none: every firing is refused) allows it."""
 
     def __init__(
         self,
@@ -85,9 +110,11 @@ class LocalScheduler:
         *,
         port: int = 0,
         limits: ServerLimits | None = None,
+        roles: ServiceRoles = NO_SERVICE_ROLES,
     ) -> None:
         self._clock = clock
         self._invoke = invoke
+        self._roles = roles
         self._lock = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -221,6 +248,19 @@ class LocalScheduler:
 
     def _fire(self, schedule: Schedule) -> None:
         log.info("schedule %s/%s fires", schedule.group, schedule.name)
+        group_arn = self._roles.arns.scheduler(f"schedule-group/{schedule.group}")
+        invoke = Check("lambda:InvokeFunction", schedule.target_arn)
+        try:
+            self._roles.authorize(SCHEDULER_SERVICE, schedule.role_arn, group_arn, invoke)
+        except ServiceRoleError as refused:  # a failed invocation, not a bug: no traceback
+            log.error(  # noqa: TRY400
+                "schedule %s/%s: the target %s was not invoked: %s",
+                schedule.group,
+                schedule.name,
+                schedule.target_arn,
+                refused,
+            )
+            return
         try:
             self._invoke(schedule.target_arn, schedule.event)
         except Exception:

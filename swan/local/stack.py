@@ -25,7 +25,12 @@ from swan.certs.files import CertificateStore
 from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
 from swan.core.topics import WEB_SENDER
-from swan.local.authorization import role_documents, statements_of, write_role_policies
+from swan.local.authorization import (
+    role_documents,
+    service_roles,
+    statements_of,
+    write_role_policies,
+)
 from swan.local.controlplane import ControlPlane
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
 from swan.local.functions import FunctionHost
@@ -52,7 +57,8 @@ log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEMPLATE = REPOSITORY / "sam" / "template.yaml"
-LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/swan-local-expiry"
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/ExpirySchedulerRole"
+"""The expiry schedule's role locally: every IAM role's ARN is `role/<LogicalId>`."""
 EXPIRY_FUNCTION = "ExpireCountdownFunction"
 MAX_PORT = 65535
 
@@ -188,6 +194,7 @@ class LocalStack:
         policies = role_documents(template, deployment.context)
         write_role_policies(self.state_dir, policies)  # the data plane's process reads them
         statements = statements_of(policies)
+        services = service_roles(template, deployment.context, statements)
         region = deployment.context.region
         plan = broker_plan(self.state_dir, deployment)
         broker = self._started(Mosquitto(plan))
@@ -222,7 +229,11 @@ class LocalStack:
         )
         invoke = _Invoker()
         scheduler = LocalScheduler(
-            self.state_dir / "scheduler.db", self.clock, invoke, port=self.ports.scheduler
+            self.state_dir / "scheduler.db",
+            self.clock,
+            invoke,
+            port=self.ports.scheduler,
+            roles=services,
         )
         scheduler.api.server.check = require_signature(
             scheduler_api(region), keys.lookup, roles=statements
@@ -238,7 +249,7 @@ class LocalStack:
         )
         self._exit.callback(host.close)
         invoke.host = host
-        engine = self._started(RulesEngine(host, transport))
+        engine = self._started(RulesEngine(host, transport, services))
         self._running = Running(
             broker, transport, identity, controlplane, shadows, scheduler, host, engine
         )
@@ -310,19 +321,15 @@ def local_deployment(
     path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], Deployment]:
     """The template, and what it deploys resolved as a local stack: the given parameters,
-    and the names AWS would give the resources the functions refer to."""
+    and the names AWS would give the resources the functions refer to (each IAM role's
+    ARN, `role/<LogicalId>`, is `context_for`'s)."""
     template = load_template(path)
     draft = context_for(template, parameters=parameters)
     # The names AWS would give them: the resources' own name properties.
     names = _named(template, draft, "AWS::IoT::Policy", "PolicyName") | _named(
         template, draft, "AWS::IoT::Thing", "ThingName"
     )
-    context = context_for(
-        template,
-        parameters=parameters,
-        resources=names,
-        attributes={"ExpirySchedulerRole.Arn": LOCAL_ROLE_ARN},
-    )
+    context = context_for(template, parameters=parameters, resources=names)
     return template, read_template(template, context)
 
 

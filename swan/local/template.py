@@ -7,13 +7,15 @@ its long form (`{"Ref": ...}`, `{"Fn::Sub": ...}`), and returns values.
 Intrinsic functions are resolved against a `Context`: parameter values, the Ref value and
 attributes of each resource, and the pseudo parameters of a local stack. `context_for` fills
 what AWS would: parameter defaults, each resource's logical id as its physical id, and for
-each Lambda function a local ARN as its `Arn`; the caller overrides any of them (the local
-engine gives local endpoint URLs, say). Anything else, e.g. `!GetAtt Table.Arn` without a
-value, raises `TemplateError` naming where in the template it was, rather than guessing.
+each Lambda function and each IAM role a local ARN as its `Arn`; the caller overrides any
+of them (the local engine gives local endpoint URLs, say). Anything else, e.g. `!GetAtt
+Table.Arn` without a value, raises `TemplateError` naming where in the template it was,
+rather than guessing.
 
 Topic rules come from both forms: a SAM function's `IoTRule` events and explicit
 `AWS::IoT::TopicRule` resources (Lambda and Republish actions; other actions are named in
-`TopicRule.other_actions`, for the engine to report). Only the properties the engine uses are
+`TopicRule.other_actions`, for the engine to report); a Republish action names the role AWS
+IoT assumes to publish (`RoleArn`, required). Only the properties the engine uses are
 resolved, so an unrelated `!GetAtt` (a role, an IAM policy) does not need a local value.
 """
 
@@ -41,6 +43,7 @@ SERVERLESS_FUNCTION: Final = "AWS::Serverless::Function"
 LAMBDA_FUNCTION: Final = "AWS::Lambda::Function"
 TOPIC_RULE: Final = "AWS::IoT::TopicRule"
 IOT_POLICY: Final = "AWS::IoT::Policy"
+IAM_ROLE: Final = "AWS::IAM::Role"
 IOT_RULE_EVENT: Final = "IoTRule"
 
 LOCAL_REGION: Final = "us-east-1"
@@ -190,6 +193,10 @@ class Context:
             f"arn:{self.partition}:lambda:{self.region}:{self.account_id}:function:{function_name}"
         )
 
+    def role_arn(self, role_name: str) -> str:
+        """The ARN an IAM role of this name (and the default path, `/`) would have."""
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name}"
+
 
 def _section(template: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     section = template.get(name, {})
@@ -305,6 +312,10 @@ def context_for(  # noqa: PLR0913 - each override is its own keyword
         f"{logical_id}.Arn": context.function_arn(str(physical[logical_id]))
         for logical_id, resource in _resources(template).items()
         if resource["Type"] in (SERVERLESS_FUNCTION, LAMBDA_FUNCTION)
+    } | {
+        f"{logical_id}.Arn": context.role_arn(str(physical[logical_id]))
+        for logical_id, resource in _resources(template).items()
+        if resource["Type"] == IAM_ROLE
     }
     return Context(
         parameters=values,
@@ -631,9 +642,11 @@ class Function:
 
 @dataclass(frozen=True)
 class Republish:
-    """A Republish action. `topic` may hold IoT substitution templates like `${topic(2)}`."""
+    """A Republish action. `topic` may hold IoT substitution templates like `${topic(2)}`;
+    `role_arn` is the role AWS IoT assumes to publish there."""
 
     topic: str
+    role_arn: str
     qos: int = 0
 
 
@@ -841,6 +854,12 @@ class _Reader:
                             settings.get("Topic"),
                             f"{action_path}.Republish.Topic",
                             "Topic",
+                        ),
+                        role_arn=_required_text(
+                            self.resolver,
+                            settings.get("RoleArn"),
+                            f"{action_path}.Republish.RoleArn",
+                            "RoleArn",
                         ),
                         qos=_whole_number(
                             self.resolver, settings.get("Qos"), f"{action_path}.Republish.Qos", 0

@@ -10,10 +10,11 @@ import time
 import pytest
 from support import unique
 
+from swan.local.authorization import service_roles
 from swan.local.functions import FunctionError, FunctionHost
 from swan.local.rules_engine import RulesEngine
+from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
 from swan.local.stack import TEMPLATE as PROJECT_TEMPLATE
-from swan.local.stack import local_deployment
 from swan.local.template import load_template, read_template
 
 HANDLER = """
@@ -68,8 +69,29 @@ Resources:
           - Republish:
               Topic: "$$aws/PREFIX-out/${topic(2)}/${state.tag}"
               Qos: 1
+              RoleArn: !GetAtt ForwardRole.Arn
           - Republish:
               Topic: "PREFIX-status/${topic(2)}"
+              RoleArn: !GetAtt ForwardRole.Arn
+  ForwardRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: iot.amazonaws.com}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: forward
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: iot:Publish
+                Resource:
+                  - !Sub "arn:aws:iot:${AWS::Region}:${AWS::AccountId}:topic/$aws/PREFIX-out/*"
+                  - !Sub "arn:aws:iot:${AWS::Region}:${AWS::AccountId}:topic/PREFIX-status/*"
   Disabled:
     Type: AWS::IoT::TopicRule
     Properties:
@@ -89,8 +111,9 @@ def deployed(tmp_path, service):
     (tmp_path / "recorder" / "app.py").write_text(HANDLER)
     (tmp_path / "template.yaml").write_text(TEMPLATE.replace("PREFIX", prefix))
     template = load_template(tmp_path / "template.yaml")
-    host = FunctionHost(read_template(template), template, tmp_path, environment={})
-    engine = RulesEngine(host, service)
+    deployment = read_template(template)
+    host = FunctionHost(deployment, template, tmp_path, environment={})
+    engine = RulesEngine(host, service, service_roles(template, deployment.context))
     engine.start()
     module = sys.modules["swan_lambda_Recorder"]
     yield prefix, host, module
@@ -176,8 +199,8 @@ def test_the_project_template_loads_and_routes_both_push_topics_and_the_status_t
     }
     (status,) = (rule for rule in deployment.rules if rule.logical_id == "StatusRule")
     assert status.sql == "SELECT state FROM 'swan/status/+' WHERE topic(3) <> 'button'"
-    assert [(r.topic, r.qos) for r in status.republish] == [
-        ("$$aws/things/${topic(3)}/shadow/update", 1)
+    assert [(r.topic, r.qos, r.role_arn) for r in status.republish] == [
+        ("$$aws/things/${topic(3)}/shadow/update", 1, LOCAL_ROLE_ARN.replace("Expiry", "Status"))
     ]
     assert set(deployment.functions) == {
         "UpdateButtonStatusFunction",

@@ -1,4 +1,5 @@
-"""The EventBridge Scheduler stand-in, through boto3 as the expiry handler uses it."""
+"""The EventBridge Scheduler stand-in, through boto3 as the expiry handler uses it, firing
+with the template's roles (the expiry role may invoke the expiry function)."""
 
 import json
 import queue
@@ -9,10 +10,18 @@ from support import local_boto3
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.scheduler import EventBridgeExpiry, at_expression
+from swan.local.authorization import service_roles
 from swan.local.scheduler import LocalScheduler, parse_at
+from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:swan-local-expire-countdown"
-ROLE = "arn:aws:iam::000000000000:role/swan-local-expiry"
+ROLE = LOCAL_ROLE_ARN  # a schedule fires only with a role of the template that allows it
+
+
+@pytest.fixture(scope="module")
+def roles():
+    template, deployment = local_deployment(parameters={"DeviceCaCertificateId": "c" * 64})
+    return service_roles(template, deployment.context)
 
 
 @pytest.fixture
@@ -21,9 +30,12 @@ def fired():
 
 
 @pytest.fixture
-def scheduler(tmp_path, fired):
+def scheduler(tmp_path, fired, roles):
     running = LocalScheduler(
-        tmp_path / "scheduler.db", SystemClock(), lambda arn, event: fired.put((arn, event))
+        tmp_path / "scheduler.db",
+        SystemClock(),
+        lambda arn, event: fired.put((arn, event)),
+        roles=roles,
     )
     running.start()
     yield running
@@ -94,11 +106,14 @@ def test_the_expiry_adapter_creates_then_moves_the_schedule(client, scheduler, f
     assert fired.get(timeout=5)[1] == {"thing": "button"}
 
 
-def test_schedules_survive_a_restart(tmp_path, client, scheduler, fired):
+def test_schedules_survive_a_restart(tmp_path, client, scheduler, fired, roles):
     client.create_schedule(**definition(time.time() + 2))
     scheduler.stop()
     again = LocalScheduler(
-        tmp_path / "scheduler.db", SystemClock(), lambda arn, event: fired.put((arn, event))
+        tmp_path / "scheduler.db",
+        SystemClock(),
+        lambda arn, event: fired.put((arn, event)),
+        roles=roles,
     )
     again.start()
     try:

@@ -405,8 +405,9 @@ def test_no_operation_is_named_where_the_api_serves_none(api, method, path):
 # ---------------------------------------------------------------- reading the template
 
 
-def test_each_function_role_gets_its_statements(roles):
-    assert set(roles) == {PUSH, EXPIRE, REGISTER}
+def test_each_function_role_and_each_iam_role_gets_its_statements(roles):
+    services = {"ExpirySchedulerRole", "StatusRuleRole", "WebBackendRole"}
+    assert set(roles) == {PUSH, EXPIRE, REGISTER} | services
     assert all(roles.values())
 
 

@@ -348,6 +348,9 @@ SAM_TEMPLATE = """
         Properties:
           BillingMode: PAY_PER_REQUEST
 
+      RepublishRole:
+        Type: AWS::IAM::Role
+
       PushFunction:
         Type: AWS::Serverless::Function
         Properties:
@@ -521,7 +524,8 @@ def test_topic_rule_actions(deployment):
     assert jitr.name == "swan_jitr"
     assert jitr.enabled
     assert jitr.functions == ("RegisterFunction",)
-    assert jitr.republish == (Republish("swan/audit/${topic(5)}", 1),)
+    role = "arn:aws:iam::000000000000:role/RepublishRole"
+    assert jitr.republish == (Republish("swan/audit/${topic(5)}", role, qos=1),)
     assert jitr.other_actions == ()
     legacy = rules["LegacyButtonRule"]
     assert legacy.name == "LegacyButtonRule"
