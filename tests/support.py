@@ -51,11 +51,20 @@ def local_boto3(service: str, url: str, stack: LocalStack | None = None, **optio
     )
 
 
+def free_ports():
+    """Every port of a local stack on a free loopback port (the web page's too)."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    from swan.local.stack import LocalPorts  # noqa: PLC0415  (unit tests never call this)
+
+    return LocalPorts(**{field.name: free_port() for field in fields(LocalPorts)})
+
+
 def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:
     """The local stack (no web app) in `state_dir` on free loopback ports, started."""
-    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415  (unit tests never call this)
+    from swan.local.stack import LocalStack  # noqa: PLC0415  (unit tests never call this)
 
-    stack = LocalStack(state_dir, rules, ports=LocalPorts(*(free_port() for _ in range(4))))
+    stack = LocalStack(state_dir, rules, ports=free_ports())
     stack.start()
     return stack
 

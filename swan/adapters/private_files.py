@@ -35,6 +35,7 @@ STATE_MARKERS: Final = (
     "history.db",
     "scheduler.db",
     "credentials.json",
+    "cognito.db",
 )
 
 log = logging.getLogger(__name__)

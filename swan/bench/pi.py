@@ -177,14 +177,18 @@ def to_json(bench: PiBench) -> dict[str, Any]:
 def run(seconds: float, say: Callable[[str], None]) -> PiBench:
     """Start a private stack, push once, measure the baseline and both Pi runs, stop."""
     from swan.bench.runner import BENCH_RULES, free_ports, machine  # noqa: PLC0415
-    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415
+    from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415
 
     run_id = uuid.uuid4().hex[:8]
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(
-            LocalStack(state, BENCH_RULES, ports=LocalPorts(*free_ports(4)))
+            LocalStack(
+                state,
+                BENCH_RULES,
+                ports=LocalPorts(*free_ports(4), **ANY_OTHER_PORT),
+            )
         )
         _push(stack.service_endpoint(f"bench-pi-push-{run_id}"))
         runs = []

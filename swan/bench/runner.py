@@ -106,7 +106,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     Each phase's load runs in a child process of its own (`swan.bench.child`): this
     process hosts only the stack, and the bench's clients do not compete with it for the GIL.
     """
-    from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
+    from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
 
     run_id = uuid.uuid4().hex[:8]
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
@@ -114,7 +114,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
         # The last two: (d)'s direct broker, (e)'s web app.
         *stack_ports, direct_port, web_port = free_ports(PORTS + 2)
-        ports = LocalPorts(*stack_ports)
+        ports = LocalPorts(*stack_ports, **ANY_OTHER_PORT)
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(
             LocalStack(state, BENCH_RULES, ports=ports, broker_limits=BENCH_LIMITS)

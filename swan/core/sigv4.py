@@ -115,8 +115,12 @@ def parse_authorization(header: str, amz_date: str | None) -> SignedClaim:
     return _claim(fields["Credential"], fields["SignedHeaders"], fields["Signature"], amz_date)
 
 
-def parse_presigned(query: Mapping[str, str]) -> SignedClaim:
-    """The claim of a presigned URL's `X-Amz-*` query parameters (already URL-decoded)."""
+def parse_presigned(query: Mapping[str, str], *, expires_required: bool = True) -> SignedClaim:
+    """The claim of a presigned URL's `X-Amz-*` query parameters (already URL-decoded).
+
+    Without `expires_required` a URL may leave X-Amz-Expires out (AWS IoT's WebSocket
+    endpoint takes the URL the AWS IoT Device SDKs presign with none); it is then good for
+    the five minutes of skew only."""
     names = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders")
     missing = [name for name in (*names, "X-Amz-Date") if not query.get(name)]
     if missing:
@@ -131,7 +135,8 @@ def parse_presigned(query: Mapping[str, str]) -> SignedClaim:
             Refusal.INCOMPLETE,
             f"X-Amz-Algorithm only supports '{ALGORITHM}'",
         )
-    expires = _expires(query.get("X-Amz-Expires"))
+    given = query.get("X-Amz-Expires")
+    expires = None if given is None and not expires_required else _expires(given)
     claim = _claim(
         query["X-Amz-Credential"],
         query["X-Amz-SignedHeaders"],

@@ -129,6 +129,13 @@ class ByteSink(Protocol):
     def close(self) -> None: ...
 
 
+class Door(Protocol):
+    """Another way into the gateway (MQTT over WebSocket): its servers, opened on the
+    gateway's loop; the gateway closes them when it stops."""
+
+    async def open(self, gateway: DeviceGateway) -> list[asyncio.Server]: ...
+
+
 @dataclass(frozen=True)
 class Admitted:
     """A client let in: `key` files its live connections (a certificate id, an access key
@@ -153,7 +160,7 @@ class GatewayPlan:
 class DeviceGateway:
     """The gateway on its own asyncio loop, in a thread."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (each is a separate outside thing)
         self,
         plan: GatewayPlan,
         registry: CertificateRegistry,
@@ -163,10 +170,12 @@ class DeviceGateway:
         upstream: Callable[[CertificateRecordLike], Path],
         principal: Callable[[CertificateRecordLike, str], Principal],
         limits: BrokerLimits = AWS_LIMITS,
+        doors: Sequence[Door] = (),
     ) -> None:
         """`upstream` says which broker listener (a unix socket) a certificate's connections
         go to; `principal` gives the certificate's attached policies, all of them, for a
-        connection with that client id; `limits` are AWS IoT Core's message broker limits."""
+        connection with that client id; `limits` are AWS IoT Core's message broker limits;
+        `doors` are other ways in (MQTT over WebSocket), opened on the gateway's loop."""
         self.plan = plan
         self._registry = registry
         self._publish = publish
@@ -183,8 +192,10 @@ class DeviceGateway:
         self._live: dict[str, set[ByteSink]] = defaultdict(set)
         self.refused: dict[str, int] = defaultdict(int)  # reason -> count
         self.dropped: dict[str, int] = defaultdict(int)  # packets kept back: reason -> count
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self.port = plan.port  # the port bound, once started (plan.port may be 0)
+        self.doors = tuple(doors)
+        self._door_servers: list[asyncio.Server] = []
         registry.on_change(self._certificate_changed)
         registry.on_ca_change(self._ca_changed)
 
@@ -243,6 +254,8 @@ class DeviceGateway:
             ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
+        for door in self.doors:
+            self._door_servers.extend(await door.open(self))
 
     def _load_trust(self) -> None:
         pems = [ca.pem for ca in self._registry.cas() if ca.status == ACTIVE]
@@ -252,6 +265,8 @@ class DeviceGateway:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        for server in self._door_servers:
+            server.close()
         for writers in list(self._live.values()):
             for writer in list(writers):
                 writer.close()
@@ -265,12 +280,15 @@ class DeviceGateway:
 
     # ------------------------------------------------------------ one device
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        _no_delay(writer)
-        task = asyncio.current_task()
+    def track(self, task: asyncio.Task[Any] | None) -> None:
+        """Count a connection's handler in, so that stopping waits for it to finish."""
         if task is not None:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _no_delay(writer)
+        self.track(asyncio.current_task())
         try:
             record = self._admit(writer)
             if record is not None:

@@ -26,12 +26,12 @@ from swan.local.policies import DEVICE_POLICY, WEB_POLICY
 from swan.local.registry import Registry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from swan.adapters.clock import Clock
     from swan.certs.files import CertificateStore
-    from swan.local.gateway import CertificateRecordLike
+    from swan.local.gateway import CertificateRecordLike, Door
     from swan.local.mosquitto import BrokerPlan
     from swan.local.template import Deployment
 
@@ -59,6 +59,7 @@ class DeviceIdentity:
         publish: Callable[[str, bytes], object],
         clock: Clock,
         limits: BrokerLimits = AWS_LIMITS,
+        doors: Sequence[Door] = (),
     ) -> None:
         self._certs = certs
         self._deployment = deployment
@@ -78,6 +79,7 @@ class DeviceIdentity:
             upstream=self._upstream,
             principal=self._principal,
             limits=limits,
+            doors=doors,
         )
 
     def start(self) -> None:

@@ -67,10 +67,13 @@ class BrokerPlan:
     service: Account
     device_acl: str
     web_acl: str
+    identity_socket: Path | None = None  # browsers' Cognito identities, over WebSocket
+    identity_acl: str = ""
 
     @property
     def sockets(self) -> tuple[Path, ...]:
-        return (self.internal_socket, self.device_socket, self.web_socket)
+        identities = (self.identity_socket,) if self.identity_socket is not None else ()
+        return (self.internal_socket, self.device_socket, self.web_socket, *identities)
 
 
 def broker_settings(run_as: str) -> str:
@@ -116,6 +119,17 @@ acl_file {d / "acl-devices.conf"}
 listener 0 {plan.web_socket}
 allow_anonymous true
 acl_file {d / "acl-web.conf"}
+""" + _identity_listener(plan)
+
+
+def _identity_listener(plan: BrokerPlan) -> str:
+    if plan.identity_socket is None:
+        return ""
+    return f"""
+# browsers' Cognito identities, through the gateway's WebSocket door (which verified them)
+listener 0 {plan.identity_socket}
+allow_anonymous true
+acl_file {plan.directory / "acl-identities.conf"}
 """
 
 
@@ -135,6 +149,7 @@ def write_config(plan: BrokerPlan) -> Path:
         "acl-internal.conf": f"user {plan.service.username}\ntopic readwrite #\n"
         f"topic readwrite $aws/#\n",
         "acl-web.conf": plan.web_acl,
+        "acl-identities.conf": plan.identity_acl,
         "passwd-internal": render_password_line(plan.service, os.urandom(12)),
     }
     for name, text in files.items():

@@ -7,12 +7,14 @@ the template's account and region, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.acl import listener_context, mosquitto_acl
 from swan.local.template import TemplateError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from swan.local.template import Deployment, Policy
 
 DEVICE_POLICY: Final = "DevicePolicy"
@@ -27,6 +29,19 @@ def device_acl(deployment: Deployment) -> str:
 def web_acl(deployment: Deployment) -> str:
     """The web listener's ACL: the web backend is no thing, so thing variables match nothing."""
     return _acl(deployment, WEB_POLICY, things=False)
+
+
+def identity_acl(deployment: Deployment, role_documents: Sequence[Mapping[str, Any]]) -> str:
+    """The identity listener's ACL: from the identity pool's unauthenticated role, every
+    client a Cognito identity connected with its identity id as client id (its role allows
+    no other), so `${cognito-identity.amazonaws.com:sub}` is the client id."""
+    context = deployment.context
+    return mosquitto_acl(
+        role_documents,
+        listener_context(
+            context.region, context.account_id, context.partition, things=False, identities=True
+        ),
+    )
 
 
 def _acl(deployment: Deployment, logical_id: str, *, things: bool) -> str:

@@ -32,7 +32,8 @@ class PortTakenError(SwanError, OSError):
         super().__init__(
             f"port {port} ({what}) on {host} is already taken{by}; stop it, or choose"
             " other ports (SWAN_DEVICE_PORT, SWAN_IOT_DATA_PORT, SWAN_SCHEDULER_PORT,"
-            " SWAN_IOT_PORT, SWAN_WEB_PORT; 0 means any free port)"
+            " SWAN_IOT_PORT, SWAN_WEB_PORT, SWAN_COGNITO_PORT, SWAN_MQTT_WSS_PORT,"
+            " SWAN_MQTT_WS_PORT; 0 means any free port)"
         )
 
 

@@ -33,7 +33,7 @@ from urllib.parse import unquote_plus
 
 import botocore.session
 from botocore.auth import SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 from swan.core.errors import SwanError
@@ -88,8 +88,14 @@ class SignedApi:
     errors: Mapping[Refusal, str] = field(default_factory=lambda: dict(_FRONT_END_ERRORS))
     # The name the scope must carry, when no botocore model gives it (the MQTT gateway).
     signing: str | None = None
-    # AWS IoT's presigned WebSocket URL leaves the session token out of what is signed.
+    # AWS IoT's presigned WebSocket URL leaves the session token out of what is signed,
+    # and may leave out X-Amz-Expires (the AWS IoT Device SDKs' URLs do).
     token_signed: bool = True
+    expires_required: bool = True
+    # A presigned URL's payload hash: UNSIGNED-PAYLOAD (botocore's presigning), or the
+    # SHA-256 of the (empty) body, as the AWS IoT Device SDKs and the AWS SDK for
+    # JavaScript's signer sign a WebSocket upgrade.
+    presigned_body_hashed: bool = False
 
     @property
     def signing_name(self) -> str:
@@ -109,6 +115,8 @@ def iot_gateway_api(region: str) -> SignedApi:
         dict.fromkeys(Refusal, "ForbiddenException"),
         signing="iotdevicegateway",
         token_signed=False,
+        expires_required=False,
+        presigned_body_hashed=True,
     )
 
 
@@ -187,7 +195,7 @@ class SigV4Verifier:
             claim = parse_authorization(authorization, headers.get("x-amz-date"))
             token = headers.get("x-amz-security-token")
         elif presigned:
-            claim = parse_presigned(query)
+            claim = parse_presigned(query, expires_required=self.api.expires_required)
             token = query.get("X-Amz-Security-Token")
         else:
             raise SignatureRefusedError(Refusal.MISSING, "Missing Authentication Token")
@@ -242,10 +250,37 @@ class SigV4Verifier:
         )
         rebuilt.context["timestamp"] = claim.amz_date
         credentials = Credentials(key.access_key_id, key.secret_access_key, key.session_token)
-        signer_type = SigV4QueryAuth if presigned else SigV4Auth
+        signer_type: type[SigV4Auth] = _HeaderAuth
+        if presigned:
+            hashed = self.api.presigned_body_hashed
+            signer_type = _BodyHashingQueryAuth if hashed else _QueryAuth
         signer = signer_type(credentials, self.api.signing_name, self.api.region)
         canonical = signer.canonical_request(rebuilt)
         return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
+
+
+class _HeaderAuth(SigV4Auth):  # type: ignore[misc]  # botocore has no types
+    """botocore's signer, signing exactly the headers the client said it signed: botocore
+    itself never signs hop-by-hop headers, but the AWS IoT Device SDKs sign `connection`
+    on a WebSocket upgrade, and AWS verifies what was signed."""
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        found = HTTPHeaders()
+        for name, value in request.headers.items():
+            found[name.lower()] = value
+        return found
+
+
+class _QueryAuth(SigV4QueryAuth):  # type: ignore[misc]  # botocore has no types
+    headers_to_sign = _HeaderAuth.headers_to_sign
+
+
+class _BodyHashingQueryAuth(_QueryAuth):
+    """Query-string SigV4 whose canonical request carries the body's SHA-256 (of nothing,
+    for a GET), not UNSIGNED-PAYLOAD."""
+
+    def payload(self, request: AWSRequest) -> str:
+        return hashlib.sha256(request.body or b"").hexdigest()
 
 
 def _query_pairs(query: str) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt import Endpoint, connect
@@ -31,12 +31,13 @@ from swan.local.authorization import (
     statements_of,
     write_role_policies,
 )
+from swan.local.cognito import CREDENTIALS_SECONDS, CognitoIdentity
 from swan.local.controlplane import ControlPlane
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
-from swan.local.policies import device_acl, web_acl
+from swan.local.policies import device_acl, identity_acl, web_acl
 from swan.local.ports import ensure_free
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
@@ -44,10 +45,11 @@ from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.signed import require_signature
 from swan.local.sigv4 import iot_api, scheduler_api
 from swan.local.template import context_for, load_template, read_template, resolve
+from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, role_mqtt_documents
 from swan.local.webapp import WebApp, WebAppPlan
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from swan.adapters.mqtt import CrtTransport
     from swan.core.countdown import Rules
@@ -63,6 +65,10 @@ EXPIRY_FUNCTION = "ExpireCountdownFunction"
 MAX_PORT = 65535
 
 
+ANY_OTHER_PORT: Final[dict[str, int]] = {"cognito": 0, "mqtt_wss": 0, "mqtt_ws": 0}
+"""With the first four ports given positionally: the others on any free port."""
+
+
 @dataclass(frozen=True)
 class LocalPorts:
     """Where the local system listens (0: any free port)."""
@@ -72,17 +78,24 @@ class LocalPorts:
     scheduler: int = 18444
     iot: int = 18445
     webapp: int = 3000
+    cognito: int = 18446
+    mqtt_wss: int = 18447  # MQTT over WebSocket, TLS (as AWS IoT serves it)
+    mqtt_ws: int = 18448  # the same in plain text, for browsers (they cannot trust the local CA)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
-        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT`, `SWAN_IOT_PORT`
-        and `SWAN_WEB_PORT` override the defaults."""
+        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT`, `SWAN_IOT_PORT`,
+        `SWAN_WEB_PORT`, `SWAN_COGNITO_PORT`, `SWAN_MQTT_WSS_PORT` and `SWAN_MQTT_WS_PORT`
+        override the defaults."""
         names = {
             "device": "SWAN_DEVICE_PORT",
             "iot": "SWAN_IOT_PORT",
             "webapp": "SWAN_WEB_PORT",
             "iot_data": "SWAN_IOT_DATA_PORT",
             "scheduler": "SWAN_SCHEDULER_PORT",
+            "cognito": "SWAN_COGNITO_PORT",
+            "mqtt_wss": "SWAN_MQTT_WSS_PORT",
+            "mqtt_ws": "SWAN_MQTT_WS_PORT",
         }
         values = {}
         for field_name, variable in names.items():
@@ -106,10 +119,14 @@ class Endpoints:
     state_dir: Path
     ca_file: Path
     web: str | None = None  # the page, when this stack runs the web app
+    cognito: str | None = None  # Cognito Identity (GetId, GetCredentialsForIdentity)
+    identity_pool_id: str | None = None  # the browsers' identity pool
+    mqtt_wss: str | None = None  # MQTT over a SigV4-signed WebSocket, TLS
+    mqtt_ws: str | None = None  # the same, plain, for a browser
 
 
 class LocalStack:
-    def __init__(
+    def __init__(  # noqa: PLR0913  (each is a setting of its own)
         self,
         state_dir: Path,
         rules: Rules,
@@ -119,8 +136,12 @@ class LocalStack:
         quiet_functions: bool = True,
         web: bool = False,
         broker_limits: BrokerLimits = AWS_LIMITS,
+        cognito_credentials_seconds: int = CREDENTIALS_SECONDS,
     ) -> None:
+        """`cognito_credentials_seconds`: how long the credentials the local Cognito issues
+        live (AWS's hour; shorter to watch them expire)."""
         self.state_dir = state_dir
+        self.cognito_credentials_seconds = cognito_credentials_seconds
         self.broker_limits = broker_limits
         self.rules = rules
         self.ports = ports or LocalPorts()
@@ -176,6 +197,10 @@ class LocalStack:
             state_dir=self.state_dir,
             ca_file=self.certs.ca_files.certificate,
             web=self.webapp.url if self.webapp else None,
+            cognito=running.cognito.url,
+            identity_pool_id=next(iter(running.cognito.pool_ids.values()), None),
+            mqtt_wss=running.door.url(),
+            mqtt_ws=running.door.url(tls=False),
         )
 
     def _start(self) -> None:
@@ -196,7 +221,33 @@ class LocalStack:
         statements = statements_of(policies)
         services = service_roles(template, deployment.context, statements)
         region = deployment.context.region
-        plan = broker_plan(self.state_dir, deployment)
+        cognito = self._started(
+            CognitoIdentity(
+                self.state_dir,
+                template,
+                deployment.context,
+                allowed_origins=self._page_origins(),
+                credentials_seconds=self.cognito_credentials_seconds,
+                port=self.ports.cognito,
+            )
+        )
+        identity_roles = _identity_roles(cognito, template, deployment.context)
+        plan = broker_plan(self.state_dir, deployment, identity_roles)
+        door = WebSocketDoor(
+            WebDoorPlan(
+                "127.0.0.1",
+                self.ports.mqtt_ws,
+                self.ports.mqtt_wss,
+                self.certs.server_files.certificate,
+                self.certs.server_files.key,
+            ),
+            region=region,
+            account=deployment.context.account_id,
+            partition=deployment.context.partition,
+            lookup=cognito.lookup,
+            roles=identity_roles,
+            upstream=plan.identity_socket or plan.web_socket,
+        )
         broker = self._started(Mosquitto(plan))
         transport = connect(_service_endpoint(plan, "swan-stack"))
         self._exit.callback(transport.close)
@@ -211,6 +262,7 @@ class LocalStack:
                 publish=transport.publish,
                 clock=self.clock,
                 limits=self.broker_limits,
+                doors=(door,),
             )
         )
         controlplane = ControlPlane(identity.registry, self.clock, port=self.ports.iot)
@@ -251,7 +303,16 @@ class LocalStack:
         invoke.host = host
         engine = self._started(RulesEngine(host, transport, services))
         self._running = Running(
-            broker, transport, identity, controlplane, shadows, scheduler, host, engine
+            broker,
+            transport,
+            identity,
+            controlplane,
+            shadows,
+            scheduler,
+            host,
+            engine,
+            cognito,
+            door,
         )
         if self.web:  # last: it logs in as the thing `web`, which needs the running stack
             web_plan = WebAppPlan(
@@ -262,6 +323,11 @@ class LocalStack:
             )
             self.webapp = self._started(WebApp(web_plan))
 
+    def _page_origins(self) -> tuple[str, ...]:
+        """The web page's own origins: the only web page the local Cognito serves (CORS)."""
+        port = self.ports.webapp
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}") if port else ()
+
     def _fixed_ports(self) -> dict[str, int]:
         """The ports this stack asks for by number (0: any free port), by what they serve."""
         ports = {
@@ -269,6 +335,9 @@ class LocalStack:
             "iot-data API": self.ports.iot_data,
             "iot control plane": self.ports.iot,
             "scheduler API": self.ports.scheduler,
+            "Cognito Identity": self.ports.cognito,
+            "MQTT over WebSocket (TLS)": self.ports.mqtt_wss,
+            "MQTT over WebSocket": self.ports.mqtt_ws,
         }
         if self.web:
             ports["web page"] = self.ports.webapp
@@ -348,9 +417,15 @@ def _named(
     }
 
 
-def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
+def broker_plan(
+    state_dir: Path,
+    deployment: Deployment,
+    identity_roles: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> BrokerPlan:
     """The broker of a local stack: unix sockets in the state directory, a fresh password
-    for the services, the ACLs derived from the template's IoT policies."""
+    for the services, the ACLs derived from the template's IoT policies (and, given
+    `identity_roles`, the identity listener's from the identity pools' roles)."""
+    documents = [document for docs in (identity_roles or {}).values() for document in docs]
     return BrokerPlan(
         directory=state_dir / "broker",
         internal_socket=socket_path(state_dir, "internal"),
@@ -359,7 +434,23 @@ def broker_plan(state_dir: Path, deployment: Deployment) -> BrokerPlan:
         service=Account("swan-services", secrets.token_urlsafe(24)),
         device_acl=device_acl(deployment),
         web_acl=web_acl(deployment),
+        identity_socket=socket_path(state_dir, "identities") if identity_roles else None,
+        identity_acl=identity_acl(deployment, documents) if documents else "",
     )
+
+
+def _identity_roles(
+    cognito: CognitoIdentity, template: Mapping[str, Any], context: Context
+) -> dict[str, list[dict[str, Any]]]:
+    """Each identity pool's unauthenticated role's MQTT statements, by the role's name (what
+    a session ARN of its credentials names)."""
+    return {
+        pool.unauthenticated_role.name: role_mqtt_documents(
+            template, context, pool.unauthenticated_role.logical_id
+        )
+        for pool in cognito.pools.values()
+        if pool.unauthenticated_role is not None
+    }
 
 
 class StateDirError(SwanError, OSError):
@@ -429,3 +520,5 @@ class Running:
     scheduler: LocalScheduler
     host: FunctionHost
     engine: RulesEngine
+    cognito: CognitoIdentity
+    door: WebSocketDoor

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support import EVENTS, free_port, local_boto3
+from support import EVENTS, free_ports, local_boto3
 
 from swan.core.countdown import Rules
-from swan.local.stack import TEMPLATE, LocalPorts, LocalStack
+from swan.local.stack import TEMPLATE, LocalStack
 
 WAIT = 20
 PUSH_ROLE = "UpdateButtonStatusFunctionRole"
@@ -42,7 +42,7 @@ def stack(tmp_path_factory):
     running = LocalStack(
         root / "state",
         Rules(),
-        ports=LocalPorts(*(free_port() for _ in range(4))),
+        ports=free_ports(),
         template=root / "template.yaml",
     )
     running.start()

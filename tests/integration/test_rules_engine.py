@@ -13,8 +13,8 @@ from support import unique
 from swan.local.authorization import service_roles
 from swan.local.functions import FunctionError, FunctionHost
 from swan.local.rules_engine import RulesEngine
-from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
 from swan.local.stack import TEMPLATE as PROJECT_TEMPLATE
+from swan.local.stack import local_deployment
 from swan.local.template import load_template, read_template
 
 HANDLER = """
@@ -188,19 +188,24 @@ def test_functions_are_invoked_by_arn_as_the_scheduler_does(deployed):
         host.invoke("arn:aws:lambda:us-east-1:000000000000:function:nope", {})
 
 
-def test_the_project_template_loads_and_routes_both_push_topics_and_the_status_topic():
+def test_the_project_template_loads_and_routes_the_push_topics_and_the_status_topic():
     _, deployment = local_deployment(PROJECT_TEMPLATE)
     routes = {rule.query.topic_filter: rule.functions for rule in deployment.rules}
     assert routes == {
         "iotbutton/+": ("UpdateButtonStatusFunction",),
         "swan/push/+": ("UpdateButtonStatusFunction",),
+        "swan/web/+/push": ("UpdateButtonStatusFunction",),
         "$aws/events/certificates/registered/+": ("RegisterDeviceFunction",),
         "swan/status/+": (),
     }
     (status,) = (rule for rule in deployment.rules if rule.logical_id == "StatusRule")
     assert status.sql == "SELECT state FROM 'swan/status/+' WHERE topic(3) <> 'button'"
     assert [(r.topic, r.qos, r.role_arn) for r in status.republish] == [
-        ("$$aws/things/${topic(3)}/shadow/update", 1, LOCAL_ROLE_ARN.replace("Expiry", "Status"))
+        (
+            "$$aws/things/${topic(3)}/shadow/update",
+            1,
+            "arn:aws:iam::000000000000:role/StatusRuleRole",
+        )
     ]
     assert set(deployment.functions) == {
         "UpdateButtonStatusFunction",

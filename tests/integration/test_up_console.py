@@ -65,6 +65,10 @@ def env():
         "SWAN_WEB_BROKER_PORT": free_port(),
         "SWAN_IOT_DATA_PORT": free_port(),
         "SWAN_SCHEDULER_PORT": free_port(),
+        "SWAN_IOT_PORT": free_port(),
+        "SWAN_COGNITO_PORT": free_port(),
+        "SWAN_MQTT_WSS_PORT": free_port(),
+        "SWAN_MQTT_WS_PORT": free_port(),
     }
     return {**os.environ, **{k: str(v) for k, v in ports.items()}, "SWAN_STATE_DIR": ".state"}
 

@@ -8,14 +8,14 @@ import json
 import signal
 
 import pytest
-from support import free_port
+from support import free_port, free_ports
 
 import swan.local.stack
 from swan.cli import EXIT_BAD_INPUT, main
 from swan.core.countdown import Rules
 from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS
 from swan.local.registry import InvalidPolicyError, PolicyDeploymentError
-from swan.local.stack import TEMPLATE, LocalPorts, LocalStack
+from swan.local.stack import TEMPLATE, LocalStack
 from swan.local.template import load_template
 
 PORTS = (
@@ -24,6 +24,9 @@ PORTS = (
     "SWAN_WEB_PORT",
     "SWAN_IOT_DATA_PORT",
     "SWAN_SCHEDULER_PORT",
+    "SWAN_COGNITO_PORT",
+    "SWAN_MQTT_WSS_PORT",
+    "SWAN_MQTT_WS_PORT",
 )
 
 
@@ -56,9 +59,7 @@ OVER_LONG = deny_topic("x" * MAX_DOCUMENT_CHARACTERS)
 
 
 def stack_on(state, template=TEMPLATE):
-    return LocalStack(
-        state, Rules(), ports=LocalPorts(*(free_port() for _ in range(4))), template=template
-    )
+    return LocalStack(state, Rules(), ports=free_ports(), template=template)
 
 
 def device_policy_versions(stack):

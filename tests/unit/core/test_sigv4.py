@@ -120,6 +120,19 @@ def test_a_presigned_url_may_last_a_week() -> None:
     assert parse_presigned(presigned(**{"X-Amz-Expires": "604800"})).expires == 604_800
 
 
+def test_a_url_without_an_expiry_is_refused_unless_the_api_allows_it() -> None:
+    without = presigned(**{"X-Amz-Expires": ""})
+    assert refusal(parse_presigned, without).refusal is Refusal.INCOMPLETE
+    claim = parse_presigned(without, expires_required=False)
+    assert claim.expires is None
+    scope = {"region": "us-east-1", "service": "iotdevicegateway"}
+    check_claim(claim, **scope, now=NOW + timedelta(seconds=300))  # good for the skew only
+    error = refusal(check_claim, claim, **scope, now=NOW + timedelta(seconds=301))
+    assert error.message.startswith("Signature expired:")
+    bad = presigned(**{"X-Amz-Expires": "soon"})
+    assert refusal(parse_presigned, bad, expires_required=False).refusal is Refusal.INCOMPLETE
+
+
 def test_a_claim_for_this_api_now_passes() -> None:
     check_claim(parse_authorization(HEADER, DATE), region="us-east-1", service="iot", now=NOW)
 

@@ -1,0 +1,251 @@
+"""The gateway's second door: MQTT over a SigV4-signed WebSocket, for browsers' Cognito
+identities, as AWS IoT Core serves it on `wss://<endpoint>/mqtt`.
+
+Locally the door listens on loopback twice: `wss://localhost:<port>/mqtt` with the stack's
+server certificate (as AWS serves it; what awscrt and any TLS client use) and
+`ws://127.0.0.1:<port>/mqtt` in plain text for a browser, which cannot trust the local CA.
+Before any MQTT:
+- the Host must be a loopback name (no DNS rebinding), the path `/mqtt`;
+- the URL must be presigned with SigV4 for `iotdevicegateway` in the stack's region, by
+  credentials the stack issued and still valid, the session token appended after signing
+  (`swan.local.sigv4.iot_gateway_api`); anything else is answered `403` with the reason;
+- the credentials must be a Cognito identity's: their role's statements from the template,
+  with `${cognito-identity.amazonaws.com:sub}` the identity's id, are its policies (the one
+  evaluator, swan.core.policy, devices' too). Other credentials (the administrator's, a
+  function role's) are refused here: locally only identities ride the WebSocket.
+Then the client is one more connection of the gateway: its CONNECT must be allowed by the
+role (the client id is the identity id), every packet is held to AWS IoT Core's limits and
+the role, and the connection is dropped when its credentials expire (or after 24 hours,
+AWS IoT's longest WebSocket connection: https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from swan.core.mqtt_packets import parse_connect
+from swan.core.policy import (
+    CONNECT,
+    PUBLISH,
+    RECEIVE,
+    SUBSCRIBE,
+    PolicyContext,
+    PolicyDocumentError,
+    Principal,
+    glob_matches,
+    plain_glob,
+)
+from swan.core.sigv4 import is_loopback_host
+from swan.local.authorization import role_of
+from swan.local.gateway import Admitted
+from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api
+from swan.local.template import resolve
+from swan.local.websocket import Refusal, Upgrade, accept
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+    from swan.local.gateway import DeviceGateway
+    from swan.local.sigv4 import SigningKey
+    from swan.local.template import Context
+
+log = logging.getLogger(__name__)
+
+MQTT_PATH: Final = "/mqtt"
+HANDSHAKE_TIMEOUT: Final = 10.0
+LONGEST_CONNECTION: Final = 24 * 3600.0
+_MQTT_ACTIONS: Final = (CONNECT, PUBLISH, SUBSCRIBE, RECEIVE)
+
+
+@dataclass(frozen=True)
+class WebDoorPlan:
+    """Where the door listens (port 0: any free one) and the TLS server identity."""
+
+    host: str
+    ws_port: int
+    wss_port: int
+    cert_file: Path
+    key_file: Path
+
+
+def role_mqtt_documents(
+    template: Mapping[str, Any], context: Context, role: str
+) -> list[dict[str, Any]]:
+    """The inline policies of the `AWS::IAM::Role` `role`, resolved, keeping only the
+    statements that can apply to MQTT (iot:Connect/Publish/Subscribe/Receive): those are
+    what AWS IoT Core evaluates for a connection signed with the role's credentials."""
+    resource = template["Resources"][role]
+    where = f"Resources.{role}.Properties.Policies"
+    policies = resolve((resource.get("Properties") or {}).get("Policies") or [], context, where)
+    documents = []
+    for policy in policies:
+        document = policy["PolicyDocument"]
+        raw = document["Statement"]
+        statements = [s for s in (raw if isinstance(raw, list) else [raw]) if _about_mqtt(s)]
+        if statements:
+            documents.append({**document, "Statement": statements})
+    return documents
+
+
+def _about_mqtt(statement: Mapping[str, Any]) -> bool:
+    if "NotAction" in statement:
+        return True
+    actions = statement.get("Action", [])
+    patterns = [actions] if isinstance(actions, str) else list(actions)
+    return any(
+        glob_matches(plain_glob(pattern.casefold()), action.casefold())
+        for pattern in patterns
+        for action in _MQTT_ACTIONS
+    )
+
+
+class WebSocketDoor:
+    """Admits WebSocket clients into `gateway` (started on its loop by `open`)."""
+
+    def __init__(  # noqa: PLR0913  (each is a separate outside thing)
+        self,
+        plan: WebDoorPlan,
+        *,
+        region: str,
+        account: str,
+        partition: str,
+        lookup: Callable[[str], SigningKey | None],
+        roles: Mapping[str, list[dict[str, Any]]],
+        upstream: Path,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`lookup` finds the credentials the stack issued; `roles` holds each role's MQTT
+        statements (`role_mqtt_documents`) by role name; `upstream` is the broker listener
+        identities are piped to."""
+        self.plan = plan
+        self._verifier = SigV4Verifier(iot_gateway_api(region), lookup)
+        self._region, self._account, self._partition = region, account, partition
+        self._roles = roles
+        self._upstream = upstream
+        self._now = now
+        self._gateway: DeviceGateway | None = None
+        self.ws_port = plan.ws_port
+        self.wss_port = plan.wss_port
+
+    def url(self, *, tls: bool = True) -> str:
+        """The endpoint a client presigns: `wss://localhost:<port>/mqtt` or the plain one."""
+        if tls:
+            return f"wss://localhost:{self.wss_port}{MQTT_PATH}"
+        return f"ws://127.0.0.1:{self.ws_port}{MQTT_PATH}"
+
+    async def open(self, gateway: DeviceGateway) -> list[asyncio.Server]:
+        """Listen on both ports, on the gateway's loop; the gateway closes the servers."""
+        self._gateway = gateway
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.plan.cert_file, self.plan.key_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        plain = await asyncio.start_server(self._handle, self.plan.host, self.plan.ws_port)
+        secure = await asyncio.start_server(
+            self._handle,
+            self.plan.host,
+            self.plan.wss_port,
+            ssl=context,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+        )
+        self.ws_port = int(plain.sockets[0].getsockname()[1])
+        self.wss_port = int(secure.sockets[0].getsockname()[1])
+        log.info("MQTT over WebSocket on %s and %s", self.url(), self.url(tls=False))
+        return [plain, secure]
+
+    # ------------------------------------------------------------ one client
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        gateway = self._gateway
+        if gateway is None:  # pragma: no cover - servers start only through open()
+            writer.close()
+            return
+        gateway.track(asyncio.current_task())
+        admitted: list[SigningKey] = []
+        try:
+            stream = await asyncio.wait_for(
+                accept(reader, writer, lambda upgrade: self._decide(upgrade, admitted)),
+                HANDSHAKE_TIMEOUT,
+            )
+            if stream is not None and admitted:
+                await self._relay(gateway, admitted[0], stream)
+                stream.close()
+        except TimeoutError:
+            gateway.refuse("no WebSocket upgrade within the time allowed", "a web client")
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        except Exception:
+            log.exception("web client connection failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _decide(self, upgrade: Upgrade, admitted: list[SigningKey]) -> Refusal | None:
+        gateway = self._gateway
+        assert gateway is not None  # noqa: S101  (set before any server starts)
+        if not is_loopback_host(upgrade.host):
+            gateway.refuse(f"bad upgrade: Host {upgrade.host!r} is not this machine", "web")
+            return Refusal(403, "only loopback names are served")
+        path, _, query = upgrade.target.partition("?")
+        if path != MQTT_PATH:
+            gateway.refuse(f"bad upgrade: no endpoint at {quote(path)}", "a web client")
+            return Refusal(404, f"MQTT over WebSocket is served at {MQTT_PATH}")
+        headers = {**upgrade.headers, "host": upgrade.host}
+        try:
+            key = self._verifier.verify(IncomingRequest("GET", path, query, headers), self._now())
+        except RequestRefusedError as refused:
+            gateway.refuse(f"bad signature: {refused.message}", "a web client")
+            return Refusal(403, refused.message)
+        if key.identity_id is None or role_of(key.principal_arn) not in self._roles:
+            gateway.refuse("not a Cognito identity's credentials", key.access_key_id)
+            return Refusal(403, "only a Cognito identity's credentials connect here")
+        admitted.append(key)
+        return None
+
+    async def _relay(self, gateway: DeviceGateway, key: SigningKey, stream: Any) -> None:
+        who = f"identity {key.identity_id}"
+        packet = await gateway.read_connect(who, stream)
+        if packet is None:
+            return
+        connect = parse_connect(packet)
+        problem = gateway.limits.client_id_problem(connect.client_id)
+        if problem is not None:
+            gateway.refuse(f"bad CONNECT: {problem}", who)
+            return
+        try:
+            principal = self._principal(key, connect.client_id)
+        except PolicyDocumentError as error:
+            gateway.refuse(f"the role's policies cannot be evaluated: {error}", who)
+            return
+        if not principal.can_connect():
+            gateway.refuse(f"the role does not allow connecting as {connect.client_id!r}", who)
+            return
+        loop = asyncio.get_running_loop()
+        remaining = LONGEST_CONNECTION
+        if key.expires_at is not None:
+            remaining = min(remaining, (key.expires_at - self._now()).total_seconds())
+        admitted = Admitted(
+            key.access_key_id, principal, self._upstream, closes_at=loop.time() + remaining
+        )
+        await gateway.pipe(admitted, packet, stream, stream)
+
+    def _principal(self, key: SigningKey, client_id: str) -> Principal:
+        role = role_of(key.principal_arn)
+        documents = self._roles[role] if role is not None else []
+        context = PolicyContext(
+            None,
+            client_id,
+            self._region,
+            self._account,
+            self._partition,
+            cognito_identity=key.identity_id,
+        )
+        return Principal.of(documents, context)

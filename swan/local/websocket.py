@@ -1,0 +1,189 @@
+"""MQTT over WebSocket, server side, on asyncio streams (RFC 6455 through wsproto).
+
+`accept` reads the HTTP upgrade request and lets `decide` answer it: None accepts (with the
+`mqtt` subprotocol the client offered), a `Refusal` answers its HTTP status instead. The
+accepted connection is a `WebSocketStream`: MQTT's byte stream carried in binary messages,
+read and written as the gateway's relay reads and writes a TLS stream, so every packet is
+framed and held to the same limits and policies whichever door a client came in by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MQTT_SUBPROTOCOL: Final = "mqtt"
+READ_CHUNK: Final = 65536
+# RFC 6455 section 7.4.1: 1003, "a type of data it cannot accept" (MQTT is binary only).
+UNACCEPTABLE_DATA: Final = 1003
+NORMAL_CLOSURE: Final = 1000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An upgrade refused: the HTTP status, and a short text body saying why."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """The upgrade request as the client sent it: the target (path and query, still
+    percent-encoded), the Host header, and every header with a lower-case name."""
+
+    target: str
+    host: str
+    headers: dict[str, str]
+
+
+async def accept(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    decide: Callable[[Upgrade], Refusal | None],
+) -> WebSocketStream | None:
+    """Complete the handshake `decide` allows (None: refused and answered, or not a
+    WebSocket upgrade at all). Reads at most the request (h11 bounds its size)."""
+    connection = WSConnection(ConnectionType.SERVER)
+    while True:
+        data = await reader.read(READ_CHUNK)
+        try:
+            connection.receive_data(data or None)
+            request = next((e for e in connection.events() if isinstance(e, Request)), None)
+        except RemoteProtocolError as error:
+            _answer(writer, connection, error.event_hint)
+            return None
+        if request is not None:
+            break
+        if not data:
+            return None
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in request.extra_headers
+    }
+    refusal = decide(Upgrade(request.target, request.host, headers))
+    if refusal is not None:
+        body = refusal.reason.encode()
+        reject = RejectConnection(
+            status_code=refusal.status,
+            headers=[(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+            has_body=True,
+        )
+        writer.write(connection.send(reject) + connection.send(RejectData(data=body)))
+        return None
+    subprotocol = MQTT_SUBPROTOCOL if MQTT_SUBPROTOCOL in request.subprotocols else None
+    writer.write(connection.send(AcceptConnection(subprotocol=subprotocol)))
+    return WebSocketStream(reader, writer, connection)
+
+
+def _answer(writer: asyncio.StreamWriter, connection: WSConnection, hint: object | None) -> None:
+    """Answer a request wsproto could not take (not an upgrade, say) as it suggests."""
+    if isinstance(hint, RejectConnection):
+        with contextlib.suppress(Exception):
+            writer.write(connection.send(RejectConnection(status_code=hint.status_code)))
+
+
+class WebSocketStream:
+    """MQTT's bytes in WebSocket binary messages: `read`/`readexactly` as a StreamReader,
+    `write`/`drain`/`close` as a StreamWriter. A text message, which MQTT never sends,
+    closes the connection (1003); pings are answered; a close is answered and ends the
+    stream."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ws: WSConnection
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ws = ws
+        self._buffer = bytearray()
+        self._ended = False
+
+    # ------------------------------------------------------------ reading
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (all that is buffered if `n` < 0); b"" once the peer has closed."""
+        while not self._buffer and not self._ended:
+            await self._fill()
+        size = len(self._buffer) if n < 0 else min(n, len(self._buffer))
+        chunk = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return chunk
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self._buffer) < n and not self._ended:
+            await self._fill()
+        if len(self._buffer) < n:
+            partial = bytes(self._buffer)
+            self._buffer.clear()
+            raise asyncio.IncompleteReadError(partial, n)
+        chunk = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return chunk
+
+    async def _fill(self) -> None:
+        data = await self._reader.read(READ_CHUNK)
+        try:
+            self._ws.receive_data(data or None)
+            for event in self._ws.events():
+                self._on(event)
+        except RemoteProtocolError:
+            self._ended = True
+            self._writer.close()
+            return
+        if not data:
+            self._ended = True
+
+    def _on(self, event: object) -> None:
+        if isinstance(event, BytesMessage):
+            self._buffer += event.data
+        elif isinstance(event, TextMessage):
+            self._send_close(UNACCEPTABLE_DATA, "MQTT over WebSocket is binary")
+            self._ended = True
+            self._writer.close()
+        elif isinstance(event, Ping):
+            self._writer.write(self._ws.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            if self._ws.state is ConnectionState.REMOTE_CLOSING:
+                self._writer.write(self._ws.send(event.response()))
+            self._ended = True
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._ws.state is ConnectionState.OPEN:
+            self._writer.write(self._ws.send(BytesMessage(data=bytes(data))))
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+    def close(self) -> None:
+        self._send_close(NORMAL_CLOSURE)
+        self._writer.close()
+
+    async def wait_closed(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    def _send_close(self, code: int, reason: str | None = None) -> None:
+        if self._ws.state is ConnectionState.OPEN and not self._writer.is_closing():
+            with contextlib.suppress(Exception):
+                self._writer.write(self._ws.send(CloseConnection(code=code, reason=reason)))
