@@ -19,7 +19,7 @@ from swan.adapters.follower import ButtonFollower, Observed
 from swan.adapters.mqtt import MqttError
 from swan.core.codecs import PushAccepted, PushRejected, PushRequest
 from swan.core.errors import InvalidPayloadError
-from swan.core.topics import WEB_PUSH, WEB_SENDER, PushOutcome, push_reply_topic
+from swan.core.topics import PushOutcome, PushTopic
 from webapp.view import HISTORY_LIMIT, NO_ANSWER_SECONDS, Board, LinkState, board_for
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Feed:
     _transport: Transport | None = None
     _events: asyncio.Queue[Observed | _LinkChanged] | None = None
     _pending: dict[str, asyncio.Future[Answer]] = field(default_factory=dict)
+    _topic: PushTopic | None = None  # where this connection's pushes go
 
     async def run(self, publish: Callable[[Board, LinkState], Awaitable[None]]) -> None:
         """Connect (retrying while the broker is away), then publish every change until
@@ -86,15 +87,18 @@ class Feed:
 
     async def push(self, session: str, code: str | None = None) -> Answer | None:
         """Send one push request for a browser and wait for its answer (None: none came)."""
-        transport, loop = self._transport, self._loop
-        if transport is None or loop is None or self.link != "live":
+        transport, loop, topic = self._transport, self._loop, self._topic
+        if transport is None or loop is None or topic is None or self.link != "live":
             return None
-        request = PushRequest(uuid.uuid4().hex, WEB_SENDER, session=session, code=code or None)
+        # Through the local backend's topic the browser's session is its principal; through
+        # an identity's topic the identity is, whatever the session says.
+        session_for = session if not topic.identity else None
+        request = PushRequest(uuid.uuid4().hex, "web", session=session_for, code=code or None)
         answer: asyncio.Future[Answer] = loop.create_future()
         self._pending[request.client_token] = answer
         try:
             payload = json.dumps(request.to_payload()).encode()
-            await asyncio.wrap_future(transport.publish(WEB_PUSH, payload))
+            await asyncio.wrap_future(transport.publish(topic.request, payload))
             return await asyncio.wait_for(answer, self.answer_timeout)
         except (TimeoutError, MqttError):
             return None
@@ -138,8 +142,10 @@ class Feed:
     # ------------------------------------------------------------ on awscrt's thread
 
     def _subscribe(self, transport: Transport, follower: ButtonFollower) -> None:
+        topic = self.open_link.push_topic()
         for outcome in PushOutcome:
-            transport.subscribe(push_reply_topic(WEB_SENDER, outcome), self._on_answer)
+            transport.subscribe(topic.reply(outcome), self._on_answer)
+        self._topic = topic
         follower.start()
 
     def _hand(self, event: Observed | _LinkChanged) -> None:
@@ -150,7 +156,7 @@ class Feed:
         try:
             answer: Answer = (
                 PushAccepted.from_payload(message.payload)
-                if message.topic == push_reply_topic(WEB_SENDER, PushOutcome.ACCEPTED)
+                if message.topic.endswith(f"/{PushOutcome.ACCEPTED}")
                 else PushRejected.from_payload(message.payload)
             )
         except InvalidPayloadError as error:

@@ -2,21 +2,22 @@
 
 Locally the backend logs in as the thing `web` with its client certificate, exactly as a
 device does (and, like a device, retries the first connect that registration refuses).
-On AWS it connects over a SigV4-signed websocket with the credentials of an unauthenticated
-Cognito identity, kept fresh by a cache that awscrt asks at every (re)connect, as
-`web.` and a random suffix: the web principal is not a thing on AWS, and every backend
-process needs a client id of its own (AWS IoT drops a connection when another one takes
-its id).
+On AWS (or against the local stand-in's Cognito and WebSocket door) it connects over a
+SigV4-signed websocket with the credentials of an unauthenticated Cognito identity, kept
+fresh by a cache that awscrt asks at every (re)connect, as that identity: its identity id
+is its client id and its pushes go on `swan/web/<identity id>/push`, the only ones the
+identity pool's role allows it (so every backend process, having an identity of its own,
+has a client id of its own too).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import TYPE_CHECKING, Protocol
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect_retrying
+from swan.core.topics import WEB_SENDER, PushTopic
 from webapp.credentials import CredentialsCache, CredentialsUnavailableError
 from webapp.settings import CognitoLogin
 
@@ -31,11 +32,14 @@ log = logging.getLogger(__name__)
 
 
 class LinkFactory(Protocol):
-    """Open a connection that reconnects by itself and reports when it drops and returns."""
+    """Open a connection that reconnects by itself and reports when it drops and returns;
+    `push_topic` says where the connection's pushes go (known once it is open)."""
 
     def __call__(
         self, *, on_interrupted: Callable[[Exception], None], on_resumed: Callable[[], None]
     ) -> Transport: ...
+
+    def push_topic(self) -> PushTopic: ...
 
 
 def mtls_link(login: MqttLogin, attempts: int = 4) -> LinkFactory:
@@ -66,7 +70,7 @@ def mtls_link(login: MqttLogin, attempts: int = 4) -> LinkFactory:
             on_resumed=on_resumed,
         )
 
-    return open_link
+    return _Link(open_link, lambda: PushTopic(WEB_SENDER))
 
 
 def link_for(login: MqttLogin | CognitoLogin) -> LinkFactory:
@@ -76,32 +80,33 @@ def link_for(login: MqttLogin | CognitoLogin) -> LinkFactory:
     return mtls_link(login)
 
 
-def web_client_id(prefix: str, suffix: str | None = None) -> str:
-    """`prefix` and a random suffix nobody can guess (so nobody can push the backend off)."""
-    return f"{prefix}{suffix if suffix is not None else secrets.token_hex(8)}"
-
-
 def cognito_link(
     login: CognitoLogin,
     *,
     fetch: Callable[[], Credentials] | None = None,
-    client_id: str | None = None,
+    identity_id: Callable[[], str | None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> LinkFactory:
-    """A factory for the AWS login: one client id and one credentials cache per process.
+    """A factory for the AWS login: one identity and one credentials cache per process.
 
-    `fetch` gets new credentials (default: the identity pool's, through boto3).
+    `fetch` gets new credentials and `identity_id` says whose they are (default: the
+    identity pool's, through boto3).
     """
     from webapp.sigv4 import connect_websocket, credentials_provider  # noqa: PLC0415
 
-    if fetch is None:
+    if fetch is None or identity_id is None:
         from webapp.cognito import CognitoIdentity, cognito_client  # noqa: PLC0415
 
         identity = CognitoIdentity(cognito_client(login.region), login.identity_pool_id, clock)
-        fetch = identity.fetch
+        fetch, identity_id = identity.fetch, lambda: identity.identity_id
     cache = CredentialsCache(fetch, clock)
     provider = credentials_provider(cache.get)
-    chosen_id = client_id or web_client_id(login.client_id_prefix)
+
+    def client_id() -> str:
+        found = identity_id()
+        if found is None:
+            raise MqttError("connect", "no Cognito identity yet")
+        return found
 
     def open_link(
         *, on_interrupted: Callable[[Exception], None], on_resumed: Callable[[], None]
@@ -111,7 +116,23 @@ def cognito_link(
         except CredentialsUnavailableError as error:
             raise MqttError("connect", error) from error
         return connect_websocket(
-            login, chosen_id, provider, on_interrupted=on_interrupted, on_resumed=on_resumed
+            login, client_id(), provider, on_interrupted=on_interrupted, on_resumed=on_resumed
         )
 
-    return open_link
+    return _Link(open_link, lambda: PushTopic(client_id(), identity=True))
+
+
+class _Link:
+    """A `LinkFactory` made of its two halves."""
+
+    def __init__(self, opener: Callable[..., Transport], topic: Callable[[], PushTopic]) -> None:
+        self._open = opener
+        self._topic = topic
+
+    def __call__(
+        self, *, on_interrupted: Callable[[Exception], None], on_resumed: Callable[[], None]
+    ) -> Transport:
+        return self._open(on_interrupted=on_interrupted, on_resumed=on_resumed)
+
+    def push_topic(self) -> PushTopic:
+        return self._topic()

@@ -30,9 +30,6 @@ MAX_PORT: Final = 65535
 MODES: Final = ("local", "aws")
 # AWS IoT's websockets listen on 443 (with TLS, as every websocket awscrt opens).
 DEFAULT_WEBSOCKET_PORT: Final = 443
-# The client ids the identity pool's role lets the backend connect as (`WebBackendRole`
-# and the stack output `WebClientIdPrefix` in sam/template.yaml): this and a random suffix.
-WEB_CLIENT_ID_PREFIX: Final = "web."
 # An identity pool id: its region, a colon, a GUID.
 POOL_ID: Final = re.compile(r"(?P<region>[a-z]{2}(-[a-z]+)+-\d+):[0-9a-f-]{36}")
 
@@ -52,13 +49,14 @@ class MqttLogin:
 @dataclass(frozen=True)
 class CognitoLogin:
     """Where and how the backend connects on AWS: MQTT over websockets to `endpoint`, signed
-    (SigV4) with the credentials of an unauthenticated identity of `identity_pool_id`."""
+    (SigV4) with the credentials of an unauthenticated identity of `identity_pool_id`, as
+    that identity (boto3 finds Cognito itself; `AWS_ENDPOINT_URL_COGNITO_IDENTITY` points
+    it at the local one)."""
 
     endpoint: str
     region: str
     identity_pool_id: str
     port: int = DEFAULT_WEBSOCKET_PORT
-    client_id_prefix: str = WEB_CLIENT_ID_PREFIX
     # None: the system's trust store (AWS's endpoints); a file: a private CA (tests).
     ca_file: Path | None = None
 

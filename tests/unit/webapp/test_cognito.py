@@ -13,9 +13,11 @@ from aws_support import fake_credentials
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from swan.adapters.mqtt import MqttError
+from swan.core.topics import WEB_SENDER, PushTopic
 from webapp.cognito import CognitoError, CognitoIdentity, cognito_client
 from webapp.credentials import CredentialsCache, refresh_at
-from webapp.link import cognito_link, link_for, mtls_link, web_client_id
+from webapp.link import cognito_link, link_for
 from webapp.settings import CognitoLogin, MqttLogin
 
 REGION = "eu-west-1"
@@ -109,16 +111,17 @@ def test_other_failures_carry_the_call_and_the_code():
     assert isinstance(raised.value, ConnectionError)
 
 
-def test_each_backend_process_picks_its_own_client_id_under_the_roles_prefix():
-    assert web_client_id("web.", "0123abcd") == "web.0123abcd"
-    ids = {web_client_id("web.") for _ in range(50)}
-    assert len(ids) == 50
-    assert all(client_id.startswith("web.") and len(client_id) == 20 for client_id in ids)
-
-
-def test_the_login_picks_the_link():
-    aws = CognitoLogin("abc-ats.iot.eu-west-1.amazonaws.com", REGION, f"{REGION}:" + "0" * 36)
-    assert link_for(aws).__qualname__ == cognito_link(aws).__qualname__
+def test_locally_the_backend_pushes_as_the_web_thing():
     certs = Path("/state/certs")
     local = MqttLogin("localhost", 8883, "web", certs / "ca.pem", certs / "w.pem", certs / "w.key")
-    assert link_for(local).__qualname__ == mtls_link(local).__qualname__
+    assert link_for(local).push_topic() == PushTopic(WEB_SENDER)
+
+
+def test_with_cognito_the_backend_pushes_as_its_identity_once_it_has_one():
+    aws = CognitoLogin("abc-ats.iot.eu-west-1.amazonaws.com", REGION, f"{REGION}:" + "0" * 36)
+    with pytest.raises(MqttError, match="no Cognito identity yet"):
+        link_for(aws).push_topic()
+    identity = f"{REGION}:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+    link = cognito_link(aws, fetch=lambda: None, identity_id=lambda: identity)  # type: ignore[arg-type,return-value]
+    assert link.push_topic() == PushTopic(identity, identity=True)
+    assert link.push_topic().request == f"swan/web/{identity}/push"

@@ -9,7 +9,7 @@ import json
 from swan.adapters.mqtt import MemoryBroker, MqttError
 from swan.core.button_shadow import to_reported
 from swan.core.countdown import Countdown, Push
-from swan.core.topics import BUTTON_SHADOW
+from swan.core.topics import BUTTON_SHADOW, WEB_SENDER, PushTopic
 from webapp.feed import Feed
 from webapp.view import waiting_board
 
@@ -73,6 +73,9 @@ class Link:
             raise MqttError("connect", "refused")
         self.on_interrupted, self.on_resumed = on_interrupted, on_resumed
         return self.broker.connect("web")
+
+    def push_topic(self):
+        return PushTopic(WEB_SENDER)
 
 
 async def running(feed: Feed, boards: list):

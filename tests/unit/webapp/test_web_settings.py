@@ -63,7 +63,6 @@ def test_on_aws_the_backend_signs_a_websocket_with_the_identity_pools_credential
     assert login == CognitoLogin(
         endpoint=ENDPOINT, region="eu-west-1", identity_pool_id=POOL, port=443, ca_file=None
     )
-    assert login.client_id_prefix == "web."  # WebBackendRole lets it connect as web.*
 
 
 def test_the_region_may_be_given_and_tests_point_it_at_a_private_broker(tmp_path):
