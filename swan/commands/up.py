@@ -100,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
             scheduler_url=endpoints.scheduler,
             ca_file=str(endpoints.ca_file),
             iot_url=endpoints.iot,
+            cognito_url=endpoints.cognito or "",
+            identity_pool_id=endpoints.identity_pool_id or "",
+            mqtt_wss_url=endpoints.mqtt_wss or "",
+            mqtt_ws_url=endpoints.mqtt_ws or "",
         )
         info.write(state_dir)
         profile = _write_profile(stack, endpoints)
@@ -133,6 +137,7 @@ def _write_profile(stack: LocalStack, endpoints: Endpoints) -> tuple[Path, Path]
             "iot": endpoints.iot,
             "iot_data_plane": endpoints.iot_data,
             "scheduler": endpoints.scheduler,
+            "cognito_identity": endpoints.cognito or "",
         },
     )
 
@@ -157,6 +162,10 @@ def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> s
         f"  iot-data API (boto3)           {endpoints.iot_data}",
         f"  iot control plane (boto3)      {endpoints.iot}",
         f"  scheduler API                  {endpoints.scheduler}",
+        f"  Cognito Identity (browsers)    {endpoints.cognito}",
+        f"    identity pool                {endpoints.identity_pool_id}",
+        f"  browsers, MQTT over WebSocket  {endpoints.mqtt_wss} (SigV4; TLS)",
+        f"                                 {endpoints.mqtt_ws} (SigV4; plain)",
         "  AWS CLI and boto3              profile swan-local (requests are signed, SigV4):",
         f"    export AWS_CONFIG_FILE={profile[0]} AWS_SHARED_CREDENTIALS_FILE={profile[1]}",
         (

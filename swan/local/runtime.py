@@ -36,6 +36,10 @@ class StackInfo:
     scheduler_url: str
     ca_file: str
     iot_url: str = ""
+    cognito_url: str = ""  # the local Cognito Identity (GetId, GetCredentialsForIdentity)
+    identity_pool_id: str = ""  # the browsers' identity pool
+    mqtt_wss_url: str = ""  # MQTT over a SigV4-signed WebSocket (TLS)
+    mqtt_ws_url: str = ""  # the same, plain, for a browser
 
     def write(self, state_dir: Path) -> None:
         path = state_dir / FILE
