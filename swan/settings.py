@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_STATE_DIR = ".swan"
+# Cognito's enhanced flow hands out credentials for an hour (GetCredentialsForIdentity).
+MAX_CREDENTIALS_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,16 @@ class Settings:
 
     state_dir: Path
     rules: Rules
+    # How long the local Cognito's credentials live: AWS's hour; shorter to watch expiry.
+    cognito_credentials_seconds: int = 3600
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> Settings:
         """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS`, `SWAN_RULES`,
-        `SWAN_MIN_PUSH_INTERVAL` and `SWAN_SHADOW_WRITES_PER_SECOND`."""
+        `SWAN_MIN_PUSH_INTERVAL`, `SWAN_SHADOW_WRITES_PER_SECOND` and
+        `SWAN_COGNITO_CREDENTIALS_SECONDS` (whole seconds, 1 to 3600)."""
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
         state_dir = base / env.get("SWAN_STATE_DIR", DEFAULT_STATE_DIR)
@@ -49,7 +54,16 @@ class Settings:
                 env, "SWAN_SHADOW_WRITES_PER_SECOND", Rules.shadow_writes_per_second
             ),
         )
-        return cls(state_dir=state_dir.resolve(), rules=rules)
+        lifetime = _seconds(env, "SWAN_COGNITO_CREDENTIALS_SECONDS", 3600)
+        if lifetime != int(lifetime) or lifetime > MAX_CREDENTIALS_SECONDS:
+            raise InvalidSettingError(
+                "SWAN_COGNITO_CREDENTIALS_SECONDS",
+                env["SWAN_COGNITO_CREDENTIALS_SECONDS"],
+                f"must be whole seconds, at most {MAX_CREDENTIALS_SECONDS}",
+            )
+        return cls(
+            state_dir=state_dir.resolve(), rules=rules, cognito_credentials_seconds=int(lifetime)
+        )
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:

@@ -89,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
     out.flush()
     if not args.no_web:
         out.write("(the web app builds its pages on the first run; that takes a little longer)\n")
-    stack = LocalStack(state_dir, rules, ports=LocalPorts.from_env(os.environ), web=not args.no_web)
+    stack = LocalStack(
+        state_dir,
+        rules,
+        ports=LocalPorts.from_env(os.environ),
+        web=not args.no_web,
+        cognito_credentials_seconds=settings.cognito_credentials_seconds,
+    )
     with stack:
         endpoints = stack.endpoints()
         info = StackInfo(
