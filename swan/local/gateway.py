@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from swan.adapters.clock import Clock
+    from swan.core.mqtt_packets import Connect
     from swan.core.policy import Principal
 
 log = logging.getLogger(__name__)
@@ -331,14 +332,10 @@ class DeviceGateway:
         writer: asyncio.StreamWriter,
     ) -> None:
         who = f"certificate {record.id[:12]}..."
-        packet = await self.read_connect(who, reader)
-        if packet is None:
+        first = await self.first_connect(who, reader)
+        if first is None:
             return
-        connect = parse_connect(packet)
-        problem = self.limits.client_id_problem(connect.client_id)
-        if problem is not None:
-            self.refuse(f"bad CONNECT: {problem}", who)
-            return
+        packet, connect = first
         things = self._registry.principal_things(record.arn)
         if connect.client_id not in things:
             why = f"client id {connect.client_id!r} is not the certificate's thing {things}"
@@ -421,6 +418,19 @@ class DeviceGateway:
         if topic is None:
             return True
         return self.limits.topic_problem(topic) is None and principal.can_publish(topic)
+
+    async def first_connect(self, who: str, reader: ByteSource) -> tuple[bytes, Connect] | None:
+        """The client's CONNECT, read, parsed, and its client id one AWS takes; None:
+        refused (one log line)."""
+        packet = await self.read_connect(who, reader)
+        if packet is None:
+            return None
+        connect = parse_connect(packet)
+        problem = self.limits.client_id_problem(connect.client_id)
+        if problem is not None:
+            self.refuse(f"bad CONNECT: {problem}", who)
+            return None
+        return packet, connect
 
     async def read_connect(self, who: str, reader: ByteSource) -> bytes | None:
         """The client's CONNECT, whole and well formed, or None (refused, one log line)."""

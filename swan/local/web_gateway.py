@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from swan.core.mqtt_packets import parse_connect
 from swan.core.policy import (
     CONNECT,
     PUBLISH,
@@ -212,14 +211,10 @@ class WebSocketDoor:
 
     async def _relay(self, gateway: DeviceGateway, key: SigningKey, stream: Any) -> None:
         who = f"identity {key.identity_id}"
-        packet = await gateway.read_connect(who, stream)
-        if packet is None:
+        first = await gateway.first_connect(who, stream)
+        if first is None:
             return
-        connect = parse_connect(packet)
-        problem = gateway.limits.client_id_problem(connect.client_id)
-        if problem is not None:
-            gateway.refuse(f"bad CONNECT: {problem}", who)
-            return
+        packet, connect = first
         try:
             principal = self._principal(key, connect.client_id)
         except PolicyDocumentError as error:

@@ -18,7 +18,7 @@ from swan.local.authorization import (
     role_of,
     role_statements,
 )
-from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
+from swan.local.stack import LOCAL_ROLE_ARN
 from swan.local.template import TemplateError, context_for
 
 CA_ID = "ab" * 32
@@ -31,17 +31,6 @@ REGISTER = "RegisterDeviceFunctionRole"
 
 def session(role):
     return f"arn:aws:sts::000000000000:assumed-role/{role}/{role}"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    template, deployment = local_deployment(parameters={"DeviceCaCertificateId": CA_ID})
-    return template, deployment.context
-
-
-@pytest.fixture(scope="module")
-def roles(stack):
-    return role_statements(*stack)
 
 
 @pytest.fixture(scope="module")

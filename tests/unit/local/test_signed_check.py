@@ -19,7 +19,7 @@ from swan.local.authorization import (
 from swan.local.httpapi import ApiError, HttpRequest
 from swan.local.signed import require_signature, signed_headers
 from swan.local.sigv4 import SigningKey, iot_api, iot_data_api, scheduler_api
-from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
+from swan.local.stack import LOCAL_ROLE_ARN
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,17 +41,6 @@ ROLE = SigningKey(
     session_token="role-session-token",
 )
 KEYS = {key.access_key_id: key for key in (ADMIN, ROLE)}
-
-
-@pytest.fixture(scope="module")
-def stack():
-    template, deployment = local_deployment(parameters={"DeviceCaCertificateId": "ab" * 32})
-    return template, deployment.context
-
-
-@pytest.fixture(scope="module")
-def roles(stack):
-    return role_statements(*stack)
 
 
 @pytest.fixture(scope="module")
