@@ -21,6 +21,9 @@ from awscrt.auth import (
     aws_sign_request,
 )
 from awscrt.http import HttpHeaders, HttpRequest
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from support import mqtt_string, mqtt_varint
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -89,6 +92,23 @@ def presign(
     if session_token is not None and not sign_token:
         target += f"&X-Amz-Security-Token={quote(session_token, safe='')}"
     return target
+
+
+def presign_by_botocore(
+    host: str,
+    access_key_id: str,
+    secret_key: str,
+    session_token: str,
+    *,
+    region: str,
+    headers: dict[str, str],
+) -> str:
+    """The request target of a URL for `host` presigned by botocore's signer, which signs
+    every header it is handed (`headers` besides Host); the token appended after signing."""
+    request = AWSRequest(method="GET", url=f"https://{host}/mqtt", headers=headers)
+    SigV4QueryAuth(Credentials(access_key_id, secret_key), SERVICE, region).add_auth(request)
+    parts = urlsplit(request.url)
+    return f"{parts.path}?{parts.query}&X-Amz-Security-Token={quote(session_token, safe='')}"
 
 
 def tampered(target: str) -> str:

@@ -80,6 +80,14 @@ async def accept(
         name.decode("latin-1").lower(): value.decode("latin-1")
         for name, value in request.extra_headers
     }
+    # wsproto keeps these two out of extra_headers; a client may have signed them (SigV4
+    # signs the headers it lists), so they are put back as sent, values comma-joined.
+    for name, values in (
+        ("sec-websocket-protocol", request.subprotocols),
+        ("sec-websocket-extensions", request.extensions),
+    ):
+        if values:
+            headers[name] = ", ".join(str(value) for value in values)
     refusal = decide(Upgrade(request.target, request.host, headers))
     if refusal is not None:
         body = refusal.reason.encode()
@@ -164,6 +172,10 @@ class WebSocketStream:
         elif isinstance(event, CloseConnection):
             if self._ws.state is ConnectionState.REMOTE_CLOSING:
                 self._writer.write(self._ws.send(event.response()))
+            else:  # wsproto's verdict on a frame it could not parse (an unmasked one, say):
+                # RFC 6455 7.1.7, fail the connection, here with its code (1002, 1007, ...).
+                self._send_close(event.code, event.reason)
+                self._writer.close()
             self._ended = True
 
     # ------------------------------------------------------------ writing

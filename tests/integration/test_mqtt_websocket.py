@@ -35,6 +35,7 @@ from websocket_support import (
     mqtt_publish,
     mqtt_subscribe,
     presign,
+    presign_by_botocore,
     tampered,
 )
 
@@ -298,6 +299,22 @@ def test_a_url_with_its_own_expiry_is_upgraded_until_then(stack, pool):
     a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
     assert upgrade(stack, presign_for(door, identity, expires=300)) == (101, "")
     assert upgrade(stack, presign_for(door, identity, signed_at=a_minute_ago)) == (101, "")
+
+
+def test_a_url_that_also_signs_the_subprotocol_header_is_upgraded(stack, pool):
+    # botocore's signer signs every header it is handed; AWS verifies each header listed.
+    identity = pool.new_identity()
+    door = wss(stack)
+    target = presign_by_botocore(
+        door.host,
+        identity.access_key_id,
+        identity.secret_key,
+        identity.session_token,
+        region=REGION,
+        headers={"Sec-WebSocket-Protocol": "mqtt"},  # as the raw client sends it
+    )
+    assert "X-Amz-SignedHeaders=host%3Bsec-websocket-protocol" in target
+    assert upgrade(stack, target) == (101, "")
 
 
 # ---------------------------------------------------------------- 2. refused before MQTT
