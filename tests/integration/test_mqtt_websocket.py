@@ -460,15 +460,8 @@ def test_expired_credentials_are_refused_after_the_connection_they_opened_is_dro
 
 def test_connecting_as_another_identity_is_refused(stack, pool):
     identity, other = pool.new_identity(), pool.new_identity()
-    impostor = Identity(
-        other.id,
-        identity.access_key_id,
-        identity.secret_key,
-        identity.session_token,
-        identity.expiration,
-    )
-    with pytest.raises(MqttError, match="connect"):
-        connect_websocket(login(stack), impostor.id, static_provider(identity), timeout=WAIT)
+    with pytest.raises(MqttError, match="connect"):  # awsiotsdk: the connection hung up
+        connect_websocket(login(stack), other.id, static_provider(identity), timeout=WAIT)
     door = wss(stack)
     with wss_client(stack) as client:
         assert client.upgrade(door.host, presign_for(door, identity))[0] == 101
