@@ -38,21 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="the AWS profile (default: AWS_PROFILE or default)")
     parser.add_argument("--stack-name", default="swan", help="the stack (default: swan)")
     parser.add_argument(
-        "--backend-domain",
-        default="",
-        metavar="DNS-NAME",
-        help="where the Reflex backend runs; CloudFront routes its paths there (default: none)",
-    )
-    parser.add_argument(
-        "--backend-protocol",
-        choices=("https-only", "http-only"),
-        default="https-only",
-        help="how CloudFront reaches the backend (default: https-only)",
-    )
-    parser.add_argument(
-        "--backend-port", type=int, default=443, help="the backend's port (default: 443)"
-    )
-    parser.add_argument(
         "--no-site", action="store_true", help="deploy the stack only: no export, no upload"
     )
     parser.add_argument(
@@ -97,9 +82,6 @@ def run(args: argparse.Namespace) -> int:
         repository=REPO,
         stack_name=args.stack_name,
         profile=args.profile,
-        backend_domain=args.backend_domain,
-        backend_protocol=args.backend_protocol,
-        backend_port=args.backend_port,
         site=not args.no_site,
         interactive=not args.yes and sys.stdin.isatty(),
     )

@@ -32,11 +32,9 @@ StepKind = Literal[
     "next-steps",
 ]
 
-BackendProtocol = Literal["https-only", "http-only"]
-
 DEFAULT_STACK: Final = "swan"
 STACK_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,100}")
-DOMAIN_NAME: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+SITE_CONFIG: Final = "swan-config.json"
 REGION_NAME: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _FACT: Final = re.compile(r"\{([a-z_]+)\}")
 
@@ -50,9 +48,6 @@ class DeployConfig:
     repository: Path
     stack_name: str = DEFAULT_STACK
     profile: str | None = None
-    backend_domain: str = ""
-    backend_protocol: BackendProtocol = "https-only"
-    backend_port: int = 443
     site: bool = True  # export the web app and upload it
     interactive: bool = True  # the first `sam deploy` is guided
 
@@ -63,12 +58,6 @@ class DeployConfig:
             )
         if self.region is not None and not REGION_NAME.fullmatch(self.region):
             raise InvalidSettingError("--region", self.region, "must be an AWS region name")
-        if self.backend_domain and not DOMAIN_NAME.fullmatch(self.backend_domain):
-            raise InvalidSettingError(
-                "--backend-domain", self.backend_domain, "must be a DNS name (no scheme, no path)"
-            )
-        if not 0 < self.backend_port < 65536:  # noqa: PLR2004
-            raise InvalidSettingError("--backend-port", str(self.backend_port), "is no port")
 
 
 @dataclass(frozen=True)
@@ -257,12 +246,6 @@ def _sam_deploy(
         "--parameter-overrides",
         "DeviceCaCertificateId={ca_id}",
     ]
-    if config.backend_domain:  # SAM refuses an empty value; the template's default is ""
-        command += [
-            f"BackendDomainName={config.backend_domain}",
-            f"BackendProtocol={config.backend_protocol}",
-            f"BackendPort={config.backend_port}",
-        ]
     if config.profile:
         command += ["--profile", config.profile]
     guided = first_deploy and config.interactive
@@ -283,18 +266,22 @@ def _sam_deploy(
     return Step("sam-deploy", title, command=tuple(command))
 
 
-def _site_steps(config: DeployConfig, tools: Tools, paths: DeployPaths) -> list[Step]:
-    notes = []
-    if not config.backend_domain:
-        notes.append(
-            "no --backend-domain yet: the page loads, and works once the Reflex backend runs"
-            " and swan deploy is run again with --backend-domain (docs/aws.md)"
-        )
+def site_config(region: str, identity_pool: str, endpoint: str) -> dict[str, str]:
+    """`/swan-config.json`, beside the page: what one static build needs to find this
+    deployment (the page asks the identity pool for credentials, then speaks MQTT over a
+    SigV4-signed WebSocket to the account's IoT endpoint, as AWS IoT serves it)."""
+    return {
+        "region": region,
+        "identityPoolId": identity_pool,
+        "iotEndpoint": f"wss://{endpoint}/mqtt",
+    }
+
+
+def _site_steps(_config: DeployConfig, tools: Tools, paths: DeployPaths) -> list[Step]:
     return [
         Step(
             "export",
-            "Export the web app's static frontend; browsers find its backend at the site's"
-            " own URL, where CloudFront routes /_event, /ping, /_upload and /_health",
+            "Export the web page: static, it needs no server (it talks to AWS IoT itself)",
             command=(
                 str(tools.python),
                 "-m",
@@ -304,15 +291,15 @@ def _site_steps(config: DeployConfig, tools: Tools, paths: DeployPaths) -> list[
                 "--zip-dest-dir",
                 str(paths.site),
             ),
-            env={"REFLEX_API_URL": "{site_url}"},
-            notes=tuple(notes),
         ),
         Step(
             "upload",
-            "Upload the site to s3://{bucket}, removing files the export no longer has",
+            f"Upload the site to s3://{{bucket}} with /{SITE_CONFIG} beside it (region"
+            " {region}, identity pool {identity_pool}, wss://{endpoint}/mqtt), removing files"
+            " the export no longer has",
             calls=(
                 "s3:ListObjectsV2",
-                "s3:PutObject (each file, with its type; index.html never cached)",
+                "s3:PutObject (each file, with its type; pages and the config never cached)",
                 "s3:DeleteObjects (what is left over)",
             ),
         ),
@@ -346,8 +333,4 @@ def next_steps(facts: Mapping[str, str], config: DeployConfig) -> list[str]:
             " it retries and gets in"
         ),
         "  - an AWS IoT Button, the Raspberry Pi, certificate rotation: docs/aws.md",
-        (
-            "  - the web backend: reflex run --env prod --backend-only on a small instance"
-            " (docs/aws.md, 'The web backend'), then: swan deploy --backend-domain ITS-DNS-NAME"
-        ),
     ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from swan.certs.files import CertificateStore
 from swan.core.topics import BUTTON_THING
 from swan.deploy import aws
-from swan.deploy.plan import DeployConfig, DeployPaths, Step, next_steps
+from swan.deploy.plan import SITE_CONFIG, DeployConfig, DeployPaths, Step, next_steps, site_config
 from swan.deploy.tools import run as run_program
 from swan.deploy.tools import sam_environment
 from swan.local.webapp import reflex_environment
@@ -113,6 +113,10 @@ class Deployment:
         shutil.rmtree(unpacked, ignore_errors=True)
         unpacked.mkdir(parents=True)
         aws.unpack_site(site / "frontend.zip", unpacked)
+        config = site_config(
+            self.facts["region"], self.facts["identity_pool"], self.facts["endpoint"]
+        )
+        (unpacked / SITE_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         uploaded, removed = aws.upload_site(self._client("s3"), self.facts["bucket"], unpacked)
         self.say(f"    {uploaded} files uploaded, {removed} old ones removed")
 

@@ -30,7 +30,7 @@ def aws():
     document = template()
     context = context_for(
         document,
-        parameters={"DeviceCaCertificateId": CA_ID, "BackendDomainName": "backend.example.com"},
+        parameters={"DeviceCaCertificateId": CA_ID},
         resources={
             "ButtonThing": "button",
             "DevicePolicy": f"{STACK}-device",
@@ -451,34 +451,7 @@ def test_the_site_bucket_is_private_and_read_only_by_the_distribution(aws):
     ]
 
 
-def test_the_reflex_backend_paths_go_to_the_backend_origin(aws):
-    document, _ = aws
-    config = resolve(
-        document["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"],
-        context_for(
-            document,
-            parameters={"DeviceCaCertificateId": CA_ID, "BackendDomainName": "api.example.com"},
-            attributes={
-                "SiteBucket.RegionalDomainName": "b.s3.eu-west-1.amazonaws.com",
-                "SiteOriginAccessControl.Id": "OAC1",
-            },
-        ),
-        "DistributionConfig",
-    )
-    assert [o["Id"] for o in config["Origins"]] == ["site", "backend"]
-    assert config["Origins"][1]["DomainName"] == "api.example.com"
-    behaviours = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]}
-    assert behaviours == {
-        "/_event*": "backend",
-        "/ping": "backend",
-        "/_upload*": "backend",
-        "/_health": "backend",
-    }
-    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "site"
-    assert config["Origins"][0]["OriginAccessControlId"] == "OAC1"
-
-
-def test_without_a_backend_the_site_is_served_alone(aws):
+def test_the_site_is_served_from_the_bucket_alone(aws):
     document, _ = aws
     config = resolve(
         document["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"],
@@ -494,3 +467,5 @@ def test_without_a_backend_the_site_is_served_alone(aws):
     )
     assert [o["Id"] for o in config["Origins"]] == ["site"]
     assert "CacheBehaviors" not in config
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "site"
+    assert config["Origins"][0]["OriginAccessControlId"] == "OAC1"

@@ -232,7 +232,7 @@ class RecordedPrograms:
         if "export" in command:
             destination = command[command.index("--zip-dest-dir") + 1]
             with zipfile.ZipFile(f"{destination}/frontend.zip", "w") as site:
-                site.writestr("index.html", f"<html>{env['REFLEX_API_URL']}</html>")
+                site.writestr("index.html", "<html>the page</html>")
         assert cwd == REPO
 
 
@@ -256,10 +256,18 @@ def test_a_deployment_from_an_empty_account(account, tmp_path):
     assert env["SAM_CLI_TELEMETRY"] == "0"
     assert env["AWS_REGION"] == REGION
     _, export_env = next((c, e) for c, e in programs.ran if "export" in c)
-    assert export_env["REFLEX_API_URL"] == facts["site_url"]
+    assert "REFLEX_API_URL" not in export_env  # the page needs no backend
     assert export_env["REFLEX_TELEMETRY_ENABLED"] == "false"
-    page = account.client("s3").get_object(Bucket="swan-sitebucket-1", Key="index.html")
-    assert facts["site_url"] in page["Body"].read().decode()
+    s3 = account.client("s3")
+    assert s3.get_object(Bucket="swan-sitebucket-1", Key="index.html")["Body"].read()
+    # One build for every deployment: this one's settings are in a file beside the page.
+    config = s3.get_object(Bucket="swan-sitebucket-1", Key="swan-config.json")
+    assert config["CacheControl"] == "no-cache"
+    assert json.loads(config["Body"].read()) == {
+        "region": REGION,
+        "identityPoolId": facts["identity_pool"],
+        "iotEndpoint": f"wss://{facts['endpoint']}/mqtt",
+    }
     assert facts["endpoint"].endswith("amazonaws.com")
     assert any(facts["site_url"] in line for line in said)
     saved = json.loads((tmp_path / "aws" / "swan" / "deployment.json").read_text())

@@ -34,7 +34,7 @@ def test_the_dry_run_prints_every_step_and_does_nothing(fresh, capsys):
         "PATH='/opt/python3.12/bin:$PATH'",
         "sam deploy --template-file",
         "'DeviceCaCertificateId=<ca_id>'",
-        "REFLEX_API_URL='<site_url>'",
+        "wss://<endpoint>/mqtt",
         "reflex export --frontend-only",
         "s3://<bucket>",
         "cloudfront:CreateInvalidation Paths=/*",
@@ -43,24 +43,18 @@ def test_the_dry_run_prints_every_step_and_does_nothing(fresh, capsys):
     assert not fresh.exists()  # nothing written, not even the state directory
 
 
-def test_the_dry_run_shows_the_backend_it_would_route_to(fresh, capsys):
+def test_the_dry_run_names_the_stack_and_region(fresh, capsys):
     args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--region", "eu-north-1"]
-    assert main([*args, "--backend-domain", "swan-api.example.com", "--stack-name", "swan2"]) == 0
+    assert main([*args, "--stack-name", "swan2"]) == 0
     out = capsys.readouterr().out
-    assert "BackendDomainName=swan-api.example.com" in out
     assert "--stack-name swan2 --region eu-north-1" in out
-    assert "no --backend-domain yet" not in out
+    assert "Backend" not in out
+    assert "swan-config.json" in out
 
 
 def test_a_real_deployment_needs_a_region(fresh, capsys):
     assert main(["--state-dir", str(fresh), "deploy"]) == 2
     assert "--region" in capsys.readouterr().err
-
-
-def test_a_bad_backend_is_one_line_and_exit_code_2(fresh, capsys):
-    args = ["--state-dir", str(fresh), "deploy", "--dry-run", "--backend-domain", "https://x"]
-    assert main(args) == 2
-    assert "--backend-domain" in capsys.readouterr().err
 
 
 def test_a_stack_name_that_would_break_an_aws_limit_is_refused_at_once(fresh, capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from swan.core.errors import InvalidSettingError
-from swan.deploy.plan import DeployConfig, DeployPaths, Tools, fill, plan_deploy
+from swan.deploy.plan import DeployConfig, DeployPaths, Tools, fill, plan_deploy, site_config
 
 STATE = Path("/state")
 REPO = Path("/repo")
@@ -98,24 +98,20 @@ def test_a_first_deploy_that_may_not_ask_makes_its_own_bucket_and_confirms_nothi
     assert {"--resolve-s3", "--no-confirm-changeset", "--save-params"} <= set(deploy)
 
 
-def test_the_backend_is_passed_only_when_there_is_one():
-    without = command_of(plan_deploy(config(), TOOLS, first_deploy=False), "sam-deploy")
-    assert not [part for part in without if part.startswith("Backend")]
-    with_backend = command_of(
-        plan_deploy(
-            config(
-                backend_domain="api.example.com", backend_protocol="http-only", backend_port=8000
-            ),
-            TOOLS,
-            first_deploy=False,
-        ),
-        "sam-deploy",
-    )
-    assert {
-        "BackendDomainName=api.example.com",
-        "BackendProtocol=http-only",
-        "BackendPort=8000",
-    } <= set(with_backend)
+def test_the_stack_takes_no_backend_the_page_needs_none():
+    deploy = command_of(plan_deploy(config(), TOOLS, first_deploy=False), "sam-deploy")
+    assert not [part for part in deploy if part.startswith("Backend")]
+    steps = plan_deploy(config(), TOOLS, first_deploy=False)
+    (export,) = [step for step in steps if step.kind == "export"]
+    assert "REFLEX_API_URL" not in export.env
+
+
+def test_the_page_finds_the_deployment_in_a_config_file_beside_it():
+    assert site_config("eu-west-1", "eu-west-1:pool", "abc-ats.iot.eu-west-1.amazonaws.com") == {
+        "region": "eu-west-1",
+        "identityPoolId": "eu-west-1:pool",
+        "iotEndpoint": "wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt",
+    }
 
 
 def test_a_profile_goes_to_sam():
@@ -125,7 +121,7 @@ def test_a_profile_goes_to_sam():
     assert deploy[deploy.index("--profile") + 1] == "swan"
 
 
-def test_the_export_bakes_in_the_sites_own_url():
+def test_the_export_is_one_static_build():
     (step,) = [s for s in plan_deploy(config(), TOOLS, first_deploy=False) if s.kind == "export"]
     assert step.command == (
         "/py",
@@ -136,9 +132,7 @@ def test_the_export_bakes_in_the_sites_own_url():
         "--zip-dest-dir",
         "/state/aws/swan/site",
     )
-    assert step.render({"site_url": "https://d1.cloudfront.net"}).env == {
-        "REFLEX_API_URL": "https://d1.cloudfront.net"
-    }
+    assert step.env == {}  # one build for every deployment: nothing baked in
 
 
 def test_what_is_not_known_yet_shows_as_a_placeholder():
@@ -161,9 +155,6 @@ def test_each_stack_keeps_its_own_state():
         ({"stack_name": "1swan"}, "--stack-name"),
         ({"stack_name": "swan_x"}, "--stack-name"),
         ({"region": "Europe"}, "--region"),
-        ({"backend_domain": "https://api.example.com"}, "--backend-domain"),
-        ({"backend_domain": "api.example.com/x"}, "--backend-domain"),
-        ({"backend_port": 0}, "--backend-port"),
     ],
 )
 def test_bad_settings_are_refused_by_name(changes, flag):
