@@ -76,6 +76,7 @@ CONNECT_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 10.0
 PIPE_CHUNK = 65536
 LOCAL_ACCOUNT = "000000000000"
+_ARRIVING = ""  # where connections not yet piped are filed (no certificate id is empty)
 
 
 class CaRecordLike(Protocol):
@@ -281,15 +282,22 @@ class DeviceGateway:
 
     # ------------------------------------------------------------ one device
 
-    def track(self, task: asyncio.Task[Any] | None) -> None:
-        """Count a connection's handler in, so that stopping waits for it to finish."""
+    def track(self, task: asyncio.Task[Any] | None, writer: ByteSink) -> None:
+        """Count a connection's handler in, so that stopping waits for it to finish, and
+        its connection, so that stopping closes it even before it is piped (a client still
+        in its handshake or yet to send CONNECT would otherwise hold the stop up)."""
         if task is not None:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
+        self._live[_ARRIVING].add(writer)
+
+    def settled(self, writer: ByteSink) -> None:
+        """The connection `track` counted in has ended."""
+        self._live[_ARRIVING].discard(writer)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         _no_delay(writer)
-        self.track(asyncio.current_task())
+        self.track(asyncio.current_task(), writer)
         try:
             record = self._admit(writer)
             if record is not None:
@@ -297,6 +305,7 @@ class DeviceGateway:
         except Exception:
             log.exception("device connection failed")
         finally:
+            self.settled(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -166,7 +166,7 @@ class WebSocketDoor:
         if gateway is None:  # pragma: no cover - servers start only through open()
             writer.close()
             return
-        gateway.track(asyncio.current_task())
+        gateway.track(asyncio.current_task(), writer)
         admitted: list[SigningKey] = []
         try:
             stream = await asyncio.wait_for(
@@ -183,6 +183,7 @@ class WebSocketDoor:
         except Exception:
             log.exception("web client connection failed")
         finally:
+            gateway.settled(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
