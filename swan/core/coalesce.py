@@ -8,7 +8,9 @@ asks `plan_write` what to do with the shadow:
   push's number), so there is nothing to write;
 - `WaitUntil`: the write budget is spent; wait, re-read, ask again;
 - `WriteNow`: fold every push recorded since the last write into the state (`fold`) and
-  write it, with a version check; on a conflict, re-read and ask again.
+  write it, with a version check; on a conflict, re-read and ask again. History is read
+  from `history_after(current)`: every push folded in lands in the shadow's `recent` too,
+  so the pushes a write counts all show there, coalesced ones included.
 
 The budget is a token bucket kept in the shadow itself (`updatedAt`, `writeCredit`), so
 stateless handlers share it: it refills at `Rules.shadow_writes_per_second` and holds up to
@@ -26,7 +28,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from swan.core.countdown import Countdown, Push, Rules, apply_push
+from swan.core.countdown import (
+    RECENT_LIMIT,
+    Countdown,
+    NumberedPush,
+    Push,
+    Rules,
+    apply_push,
+    remember,
+)
 from swan.core.tokenbucket import refilled
 
 if TYPE_CHECKING:
@@ -90,6 +100,17 @@ def plan_write(current: Countdown | None, number: int, now: float, rules: Rules)
     return WaitUntil(now + (1 - credit) / refill)
 
 
+def history_after(current: Countdown | None) -> int:
+    """The push number after which the next write reads history (`History.since`): the
+    last one `current` counts, or up to RECENT_LIMIT earlier while its `recent` lacks
+    pushes it counts (a shadow written before it kept them), so the write fills them in."""
+    if current is None:
+        return 0
+    if len(current.recent) >= min(current.pushes, RECENT_LIMIT):
+        return current.pushes
+    return max(0, current.pushes - RECENT_LIMIT)
+
+
 def fold(
     current: Countdown | None, pushes: Iterable[tuple[int, Push]], rules: Rules, write: WriteNow
 ) -> Countdown | None:
@@ -99,12 +120,15 @@ def fold(
     Applying them one by one (not just the latest) keeps a push made just before the
     deadline from being mistaken for a late one. The pushes were admitted when they arrived
     (the code, the alarm window, the rate limit); folding only counts them in, it never
-    judges them again.
+    judges them again. A push `current` already counts is not applied again; only its
+    place in `recent` is filled if empty (see `history_after`).
     """
     state = current
     for number, push in pushes:
         if state is None or number > state.pushes:
             state = apply_push(state, push, rules, number=number, now=write.at).countdown
+        else:
+            state = replace(state, recent=remember(state.recent, NumberedPush(number, push)))
     if state is None:
         return None
     return replace(state, updated_at=write.at, write_credit=write.credit)

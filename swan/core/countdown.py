@@ -15,6 +15,9 @@ from swan.core.errors import InvalidSettingError
 
 DEFAULT_PERIOD_SECONDS: Final = 108 * 60
 ALARM_SECONDS: Final = 4 * 60
+# How many of the latest pushes the button shadow keeps (`Countdown.recent`): the page
+# shows them, and has no other history to read.
+RECENT_LIMIT: Final = 12
 SWAN_CODE: Final = (4, 8, 15, 16, 23, 42)
 
 Phase = Literal["counting", "alarm", "failed"]
@@ -49,7 +52,7 @@ class Rules:
     def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:
         """Rules for any period: the alarm is the last 4 minutes, or the last quarter of a
         shorter period (a 30 s demo still gets its alarm)."""
-        alarm = min(float(ALARM_SECONDS), period_seconds / 4)
+        alarm = alarm_window(period_seconds)
         return cls(period_seconds=period_seconds, alarm_seconds=alarm, rule_set=rule_set)
 
     def __post_init__(self) -> None:
@@ -82,6 +85,14 @@ class Push:
 
 
 @dataclass(frozen=True)
+class NumberedPush:
+    """A push with its number in history (counting every push of every run)."""
+
+    number: int
+    push: Push
+
+
+@dataclass(frozen=True)
 class Countdown:
     """The shared state, as stored in the button shadow's `reported` section."""
 
@@ -97,6 +108,12 @@ class Countdown:
     # bookkeeping of swan.core.coalesce's token bucket.
     updated_at: float
     write_credit: float = 0.0
+    # The latest pushes of every run, newest first, at most RECENT_LIMIT; a failure keeps them.
+    recent: tuple[NumberedPush, ...] = ()
+    # The rules the last push was admitted under, for clients that have no settings of
+    # their own (the static page): which prompt to show and when the alarm sounds.
+    rule_set: RuleSet = "anytime"
+    alarm_seconds: float = ALARM_SECONDS
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,20 @@ class Refused:
     reason: RefusalReason
     message: str
     retry_after: float | None = None
+
+
+def alarm_window(period_seconds: float) -> float:
+    """The alarm for a period: the last 4 minutes, or the last quarter of a shorter period
+    (a 30 s demo still gets its alarm)."""
+    return min(float(ALARM_SECONDS), period_seconds / 4)
+
+
+def remember(recent: tuple[NumberedPush, ...], *pushes: NumberedPush) -> tuple[NumberedPush, ...]:
+    """`recent` with `pushes` in their places: newest (highest number) first, one entry per
+    number (the one already there stays), at most RECENT_LIMIT."""
+    by_number = {entry.number: entry for entry in (*pushes, *recent)}  # the later wins
+    ordered = sorted(by_number.values(), key=lambda entry: entry.number, reverse=True)
+    return tuple(ordered[:RECENT_LIMIT])
 
 
 def remaining(countdown: Countdown, now: float) -> float:
@@ -178,15 +209,24 @@ def apply_push(
     written_at = push.at if now is None else now
     count = max((current.pushes if current else 0) + 1, number or 0)
     if current is None:
-        fresh = _new_run(push, rules, pushes=count, failures=0, now=written_at)
+        fresh = _new_run(push, rules, pushes=count, failures=0, now=written_at, recent=())
         return Pressed(fresh, new_run=True, failure_recorded=False)
     if current.phase == "failed":
-        fresh = _new_run(push, rules, pushes=count, failures=current.failures, now=written_at)
+        fresh = _new_run(
+            push,
+            rules,
+            pushes=count,
+            failures=current.failures,
+            now=written_at,
+            recent=current.recent,
+        )
         return Pressed(fresh, new_run=True, failure_recorded=False)
     if push.at >= current.deadline:
         # The world ended before anyone recorded it: count the failure, then start again.
         failures = current.failures + 1
-        fresh = _new_run(push, rules, pushes=count, failures=failures, now=written_at)
+        fresh = _new_run(
+            push, rules, pushes=count, failures=failures, now=written_at, recent=current.recent
+        )
         return Pressed(fresh, new_run=True, failure_recorded=True)
     latest = (
         push if current.last_push is None or push.at >= current.last_push.at else current.last_push
@@ -198,6 +238,9 @@ def apply_push(
         last_push=latest,
         pushes=count,
         updated_at=written_at,
+        recent=remember(current.recent, NumberedPush(count, push)),
+        rule_set=rules.rule_set,
+        alarm_seconds=rules.alarm_seconds,
     )
     return Pressed(pushed, new_run=False, failure_recorded=False)
 
@@ -218,7 +261,15 @@ def expire(current: Countdown, now: float) -> Countdown | None:
     )
 
 
-def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int, now: float) -> Countdown:
+def _new_run(
+    push: Push,
+    rules: Rules,
+    *,
+    pushes: int,
+    failures: int,
+    now: float,
+    recent: tuple[NumberedPush, ...],
+) -> Countdown:
     return Countdown(
         period_seconds=rules.period_seconds,
         deadline=push.at + rules.period_seconds,
@@ -229,6 +280,9 @@ def _new_run(push: Push, rules: Rules, *, pushes: int, failures: int, now: float
         failures=failures,
         failed_at=None,
         updated_at=now,
+        recent=remember(recent, NumberedPush(pushes, push)),
+        rule_set=rules.rule_set,
+        alarm_seconds=rules.alarm_seconds,
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from swan.adapters.history import Duplicate
 from swan.adapters.iotdata import VersionConflictError
 from swan.core import topics
-from swan.core.coalesce import Covered, WaitUntil, fold, plan_write
+from swan.core.coalesce import Covered, WaitUntil, fold, history_after, plan_write
 from swan.core.codecs import ButtonClick, PushAccepted, PushRejected, PushRequest
 from swan.core.countdown import Push, Refused, press
 from swan.core.errors import InvalidPayloadError, InvalidTopicError, SwanError
@@ -225,7 +225,7 @@ def _take_turn(ports: Ports, number: int) -> Written | None:
     if isinstance(plan, WaitUntil):  # the clock stepped back: take another turn
         return None
     before = snapshot.countdown
-    pending = ports.history.since(before.pushes if before else 0)
+    pending = ports.history.since(history_after(before))
     after = fold(before, pending, ports.rules, plan)
     if after is None:  # every pending push was refused and there is no state at all
         raise WriteStarvedError(number)

@@ -94,6 +94,9 @@ def test_a_push_request_is_answered_and_seen_by_every_subscriber(stack, watcher)
     assert reply.json()["clientToken"] == request.client_token
     assert reply.json()["deadline"] == countdown.deadline
     assert countdown.last_push.by == thing
+    # the shadow carries the push among its recent ones, numbered as the answer says
+    assert countdown.recent[0].number == reply.json()["pushes"]
+    assert countdown.recent[0].push == countdown.last_push
 
 
 def test_pushing_too_fast_is_rejected_with_the_reason(stack):

@@ -11,9 +11,10 @@ from swan.core.coalesce import (
     bucket,
     credit_at,
     fold,
+    history_after,
     plan_write,
 )
-from swan.core.countdown import Push, Rules
+from swan.core.countdown import RECENT_LIMIT, NumberedPush, Push, Rules
 
 T0 = 1_764_000_000.0
 RULES = Rules(shadow_writes_per_second=20)  # 20 writes a second, in bursts of up to 2
@@ -81,6 +82,33 @@ def test_fold_skips_pushes_already_counted():
     again = [(1, Push(T0, "web", "web")), (2, Push(T0 + 1, "web", "web"))]
     folded = fold(countdown, again, RULES, WriteNow(T0 + 2, 1.0))
     assert folded == replace(countdown, updated_at=T0 + 2, write_credit=1.0)
+
+
+def test_every_push_a_write_counts_shows_in_recent_coalesced_ones_included():
+    countdown = written(T0)
+    burst = [(n, Push(T0 + n / 100, f"pi-{n}", "pi")) for n in range(2, 6)]
+    folded = fold(countdown, burst, RULES, WriteNow(T0 + 0.2, 0.0))
+    assert folded is not None
+    assert [entry.number for entry in folded.recent] == [5, 4, 3, 2, 1]
+    assert folded.recent[0] == NumberedPush(5, burst[-1][1])
+
+
+def test_a_write_fills_recent_with_the_pushes_an_older_shadow_counted_but_never_kept():
+    # Written before the shadow kept `recent`: it counts 40 pushes and shows none of them.
+    older = replace(written(T0), pushes=40, recent=())
+    assert history_after(older) == 40 - RECENT_LIMIT
+    history = [(n, Push(T0 + n, "web", "web")) for n in range(40 - RECENT_LIMIT + 1, 42)]
+    folded = fold(older, history, RULES, WriteNow(T0 + 50, 0.0))
+    assert folded is not None
+    assert folded.pushes == 41
+    assert [entry.number for entry in folded.recent] == list(range(41, 41 - RECENT_LIMIT, -1))
+    assert history_after(folded) == 41
+
+
+def test_history_is_read_from_the_last_push_counted_once_recent_holds_what_it_can():
+    assert history_after(None) == 0
+    assert history_after(written(T0, T0 + 1)) == 2
+    assert history_after(replace(written(T0), pushes=5, recent=())) == 0
 
 
 def test_fold_of_nothing_is_nothing():

@@ -7,16 +7,20 @@ from hypothesis import strategies as st
 from swan.core.countdown import (
     ALARM_SECONDS,
     DEFAULT_PERIOD_SECONDS,
+    RECENT_LIMIT,
     Countdown,
+    NumberedPush,
     Pressed,
     Push,
     Refused,
     Rules,
+    alarm_window,
     code_matches,
     expire,
     phase_at,
     press,
     remaining,
+    remember,
 )
 from swan.core.errors import InvalidSettingError
 
@@ -59,6 +63,9 @@ def test_first_push_starts_the_first_run():
         failures=0,
         failed_at=None,
         updated_at=T0,
+        recent=(NumberedPush(1, push_at(T0)),),
+        rule_set="anytime",
+        alarm_seconds=240,
     )
 
 
@@ -87,6 +94,49 @@ def test_a_late_arriving_older_push_never_moves_the_deadline_back():
     assert older.deadline == T0 + 100 + 6480
     assert older.last_push == push_at(T0 + 100)
     assert older.pushes == 3
+
+
+def test_the_countdown_keeps_the_latest_pushes_newest_first_with_their_numbers():
+    countdown = started()
+    for second in range(1, 20):
+        countdown = accepted(press(countdown, push_at(T0 + second, by=f"pi-{second}"), RULES))
+        countdown = countdown.countdown
+    assert len(countdown.recent) == RECENT_LIMIT == 12
+    assert [entry.number for entry in countdown.recent] == list(range(20, 8, -1))
+    assert countdown.recent[0] == NumberedPush(20, push_at(T0 + 19, by="pi-19"))
+    assert countdown.recent[-1] == NumberedPush(9, push_at(T0 + 8, by="pi-8"))
+
+
+def test_recent_pushes_are_numbered_as_history_numbers_them():
+    outcome = accepted(press(started(), push_at(T0 + 1, by="web"), RULES, number=17))
+    assert [entry.number for entry in outcome.countdown.recent] == [17, 1]
+
+
+def test_the_recent_pushes_outlive_a_failure_and_go_on_in_the_next_run():
+    before = accepted(press(started(), push_at(T0 + 10, by="web"), RULES)).countdown
+    failed = expire(before, T0 + 10 + 6480)
+    assert failed is not None
+    assert failed.recent == before.recent
+    again = accepted(press(failed, push_at(T0 + 9000, by="cli-1"), RULES)).countdown
+    assert [entry.number for entry in again.recent] == [3, 2, 1]
+    late = accepted(press(before, push_at(T0 + 7000, by="cli-1"), RULES)).countdown
+    assert late.failures == 1
+    assert [entry.number for entry in late.recent] == [3, 2, 1]
+
+
+def test_the_countdown_carries_the_rules_of_the_last_push():
+    demo = Rules.for_period(30, "swan")
+    first = accepted(press(None, push_at(T0, code=CODE), demo)).countdown
+    assert (first.rule_set, first.alarm_seconds) == ("swan", 7.5)
+    pushed = accepted(press(first, push_at(T0 + 25, code=CODE), Rules.for_period(60))).countdown
+    assert (pushed.period_seconds, pushed.rule_set, pushed.alarm_seconds) == (60, "anytime", 15)
+
+
+def test_remember_keeps_one_entry_per_number_the_one_already_there():
+    kept = NumberedPush(2, push_at(T0 + 2))
+    recent = remember((kept, NumberedPush(1, push_at(T0))), NumberedPush(2, push_at(T0 + 9)))
+    assert recent == (kept, NumberedPush(1, push_at(T0)))
+    assert remember((), *(NumberedPush(n, push_at(T0 + n)) for n in range(1, 30)))[-1].number == 18
 
 
 def test_the_history_number_sets_the_push_count():
@@ -294,3 +344,4 @@ def test_expire_twice_is_the_same_as_once(gap, late):
 def test_rules_for_a_short_period_keep_an_alarm(period, alarm):
     rules = Rules.for_period(period, "swan")
     assert (rules.period_seconds, rules.alarm_seconds, rules.rule_set) == (period, alarm, "swan")
+    assert alarm_window(period) == alarm

@@ -32,6 +32,20 @@ def test_at_the_deadline_the_world_fails(ports, clock):
     assert countdown.phase == "failed"
 
 
+def test_the_failure_keeps_the_recent_pushes_and_the_next_run_adds_to_them(ports, clock):
+    push(ports, "pi-1", "a")
+    clock.advance(60)
+    push(ports, "pi-2", "b")
+    before = ports.shadow.read().countdown.recent
+    clock.advance(6480)
+    handle_expiry({}, ports)
+    assert ports.shadow.read().countdown.recent == before
+    clock.advance(10)
+    push(ports, "pi-3", "c")
+    recent = ports.shadow.read().countdown.recent
+    assert [(e.number, e.push.by) for e in recent] == [(3, "pi-3"), (2, "pi-2"), (1, "pi-1")]
+
+
 def test_expiry_twice_counts_one_failure(ports, clock):
     push(ports)
     clock.advance(7000)

@@ -128,6 +128,8 @@ def test_push_requests_are_answered_counted_once_and_kept_in_history(function):
     web = push.lambda_handler(load_event("rule_push_request_web"), Context())
     assert [first["number"], again["number"], web["number"]] == [1, 1, 2]
     assert shadow()["pushes"] == 2
+    recent = [(e["n"], e["by"], e["source"]) for e in shadow()["recent"]]
+    assert recent == [(2, "web", "web"), (1, "pi-kitchen", "pi")]
     topics = [topic for topic, _ in published()]
     assert topics == [
         "swan/push/pi-kitchen/accepted",

@@ -9,7 +9,8 @@ from swan.adapters.clock import SystemClock
 from swan.adapters.history import Recorded, SqliteHistory
 from swan.adapters.iotdata import MemoryShadow, RecordingPublisher
 from swan.adapters.scheduler import RecordingScheduler
-from swan.core.countdown import Push, Rules
+from swan.core.button_shadow import to_reported
+from swan.core.countdown import RECENT_LIMIT, Countdown, Push, Rules
 from swan.handlers.ports import Ports
 from swan.handlers.push import handle_event
 
@@ -251,6 +252,69 @@ class TestCoalescing:
             Push(1.0, "x", "cli"), principal="x", client_token=None, min_interval=0
         )
         assert recorded == Recorded(1)
+
+
+class TestRecentPushes:
+    """The shadow carries the latest pushes for clients with no history to read (the page)."""
+
+    @staticmethod
+    def recorded_elsewhere(ports, clock, *senders):
+        """Pushes other handlers recorded and have not written yet (waiting for the turn)."""
+        for sender in senders:
+            clock.advance(0.01)
+            push = Push(clock.now(), sender, "pi")
+            ports.history.record(push, principal=sender, client_token="x", min_interval=0)
+
+    def test_one_write_shows_every_push_it_counts_newest_first(self, ports, clock):
+        handle_event(request("pi-1", "1"), ports)
+        self.recorded_elsewhere(ports, clock, "pi-2", "pi-3", "pi-4")
+        clock.advance(1)
+        handle_event(click(), ports)
+        assert len(ports.shadow.writes) == 2  # pushes 2 to 5 in one write
+        reported = to_reported(ports.shadow.read().countdown)
+        assert [(e["n"], e["by"], e["source"]) for e in reported["recent"]] == [
+            (5, "G030JF0553648RUH", "button"),
+            (4, "pi-4", "pi"),
+            (3, "pi-3", "pi"),
+            (2, "pi-2", "pi"),
+            (1, "pi-1", "pi"),
+        ]
+        assert reported["recent"][0]["at"] == clock.now()
+        assert reported["recent"][0]["clickType"] == "SINGLE"
+
+    def test_a_write_counting_more_pushes_than_it_keeps_shows_the_latest(self, ports, clock):
+        handle_event(request("pi-0", "0"), ports)
+        self.recorded_elsewhere(ports, clock, *(f"pi-{n}" for n in range(1, 20)))
+        clock.advance(1)
+        handle_event(request("pi-20", "20"), ports)
+        countdown = ports.shadow.read().countdown
+        assert countdown.pushes == 21
+        assert [e.number for e in countdown.recent] == list(range(21, 21 - RECENT_LIMIT, -1))
+
+    def test_a_shadow_written_before_recent_existed_gets_it_filled_from_history(self, ports, clock):
+        self.recorded_elsewhere(ports, clock, *(f"pi-{n}" for n in range(1, 16)))
+        first = ports.history.since(0)[0][1]
+        older = Countdown(
+            6480.0, first.at + 6480, "counting", first, 15, first.at, 0, None, clock.now()
+        )
+        ports.shadow.write(older, None)
+        ports.history.mark_written(15)
+        clock.advance(1)
+        handle_event(request("pi-16", "16"), ports)
+        recent = ports.shadow.read().countdown.recent
+        assert [(e.number, e.push.by) for e in recent] == [
+            (n, f"pi-{n}") for n in range(16, 16 - RECENT_LIMIT, -1)
+        ]
+
+    def test_the_shadow_says_which_rules_the_page_applies(self, ports):
+        demo = with_rules(ports, **Rules.for_period(60, "swan").__dict__)
+        handle_event(request("pi-kitchen", code=TestSwanRules.CODE), demo)
+        reported = to_reported(ports.shadow.read().countdown)
+        assert (reported["ruleSet"], reported["periodSeconds"], reported["alarmSeconds"]) == (
+            "swan",
+            60,
+            15,
+        )
 
 
 def test_a_click_and_a_push_request_from_one_device_are_one_principal(ports, clock):
