@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-web",
         action="store_true",
-        help="do not start the web app (it takes a few seconds, more on the first run)",
+        help="do not serve the web page (it is built first when webapp/ changed)",
     )
     parser.add_argument(
         "--with-pi",
@@ -68,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from swan.local.runtime import StackInfo, ensure_not_running  # noqa: PLC0415
     from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415
+    from swan.local.webapp import SITE_CONFIG, PageBuild  # noqa: PLC0415
 
     settings = Settings.from_env()
     state_dir = args.state_dir or settings.state_dir
@@ -87,14 +88,18 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"Starting The Swan in {state_dir} ...\n")
     out.flush()
-    if not args.no_web:
-        out.write("(the web app builds its pages on the first run; that takes a little longer)\n")
+
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
     stack = LocalStack(
         state_dir,
         rules,
         ports=LocalPorts.from_env(os.environ),
         web=not args.no_web,
         cognito_credentials_seconds=settings.cognito_credentials_seconds,
+        page_build=PageBuild(state_dir / "webapp", say=say),
     )
     with stack:
         endpoints = stack.endpoints()
@@ -113,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         )
         info.write(state_dir)
         profile = _write_profile(stack, endpoints)
+        # For `reflex run` on the page (webapp/README.md): the local deployment's config.
+        (state_dir / SITE_CONFIG).write_text(json.dumps(stack.page_config(), indent=2) + "\n")
         try:
             stack.heal()
             out.write(_banner(endpoints, rules, profile))
@@ -161,7 +168,7 @@ def _interrupt(*_: object) -> None:
 def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> str:
     lines = ["", "The Swan is up (local mode: no AWS account needed)."]
     if endpoints.web:
-        lines.append(f"  web page                       {endpoints.web}")
+        lines.append(f"  web page                       {endpoints.web} (static; no server)")
     lines += [
         f"  devices, MQTT over mutual TLS  {endpoints.device_mqtt}",
         f"  CA certificate                 {endpoints.ca_file}",

@@ -24,7 +24,6 @@ from swan.certs.authority import certificate_id
 from swan.certs.files import CertificateStore
 from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import InvalidSettingError, SwanError
-from swan.core.topics import WEB_SENDER
 from swan.local.authorization import (
     role_documents,
     service_roles,
@@ -46,7 +45,7 @@ from swan.local.signed import require_signature
 from swan.local.sigv4 import iot_api, scheduler_api
 from swan.local.template import context_for, load_template, read_template, resolve
 from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, role_mqtt_documents
-from swan.local.webapp import WebApp, WebAppPlan
+from swan.local.webapp import PageBuild, PagePlan, WebPage, page_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -137,9 +136,12 @@ class LocalStack:
         web: bool = False,
         broker_limits: BrokerLimits = AWS_LIMITS,
         cognito_credentials_seconds: int = CREDENTIALS_SECONDS,
+        page_build: PageBuild | None = None,
     ) -> None:
         """`cognito_credentials_seconds`: how long the credentials the local Cognito issues
-        live (AWS's hour; shorter to watch them expire)."""
+        live (AWS's hour; shorter to watch them expire). `page_build`: where the web page's
+        export is built and kept, and who hears a build's progress (default: quietly, in
+        `<state>/webapp`)."""
         self.state_dir = state_dir
         self.cognito_credentials_seconds = cognito_credentials_seconds
         self.broker_limits = broker_limits
@@ -148,7 +150,11 @@ class LocalStack:
         self.template = template
         self.quiet_functions = quiet_functions
         self.web = web
-        self.webapp: WebApp | None = None
+        self.webapp: WebPage | None = None
+        self.page_build = page_build or PageBuild(state_dir / "webapp")
+        # Chosen now: the local Cognito serves the page's origin (CORS) from its start.
+        self.web_port = self.ports.webapp or _free_port()
+        self._region = ""  # the deployment's, once started
         self.certs = CertificateStore.in_state_dir(state_dir)
         self.clock = SystemClock()
         self._exit = ExitStack()
@@ -314,19 +320,27 @@ class LocalStack:
             cognito,
             door,
         )
-        if self.web:  # last: it logs in as the thing `web`, which needs the running stack
-            web_plan = WebAppPlan(
-                self.state_dir,
-                self.device_endpoint(WEB_SENDER),
-                self.rules,
-                port=self.ports.webapp or _free_port(),
-            )
-            self.webapp = self._started(WebApp(web_plan))
+        self._region = region
+        if self.web:  # last: its /swan-config.json names the endpoints above
+            page = WebPage(PagePlan(self.page_config(), port=self.web_port), self.page_build)
+            self.webapp = self._started(page)
+
+    def page_config(self) -> dict[str, str]:
+        """The web page's `/swan-config.json` for this stack: its region, the identity
+        pool, the plain MQTT-over-WebSocket door (a browser cannot trust the local CA) and
+        the local Cognito Identity."""
+        endpoints = self.endpoints()
+        return page_config(
+            self._region,
+            endpoints.identity_pool_id or "",
+            endpoints.mqtt_ws or "",
+            endpoints.cognito,
+        )
 
     def _page_origins(self) -> tuple[str, ...]:
         """The web page's own origins: the only web page the local Cognito serves (CORS)."""
-        port = self.ports.webapp
-        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}") if port else ()
+        port = self.web_port
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
 
     def _fixed_ports(self) -> dict[str, int]:
         """The ports this stack asks for by number (0: any free port), by what they serve."""

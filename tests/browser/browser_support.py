@@ -1,5 +1,5 @@
-"""Helpers for the browser tests: the real local stack with the web app in front of it,
-and small polling helpers for the page (every wait is bounded)."""
+"""Helpers for the browser tests: the real local stack serving the static page (as
+`swan up` does), and small polling helpers for the page (every wait is bounded)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
-from support import free_port, start_local_stack, unique
+from support import free_ports, unique
 
 from swan.adapters.mqtt import connect_retrying
 from swan.core.codecs import ButtonClick
-from swan.local.webapp import WebApp, WebAppPlan
+from swan.local.stack import LocalStack
+from swan.local.webapp import PageBuild, WebPage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,13 +25,13 @@ if TYPE_CHECKING:
     from selenium.webdriver import Chrome
 
     from swan.core.countdown import Rules
-    from swan.local.stack import LocalStack
 
 BROWSER_DIR = Path(__file__).parent
 SCREENSHOTS = BROWSER_DIR.parents[1] / "artifacts" / "screenshots"
 WAIT = 10.0
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
+HOUR = 3600
 
 
 def browser_missing() -> str | None:
@@ -44,14 +46,24 @@ def browser_missing() -> str | None:
 
 @dataclass
 class Site:
-    """A running local stack with the web app in front of it."""
+    """A running local stack serving the web page."""
 
     stack: LocalStack
-    web: WebApp
+
+    @property
+    def page(self) -> WebPage:
+        assert self.stack.webapp is not None
+        return self.stack.webapp
 
     @property
     def url(self) -> str:
-        return self.web.url
+        return self.page.url
+
+    def origins(self) -> set[str]:
+        """Every origin the page may reach: itself, Cognito, the WebSocket door."""
+        endpoints = self.stack.endpoints()
+        urls = (self.url, endpoints.cognito or "", endpoints.mqtt_ws or "")
+        return {_origin(url) for url in urls}
 
     def press(self, serial: str | None = None, click: str = "SINGLE") -> str:
         """An AWS IoT Button click over mutual TLS, as `swan press` sends it."""
@@ -65,28 +77,38 @@ class Site:
         return serial
 
 
-def start_site(tmp_path_factory: pytest.TempPathFactory, rules: Rules, reflex_dir: Path) -> Site:
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}"
+
+
+def start_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    rules: Rules,
+    page_dir: Path,
+    *,
+    credentials_seconds: int = HOUR,
+) -> Site:
+    """The local stack with the web page, as `swan up` runs it (the export built once a
+    test session, in `page_dir`)."""
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
-    state = tmp_path_factory.mktemp("state")
-    stack = start_local_stack(state, rules)
-    try:
-        endpoint = stack.device_endpoint("web")
-        plan = WebAppPlan(state, endpoint, rules, port=free_port(), reflex_dir=reflex_dir)
-        web = WebApp(plan, start_timeout=120)
-        web.start()
-    except BaseException:
-        stack.stop()
-        raise
-    return Site(stack, web)
+    stack = LocalStack(
+        tmp_path_factory.mktemp("state"),
+        rules,
+        ports=free_ports(),
+        web=True,
+        cognito_credentials_seconds=credentials_seconds,
+        page_build=PageBuild(page_dir, timeout=300),
+    )
+    stack.start()
+    return Site(stack)
 
 
 def stop_site(site: Site) -> None:
-    try:
-        site.web.stop()
-    finally:
-        site.stack.stop()
+    site.stack.stop()
 
 
 def quick(rules: Rules) -> Rules:
@@ -124,9 +146,54 @@ def attribute(driver: Chrome, element_id: str, name: str) -> str:
 
 
 def open_page(driver: Chrome, url: str) -> None:
-    """Load the page and wait until it is live (websocket up, backend linked)."""
+    """Load the page and wait until its link to AWS IoT is live."""
     driver.get(url)
     wait_until(lambda: text_of(driver, "link-state") == "live", what="the page to be live")
+
+
+def network(driver: Chrome) -> list[dict[str, Any]]:
+    """The browser's network events since the last call (Chrome's performance log)."""
+    events = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"].startswith("Network."):
+            events.append(message)
+    return events
+
+
+def requested_urls(events: list[dict[str, Any]]) -> list[str]:
+    """Every URL the page asked for (requests and WebSockets) in `events`."""
+    urls = []
+    for event in events:
+        if event["method"] == "Network.requestWillBeSent":
+            urls.append(event["params"]["request"]["url"])
+        elif event["method"] == "Network.webSocketCreated":
+            urls.append(event["params"]["url"])
+    return urls
+
+
+def websockets_opened(events: list[dict[str, Any]]) -> list[str]:
+    return [e["params"]["url"] for e in events if e["method"] == "Network.webSocketCreated"]
+
+
+def origin_of(url: str) -> str:
+    return _origin(url)
+
+
+def watch_link(driver: Chrome) -> None:
+    """Record every state the page's connection light shows from now on."""
+    driver.execute_script(
+        """
+        const light = document.getElementById("link-state");
+        window.swanLinkStates = [light.textContent];
+        new MutationObserver(() => window.swanLinkStates.push(light.textContent))
+          .observe(light, {childList: true, characterData: true, subtree: true});
+        """
+    )
+
+
+def link_states(driver: Chrome) -> list[str]:
+    return list(driver.execute_script("return window.swanLinkStates"))
 
 
 def screenshot(driver: Chrome, name: str, size: tuple[int, int]) -> Path:

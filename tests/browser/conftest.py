@@ -1,4 +1,4 @@
-"""The browser tests: the real local stack, the web app against it, headless Debian
+"""The browser tests: the real local stack serving the static page, headless Debian
 Chromium. Every test here is marked `browser`; without chromium and chromedriver (Debian
 packages, which `scripts/setup` installs as root) they skip and say so.
 """
@@ -27,8 +27,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="module")
-def browsers() -> Iterator[Callable[[], Chrome]]:
-    """Open headless Chromium windows; all are closed at the end of the module."""
+def browsers() -> Iterator[Callable[..., Chrome]]:
+    """Open headless Chromium windows (each a browser of its own: its own storage), with
+    their network events logged; all are closed at the end of the module. `clock_ms`
+    shifts the browser's clock (Date) by that much, as a wrongly set computer's."""
     from selenium.webdriver import Chrome, ChromeOptions  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
@@ -37,7 +39,7 @@ def browsers() -> Iterator[Callable[[], Chrome]]:
         pytest.skip(reason)
     opened: list[Chrome] = []
 
-    def open_browser() -> Chrome:
+    def open_browser(clock_ms: int = 0) -> Chrome:
         options = ChromeOptions()
         options.binary_location = str(shutil.which("chromium"))
         for argument in (
@@ -54,8 +56,13 @@ def browsers() -> Iterator[Callable[[], Chrome]]:
             f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
         ):
             options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
         driver = Chrome(options=options, service=Service(str(shutil.which("chromedriver"))))
         driver.set_page_load_timeout(30)
+        if clock_ms:
+            driver.execute_cdp_cmd(
+                "Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTED_CLOCK % clock_ms}
+            )
         opened.append(driver)
         return driver
 
@@ -65,6 +72,25 @@ def browsers() -> Iterator[Callable[[], Chrome]]:
 
 
 @pytest.fixture(scope="session")
-def reflex_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One Reflex work directory for the session: the frontend's packages install once."""
-    return tmp_path_factory.mktemp("reflex")
+def page_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the page is built, once a session (its packages install once too)."""
+    return tmp_path_factory.mktemp("page")
+
+
+# A computer whose clock is off: Date (now, and a Date made without arguments) runs ahead.
+SHIFTED_CLOCK = """
+(() => {
+  const shift = %d;
+  const RealDate = Date;
+  class ShiftedDate extends RealDate {
+    constructor(...parts) {
+      if (parts.length === 0) super(RealDate.now() + shift);
+      else super(...parts);
+    }
+    static now() {
+      return RealDate.now() + shift;
+    }
+  }
+  window.Date = ShiftedDate;
+})();
+"""

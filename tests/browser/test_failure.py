@@ -1,6 +1,8 @@
 """An 8-second world under the Swan station's rules: the `>:` prompt takes the code, the
 alarm turns the page red, at zero the counter shows hieroglyphs and SYSTEM FAILURE, and
-the code typed then starts a new run."""
+the code typed then starts a new run. Before anybody has pushed, the shadow names no rule
+set: the page shows the button, and the refusal of a push without the code brings the
+prompt."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ CODE = "4 8 15 16 23 42"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, reflex_dir):
-    running = start_site(tmp_path_factory, quick(Rules.for_period(PERIOD, "swan")), reflex_dir)
+def site(tmp_path_factory, page_dir):
+    running = start_site(tmp_path_factory, quick(Rules.for_period(PERIOD, "swan")), page_dir)
     yield running
     stop_site(running)
 
@@ -50,7 +52,16 @@ def execute(driver, code: str) -> None:
     driver.find_element("id", "push").click()
 
 
+def test_a_push_without_the_code_is_refused_and_brings_the_prompt(page):
+    if not page.find_elements("id", "prompt"):  # the shadow does not name its rules yet
+        page.find_element("id", "push").click()
+        wait_until(lambda: "Wrong code" in text_of(page, "notice"), what="the refusal")
+    wait_until(lambda: page.find_elements("id", "prompt"), what="the prompt")
+    assert "EXECUTE" in text_of(page, "push")
+
+
 def test_the_prompt_refuses_a_wrong_code(page):
+    wait_until(lambda: page.find_elements("id", "prompt"), what="the prompt")
     execute(page, "4 8 15 16 23 41")
     wait_until(lambda: "Wrong code" in text_of(page, "notice"), what="the refusal")
     assert attribute(page, "notice", "data-kind") == "refused"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import reflex as rx
-from reflex_components_core.core.banner import has_connection_errors
 
-from webapp.state import Board, Viewer
+from webapp.components.browser import action
+from webapp.page_state import field
 
 
 def link_light() -> rx.Component:
-    """Live only when both the browser's websocket and the backend's broker link are up."""
-    state = rx.cond(has_connection_errors, "reconnecting", Board.link)
+    """Live while the page's link to AWS IoT is up (connecting, live, reconnecting)."""
+    state = field("link").to(str)
     return rx.el.div(
         rx.el.span(class_name="dot", aria_hidden="true"),
         rx.el.span(state, id="link-state"),
@@ -18,12 +18,12 @@ def link_light() -> rx.Component:
         data_link=state,
         role="status",
         aria_live="polite",
-        aria_label=rx.cond(state == "live", "Connection: live", "Connection: " + state),
+        aria_label="Connection: " + state,
     )
 
 
 def mute_switch() -> rx.Component:
-    muted = Viewer.muted != ""
+    muted = field("muted").to(bool)
     return rx.el.button(
         rx.cond(muted, "Sound off", "Sound on"),
         id="mute",
@@ -31,7 +31,7 @@ def mute_switch() -> rx.Component:
         type="button",
         aria_pressed=rx.cond(muted, "true", "false"),
         aria_label="Mute the alarm",
-        on_click=Viewer.toggle_mute,
+        on_click=action("swanToggleMute"),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
-from webapp.components.clock import since
-from webapp.state import Board
+from webapp.components.browser import since
+from webapp.page_state import field
 
 
 def card(title: str, *children: rx.Component, card_id: str) -> rx.Component:
@@ -19,21 +21,24 @@ def card(title: str, *children: rx.Component, card_id: str) -> rx.Component:
 
 
 def panels() -> rx.Component:
+    last_by = field("lastBy").to(str)
     return rx.el.div(
         card(
             "Last push",
             rx.el.div(
-                rx.cond(Board.last_by != "", Board.last_by, "nobody yet"),
+                rx.cond(last_by != "", last_by, "nobody yet"),
                 class_name="big",
                 id="last-by",
             ),
             rx.el.div(
                 rx.cond(
-                    Board.last_by != "",
+                    last_by != "",
                     rx.fragment(
-                        rx.el.span(Board.last_source, class_name="source", id="last-source"),
+                        rx.el.span(
+                            field("lastSource").to(str), class_name="source", id="last-source"
+                        ),
                         " ",
-                        since(at=Board.last_at, mode="ago"),
+                        since(at=field("lastAt").to(float), mode="ago"),
                     ),
                 ),
                 class_name="small",
@@ -44,9 +49,9 @@ def panels() -> rx.Component:
             "This run",
             rx.el.div(
                 since(
-                    at=Board.run_started_at,
+                    at=field("runStartedAt").to(float),
                     mode="for",
-                    until=rx.cond(Board.failed, Board.failed_at, 0.0),
+                    until=rx.cond(field("failed").to(bool), field("failedAt").to(float), 0.0),
                 ),
                 class_name="big",
             ),
@@ -55,13 +60,13 @@ def panels() -> rx.Component:
         ),
         card(
             "System failures",
-            rx.el.div(Board.failures, class_name="big", id="failures"),
+            rx.el.div(field("failures").to(int), class_name="big", id="failures"),
             rx.el.div("so far", class_name="small"),
             card_id="failures-card",
         ),
         card(
             "Pushes",
-            rx.el.div(Board.pushes, class_name="big", id="pushes"),
+            rx.el.div(field("pushes").to(int), class_name="big", id="pushes"),
             rx.el.div("in all runs", class_name="small"),
             card_id="pushes-card",
         ),
@@ -78,11 +83,12 @@ def history_row(row: rx.Var) -> rx.Component:
 
 
 def history() -> rx.Component:
+    rows = field("history").to(list[dict[str, Any]])
     return rx.el.section(
         rx.el.h2("Recent pushes", id="history-title"),
         rx.cond(
-            Board.history.length() > 0,
-            rx.el.ol(rx.foreach(Board.history, history_row), id="history"),
+            rows.length() > 0,
+            rx.el.ol(rx.foreach(rows, history_row), id="history"),
             rx.el.p("No pushes seen yet.", class_name="empty"),
         ),
         class_name="history",

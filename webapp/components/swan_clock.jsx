@@ -1,9 +1,8 @@
 // The Swan's flip counter, ticking in the browser from the shadow's deadline.
 //
-// The backend sends the deadline only when the shadow changes; every second is drawn here.
-// The server's clock is the authority: `clockSample` (sent when the page loads) and
-// `sentAt` (sent with each change) are server times, and the difference to this
-// browser's clock at arrival corrects for a wrong local clock.
+// The deadline changes only when the shadow does; every second is drawn here. AWS's clock
+// is the authority: `offset` (ms, from the shadow documents' times: swan_view.js) corrects
+// this browser's clock.
 import { useEffect, useRef, useState } from "react";
 import "./swan_clock.css";
 
@@ -190,16 +189,12 @@ export function SwanClock({
   alarm = 240,
   period = 6480,
   digits = 3,
-  clockSample = 0,
-  sentAt = 0,
+  offset = 0,
   muted = false,
   promptMode = false,
 }) {
-  // Correct for this browser's clock once the server has told the time.
-  const sample = clockSample > 0 ? Math.max(clockSample, sentAt) : 0;
-  useEffect(() => {
-    if (sample > 0) offsetMs = sample * 1000 - Date.now();
-  }, [sample]);
+  // Every ticking element on the page follows the corrected clock.
+  offsetMs = offset;
 
   const now = useNow(TICK_MS);
   const phase = phaseOf(known, failed, deadline, alarm, now);

@@ -1,14 +1,14 @@
-"""The one page: the counter, the push, the numbers."""
+"""The one page: the counter, the push, the numbers, and the link that feeds them."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from webapp.components.clock import swan_clock
+from webapp.components.browser import swan_clock, swan_link
 from webapp.components.controls import controls
 from webapp.components.header import header
 from webapp.components.panels import history, panels
-from webapp.state import Board, Viewer
+from webapp.page_state import SWAN, field
 
 TITLE = "The Swan"
 DESCRIPTION = "Push the button every 108 minutes to keep the world going."
@@ -16,19 +16,19 @@ DESCRIPTION = "Push the button every 108 minutes to keep the world going."
 
 def index() -> rx.Component:
     return rx.el.main(
+        swan_link(on_change=SWAN.set),
         header(),
         rx.el.section(
             swan_clock(
-                known=Board.known,
-                failed=Board.failed,
-                deadline=Board.deadline,
-                alarm=Board.alarm,
-                period=Board.period,
-                digits=Board.digits,
-                clock_sample=Viewer.clock_sample,
-                sent_at=Board.sent_at,
-                muted=Viewer.muted != "",
-                prompt_mode=Board.rule_set == "swan",
+                known=field("known").to(bool),
+                failed=field("failed").to(bool),
+                deadline=field("deadline").to(float),
+                alarm=field("alarm").to(float),
+                period=field("period").to(float),
+                digits=field("digits").to(int),
+                offset=field("offset").to(float),
+                muted=field("muted").to(bool),
+                prompt_mode=field("ruleSet").to(str) == "swan",
             ),
             controls(),
             class_name="stage",

@@ -1,0 +1,48 @@
+"""The page's logic runs in the browser (webapp/components/swan_view.js): its tests are
+JavaScript, run here with Node's own test runner (`node --test`); and the page's Python
+side starts from the board the link starts from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from webapp.page_state import INITIAL
+
+HERE = Path(__file__).parent
+VIEW = HERE.parents[2] / "webapp" / "components" / "swan_view.js"
+NODE = shutil.which("node")
+
+needs_node = pytest.mark.skipif(NODE is None, reason="node not installed (scripts/setup needs it)")
+
+
+def node(*arguments: str) -> subprocess.CompletedProcess[str]:
+    assert NODE is not None
+    return subprocess.run(
+        [NODE, *arguments], capture_output=True, text=True, timeout=60, check=False, cwd=HERE
+    )
+
+
+@needs_node
+def test_the_page_logic_passes_its_javascript_tests():
+    ran = node("--test", str(HERE / "swan_view.test.mjs"))
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    assert "# fail 0" in ran.stdout
+    assert "# pass 0" not in ran.stdout
+
+
+@needs_node
+def test_the_python_side_names_every_field_of_the_board():
+    script = (
+        f"import({json.dumps(VIEW.as_uri())})"
+        ".then((view) => console.log(JSON.stringify(view.emptyBoard())))"
+    )
+    ran = node("--input-type=module", "-e", script)
+    assert ran.returncode == 0, ran.stderr
+    board = json.loads(ran.stdout)
+    assert set(board) <= set(INITIAL)
+    assert {name: INITIAL[name] for name in board} == board
