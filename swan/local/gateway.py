@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from swan.adapters.descriptors import raise_descriptor_limit
+from swan.adapters.memory import give_large_blocks_back
 from swan.core.broker_limits import (
     AWS_LIMITS,
     BrokerLimits,
@@ -59,6 +61,8 @@ from swan.core.mqtt_packets import (
 )
 from swan.core.policy import PolicyDocumentError
 from swan.core.topics import jitr_topic
+from swan.local.listener import Listener
+from swan.local.unix_socket import open_unix_connection
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -73,7 +77,6 @@ log = logging.getLogger(__name__)
 ACTIVE = "ACTIVE"
 PENDING_ACTIVATION = "PENDING_ACTIVATION"
 CONNECT_TIMEOUT = 10.0
-HANDSHAKE_TIMEOUT = 10.0
 PIPE_CHUNK = 65536
 LOCAL_ACCOUNT = "000000000000"
 _ARRIVING = ""  # where connections not yet piped are filed (no certificate id is empty)
@@ -135,7 +138,7 @@ class Door(Protocol):
     """Another way into the gateway (MQTT over WebSocket): its servers, opened on the
     gateway's loop; the gateway closes them when it stops."""
 
-    async def open(self, gateway: DeviceGateway) -> list[asyncio.Server]: ...
+    async def open(self, gateway: DeviceGateway) -> list[Listener]: ...
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class DeviceGateway:
         self.limits = limits
         self.connect_timeout = CONNECT_TIMEOUT
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -197,13 +200,15 @@ class DeviceGateway:
         self._handlers: set[asyncio.Task[Any]] = set()
         self.port = plan.port  # the port bound, once started (plan.port may be 0)
         self.doors = tuple(doors)
-        self._door_servers: list[asyncio.Server] = []
+        self._door_servers: list[Listener] = []
         registry.on_change(self._certificate_changed)
         registry.on_ca_change(self._ca_changed)
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        give_large_blocks_back()  # a flood of TLS handshakes must not leave the process grown
+        raise_descriptor_limit()  # a connection is a descriptor (two, piped to the broker)
         self._thread = threading.Thread(target=self._run, name="device-gateway", daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -248,12 +253,8 @@ class DeviceGateway:
         self._context.verify_mode = ssl.CERT_REQUIRED
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._load_trust()
-        self._server = await asyncio.start_server(
-            self._handle,
-            self.plan.host,
-            self.plan.port,
-            ssl=self._context,
-            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+        self._server = await Listener.open(
+            self.plan.host, self.plan.port, self._handle, self._context
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         for door in self.doors:
@@ -392,8 +393,8 @@ class DeviceGateway:
             now=loop.time(),
             limits=self.limits,
         )
-        upstream_reader, upstream_writer = await asyncio.open_unix_connection(
-            str(admitted.upstream)
+        upstream_reader, upstream_writer = await open_unix_connection(
+            admitted.upstream, within=self.connect_timeout
         )
         self._live[admitted.key].add(writer)
         admitted.touch()

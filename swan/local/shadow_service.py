@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import ctypes
 import gc
 import json
 import logging
@@ -47,6 +46,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
+from swan.adapters.memory import give_large_blocks_back
 from swan.core import names
 from swan.core.errors import InvalidTopicError, SwanError
 from swan.core.shadow import (
@@ -98,7 +98,6 @@ MAX_PAGE_SIZE: Final = 100
 INVALID_PAGE_SIZE: Final = Rejection(400, f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
 INVALID_NEXT_TOKEN: Final = Rejection(400, "Invalid nextToken")
 GC_YOUNG_THRESHOLD: Final = 20_000  # allocations between young collections (default 700)
-M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter (malloc.h)
 SWEEP_AT_LEAST: Final = 4096  # things whose budgets are kept before full ones are forgotten
 
 
@@ -470,7 +469,7 @@ def _serve(options: argparse.Namespace) -> int:
     # Long-lived and allocation-heavy: collect young objects less often, and never scan
     # the objects that exist once start-up is over.
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-    _give_large_blocks_back()
+    give_large_blocks_back(MAX_MESSAGE_BYTES)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
@@ -521,22 +520,6 @@ def _signatures(options: argparse.Namespace) -> Callable[[HttpRequest], None] | 
     keys = load_or_create(options.credentials_dir, ())
     roles = read_role_policies(options.credentials_dir)
     return require_signature(iot_data_api(LOCAL_REGION), keys.lookup, roles=roles)
-
-
-def _give_large_blocks_back() -> None:
-    """Keep an oversized message from leaving the process grown.
-
-    glibc serves a block over its mmap threshold (128 KiB) from a mapping of its own and
-    unmaps it when freed, but then raises the threshold to that block's size: the next large
-    block comes from the heap and stays resident (measured: 32 MB -> 80 MB after four 16 MB
-    updates, all refused). Setting the threshold fixes it where it is. Not glibc: nothing.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        log.debug("no mallopt here; large blocks are left to the allocator")
-        return
-    mallopt(M_MMAP_THRESHOLD, MAX_MESSAGE_BYTES)
 
 
 def _quietly(step: Callable[[], None] | None) -> None:

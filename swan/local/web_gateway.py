@@ -44,6 +44,7 @@ from swan.core.policy import (
 from swan.core.sigv4 import is_loopback_host
 from swan.local.authorization import role_of
 from swan.local.gateway import Admitted
+from swan.local.listener import Listener
 from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api
 from swan.local.template import resolve
 from swan.local.websocket import Refusal, Upgrade, accept
@@ -140,20 +141,14 @@ class WebSocketDoor:
             return f"wss://localhost:{self.wss_port}{MQTT_PATH}"
         return f"ws://127.0.0.1:{self.ws_port}{MQTT_PATH}"
 
-    async def open(self, gateway: DeviceGateway) -> list[asyncio.Server]:
+    async def open(self, gateway: DeviceGateway) -> list[Listener]:
         """Listen on both ports, on the gateway's loop; the gateway closes the servers."""
         self._gateway = gateway
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.plan.cert_file, self.plan.key_file)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        plain = await asyncio.start_server(self._handle, self.plan.host, self.plan.ws_port)
-        secure = await asyncio.start_server(
-            self._handle,
-            self.plan.host,
-            self.plan.wss_port,
-            ssl=context,
-            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-        )
+        plain = await Listener.open(self.plan.host, self.plan.ws_port, self._handle)
+        secure = await Listener.open(self.plan.host, self.plan.wss_port, self._handle, context)
         self.ws_port = int(plain.sockets[0].getsockname()[1])
         self.wss_port = int(secure.sockets[0].getsockname()[1])
         log.info("MQTT over WebSocket on %s and %s", self.url(), self.url(tls=False))
