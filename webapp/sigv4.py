@@ -1,9 +1,10 @@
-"""MQTT over websockets signed with SigV4: how a Cognito principal reaches AWS IoT Core.
+"""MQTT over websockets signed with SigV4, with awscrt: not the page's (see
+`webapp.credentials`; kept for tests/integration/test_mqtt_websocket.py).
 
 awsiotsdk signs the websocket upgrade (service `iotdevicegateway`) with credentials it asks
 a provider for at every connect and reconnect; the provider here is a delegate that asks
-the backend's credentials cache. The connection is wrapped in the project's `Transport`,
-and reconnects by itself as the device connections do (`swan.adapters.mqtt`).
+`source`. The connection is wrapped in the project's `Transport`, and reconnects by itself
+as the device connections do (`swan.adapters.mqtt`).
 """
 
 from __future__ import annotations

@@ -9,10 +9,6 @@ talks to AWS IoT itself, finding the deployment in `/swan-config.json` beside it
 - `WebPage` serves that directory on a loopback port, and `/swan-config.json` made from
   the stack's endpoints (the local Cognito Identity, the identity pool, the plain
   MQTT-over-WebSocket door): the code path the page takes on AWS, with no Reflex backend.
-
-`WebApp` and `WebAppPlan` below are the old `reflex run` part (a Reflex backend logged in as
-the thing `web`); only `swan bench`'s phase (e) still starts it, until that phase measures
-pages speaking MQTT over signed WebSockets themselves.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import http.client
 import json
 import logging
 import mimetypes
@@ -40,14 +35,11 @@ from urllib.parse import unquote, urlsplit
 from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
 from swan.core.sigv4 import is_loopback_host
-from swan.local.child import ChildFailedError, ChildProcess
 from swan.local.httpapi import ErrorTypes, HttpRequest, HttpResponse, HttpServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from swan.adapters.mqtt import Endpoint
-    from swan.core.countdown import Rules
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +47,6 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 BUN = Path("tools") / "node_modules" / ".bin" / "bun"
 DEFAULT_PORT = 3000
 BUILD_TIMEOUT = 600.0
-START_TIMEOUT = 180.0
-STOP_TIMEOUT = 10.0
-GRACE = 3.0
 
 SITE_CONFIG: Final = "swan-config.json"
 # What the export is built from: a change to any of these builds it again.
@@ -68,6 +57,8 @@ _PROGRESS: Final = ("Initializing", "Installing", "Compiling", "Creating Product
 
 
 class WebAppFailedError(SwanError, RuntimeError):
+    """The page could not be built (the build log says why)."""
+
     def __init__(self, problem: str, log_file: Path, log_tail: str) -> None:
         self.log_file = log_file
         self.log_tail = log_tail
@@ -410,155 +401,6 @@ class WebPage:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-
-# ---------------------------------------------------------------- the old Reflex backend
-
-
-@dataclass(frozen=True)
-class WebAppPlan:
-    """What the old web app (`reflex run`, a backend) is started with."""
-
-    state_dir: Path
-    mqtt: Endpoint
-    rules: Rules
-    port: int = DEFAULT_PORT
-    host: str = "127.0.0.1"
-    reflex_dir: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    @property
-    def work_dir(self) -> Path:
-        return self.reflex_dir or self.state_dir / "webapp"
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / "logs" / "webapp.log"
-
-
-def webapp_environment(
-    plan: WebAppPlan, base: Mapping[str, str], repository: Path = REPOSITORY
-) -> dict[str, str]:
-    """The old child's environment: `base` plus Reflex's and the backend's settings."""
-    mqtt = plan.mqtt
-    if mqtt.cert_file is None or mqtt.key_file is None or mqtt.ca_file is None:
-        raise WebAppFailedError("needs a client certificate for the broker", plan.log_file, "")
-    origin = f"http://{plan.host}:{plan.port}"
-    env = reflex_environment(base, plan.work_dir, repository)
-    env.update(
-        {
-            "REFLEX_API_URL": origin,
-            "REFLEX_DEPLOY_URL": origin,
-            "REFLEX_BACKEND_HOST": plan.host,
-            "SWAN_STATE_DIR": str(plan.state_dir),
-            "SWAN_PERIOD_SECONDS": f"{plan.rules.period_seconds:g}",
-            "SWAN_RULES": plan.rules.rule_set,
-            "SWAN_HISTORY_DB": str(plan.state_dir / "history.db"),
-            "SWAN_WEB_MQTT_HOST": mqtt.host,
-            "SWAN_WEB_MQTT_PORT": str(mqtt.port),
-            "SWAN_WEB_CLIENT_ID": mqtt.client_id,
-            "SWAN_WEB_CA_FILE": str(mqtt.ca_file),
-            "SWAN_WEB_CERT_FILE": str(mqtt.cert_file),
-            "SWAN_WEB_KEY_FILE": str(mqtt.key_file),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-class WebApp:
-    """The old `reflex run --env prod --single-port` (swan bench's phase (e) only)."""
-
-    def __init__(
-        self,
-        plan: WebAppPlan,
-        *,
-        repository: Path = REPOSITORY,
-        start_timeout: float = START_TIMEOUT,
-    ) -> None:
-        self.plan = plan
-        self.repository = repository
-        self.start_timeout = start_timeout
-        self.started_in: float | None = None
-        self._child: ChildProcess | None = None
-
-    @property
-    def url(self) -> str:
-        return self.plan.url
-
-    @property
-    def pid(self) -> int | None:
-        """The `reflex run` process; it leads the web app's process group."""
-        return self._child.pid if self._child else None
-
-    def start(self) -> None:
-        plan = self.plan
-        plan.work_dir.mkdir(parents=True, exist_ok=True)
-        env = webapp_environment(plan, os.environ, self.repository)
-        if "NPM_CONFIG_REGISTRY" not in env:
-            registry = _npm_registry()
-            if registry:
-                env["NPM_CONFIG_REGISTRY"] = registry
-        command = [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(plan.port),
-            "--backend-host",
-            plan.host,
-        ]
-        child = ChildProcess(
-            "the web app", command, plan.log_file, env=env, cwd=self.repository, process_group=True
-        )
-        began = time.monotonic()
-        try:
-            child.start(_answering(plan.host, plan.port), self.start_timeout)
-        except ChildFailedError as error:
-            raise WebAppFailedError(error.problem, plan.log_file, error.log_tail) from None
-        self._child = child
-        self.started_in = time.monotonic() - began
-
-    def stop(self) -> None:
-        child, self._child = self._child, None
-        if child is not None:
-            child.stop(STOP_TIMEOUT, GRACE)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-
-def _answering(host: str, port: int) -> Callable[[ChildProcess], bool]:
-    waiting = ["/ping", "/"]
-
-    def ready(_child: ChildProcess) -> bool:
-        while waiting and _answers(host, port, waiting[0]):
-            waiting.pop(0)
-        return not waiting
-
-    return ready
-
-
-def _answers(host: str, port: int, path: str) -> bool:
-    connection = http.client.HTTPConnection(host, port, timeout=2)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status == http.HTTPStatus.OK
-    except OSError:
-        return False
-    finally:
-        connection.close()
 
 
 def _npm_registry() -> str | None:
