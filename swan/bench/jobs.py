@@ -19,8 +19,9 @@ from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
 from swan.bench.report import (
     BrokerFigures,
+    FanOut,
     GatewayFigures,
-    IdleCpu,
+    Idle,
     Latencies,
     PathFigures,
     PushFigures,
@@ -28,6 +29,7 @@ from swan.bench.report import (
     Throughput,
     ViewerFigures,
     WebFigures,
+    WebRun,
 )
 
 # Starting Python, importing awscrt and connecting: on top of what the measurement takes.
@@ -179,55 +181,66 @@ class GatewayJob:
 
 @dataclass(frozen=True)
 class WebJob:
-    """(e): `clients` pages open on the web app at `host`:`port`; `button` (serial, device
-    login) pushes `pushes` times; then the CPU of process group `backend_group` (the web
-    backend) over `quiet_seconds` with no pushes."""
+    """(e): at each of `sizes`, as many direct subscribers (`direct`: the broker's internal
+    listener; its client id is their prefix) and then as many pages (Cognito identities of
+    `pool_id` at `cognito`, over SigV4-signed WebSockets at `ws_url`) follow the button
+    shadow; `button` (serial, device login) pushes `pushes` times; then `quiet_seconds` with
+    no pushes. `stack_pid` and `broker_pid` are the processes read from /proc."""
 
     PHASE: ClassVar[str] = "web"
 
-    host: str
-    port: int
     button: tuple[str, Endpoint]
-    clients: int
+    direct: Endpoint
+    ws_url: str
+    cognito: str
+    pool_id: str
+    region: str
+    sizes: tuple[int, ...]
     pushes: int
     timeout: float
     quiet_seconds: float
-    backend_group: int
+    stack_pid: int
+    broker_pid: int
 
     @property
     def time_limit(self) -> float:
         measuring = web.longest(
-            clients=self.clients,
+            sizes=self.sizes,
             pushes=self.pushes,
             timeout=self.timeout,
             quiet_seconds=self.quiet_seconds,
         )
-        return STARTUP_SECONDS + measuring
+        return STARTUP_SECONDS * 2 + measuring  # the load process, then its workers
 
     def to_json(self) -> dict[str, Any]:
         serial, endpoint = self.button
         return {
             "phase": self.PHASE,
-            "host": self.host,
-            "port": self.port,
             "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
-            "clients": self.clients,
+            "direct": endpoint_to_json(self.direct),
+            "ws_url": self.ws_url,
+            "cognito": self.cognito,
+            "pool_id": self.pool_id,
+            "region": self.region,
+            "sizes": list(self.sizes),
             "pushes": self.pushes,
             "timeout": self.timeout,
             "quiet_seconds": self.quiet_seconds,
-            "backend_group": self.backend_group,
+            "stack_pid": self.stack_pid,
+            "broker_pid": self.broker_pid,
         }
 
     def figures_from_json(self, document: object) -> WebFigures:
         fields = _answer(document, self.PHASE)
-        idle = fields.object("idle")
         return WebFigures(
-            _latencies(fields.object("push_to_page")),
-            clients=fields.count("clients"),
-            connected=fields.count("connected"),
-            pushes=fields.count("pushes"),
-            connect_seconds=fields.number("connect_seconds"),
-            idle=IdleCpu(idle.number("cpu_seconds"), idle.number("seconds")),
+            tuple(
+                WebRun(
+                    run.count("pages"),
+                    direct=_fan_out(run.object("direct")),
+                    web=_fan_out(run.object("web")),
+                )
+                for run in fields.objects("runs")
+            )
         )
 
 
@@ -313,15 +326,23 @@ def job_from_json(document: object) -> Job:
         )
     if phase == WebJob.PHASE:
         button = fields.object("button")
+        raw_sizes = fields.numbers("sizes")
+        if not raw_sizes or any(size < 1 or size != int(size) for size in raw_sizes):
+            raise InvalidJsonError(f"{fields.where}.sizes", "not counts of pages to open")
+        sizes = tuple(int(size) for size in raw_sizes)
         return WebJob(
-            host=fields.text("host"),
-            port=fields.count("port"),
             button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
-            clients=fields.count("clients"),
+            direct=endpoint_from_json(fields.object("direct")),
+            ws_url=fields.text("ws_url"),
+            cognito=fields.text("cognito"),
+            pool_id=fields.text("pool_id"),
+            region=fields.text("region"),
+            sizes=sizes,
             pushes=fields.count("pushes"),
             timeout=fields.positive("timeout"),
             quiet_seconds=fields.positive("quiet_seconds"),
-            backend_group=fields.count("backend_group"),
+            stack_pid=fields.count("stack_pid"),
+            broker_pid=fields.count("broker_pid"),
         )
     if phase == ViewersJob.PHASE:
         button = fields.object("button")
@@ -414,6 +435,27 @@ def _latencies(fields: Fields) -> Latencies:
     if any(value < 0 for value in seconds):
         raise InvalidJsonError(f"{fields.where}.seconds", "a negative latency")
     return Latencies(seconds, fields.count("lost"))
+
+
+def _fan_out(fields: Fields) -> FanOut:
+    idle = fields.object("idle")
+    gets = fields.object("gets")
+    return FanOut(
+        clients=fields.count("clients"),
+        connected=fields.count("connected"),
+        open_seconds=fields.number("open_seconds"),
+        gets={name: gets.count(name) for name in gets.values},
+        pushes=fields.count("pushes"),
+        push_to_client=_latencies(fields.object("push_to_client")),
+        stack_memory_bytes=int(fields.number("stack_memory_bytes")),
+        broker_memory_bytes=int(fields.number("broker_memory_bytes")),
+        idle=Idle(
+            seconds=idle.number("seconds"),
+            bytes=idle.count("bytes"),
+            stack_cpu_seconds=idle.number("stack_cpu_seconds"),
+            broker_cpu_seconds=idle.number("broker_cpu_seconds"),
+        ),
+    )
 
 
 def _path_figures(fields: Fields) -> PathFigures:

@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from swan.bench import broker, gateway, jobs, push, shadow, viewers, web
+from swan.bench.page_worker import Setup
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -92,15 +93,25 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
             )
         if isinstance(job, jobs.WebJob):
             serial, login = job.button
-            return web.measure(
-                job.host,
-                job.port,
-                (serial, connected(login)),
-                clients=job.clients,
-                pushes=job.pushes,
+            direct = job.direct
+            setup = Setup(
+                ws_url=job.ws_url,
+                cognito=job.cognito,
+                pool_id=job.pool_id,
+                region=job.region,
+                socket_path=str(direct.socket_path),
+                username=direct.username or "",
+                password=direct.password or "",
                 timeout=job.timeout,
+            )
+            return web.measure(
+                setup,
+                (serial, connected(login)),
+                sizes=job.sizes,
+                pushes=job.pushes,
                 quiet_seconds=job.quiet_seconds,
-                backend_group=job.backend_group,
+                watched=web.Watched(job.stack_pid, job.broker_pid),
+                prefix=direct.client_id,
                 say=say,
             )
         if isinstance(job, jobs.ViewersJob):

@@ -1,21 +1,19 @@
-"""The CPU a process group uses, from /proc: the web backend is `reflex run` and its server
-workers, one process group, and what it costs is the sum over its members.
+"""What /proc says about one process of the stack: the CPU time it has used and the memory
+it holds. (e) reads the stack's process (the device gateway and its WebSocket door run in
+it) and Mosquitto's, from the load process, before and after each spell it measures.
 
-`parse_stat` and `used_seconds` are pure; `group_ticks` reads /proc once.
+`parse_stat` and `parse_rss` are pure; `read` reads /proc once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Final
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-PROC = Path("/proc")
+PROC: Final = Path("/proc")
+KIB: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,14 @@ class ProcessTicks:
     ticks: int
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One process at one moment: CPU time used (every thread) and resident memory."""
+
+    cpu_seconds: float
+    rss_bytes: int
+
+
 def parse_stat(text: str) -> ProcessTicks:
     """`/proc/<pid>/stat` -> pid, process group, utime + stime (fields 1, 5, 14 and 15)."""
     pid, _, rest = text.partition(" (")
@@ -35,25 +41,20 @@ def parse_stat(text: str) -> ProcessTicks:
     return ProcessTicks(int(pid), group=int(fields[2]), ticks=int(fields[11]) + int(fields[12]))
 
 
-def used_seconds(
-    before: Mapping[int, int], after: Mapping[int, int], ticks_per_second: int
-) -> float:
-    """CPU seconds the members used between two readings (pid -> ticks). A member that
-    joined in between counts from zero; one that left is not counted (its last ticks are
-    gone with it)."""
-    used = sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
-    return max(used, 0) / ticks_per_second
+def parse_rss(status: str) -> int:
+    """`/proc/<pid>/status` -> the resident set now (VmRSS), in bytes."""
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name == "VmRSS":
+            return int(value.split()[0]) * KIB
+    raise ValueError("no VmRSS in the status")  # a kernel thread, or not a status at all
 
 
-def group_ticks(group: int, proc: Path = PROC) -> dict[int, int]:
-    """Every member of process group `group` now, and the ticks it has used (pid -> ticks)."""
-    members = {}
-    for stat in proc.glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):  # gone, or not a process
-            process = parse_stat(stat.read_text())
-            if process.group == group:
-                members[process.pid] = process.ticks
-    return members
+def read(pid: int, proc: Path = PROC) -> Usage:
+    """Process `pid` now (OSError if it is gone)."""
+    where = proc / str(pid)
+    ticks = parse_stat((where / "stat").read_text()).ticks
+    return Usage(ticks / ticks_per_second(), parse_rss((where / "status").read_text()))
 
 
 def ticks_per_second() -> int:

@@ -25,7 +25,7 @@ from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.broker_limits import UNMETERED
 from swan.core.countdown import Rules
-from swan.core.topics import WEB_SENDER
+from swan.local.template import LOCAL_REGION
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
 Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web"]
 # Every phase on the private stack, in the order they run (`swan bench` runs them all).
 ALL_PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
-# The phases with no web app: the plan's default.
+# The phases without (e)'s pages: the plan's default.
 PHASES: Final[tuple[Phase, ...]] = ALL_PHASES[:5]
-# `swan bench web`: the web app beside the same pushes reaching MQTT viewers; (a) is the
-# baseline of the ratios.
+# `swan bench web`: the pages beside the same pushes reaching MQTT viewers (devices); (a) is
+# the baseline of (f)'s ratios, (e) has its own (direct subscribers).
 WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "viewers", "web")
 PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
@@ -65,11 +65,11 @@ class Plan:
     rate: float = 20.0
     push_seconds: float = 10.0
     timeout: float = 5.0
-    clients: int = 200  # pages open on the web backend in (e)
+    clients: tuple[int, ...] = (200, 1000)  # the sizes of (e): pages open at once
     web_pushes: int = 5
     viewers: int = 200  # MQTT subscribers of the button shadow in (f)
     viewer_pushes: int = 10
-    quiet_seconds: float = 10.0
+    quiet_seconds: float = 60.0  # (e)'s idle spell: one keep-alive of every page
 
     @classmethod
     def defaults(cls, *, quick: bool) -> Plan:
@@ -79,11 +79,11 @@ class Plan:
                 samples=50,
                 seconds=1.0,
                 push_seconds=1.5,
-                clients=10,
-                web_pushes=2,
+                clients=(3, 6),
+                web_pushes=1,
                 viewers=10,
                 viewer_pushes=2,
-                quiet_seconds=1.0,
+                quiet_seconds=0.5,
             )
         return cls()
 
@@ -112,8 +112,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
-        # The last two: (d)'s direct broker, (e)'s web app.
-        *stack_ports, direct_port, web_port = free_ports(PORTS + 2)
+        # The last one: (d)'s direct broker.
+        *stack_ports, direct_port = free_ports(PORTS + 1)
         ports = LocalPorts(*stack_ports, **ANY_OTHER_PORT)
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(
@@ -186,37 +186,42 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
             )
             results = replace(results, viewers=child.run(viewers_job, say))
         if "web" in plan.phases:
-            results = replace(results, web=_web_phase(plan, stack, web_port, run_id, say))
+            results = replace(results, web=_web_phase(plan, stack, run_id, say))
         say("stopping the private local stack ...")
     return results
 
 
 def _web_phase(
-    plan: Plan, stack: LocalStack, port: int, run_id: str, say: Callable[[str], None]
+    plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
 ) -> WebFigures:
-    """(e): the web app as `swan up` runs it, for this phase only (so that (a) to (d)
-    measure the stack without it), logged in as the thing `web`; an IoT Button pushes."""
-    from swan.local.webapp import WebApp, WebAppPlan  # noqa: PLC0415
-
-    web_plan = WebAppPlan(
-        stack.state_dir, stack.device_endpoint(WEB_SENDER), BENCH_RULES, port=port
+    """(e): pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
+    serves the static page with), against direct subscribers of its broker; an IoT Button
+    pushes."""
+    endpoints = stack.endpoints()
+    broker_pid = stack.running.broker.pid
+    if (
+        endpoints.mqtt_ws is None
+        or endpoints.cognito is None
+        or endpoints.identity_pool_id is None
+        or broker_pid is None
+    ):
+        raise AssertionError  # unreachable: a running stack serves them all
+    serial = f"BENCH{run_id.upper()}WEB"
+    job = WebJob(
+        button=(serial, stack.device_endpoint(serial)),
+        direct=stack.service_endpoint(f"bench-direct-{run_id}"),
+        ws_url=endpoints.mqtt_ws,
+        cognito=endpoints.cognito,
+        pool_id=endpoints.identity_pool_id,
+        region=LOCAL_REGION,
+        sizes=plan.clients,
+        pushes=plan.web_pushes,
+        timeout=plan.timeout,
+        quiet_seconds=plan.quiet_seconds,
+        stack_pid=os.getpid(),
+        broker_pid=broker_pid,
     )
-    say(f"starting the web app on port {port} (it builds its pages first) ...")
-    with WebApp(web_plan) as webapp:
-        if webapp.pid is None:
-            raise AssertionError  # unreachable: a started web app leads its process group
-        serial = f"BENCH{run_id.upper()}WEB"
-        job = WebJob(
-            host=web_plan.host,
-            port=port,
-            button=(serial, stack.device_endpoint(serial)),
-            clients=plan.clients,
-            pushes=plan.web_pushes,
-            timeout=plan.timeout,
-            quiet_seconds=plan.quiet_seconds,
-            backend_group=webapp.pid,
-        )
-        return child.run(job, say)
+    return child.run(job, say)
 
 
 def free_ports(count: int) -> list[int]:

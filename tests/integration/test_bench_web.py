@@ -1,6 +1,8 @@
-"""`swan bench web --quick` on the real local stack and the real web app: a few pages, two
-pushes, a short quiet spell. Every figure is there; none is compared with its target (the
-machine is shared and noisy; `swan bench web` is where the targets are measured)."""
+"""`swan bench web --quick` on the real local stack: a few pages at two sizes, each its own
+Cognito identity on a SigV4-presigned WebSocket through the gateway's door, against as many
+direct subscribers; one push each, a short quiet spell. Every figure is there and every
+client opened; none is compared with its target (the machine is shared and noisy; `swan bench
+web` is where the targets are measured)."""
 
 from __future__ import annotations
 
@@ -8,17 +10,28 @@ import json
 
 from swan.cli import main
 
-WEB_FIGURES = (
-    "web.push_to_page.p50",
-    "web.push_to_page.p99",
-    "web.push_to_page.max",
-    "web.delivered",
-    "web.idle_cpu",
-)
+SIZES = (3, 6)
 
 
-def test_a_quick_web_bench_opens_pages_pushes_and_reads_the_backends_cpu(capsys):
-    assert main(["bench", "web", "--quick", "--clients", "5", "--json", "-"]) == 0
+def web_figures(size):
+    return (
+        f"web.{size}.direct.p50",
+        f"web.{size}.direct.p99",
+        f"web.{size}.push_to_page.p50",
+        f"web.{size}.push_to_page.p99",
+        f"web.{size}.push_to_page.max",
+        f"web.{size}.delivered",
+        f"web.{size}.idle_cpu",
+        f"web.{size}.idle_traffic",
+        f"web.{size}.memory",
+    )
+
+
+GROWTH = ("web.growth.p99", "web.growth.idle_cpu", "web.growth.memory")
+
+
+def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(capsys):
+    assert main(["bench", "web", "--quick", "--json", "-"]) == 0
     out, err = capsys.readouterr()
     document = json.loads(out)
     figures = document["figures"]
@@ -26,22 +39,34 @@ def test_a_quick_web_bench_opens_pages_pushes_and_reads_the_backends_cpu(capsys)
         "broker.round_trip.p50",
         "broker.round_trip.p99",
         "broker.throughput",
-        *WEB_FIGURES,
+        *web_figures(SIZES[0]),
+        *web_figures(SIZES[1]),
+        *GROWTH,
         "viewers.push_to_viewer.p50",
         "viewers.push_to_viewer.p99",
         "viewers.push_to_viewer.max",
         "viewers.delivered",
     )  # (f), the same pushes reaching MQTT viewers, beside the pages
-    for key in WEB_FIGURES[:3]:
-        assert figures[key]["value"] > 0, key
-        assert figures[key]["ratio"] > 0, key
-    assert figures["web.delivered"]["value"] > 0
-    assert figures["web.idle_cpu"]["value"] >= 0
-    phase = document["phases"]["web"]
-    assert (phase["clients"], phase["pushes"], phase["deliveries"]) == (5, 2, 10)
-    assert phase["connected"] > 0
-    assert phase["idle"]["seconds"] > 0
-    assert "starting the web app" in err
-    assert "pages joined the board" in err  # the load process's progress, passed on
-    assert "(e) push -> 5 web pages, p99" in err  # the table, on stderr
+    runs = document["phases"]["web"]["runs"]
+    assert [run["pages"] for run in runs] == list(SIZES)
+    for run in runs:
+        size = run["pages"]
+        for kind in ("direct", "web"):
+            clients = run[kind]
+            # Every client opened (for a page: an identity, a presigned upgrade, CONNECT as
+            # the identity id, its subscriptions granted, its get answered) and heard the push.
+            assert clients["connected"] == clients["clients"] == size, kind
+            assert sum(clients["gets"].values()) == size, kind
+            assert clients["delivered"] == clients["deliveries"] == size, kind
+            assert clients["idle"]["seconds"] > 0, kind
+        for key in web_figures(size)[:5]:
+            assert figures[key]["value"] > 0, key
+            assert figures[key]["ratio"] > 0, key
+        assert figures[f"web.{size}.delivered"]["value"] == 100
+        assert figures[f"web.{size}.idle_cpu"]["value"] >= 0
+        assert figures[f"web.{size}.idle_traffic"]["value"] >= 0  # the spell is shorter than a ping
+    assert figures["web.growth.p99"]["value"] > 0
+    assert "starting 1 page worker" in err
+    assert f"{SIZES[1]} of {SIZES[1]} pages open" in err  # the load process's progress
+    assert f"(e) push -> {SIZES[1]} pages, p99" in err  # the table, on stderr
     assert document["phases"]["viewers"]["deliveries"] > 0

@@ -1,23 +1,31 @@
-"""(e) the web phase's pure parts: push latencies per page, the backend's CPU from /proc,
-its job and figures as JSON, its lines in the report, and `swan bench web`."""
+"""(e) the pages phase's pure parts: the MQTT a page speaks, the URL it presigns (held to the
+gateway's own verifier), how the clients are spread and the phase bounded, the stack's CPU
+and memory from /proc, the job and figures as JSON, the report, and `swan bench web`."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from swan.adapters.mqtt import Endpoint
-from swan.bench import web
-from swan.bench.cpu import group_ticks, parse_stat, used_seconds
+from swan.bench import page_wire, web
 from swan.bench.jobs import WebJob, figures_to_json, job_from_json
+from swan.bench.json_fields import InvalidJsonError
+from swan.bench.page_worker import Setup
+from swan.bench.pages import Credentials, presigned_target
+from swan.bench.proc import parse_rss, parse_stat, read
 from swan.bench.report import (
     BrokerFigures,
-    IdleCpu,
+    FanOut,
+    Idle,
     Latencies,
     Machine,
     Results,
     Throughput,
     WebFigures,
+    WebRun,
     figures,
     render_table,
     to_json,
@@ -25,6 +33,21 @@ from swan.bench.report import (
 from swan.bench.runner import PHASES, WEB_PHASES, Plan
 from swan.cli import main
 from swan.core.errors import InvalidSettingError
+from swan.core.mqtt_packets import (
+    CONNECT,
+    PUBLISH_TYPE,
+    parse_connect,
+    parse_publish,
+    parse_subscribe,
+    parse_unsubscribe,
+)
+from swan.local.sigv4 import (
+    IncomingRequest,
+    RequestRefusedError,
+    SigningKey,
+    SigV4Verifier,
+    iot_gateway_api,
+)
 
 DEVICE = Endpoint(
     "localhost",
@@ -34,53 +57,151 @@ DEVICE = Endpoint(
     cert_file=Path("/state/certs/devices/BENCH1WEB.pem"),
     key_file=Path("/state/certs/devices/BENCH1WEB.key"),
 )
+DIRECT = Endpoint.local(Path("/state/broker/internal.sock"), "bench-direct-1", "svc", "pw")
 JOB = WebJob(
-    host="127.0.0.1",
-    port=43123,
     button=("BENCH1WEB", DEVICE),
-    clients=200,
+    direct=DIRECT,
+    ws_url="ws://127.0.0.1:18448/mqtt",
+    cognito="http://127.0.0.1:18446",
+    pool_id="us-east-1:00000000-0000-4000-8000-000000000001",
+    region="us-east-1",
+    sizes=(200, 1000),
     pushes=5,
     timeout=5.0,
-    quiet_seconds=10.0,
-    backend_group=4242,
+    quiet_seconds=60.0,
+    stack_pid=4242,
+    broker_pid=4343,
 )
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
+IDENTITY = "us-east-1:6d72b621-5d03-46c2-a4dd-07f8f9bdc6fa"
+CREDENTIALS = Credentials(IDENTITY, "ASIAEXAMPLEKEY", "secret/key+example", "token/with+and=")
+MIB = 1024 * 1024
 
 
 def ms(*values):
     return tuple(value / 1000 for value in values)
 
 
-def web_figures(p50=40.0, p99=60.0, clients=200, lost=0, cpu_seconds=0.05):
-    samples = ms(*[p50] * (clients * 5 // 2), *[p99] * (clients * 5 - clients * 5 // 2 - lost))
-    return WebFigures(
-        Latencies(samples, lost),
-        clients=clients,
-        connected=clients,
-        pushes=5,
-        connect_seconds=1.2,
-        idle=IdleCpu(cpu_seconds, 10.0),
+# ---------------------------------------------------------------- what a page says
+
+
+def test_a_page_connects_as_its_identity_with_a_clean_session_and_the_pages_keep_alive():
+    connect = parse_connect(page_wire.connect_packet(IDENTITY, keep_alive=60))
+    assert (connect.protocol, connect.client_id, connect.keep_alive) == ("3.1.1", IDENTITY, 60)
+    assert connect.clean_start
+    assert connect.username is None
+    assert connect.will_topic is None
+
+
+def test_a_direct_subscriber_connects_with_the_services_login():
+    packet = page_wire.connect_packet(
+        "bench-direct-1-0", keep_alive=60, username="svc", password="pw"
     )
+    assert parse_connect(packet).username == "svc"
+    assert packet.endswith(b"\x00\x03svc\x00\x02pw")
 
 
-def results(web_phase, *, with_broker=True):
-    broker = BrokerFigures(Latencies(ms(*[0.2] * 50, *[0.4] * 50)), Throughput(40000, 5.0, 100))
-    return Results(MACHINE, quick=False, broker=broker if with_broker else None, web=web_phase)
+def test_the_get_goes_at_qos_1_with_its_packet_id_and_a_qos_0_publish_has_none():
+    for packet_id, qos in ((2, 1), (0, 0)):
+        packet = page_wire.publish_packet("$aws/things/button/shadow/get", b'{"a":1}', packet_id)
+        [(first, body)] = page_wire.Framer().feed(packet)
+        header = parse_publish(first, body, mqtt5=False)
+        assert (first >> 4, header.qos, header.packet_id) == (PUBLISH_TYPE, qos, packet_id)
+        assert header.topic == b"$aws/things/button/shadow/get"
+        assert body[len(body) - header.payload_size :] == b'{"a":1}'
 
 
-# ---------------------------------------------------------------- latencies
+def test_subscribe_and_unsubscribe_carry_every_filter():
+    filters = ("$aws/things/button/shadow/get/accepted", "$aws/things/button/shadow/get/rejected")
+    [(first, body)] = page_wire.Framer().feed(page_wire.subscribe_packet(1, filters, qos=1))
+    assert first == 0x82
+    assert parse_subscribe(body, mqtt5=False).filters == tuple((f, 1) for f in filters)
+    [(first, body)] = page_wire.Framer().feed(page_wire.unsubscribe_packet(3, filters))
+    assert first == 0xA2
+    assert parse_unsubscribe(body, mqtt5=False) == filters
 
 
-def test_the_time_limit_grows_with_the_pages_the_pushes_and_the_quiet_spell():
-    base = web.longest(clients=200, pushes=5, timeout=5.0, quiet_seconds=10.0)
-    assert base > 10.0 + 6 * 5.0
-    assert web.longest(clients=400, pushes=5, timeout=5.0, quiet_seconds=10.0) > base
-    assert web.longest(clients=200, pushes=9, timeout=5.0, quiet_seconds=10.0) > base
-    assert web.longest(clients=200, pushes=5, timeout=5.0, quiet_seconds=30.0) == base + 20.0
-    assert base < JOB.time_limit  # and the load process's start-up on top
+def test_the_framer_returns_whole_packets_whatever_the_chunks():
+    stream = (
+        page_wire.connect_packet("x" * 200, keep_alive=60)  # a two-byte remaining length
+        + page_wire.PINGREQ
+        + page_wire.puback_packet(7)
+    )
+    framer = page_wire.Framer()
+    packets = [packet for at in range(len(stream)) for packet in framer.feed(stream[at : at + 1])]
+    assert [first for first, _ in packets] == [CONNECT, 0xC0, 0x40]
+    assert packets[1][1] == b""
+    assert packets[2][1] == b"\x00\x07"
+    assert framer.feed(b"") == []
 
 
-# ---------------------------------------------------------------- CPU from /proc
+def test_a_connack_says_accepted_or_why_not():
+    assert page_wire.connack_code(b"\x00\x00") == page_wire.CONNACK_ACCEPTED
+    assert page_wire.connack_code(b"\x00\x05") == 5  # not authorized
+    assert page_wire.connack_code(b"\x00") == 0xFF  # truncated: refused
+
+
+# ---------------------------------------------------------------- the presigned URL
+
+
+def verify(target, *, host="127.0.0.1:18448", key=CREDENTIALS):
+    path, _, query = target.partition("?")
+    signing_key = SigningKey(
+        key.access_key_id,
+        key.secret_key,
+        "arn:aws:sts::000000000000:assumed-role/WebBackendRole/CognitoIdentityCredentials",
+        session_token=key.session_token,
+        identity_id=key.identity_id,
+    )
+    verifier = SigV4Verifier(iot_gateway_api("us-east-1"), {key.access_key_id: signing_key}.get)
+    request = IncomingRequest("GET", path, query, {"host": host})
+    return verifier.verify(request, datetime.now(UTC))
+
+
+def test_the_url_a_page_presigns_is_one_the_gateways_door_accepts():
+    target = presigned_target("ws://127.0.0.1:18448/mqtt", CREDENTIALS, "us-east-1")
+    assert verify(target).identity_id == IDENTITY
+    query = parse_qs(urlsplit(target).query)
+    assert query["X-Amz-SignedHeaders"] == ["host"]
+    assert query["X-Amz-Credential"][0].endswith("/us-east-1/iotdevicegateway/aws4_request")
+    assert query["X-Amz-Security-Token"] == [CREDENTIALS.session_token]
+    assert target.rpartition("&")[2].startswith("X-Amz-Security-Token=")  # after signing
+
+
+def test_the_presigned_url_signs_the_host_with_its_port():
+    target = presigned_target("ws://127.0.0.1:18448/mqtt", CREDENTIALS, "us-east-1")
+    with pytest.raises(RequestRefusedError):
+        verify(target, host="127.0.0.1:18449")
+
+
+# ---------------------------------------------------------------- spreading and bounds
+
+
+def test_a_worker_holds_at_most_250_clients_and_the_same_workers_serve_every_size():
+    assert web.workers_for((200, 1000)) == 4
+    assert web.workers_for((3, 6)) == 1
+    assert web.workers_for((251,)) == 2
+
+
+def test_the_clients_are_spread_evenly_over_the_workers():
+    assert web.shares(1000, 4) == [250, 250, 250, 250]
+    assert web.shares(10, 4) == [3, 3, 2, 2]
+    assert web.shares(3, 4) == [1, 1, 1, 0]
+    assert sum(web.shares(997, 3)) == 997
+
+
+def test_the_time_limit_grows_with_the_sizes_the_pushes_and_the_quiet_spell():
+    base = web.longest(sizes=(200, 1000), pushes=5, timeout=5.0, quiet_seconds=60.0)
+    assert base > 4 * 60.0 + 2 * 6 * 5.0
+    assert web.longest(sizes=(400, 1000), pushes=5, timeout=5.0, quiet_seconds=60.0) > base
+    assert web.longest(sizes=(200, 1000, 1000), pushes=5, timeout=5.0, quiet_seconds=60.0) > base
+    assert web.longest(sizes=(200, 1000), pushes=9, timeout=5.0, quiet_seconds=60.0) > base
+    longer = web.longest(sizes=(200, 1000), pushes=5, timeout=5.0, quiet_seconds=70.0)
+    assert longer == pytest.approx(base + 4 * 10.0)  # two spells per size
+    assert base < JOB.time_limit  # and the load process's and workers' start-up on top
+
+
+# ---------------------------------------------------------------- /proc
 
 
 def test_a_stat_line_gives_the_process_its_group_and_its_cpu_ticks():
@@ -90,22 +211,22 @@ def test_a_stat_line_gives_the_process_its_group_and_its_cpu_ticks():
     assert (process.pid, process.group, process.ticks) == (4243, 4242, 175)
 
 
-def test_cpu_between_two_readings_counts_members_that_joined_and_not_those_that_left():
-    before = {1: 100, 2: 50, 3: 10}
-    after = {1: 130, 2: 50, 4: 20}  # 3 left, 4 joined
-    assert used_seconds(before, after, ticks_per_second=100) == pytest.approx(0.5)
-    assert used_seconds({1: 100}, {1: 90}, 100) == 0.0  # never negative
+def test_the_resident_set_comes_from_vmrss_not_the_peak():
+    status = "Name:\tpython\nVmHWM:\t  90000 kB\nVmRSS:\t  81234 kB\nThreads:\t9\n"
+    assert parse_rss(status) == 81234 * 1024
+    with pytest.raises(ValueError, match="VmRSS"):
+        parse_rss("Name:\tkthreadd\n")
 
 
-def test_the_members_of_a_group_are_read_from_proc(tmp_path):
-    for pid, group, ticks in ((10, 10, 7), (11, 10, 3), (12, 99, 50)):
-        (tmp_path / str(pid)).mkdir()
-        (tmp_path / str(pid) / "stat").write_text(
-            f"{pid} (reflex) S 1 {group} {group} 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0"
-        )
-    (tmp_path / "13").mkdir()  # gone before it could be read
-    (tmp_path / "self").mkdir()
-    assert group_ticks(10, proc=tmp_path) == {10: 7, 11: 3}
+def test_a_process_is_read_from_proc(tmp_path):
+    (tmp_path / "10").mkdir()
+    (tmp_path / "10" / "stat").write_text("10 (mosquitto) S 1 10 10 0 -1 0 0 0 0 0 300 100 0 0")
+    (tmp_path / "10" / "status").write_text("Name:\tmosquitto\nVmRSS:\t2048 kB\n")
+    usage = read(10, proc=tmp_path)
+    assert usage.rss_bytes == 2 * MIB
+    assert usage.cpu_seconds > 0
+    with pytest.raises(OSError):  # noqa: PT011  (gone: whichever OSError the kernel says)
+        read(11, proc=tmp_path)
 
 
 # ---------------------------------------------------------------- job and figures as JSON
@@ -115,117 +236,220 @@ def through_text(document):
     return json.loads(json.dumps(document))
 
 
+def fan_out(clients=200, p50=40.0, p99=60.0, *, lost=0, connected=None, **changes):
+    samples = ms(*[p50] * (clients * 5 // 2), *[p99] * (clients * 5 - clients * 5 // 2 - lost))
+    values = {
+        "clients": clients,
+        "connected": clients if connected is None else connected,
+        "open_seconds": 2.5,
+        "gets": {"accepted": max(clients - 20, 0), "rejected 429": min(clients, 20)},
+        "pushes": 5,
+        "push_to_client": Latencies(samples, lost),
+        "stack_memory_bytes": clients * 40 * 1024,
+        "broker_memory_bytes": clients * 4 * 1024,
+        "idle": Idle(60.0, bytes=clients * 12, stack_cpu_seconds=0.3, broker_cpu_seconds=0.06),
+    }
+    return FanOut(**(values | changes))
+
+
+def web_run(pages=200, **changes):
+    direct = fan_out(pages, 20.0, 30.0, stack_memory_bytes=0, idle=Idle(60.0, pages * 4, 0.1, 0.05))
+    return WebRun(pages, direct=direct, web=fan_out(pages, **changes))
+
+
 def test_the_web_job_reaches_the_load_process_as_it_was_planned():
     document = through_text(JOB.to_json())
     assert document["phase"] == "web"
-    assert document["button"]["endpoint"]["cert_file"] == "/state/certs/devices/BENCH1WEB.pem"
+    assert document["direct"]["socket_path"] == "/state/broker/internal.sock"
+    assert document["sizes"] == [200, 1000]
     assert job_from_json(document) == JOB
 
 
-def test_the_web_figures_come_back_with_every_sample():
-    figures_sent = web_figures(lost=3)
-    answer = through_text(figures_to_json("web", figures_sent))
-    assert JOB.figures_from_json(answer) == figures_sent
+@pytest.mark.parametrize("sizes", [[], [0], [2.5], [200, -1]])
+def test_a_web_job_without_counts_of_pages_is_refused(sizes):
+    document = through_text(JOB.to_json()) | {"sizes": sizes}
+    with pytest.raises(InvalidJsonError, match=r"job\.sizes"):
+        job_from_json(document)
+
+
+def test_the_web_figures_come_back_with_every_sample_and_count():
+    sent = WebFigures((web_run(200, lost=3), web_run(1000)))
+    answer = through_text(figures_to_json("web", sent))
+    assert JOB.figures_from_json(answer) == sent
+
+
+def test_a_workers_setup_goes_as_json_and_comes_back():
+    setup = Setup(
+        ws_url=JOB.ws_url,
+        cognito=JOB.cognito,
+        pool_id=JOB.pool_id,
+        region="us-east-1",
+        socket_path="/state/broker/internal.sock",
+        username="svc",
+        password="pw",
+        timeout=5.0,
+    )
+    assert Setup.from_json(through_text(setup.to_json())) == setup
+    with pytest.raises(InvalidJsonError, match=r"setup\.timeout"):
+        Setup.from_json(setup.to_json() | {"timeout": 0})
 
 
 # ---------------------------------------------------------------- report
 
 
-def test_web_latencies_are_compared_with_the_broker_round_trip():
-    found = {figure.key: figure for figure in figures(results(web_figures()))}
-    assert list(found)[3:] == [
-        "web.push_to_page.p50",
-        "web.push_to_page.p99",
-        "web.push_to_page.max",
-        "web.delivered",
-        "web.idle_cpu",
+def results(web_phase, *, with_broker=True):
+    broker = BrokerFigures(Latencies(ms(*[0.2] * 50, *[0.4] * 50)), Throughput(40000, 5.0, 100))
+    return Results(MACHINE, quick=False, broker=broker if with_broker else None, web=web_phase)
+
+
+def found(web_phase):
+    return {figure.key: figure for figure in figures(results(web_phase))}
+
+
+def test_each_size_is_reported_against_as_many_direct_subscribers():
+    figures_ = found(WebFigures((web_run(200),)))
+    assert [key for key in figures_ if key.startswith("web.")] == [
+        "web.200.direct.p50",
+        "web.200.direct.p99",
+        "web.200.push_to_page.p50",
+        "web.200.push_to_page.p99",
+        "web.200.push_to_page.max",
+        "web.200.delivered",
+        "web.200.idle_cpu",
+        "web.200.idle_traffic",
+        "web.200.memory",
     ]
-    assert found["web.push_to_page.p50"].value == pytest.approx(40.0)
-    assert found["web.push_to_page.p50"].ratio == pytest.approx(200.0)
-    assert found["web.push_to_page.p99"].ratio == pytest.approx(150.0)
-    assert found["web.delivered"].value == 100.0
-    assert found["web.idle_cpu"].value == pytest.approx(0.5)
-    assert found["web.idle_cpu"].unit == "% of a core"
-    assert found["web.idle_cpu"].ratio is None
+    assert figures_["web.200.direct.p50"].value == pytest.approx(20.0)
+    assert figures_["web.200.push_to_page.p50"].ratio == pytest.approx(2.0)
+    assert figures_["web.200.push_to_page.p99"].ratio == pytest.approx(2.0)
+    assert figures_["web.200.push_to_page.max"].ratio == pytest.approx(2.0)
+    assert figures_["web.200.delivered"].value == 100.0
+    assert figures_["web.200.idle_cpu"].value == pytest.approx(0.5)  # 0.3 s in 60 s
+    assert figures_["web.200.idle_cpu"].ratio == pytest.approx(3.0)
+    assert figures_["web.200.idle_traffic"].value == pytest.approx(0.2)  # 12 bytes a minute
+    assert figures_["web.200.idle_traffic"].ratio == pytest.approx(3.0)
+    assert figures_["web.200.memory"].value == pytest.approx(40.0)  # KB per page
+    assert figures_["web.200.memory"].ratio == pytest.approx(10.0)  # Mosquitto: 4 KB each
+
+
+def test_growth_from_the_smallest_size_to_the_largest():
+    large = web_run(1000, p99=240.0, stack_memory_bytes=1000 * 50 * 1024)
+    large = WebRun(1000, large.direct, fan_out(1000, p99=240.0, idle=Idle(60.0, 12000, 0.9, 0.1)))
+    figures_ = found(WebFigures((web_run(200), large)))
+    assert list(figures_)[-3:] == ["web.growth.p99", "web.growth.idle_cpu", "web.growth.memory"]
+    assert figures_["web.growth.p99"].value == pytest.approx(4.0)
+    assert figures_["web.growth.idle_cpu"].value == pytest.approx(3.0)
+    assert figures_["web.growth.memory"].value == pytest.approx(5.0)
+    assert figures_["web.growth.p99"].label == "(e) growth of p99, 200 -> 1000 pages"
+    assert "web.growth.p99" not in found(WebFigures((web_run(200),)))  # one size: no growth
 
 
 @pytest.mark.parametrize(
     ("p99", "lost", "cpu_seconds", "marks"),
     [
-        (60.0, 0, 0.05, ("pass", "pass", "pass")),
-        (1200.0, 0, 0.05, ("miss", "pass", "pass")),
-        (60.0, 1, 0.05, ("pass", "miss", "pass")),
-        (60.0, 0, 0.5, ("pass", "pass", "miss")),
+        (60.0, 0, 0.3, ("pass", "pass", "pass")),
+        (1200.0, 0, 0.3, ("miss", "pass", "pass")),
+        (60.0, 1, 0.3, ("pass", "miss", "pass")),
+        (60.0, 0, 1.5, ("pass", "pass", "miss")),
     ],
 )
-def test_web_targets_p99_1_s_every_push_delivered_idle_cpu_2_percent(p99, lost, cpu_seconds, marks):
-    found = {
-        f.key: f for f in figures(results(web_figures(p99=p99, lost=lost, cpu_seconds=cpu_seconds)))
-    }
+def test_targets_p99_1_s_every_push_delivered_idle_cpu_2_percent(p99, lost, cpu_seconds, marks):
+    idle = Idle(60.0, 2400, cpu_seconds, 0.05)
+    figures_ = found(WebFigures((web_run(200, p99=p99, lost=lost, idle=idle),)))
     assert (
-        found["web.push_to_page.p99"].mark,
-        found["web.delivered"].mark,
-        found["web.idle_cpu"].mark,
+        figures_["web.200.push_to_page.p99"].mark,
+        figures_["web.200.delivered"].mark,
+        figures_["web.200.idle_cpu"].mark,
     ) == marks
 
 
-def test_latency_and_cpu_targets_hold_only_at_200_pages():
-    found = {f.key: f for f in figures(results(web_figures(clients=10, p99=5000.0)))}
-    assert found["web.push_to_page.p99"].target is None
-    assert found["web.idle_cpu"].target is None
-    assert found["web.delivered"].mark == "pass"  # a lost push is a miss at any size
+def test_p99_holds_from_200_pages_idle_cpu_at_200_and_delivery_at_any_size():
+    small = found(WebFigures((web_run(10, p99=5000.0),)))
+    assert small["web.10.push_to_page.p99"].target is None
+    assert small["web.10.delivered"].mark == "pass"
+    large = found(WebFigures((web_run(1000),)))
+    assert large["web.1000.push_to_page.p99"].mark == "pass"
+    assert large["web.1000.idle_cpu"].target is None
 
 
-def test_the_web_phase_in_the_table_and_the_json():
-    run = results(web_figures(lost=2))
+def test_a_page_that_never_opened_lost_every_push():
+    figures_ = found(WebFigures((web_run(200, connected=199, lost=5),)))
+    assert figures_["web.200.delivered"].value == pytest.approx(99.5)
+    assert figures_["web.200.delivered"].mark == "miss"
+
+
+def test_nothing_to_divide_by_gives_no_ratio_and_no_crash():
+    nothing = fan_out(5, connected=0, lost=25, idle=Idle(0.0, 0, 0.0, 0.0), stack_memory_bytes=0)
+    figures_ = found(WebFigures((WebRun(5, direct=nothing, web=nothing),)))
+    assert figures_["web.5.idle_traffic"].value is None
+    assert figures_["web.5.memory"].value is None
+    assert figures_["web.5.idle_cpu"].ratio is None
+    table = render_table(results(WebFigures((WebRun(5, nothing, nothing),))))
+    assert "(e) push -> 5 pages, p50" in table
+    assert "(e) 5 pages: 0 of 5 open" in table
+
+
+def test_the_pages_phase_in_the_table_and_the_json():
+    run = results(WebFigures((web_run(200, lost=2), web_run(1000))))
     table = render_table(run)
-    assert "(e) push -> 200 web pages, p99" in table
-    assert "(e) web backend CPU, idle, 200 pages open" in table
-    assert "(e) 200 of 200 pages open in 1.20 s; 5 pushes: 998 of 1000 delivered" in table
+    assert "(e) push -> 200 pages, p99" in table
+    assert "(e) push -> 200 direct subscribers, p50" in table
+    assert "(e) stack CPU, 200 pages idle" in table
+    assert "(e) growth of p99, 200 -> 1000 pages" in table
+    assert (
+        "(e) 200 pages: 200 of 200 open in 2.50 s (gets: 180 accepted, 20 rejected 429); " in table
+    )
+    assert "5 pushes: 998 of 1000 delivered; memory +7.81 MB stack" in table
     document = to_json(run)
-    assert document["figures"]["web.push_to_page.p99"]["target"] == {
+    assert document["figures"]["web.200.push_to_page.p99"]["target"] == {
         "op": "<=",
         "limit": 1000,
         "of": "value",
     }
-    phase = document["phases"]["web"]
-    assert (phase["deliveries"], phase["delivered"], phase["push_to_page"]["lost"]) == (
+    first = document["phases"]["web"]["runs"][0]
+    assert first["pages"] == 200
+    pages = first["web"]
+    assert (pages["deliveries"], pages["delivered"], pages["push_to_client"]["lost"]) == (
         1000,
         998,
         2,
     )
-    assert phase["idle"] == {"seconds": 10.0, "cpu_seconds": 0.05, "percent_of_core": 0.5}
+    assert pages["idle"]["stack_percent_of_core"] == 0.5
+    assert pages["idle"]["bytes_per_client_second"] == 0.2
+    assert pages["gets"] == {"accepted": 180, "rejected 429": 20}
     assert any(note.startswith("(e)") for note in document["notes"])
 
 
-def test_without_the_broker_the_web_figures_have_no_ratios():
-    found = figures(results(web_figures(), with_broker=False))
-    assert all(figure.ratio is None for figure in found)
+def test_the_broker_baseline_is_not_needed_by_the_pages():
+    figures_ = figures(results(WebFigures((web_run(200),)), with_broker=False))
+    assert all(figure.ratio is not None for figure in figures_ if ".push_to_page." in figure.key)
 
 
 # ---------------------------------------------------------------- the command
 
 
-def test_swan_bench_web_measures_the_web_app_against_the_broker_baseline(monkeypatch):
+def test_swan_bench_web_measures_the_pages_at_the_sizes_asked_for(monkeypatch):
     planned = []
 
     def run(plan, say):  # noqa: ARG001
         planned.append(plan)
-        return results(web_figures())
+        return results(WebFigures((web_run(200),)))
 
     monkeypatch.setattr("swan.bench.runner.run", run)
-    assert main(["bench", "web", "--clients", "50", "--quiet-seconds", "3"]) == 0
+    argv = ["bench", "web", "--clients", "50", "--clients", "300", "--quiet-seconds", "3"]
+    assert main(argv) == 0
     plan = planned[0]
     assert plan.phases == WEB_PHASES == ("broker", "viewers", "web")
-    assert (plan.clients, plan.quiet_seconds) == (50, 3.0)
-    assert "web" not in PHASES  # `swan bench` alone measures the five others
+    assert (plan.clients, plan.quiet_seconds) == ((50, 300), 3.0)
+    assert "web" not in PHASES  # the plan's default leaves the pages out
 
 
-def test_quick_opens_few_pages_and_stays_quiet_briefly():
+def test_the_full_run_opens_200_then_1000_pages_and_quick_a_few():
     quick, full = Plan.defaults(quick=True), Plan.defaults(quick=False)
-    assert (full.clients, full.web_pushes, full.quiet_seconds) == (200, 5, 10.0)
-    assert quick.clients < full.clients
-    assert quick.quiet_seconds < full.quiet_seconds
+    assert (full.clients, full.web_pushes, full.quiet_seconds) == ((200, 1000), 5, 60.0)
+    assert len(quick.clients) == 2  # growth is reported in CI too
+    assert max(quick.clients) < 10
+    assert quick.quiet_seconds < 1
 
 
 def test_swan_bench_web_does_not_take_only(capsys):

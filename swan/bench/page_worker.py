@@ -1,0 +1,266 @@
+"""`python -m swan.bench.page_worker`: a share of (e)'s clients, in a process of its own.
+
+(e) spreads its pages over a few of these (`swan.bench.web` starts them), so that neither
+the stack nor the load process that clicks has to carry a thousand connections' parsing;
+the clients are not what is measured. A worker reads its setup (one JSON line) on stdin,
+then one command a line, and answers each with one JSON line on stdout:
+
+- `{"do": "open", "kind": "page"|"direct", "count": N, "prefix": P}`: open N clients,
+  `OPENING` at a time (a page first gets its own Cognito identity and credentials);
+  answers how many opened, why some did not, and what their gets were answered;
+- `{"do": "wait", "above": C}`: until every open client has seen a push count above C, or
+  the setup's timeout; answers how many did and the highest count seen;
+- `{"do": "counters"}`: the bytes the open clients sent and received so far;
+- `{"do": "close"}`: close them all; answers what each saw (push count, arrival time).
+
+Every wait is bounded by the setup's timeout; at the end of stdin the worker closes its
+clients and exits. Progress and problems go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from swan.bench.json_fields import Fields, InvalidJsonError
+from swan.bench.pages import Credentials, PageError, Session
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+OPENING: Final = 20  # clients connecting at the same time, per worker, as people arriving
+COGNITO_AT_ONCE: Final = 4  # Cognito calls in flight per worker (its server takes 64)
+TICK: Final = 1.0  # how often the keep-alives are looked at
+MOST_PROBLEMS: Final = 3  # reasons kept for clients that did not open
+
+DESCRIPTION = """\
+Hold a share of the clients of `swan bench` phase (e): pages over SigV4-signed WebSockets,
+or direct subscribers of the broker. Reads its setup and then one command a line (JSON) on
+stdin, answers each with one JSON line on stdout; progress on stderr. Started by the (e)
+load process, not meant to be run by hand.
+"""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where a worker's clients go: the pages' doors and the direct subscribers' login."""
+
+    ws_url: str
+    cognito: str
+    pool_id: str
+    region: str
+    socket_path: str
+    username: str
+    password: str
+    timeout: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ws_url": self.ws_url,
+            "cognito": self.cognito,
+            "pool_id": self.pool_id,
+            "region": self.region,
+            "socket_path": self.socket_path,
+            "username": self.username,
+            "password": self.password,
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_json(cls, document: object) -> Setup:
+        fields = Fields.of(document, "setup")
+        return cls(
+            ws_url=fields.text("ws_url"),
+            cognito=fields.text("cognito"),
+            pool_id=fields.text("pool_id"),
+            region=fields.text("region"),
+            socket_path=fields.text("socket_path"),
+            username=fields.text("username"),
+            password=fields.text("password"),
+            timeout=fields.positive("timeout"),
+        )
+
+
+class Worker:
+    """The clients of one worker and the commands it answers."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.sessions: list[Session] = []
+        self._cognito: Any = None
+        self._cognito_gate = asyncio.Semaphore(COGNITO_AT_ONCE)
+
+    async def answer(self, command: Fields) -> dict[str, Any]:
+        do = command.text("do")
+        if do == "open":
+            kind = command.text("kind")
+            if kind not in ("page", "direct"):
+                raise InvalidJsonError(f"{command.where}.kind", f"not a kind: {kind!r}")
+            return await self.open(kind, command.count("count"), command.text("prefix"))
+        if do == "wait":
+            return await self.wait(command.number("above"))
+        if do == "counters":
+            return {
+                "sent": sum(s.sent_bytes for s in self.sessions),
+                "received": sum(s.received_bytes for s in self.sessions),
+            }
+        if do == "close":
+            return await self.close()
+        raise InvalidJsonError(f"{command.where}.do", f"not a command: {do!r}")
+
+    async def open(self, kind: str, count: int, prefix: str) -> dict[str, Any]:
+        gate = asyncio.Semaphore(OPENING)
+        problems: list[str] = []
+
+        async def opened(n: int) -> Session | None:
+            async with gate:
+                session: Session | None = None
+                try:
+                    async with asyncio.timeout(self.setup.timeout):
+                        if kind == "page":
+                            credentials = await self._identity()
+                            session = Session(credentials.identity_id)
+                            await session.open_page(
+                                self.setup.ws_url, credentials, self.setup.region
+                            )
+                        else:
+                            session = Session(f"{prefix}-{n}")
+                            await session.open_direct(
+                                Path(self.setup.socket_path),
+                                self.setup.username,
+                                self.setup.password,
+                            )
+                except (TimeoutError, OSError, PageError, _CognitoError) as error:
+                    problems.append(str(error) or type(error).__name__)
+                    if session is not None:
+                        await session.close()
+                    return None
+                return session
+
+        started = asyncio.get_running_loop().time()
+        fresh = [s for s in await asyncio.gather(*map(opened, range(count))) if s is not None]
+        self.sessions += fresh
+        gets = Counter(session.got or "unanswered" for session in fresh)
+        return {
+            "opened": len(fresh),
+            "failed": count - len(fresh),
+            "problems": problems[:MOST_PROBLEMS],
+            "gets": dict(gets),
+            "seconds": asyncio.get_running_loop().time() - started,
+        }
+
+    async def wait(self, above: float) -> dict[str, Any]:
+        waiting = [asyncio.ensure_future(s.wait_above(above)) for s in self.sessions]
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=self.setup.timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        reached = sum(1 for s in self.sessions if (s.most is not None and s.most > above))
+        most = max((s.most for s in self.sessions if s.most is not None), default=None)
+        return {"reached": reached, "most": most}
+
+    async def close(self) -> dict[str, Any]:
+        sessions, self.sessions = self.sessions, []
+        await asyncio.gather(*(s.close() for s in sessions))
+        return {"seen": [[[pushes, at] for pushes, at in s.seen] for s in sessions]}
+
+    async def keep_alive(self) -> None:
+        """Ping the clients that have sent nothing for their keep-alive, as long as it runs."""
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            for session in self.sessions:
+                session.ping_if_quiet(now)
+
+    async def _identity(self) -> Credentials:
+        """A new unauthenticated identity and its credentials, as the page asks Cognito."""
+        async with self._cognito_gate:
+            return await asyncio.to_thread(self._new_identity)
+
+    def _new_identity(self) -> Credentials:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            client = self._cognito_client()
+            identity = client.get_id(IdentityPoolId=self.setup.pool_id)["IdentityId"]
+            issued = client.get_credentials_for_identity(IdentityId=identity)["Credentials"]
+        except (BotoCoreError, ClientError) as error:
+            raise _CognitoError(str(error)) from error
+        return Credentials(
+            identity, issued["AccessKeyId"], issued["SecretKey"], issued["SessionToken"]
+        )
+
+    def _cognito_client(self) -> Any:
+        if self._cognito is None:
+            import boto3  # noqa: PLC0415  (heavy: only where pages open)
+            from botocore import UNSIGNED  # noqa: PLC0415
+            from botocore.config import Config  # noqa: PLC0415
+
+            self._cognito = boto3.client(
+                "cognito-identity",
+                endpoint_url=self.setup.cognito,
+                region_name=self.setup.region,
+                config=Config(signature_version=UNSIGNED, max_pool_connections=COGNITO_AT_ONCE),
+            )
+        return self._cognito
+
+
+class _CognitoError(Exception):
+    """Cognito would not give a page an identity or credentials (a page that does not open)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m swan.bench.page_worker", description=DESCRIPTION
+    )
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve())
+    except KeyboardInterrupt:  # Ctrl-C reaches the bench and its children alike
+        return 130
+
+
+async def _serve() -> int:
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    try:
+        setup = Setup.from_json(json.loads(await stdin.readline()))
+    except ValueError as error:
+        _say(f"swan.bench.page_worker: bad setup: {error}")
+        return 2
+    worker = Worker(setup)
+    ticking = asyncio.create_task(worker.keep_alive())
+    try:
+        while line := await stdin.readline():
+            try:
+                command = Fields.of(json.loads(line), "command")
+                answer = await worker.answer(command)
+            except ValueError as error:
+                _say(f"swan.bench.page_worker: bad command: {error}")
+                return 2
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+    finally:
+        ticking.cancel()
+        await worker.close()
+    return 0
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

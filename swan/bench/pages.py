@@ -1,0 +1,357 @@
+"""The clients of (e), many on one asyncio loop: pages, and the direct subscribers they are
+compared with.
+
+A page does what the static page does in a browser, without drawing anything: it gets an
+unauthenticated Cognito identity and its credentials from the stack's Cognito Identity
+(boto3, unsigned, as the browser's SDK calls it), presigns `ws://127.0.0.1:<port>/mqtt`
+with SigV4 for `iotdevicegateway` (botocore's signer; the host with its port signed, the
+payload hash the SHA-256 of the empty body, the session token appended after signing, as
+AWS IoT documents for temporary credentials:
+https://docs.aws.amazon.com/iot/latest/developerguide/iam-users-groups-roles.html), upgrades
+to a WebSocket with the `mqtt` subprotocol (wsproto), and speaks MQTT 3.1.1 in binary
+messages as its identity id (the only client id its role lets it connect as).
+
+Over MQTT it does what the page's link (webapp/components/swan_link.jsx) does: connects
+with a clean session and a 60 s keep-alive, subscribes at QoS 1 to the button shadow's
+get answers and documents and to its own push topic's answers, publishes a get (QoS 1, with
+a client token) and, once the answer with its token is in, unsubscribes from the get's
+answers (every page hears every page's get answers while subscribed: a thousand pages
+opening would otherwise hear a million).
+
+A direct subscriber is the same MQTT client on a raw unix socket to the broker's internal
+listener: no WebSocket, no signature, no gateway. Each client notes when each documents
+message arrives (`time.monotonic`, CLOCK_MONOTONIC, which every process on the machine
+shares) with the push count it carries, and counts the bytes it sends and receives on its
+socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
+from urllib.parse import quote, urlsplit
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from swan.adapters.mqtt import Message
+from swan.bench import page_wire
+from swan.bench.push import documents_pushes
+from swan.core.errors import SwanError
+from swan.core.mqtt_packets import (
+    CONNACK_TYPE,
+    PUBLISH_TYPE,
+    SUBACK_FAILURE,
+    SUBACK_TYPE,
+    parse_publish,
+    parse_suback,
+)
+from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
+from swan.local.unix_socket import open_unix_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+READ_SIZE: Final = 65536
+SUBSCRIBE_QOS: Final = 1  # as the page: every documents message is acknowledged
+# The page's keep-alive (KEEPALIVE_SECONDS in swan_link.jsx). AWS IoT Core takes 30 to 1,200 s
+# (message broker limits, https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
+KEEP_ALIVE: Final = 60
+GET_ANSWERS: Final = (BUTTON_SHADOW.get_accepted, BUTTON_SHADOW.get_rejected)
+UNIX_CONNECT_WITHIN: Final = 10.0  # the longest a direct subscriber waits for the backlog
+_SUBSCRIBE_ID, _GET_ID, _UNSUBSCRIBE_ID = 1, 2, 3
+
+
+class PageError(SwanError, ConnectionError):
+    """A client of (e) could not connect, was refused, or lost its connection."""
+
+    def __init__(self, who: str, problem: str) -> None:
+        self.who = who
+        self.problem = problem
+        super().__init__(f"{who} {problem}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An identity's temporary credentials, as Cognito's GetCredentialsForIdentity gives them."""
+
+    identity_id: str
+    access_key_id: str
+    secret_key: str
+    session_token: str
+
+
+def presigned_target(url: str, credentials: Credentials, region: str) -> str:
+    """The request target (path and query) of `url` presigned as the page presigns it."""
+    from botocore.auth import SigV4QueryAuth  # noqa: PLC0415  (botocore: only where pages open)
+    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+    from botocore.credentials import Credentials as Keys  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    # http: botocore signs the SHA-256 of the (empty) body, as the page's signer does.
+    request = AWSRequest(method="GET", url=f"http://{parts.netloc}{parts.path}")
+    keys = Keys(credentials.access_key_id, credentials.secret_key)  # the token is not signed
+    SigV4QueryAuth(keys, "iotdevicegateway", region).add_auth(request)
+    signed = urlsplit(request.url)
+    token = quote(credentials.session_token, safe="")
+    return f"{signed.path}?{signed.query}&X-Amz-Security-Token={token}"
+
+
+class _Link(Protocol):
+    """How MQTT's bytes travel on the socket: as they are, or in WebSocket messages."""
+
+    def opening(self) -> bytes: ...
+
+    def wrap(self, mqtt: bytes) -> bytes: ...
+
+    def unwrap(self, data: bytes) -> tuple[bytes, bytes]:
+        """(MQTT bytes that arrived, bytes to send back at once)."""
+        ...
+
+    @property
+    def open(self) -> bool: ...
+
+
+class _RawLink:
+    open = True
+
+    def opening(self) -> bytes:
+        return b""
+
+    def wrap(self, mqtt: bytes) -> bytes:
+        return mqtt
+
+    def unwrap(self, data: bytes) -> tuple[bytes, bytes]:
+        return data, b""
+
+
+class _WebSocketLink:
+    def __init__(self, who: str, host: str, target: str) -> None:
+        self._who = who
+        self._host = host
+        self._target = target
+        self._ws = WSConnection(ConnectionType.CLIENT)
+        self.open = False
+
+    def opening(self) -> bytes:
+        return self._ws.send(Request(host=self._host, target=self._target, subprotocols=["mqtt"]))
+
+    def wrap(self, mqtt: bytes) -> bytes:
+        return self._ws.send(BytesMessage(data=mqtt))
+
+    def unwrap(self, data: bytes) -> tuple[bytes, bytes]:
+        mqtt, back = bytearray(), bytearray()
+        try:
+            self._ws.receive_data(data or None)
+            for event in self._ws.events():
+                if isinstance(event, AcceptConnection):
+                    self.open = True
+                elif isinstance(event, RejectConnection):
+                    raise PageError(self._who, f"was refused the upgrade: {event.status_code}")
+                elif isinstance(event, BytesMessage):
+                    mqtt += event.data
+                elif isinstance(event, Ping):
+                    back += self._ws.send(event.response())
+                elif isinstance(event, CloseConnection):
+                    raise PageError(self._who, f"was closed by the gateway ({event.code})")
+        except (RemoteProtocolError, LocalProtocolError) as error:
+            raise PageError(self._who, f"broke the WebSocket protocol: {error}") from error
+        return bytes(mqtt), bytes(back)
+
+
+class Session:
+    """One client following the button shadow: a page, or a direct subscriber."""
+
+    def __init__(self, client_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client_id = client_id
+        self._clock = clock
+        self._framer = page_wire.Framer()
+        self._link: _Link = _RawLink()
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._failed: PageError | None = None
+        self._changed = asyncio.Event()
+        self._connack: int | None = None
+        self._suback: bytes | None = None
+        self._token = uuid.uuid4().hex
+        self.got: str | None = None  # the get's answer: "accepted", or "rejected <code>"
+        self.seen: list[tuple[int, float]] = []  # (pushes, arrival) of each documents message
+        self.sent_bytes = 0
+        self.received_bytes = 0
+        self.last_sent = clock()
+
+    @property
+    def most(self) -> int | None:
+        """The highest push count seen (None: no documents message yet)."""
+        return max((pushes for pushes, _ in self.seen), default=None)
+
+    @property
+    def alive(self) -> bool:
+        return self._failed is None and self._writer is not None
+
+    async def open_page(self, ws_url: str, credentials: Credentials, region: str) -> None:
+        """Connect as a page: the presigned upgrade, then MQTT as the identity id."""
+        parts = urlsplit(ws_url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        target = presigned_target(ws_url, credentials, region)
+        self._link = _WebSocketLink(self.client_id, f"{host}:{port}", target)
+        reader, writer = await asyncio.open_connection(host, port)
+        await self._open(reader, writer, PushTopic(self.client_id, identity=True))
+
+    async def open_direct(self, socket_path: Path, username: str, password: str) -> None:
+        """Connect as a direct subscriber on the broker's unix socket."""
+        reader, writer = await open_unix_connection(socket_path, within=UNIX_CONNECT_WITHIN)
+        await self._open(reader, writer, PushTopic(self.client_id), username, password)
+
+    async def _open(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        pushes: PushTopic,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        """CONNECT, SUBSCRIBE as the page does, its get, and UNSUBSCRIBE from the get's answers
+        once its own is in. `pushes`: the client's own push topic, whose answers it follows."""
+        self._writer = writer
+        self._reading = asyncio.create_task(self._read(reader))
+        self._write(self._link.opening())
+        connect = page_wire.connect_packet(
+            self.client_id, keep_alive=KEEP_ALIVE, username=username, password=password
+        )
+        if not self._link.open:
+            await self._until(lambda: self._link.open)
+        self.send(connect)
+        await self._until(lambda: self._connack is not None)
+        if self._connack != page_wire.CONNACK_ACCEPTED:
+            raise PageError(self.client_id, f"was refused its CONNECT ({self._connack})")
+        followed = (
+            *GET_ANSWERS,
+            BUTTON_SHADOW.update_documents,
+            *(pushes.reply(outcome) for outcome in PushOutcome),
+        )
+        self.send(page_wire.subscribe_packet(_SUBSCRIBE_ID, followed, SUBSCRIBE_QOS))
+        await self._until(lambda: self._suback is not None)
+        if self._suback is None or SUBACK_FAILURE in self._suback:
+            raise PageError(self.client_id, f"was refused a subscription ({self._suback!r})")
+        get = json.dumps({"clientToken": self._token}).encode()
+        self.send(page_wire.publish_packet(BUTTON_SHADOW.get, get, _GET_ID))
+        await self._until(lambda: self.got is not None)
+        self.send(page_wire.unsubscribe_packet(_UNSUBSCRIBE_ID, GET_ANSWERS))
+
+    async def wait_above(self, pushes: float) -> bool:
+        """Until a documents message with more than `pushes` arrived (False: connection lost)."""
+        while True:
+            most = self.most
+            if most is not None and most > pushes:
+                return True
+            if self._failed is not None:
+                return False
+            self._changed.clear()
+            await self._changed.wait()
+
+    def ping_if_quiet(self, now: float) -> None:
+        """A PINGREQ if nothing was sent for the keep-alive (MQTT 3.1.1, 3.1.2.10)."""
+        if self.alive and now - self.last_sent >= KEEP_ALIVE:
+            self.send(page_wire.PINGREQ)
+
+    def send(self, packet: bytes) -> None:
+        self._write(self._link.wrap(packet))
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):  # the other side may be gone already
+                await writer.wait_closed()
+        task, self._reading = self._reading, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._failed is None:
+            self._failed = PageError(self.client_id, "was closed")
+        self._changed.set()
+
+    # ------------------------------------------------------------ the connection
+
+    def _write(self, data: bytes) -> None:
+        if data and self._writer is not None:
+            self._writer.write(data)
+            self.sent_bytes += len(data)
+            self.last_sent = self._clock()
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        while not done():
+            if self._failed is not None:
+                raise self._failed
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while data := await reader.read(READ_SIZE):
+                at = self._clock()
+                self.received_bytes += len(data)
+                self._take(data, at)
+            self._take(b"", self._clock())  # the end: a WebSocket's close is read from it
+            self._failed = PageError(self.client_id, "lost its connection")
+        except PageError as error:
+            self._failed = error
+        except (OSError, ValueError) as error:  # a reset, or MQTT this client cannot read
+            self._failed = PageError(self.client_id, f"failed: {error}")
+        finally:
+            self._changed.set()
+
+    def _take(self, data: bytes, at: float) -> None:
+        mqtt, back = self._link.unwrap(data)
+        self._write(back)
+        for first, body in self._framer.feed(mqtt):
+            self._handle(first, body, at)
+        self._changed.set()
+
+    def _handle(self, first: int, body: bytes, at: float) -> None:
+        kind = first >> 4
+        if kind == PUBLISH_TYPE:
+            header = parse_publish(first, body, mqtt5=False)
+            if header.qos:
+                self.send(page_wire.puback_packet(header.packet_id))
+            topic = header.topic.decode()
+            payload = body[len(body) - header.payload_size :]
+            if topic == BUTTON_SHADOW.update_documents:
+                pushes = documents_pushes(Message(topic, payload))
+                if pushes is not None:
+                    self.seen.append((pushes, at))
+            elif topic in GET_ANSWERS:
+                self._take_get_answer(topic, payload)
+        elif kind == CONNACK_TYPE:
+            self._connack = page_wire.connack_code(body)
+        elif kind == SUBACK_TYPE:
+            self._suback = parse_suback(body, mqtt5=False).codes
+
+    def _take_get_answer(self, topic: str, payload: bytes) -> None:
+        """Our get's answer (any other page's is heard too, until we unsubscribe)."""
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(answer, dict) or answer.get("clientToken") != self._token:
+            return
+        if topic == BUTTON_SHADOW.get_accepted:
+            self.got = "accepted"
+        else:
+            code = answer.get("code")
+            self.got = f"rejected {code if isinstance(code, int) else '?'}"
