@@ -167,8 +167,8 @@ def ensure_export(
             return site
         first = not (build.work_dir / ".web" / "node_modules").is_dir()
         build.say(
-            "building the web page for the first time (its packages are installed first;"
-            " about a minute) ..."
+            "building the web page for the first time (its npm packages are installed"
+            " first: this may take a minute) ..."
             if first
             else "building the web page (webapp/ changed since the last build) ..."
         )
