@@ -40,13 +40,16 @@ from websocket_support import (
 )
 
 from swan.adapters.mqtt import MqttError, connect
+from swan.adapters.mqtt_websocket import (
+    CognitoLogin,
+    Credentials,
+    connect_websocket,
+    credentials_provider,
+)
 from swan.core.codecs import PushRequest
 from swan.core.countdown import Rules
 from swan.core.topics import BUTTON_SHADOW
 from swan.local.stack import LocalStack
-from webapp.credentials import Credentials
-from webapp.settings import CognitoLogin
-from webapp.sigv4 import connect_websocket, credentials_provider
 
 REGION = "us-east-1"
 WAIT = 10

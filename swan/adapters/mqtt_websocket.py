@@ -1,28 +1,59 @@
-"""MQTT over websockets signed with SigV4, with awscrt: not the page's (see
-`webapp.credentials`; kept for tests/integration/test_mqtt_websocket.py).
+"""MQTT over a SigV4-signed WebSocket, with awscrt: how a Python client reaches AWS IoT Core
+(or the local stand-in's WebSocket door) with temporary credentials, as a browser's page
+does with mqtt.js.
 
-awsiotsdk signs the websocket upgrade (service `iotdevicegateway`) with credentials it asks
-a provider for at every connect and reconnect; the provider here is a delegate that asks
-`source`. The connection is wrapped in the project's `Transport`, and reconnects by itself
-as the device connections do (`swan.adapters.mqtt`).
+awsiotsdk signs the WebSocket upgrade (service `iotdevicegateway`, the session token
+appended after signing) with credentials it asks a provider for at every connect and
+reconnect; `credentials_provider` is a delegate that asks `source` (a Cognito identity's
+credentials, say). The connection is wrapped in the project's `Transport` and reconnects by
+itself as the device connections do (`swan.adapters.mqtt`). awscrt always speaks TLS over
+WebSockets: locally, the door's `wss://localhost:<port>/mqtt` with the local CA.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.mqtt import CONNECT_TIMEOUT, CrtTransport, MqttError
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from awscrt.auth import AwsCredentialsProvider
 
-    from webapp.credentials import Credentials
-    from webapp.settings import CognitoLogin
+# AWS IoT's websockets listen on 443.
+DEFAULT_WEBSOCKET_PORT: Final = 443
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Temporary credentials and when they expire (epoch seconds); `fetched_at` is when
+    they were fetched, by the same clock."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: float
+    fetched_at: float
+
+
+@dataclass(frozen=True)
+class CognitoLogin:
+    """MQTT over WebSockets to `endpoint`, signed (SigV4) with the credentials of an
+    unauthenticated identity of `identity_pool_id`, as that identity."""
+
+    endpoint: str
+    region: str
+    identity_pool_id: str
+    port: int = DEFAULT_WEBSOCKET_PORT
+    # None: the system's trust store (AWS's endpoints); a file: a private CA (local).
+    ca_file: Path | None = None
+
 
 log = logging.getLogger(__name__)
 
