@@ -2,6 +2,7 @@
 gateway's own verifier), how the clients are spread and the phase bounded, the stack's CPU
 and memory from /proc, the job and figures as JSON, the report, and `swan bench web`."""
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from swan.adapters.mqtt import Endpoint
 from swan.bench import page_wire, web
 from swan.bench.jobs import WebJob, figures_to_json, job_from_json
-from swan.bench.json_fields import InvalidJsonError
-from swan.bench.page_worker import Setup
+from swan.bench.json_fields import Fields, InvalidJsonError
+from swan.bench.page_worker import Setup, Worker
 from swan.bench.pages import Credentials, presigned_target
 from swan.bench.proc import parse_rss, parse_stat, read
 from swan.bench.report import (
@@ -76,6 +77,16 @@ MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux
 IDENTITY = "us-east-1:6d72b621-5d03-46c2-a4dd-07f8f9bdc6fa"
 CREDENTIALS = Credentials(IDENTITY, "ASIAEXAMPLEKEY", "secret/key+example", "token/with+and=")
 MIB = 1024 * 1024
+JOB_SETUP = {
+    "ws_url": JOB.ws_url,
+    "cognito": JOB.cognito,
+    "pool_id": JOB.pool_id,
+    "region": "us-east-1",
+    "socket_path": "/state/broker/internal.sock",
+    "username": "svc",
+    "password": "pw",
+    "timeout": 5.0,
+}
 
 
 def ms(*values):
@@ -292,6 +303,36 @@ def test_a_workers_setup_goes_as_json_and_comes_back():
     assert Setup.from_json(through_text(setup.to_json())) == setup
     with pytest.raises(InvalidJsonError, match=r"setup\.timeout"):
         Setup.from_json(setup.to_json() | {"timeout": 0})
+
+
+@pytest.mark.parametrize(
+    ("command", "complaint"),
+    [
+        ({"do": "everything"}, r"command\.do: not a command: 'everything'"),
+        ({"do": "open", "kind": "browser", "count": 1, "prefix": "p"}, r"command\.kind"),
+        ({"do": "open", "kind": "page", "count": -1, "prefix": "p"}, r"command\.count"),
+        ({"do": "wait"}, r"command\.above: missing"),
+    ],
+)
+def test_a_worker_refuses_a_command_it_does_not_know(command, complaint):
+    worker = Worker(Setup.from_json(JOB_SETUP))
+    with pytest.raises(InvalidJsonError, match=complaint):
+        asyncio.run(worker.answer(Fields.of(command, "command")))
+
+
+def test_a_worker_with_no_clients_answers_at_once():
+    async def scenario():
+        worker = Worker(Setup.from_json(JOB_SETUP))
+        return [
+            await worker.answer(Fields.of({"do": do, "above": -1}, "command"))
+            for do in ("wait", "counters", "close")
+        ]
+
+    assert asyncio.run(scenario()) == [
+        {"reached": 0, "most": None},
+        {"sent": 0, "received": 0},
+        {"seen": []},
+    ]
 
 
 # ---------------------------------------------------------------- report
