@@ -33,6 +33,7 @@ import {
   isNewer,
   noClockSample,
   noticeFor,
+  readAgain,
   refreshAt,
 } from "./swan_view.js";
 
@@ -298,10 +299,8 @@ class Link {
             client.end(true);
             return;
           }
-          this.readToken = randomToken();
-          client.publish(`${SHADOW}/get`, JSON.stringify({ clientToken: this.readToken }), {
-            qos: 1,
-          });
+          this.readAttempts = 0;
+          this.read(client);
           this.live = true;
           this.attempt = 0;
           this.show({ link: "live" });
@@ -370,6 +369,10 @@ class Link {
       if (fresh) this.readDone(client);
     } else if (topic === `${SHADOW}/get/rejected`) {
       if (message.clientToken !== this.readToken) return;
+      if (readAgain(message.code, this.readAttempts) && this.connectionVersion < 0) {
+        this.readAgainLater(client); // throttled while many pages open: ask again, spread out
+        return;
+      }
       if (message.code === 404) this.showShadow(null, 0); // nobody has pushed yet
       this.readDone(client);
     } else if (topic === `${base}/accepted` || topic === `${base}/rejected`) {
@@ -377,6 +380,22 @@ class Link {
       if (!answer) return;
       answer(topic.endsWith("/accepted") ? { accepted: message } : { rejected: message });
     }
+  }
+
+  // Ask for the shadow (again), unless a document has told this connection already.
+  read(client) {
+    this.readToken = randomToken();
+    client.publish(`${SHADOW}/get`, JSON.stringify({ clientToken: this.readToken }), { qos: 1 });
+  }
+
+  readAgainLater(client) {
+    const wait = backoffMs(this.readAttempts, Math.random());
+    this.readAttempts += 1;
+    setTimeout(() => {
+      if (this.client !== client || !this.readToken) return; // gone, or answered since
+      if (this.connectionVersion >= 0) this.readDone(client); // a document came: newer
+      else this.read(client);
+    }, wait);
   }
 
   // Every page hears the answers to every page's read: once ours is in, stop listening.

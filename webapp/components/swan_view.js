@@ -198,3 +198,13 @@ export function backoffMs(attempt, random) {
   const ceiling = Math.min(20_000, 500 * 2 ** Math.min(attempt, 16));
   return Math.round(ceiling * (1 - random / 2));
 }
+
+// A read of the shadow refused for now (429: AWS serves 20 shadow requests a second per
+// thing, and pages opening together ask more; 500, 503) is asked again, `READ_ATTEMPTS`
+// times at most, after `backoffMs`; any other refusal (404: no shadow yet) is the answer.
+export const READ_ATTEMPTS = 8;
+const READ_AGAIN = new Set([429, 500, 503]);
+
+export function readAgain(code, attempt) {
+  return READ_AGAIN.has(code) && attempt < READ_ATTEMPTS;
+}

@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   alarmFor,
+  READ_ATTEMPTS,
   backoffMs,
+  readAgain,
   boardFrom,
   clockDigits,
   clockOffset,
@@ -200,4 +202,12 @@ test("reconnects back off from half a second to at most 20 s, spread at random",
 test("the empty board is waiting for the 108 minutes", () => {
   const board = emptyBoard();
   assert.deepEqual([board.known, board.period, board.alarm, board.digits], [false, 6480, 240, 3]);
+});
+
+test("a read refused for now is asked again, a few times; any other refusal is the answer", () => {
+  assert.ok(readAgain(429, 0));
+  assert.ok(readAgain(503, READ_ATTEMPTS - 1));
+  assert.ok(!readAgain(429, READ_ATTEMPTS));
+  assert.ok(!readAgain(404, 0)); // no shadow yet: that is the answer
+  assert.ok(!readAgain(400, 0));
 });
