@@ -198,7 +198,7 @@ class PushTopic:
     """A parsed push topic: who sent the request, and the outcome if it is a reply.
 
     `identity` says the sender is a browser's Cognito identity (its id is `sender`), which
-    pushes on `swan/web/<identity id>/push`: a topic its role lets only that identity use.
+    pushes on `swan/push/web/<identity id>`: a topic its role lets only that identity use.
     """
 
     sender: str
@@ -228,19 +228,20 @@ def push_reply_topic(sender: str, outcome: PushOutcome) -> str:
 
 WEB_PUSH: Final = push_topic(WEB_SENDER)
 
-_IDENTITY_PREFIX: Final = "swan/web"
-_IDENTITY_PUSH: Final = "push"
-IDENTITY_PUSH_REQUESTS: Final = _join(_IDENTITY_PREFIX, SINGLE_LEVEL, _IDENTITY_PUSH)
+# A browser's identity pushes on `swan/push/web/<identity id>`: under the web's own push
+# topic, one level down. No identity id is `accepted` or `rejected`, so the web topic's own
+# answers (`swan/push/web/accepted`) are never an identity's request.
+_IDENTITY_PREFIX: Final = WEB_PUSH
+IDENTITY_PUSH_REQUESTS: Final = _join(_IDENTITY_PREFIX, SINGLE_LEVEL)
 _IDENTITY_PUSH_TOPIC: Final = re.compile(
-    rf"{_IDENTITY_PREFIX}/(?P<sender>{_ANY_LEVEL})/{_IDENTITY_PUSH}"
-    rf"(?:/(?P<outcome>{_one_of(PushOutcome)}))?"
+    rf"{_IDENTITY_PREFIX}/(?P<sender>{_ANY_LEVEL})(?:/(?P<outcome>{_one_of(PushOutcome)}))?"
 )
 
 
 def identity_push_topic(identity_id: str) -> str:
     """The topic a browser's Cognito identity publishes its pushes on."""
     validate_identity_id(identity_id)
-    return _join(_IDENTITY_PREFIX, identity_id, _IDENTITY_PUSH)
+    return _join(_IDENTITY_PREFIX, identity_id)
 
 
 def parse_push_topic(topic: str) -> PushTopic | None:

@@ -96,7 +96,7 @@ def handle_push_request(
     topic: topics.PushTopic, event: Mapping[str, Any], ports: Ports
 ) -> dict[str, Any]:
     """A push request on `swan/push/<sender>` (a device, or the local web backend) or
-    `swan/web/<identity id>/push` (a browser's Cognito identity), answered on the topic's
+    `swan/push/web/<identity id>` (a browser's Cognito identity), answered on the topic's
     `/accepted` or `/rejected`. Whom the rate limit counts comes from the topic, which the
     sender's policy or role vouches for, never from the payload."""
     try:

@@ -194,7 +194,7 @@ def test_the_project_template_loads_and_routes_the_push_topics_and_the_status_to
     assert routes == {
         "iotbutton/+": ("UpdateButtonStatusFunction",),
         "swan/push/+": ("UpdateButtonStatusFunction",),
-        "swan/web/+/push": ("UpdateButtonStatusFunction",),
+        "swan/push/web/+": ("UpdateButtonStatusFunction",),
         "$aws/events/certificates/registered/+": ("RegisterDeviceFunction",),
         "swan/status/+": (),
     }

@@ -10,7 +10,7 @@
 //    https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html#mqtt-ws
 // 4. MQTT 3.1.1 (mqtt.js) as the identity itself (the role lets it connect with no other
 //    client id); the button shadow is read on every connect, then followed through
-//    `/update/documents` (newest version wins); pushes go to `swan/web/<identity>/push`
+//    `/update/documents` (newest version wins); pushes go to `swan/push/web/<identity>`
 //    and the answer comes back on `.../accepted` or `.../rejected`.
 // 5. Before the credentials expire the URL is signed afresh and the link connects again;
 //    when the link drops it reconnects with backoff, signing afresh each time.
@@ -268,7 +268,7 @@ class Link {
     const received = this.now();
     const url = await signedUrl(config, credentials, new Date(this.now()));
     this.identityId = credentials.identityId;
-    const base = `swan/web/${credentials.identityId}/push`;
+    const base = `swan/push/web/${credentials.identityId}`;
     return new Promise((resolve) => {
       const client = mqtt.connect(url, {
         clientId: credentials.identityId,
@@ -421,7 +421,7 @@ class Link {
       this.later(() => resolve(null), NO_ANSWER_SECONDS * 1000);
       this.answers.set(clientToken, resolve);
       send = (client, base) => client.publish(base, JSON.stringify(payload), { qos: 1 });
-      if (this.live && this.client) send(this.client, `swan/web/${this.identityId}/push`);
+      if (this.live && this.client) send(this.client, `swan/push/web/${this.identityId}`);
       else this.waitingForLive.add(send); // sent when the link is back, if in time
     });
     this.answers.delete(clientToken);

@@ -94,8 +94,6 @@ FUNCTION_GRANTS = {
         ["iot:Publish"],
         f"{IOT}:topic/swan/push/*/accepted",
         f"{IOT}:topic/swan/push/*/rejected",
-        f"{IOT}:topic/swan/web/*/push/accepted",
-        f"{IOT}:topic/swan/web/*/push/rejected",
     )
     | allow(
         ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], TABLE_ARN
@@ -199,19 +197,19 @@ WEB_ROLE_GRANTS = (
     allow(["iot:Connect"], f"{IOT}:client/{SUB}")
     | allow(
         ["iot:Publish"],
-        f"{IOT}:topic/swan/web/{SUB}/push",
+        f"{IOT}:topic/swan/push/web/{SUB}",
         f"{IOT}:topic/$aws/things/button/shadow/get",
     )
     | allow(
         ["iot:Subscribe"],
-        f"{IOT}:topicfilter/swan/web/{SUB}/push/accepted",
-        f"{IOT}:topicfilter/swan/web/{SUB}/push/rejected",
+        f"{IOT}:topicfilter/swan/push/web/{SUB}/accepted",
+        f"{IOT}:topicfilter/swan/push/web/{SUB}/rejected",
         *(f"{IOT}:topicfilter/{topic}" for topic in SHADOW_READS),
     )
     | allow(
         ["iot:Receive"],
-        f"{IOT}:topic/swan/web/{SUB}/push/accepted",
-        f"{IOT}:topic/swan/web/{SUB}/push/rejected",
+        f"{IOT}:topic/swan/push/web/{SUB}/accepted",
+        f"{IOT}:topic/swan/push/web/{SUB}/rejected",
         *(f"{IOT}:topic/{topic}" for topic in SHADOW_READS),
     )
 )
@@ -249,7 +247,7 @@ def test_an_identity_connects_only_as_itself(aws, client_id, allowed):
 
 def test_an_identity_pushes_and_hears_answers_only_on_its_own_topics(aws):
     browser = identity(aws)
-    mine, theirs = f"swan/web/{IDENTITY}/push", f"swan/web/{OTHER_IDENTITY}/push"
+    mine, theirs = f"swan/push/web/{IDENTITY}", f"swan/push/web/{OTHER_IDENTITY}"
     assert browser.can_publish(mine)
     assert not browser.can_publish(theirs)
     for outcome in ("accepted", "rejected"):
@@ -257,7 +255,7 @@ def test_an_identity_pushes_and_hears_answers_only_on_its_own_topics(aws):
         assert browser.can_receive(f"{mine}/{outcome}")
         assert not browser.can_subscribe(f"{theirs}/{outcome}")
         assert not browser.can_receive(f"{theirs}/{outcome}")
-    assert not browser.can_subscribe("swan/web/+/push/accepted")
+    assert not browser.can_subscribe("swan/push/web/+/accepted")
     assert not browser.can_publish("swan/push/web")  # the local backend's topic
     assert not browser.can_publish(f"swan/push/{IDENTITY}")  # a device's kind of topic
 
@@ -300,10 +298,10 @@ def test_the_web_role_derives_a_local_acl_for_identities(aws):
     acl = mosquitto_acl(
         [web_role_policy(aws)], listener_context(REGION, ACCOUNT, things=False, identities=True)
     )
-    assert acl_allows(acl, IDENTITY, Access.WRITE, f"swan/web/{IDENTITY}/push")
-    assert not acl_allows(acl, IDENTITY, Access.WRITE, f"swan/web/{OTHER_IDENTITY}/push")
-    assert acl_allows(acl, IDENTITY, Access.READ, f"swan/web/{IDENTITY}/push/accepted")
-    assert not acl_allows(acl, IDENTITY, Access.READ, f"swan/web/{OTHER_IDENTITY}/push/accepted")
+    assert acl_allows(acl, IDENTITY, Access.WRITE, f"swan/push/web/{IDENTITY}")
+    assert not acl_allows(acl, IDENTITY, Access.WRITE, f"swan/push/web/{OTHER_IDENTITY}")
+    assert acl_allows(acl, IDENTITY, Access.READ, f"swan/push/web/{IDENTITY}/accepted")
+    assert not acl_allows(acl, IDENTITY, Access.READ, f"swan/push/web/{OTHER_IDENTITY}/accepted")
     assert acl_allows(acl, IDENTITY, Access.READ, "$aws/things/button/shadow/update/documents")
     assert not acl_allows(acl, IDENTITY, Access.WRITE, "$aws/things/button/shadow/update")
 

@@ -100,12 +100,12 @@ IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
 def test_a_cognito_identity_is_held_to_resources_named_by_its_identity_id():
     policy = document(
         allow("iot:Connect", f"{ARN}:client/{SUB}"),
-        allow("iot:Publish", f"{ARN}:topic/swan/web/{SUB}/push"),
+        allow("iot:Publish", f"{ARN}:topic/swan/push/web/{SUB}"),
     )
     browser = device(None, client_id=IDENTITY, cognito_identity=IDENTITY)(policy)
     assert browser.can_connect()
-    assert browser.can_publish(f"swan/web/{IDENTITY}/push")
-    assert not browser.can_publish("swan/web/us-east-1:0000/push")
+    assert browser.can_publish(f"swan/push/web/{IDENTITY}")
+    assert not browser.can_publish("swan/push/web/us-east-1:0000")
     other_client_id = device(None, client_id="web", cognito_identity=IDENTITY)(policy)
     assert not other_client_id.can_connect()
 

@@ -308,11 +308,11 @@ IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
 
 
 def test_an_identity_pushes_and_hears_back_on_its_own_topics():
-    assert identity_push_topic(IDENTITY) == f"swan/web/{IDENTITY}/push"
-    request = parse_push_topic(f"swan/web/{IDENTITY}/push")
+    assert identity_push_topic(IDENTITY) == f"swan/push/web/{IDENTITY}"
+    request = parse_push_topic(f"swan/push/web/{IDENTITY}")
     assert request == PushTopic(IDENTITY, identity=True)
-    assert request.request == f"swan/web/{IDENTITY}/push"
-    assert request.reply(PushOutcome.ACCEPTED) == f"swan/web/{IDENTITY}/push/accepted"
+    assert request.request == f"swan/push/web/{IDENTITY}"
+    assert request.reply(PushOutcome.ACCEPTED) == f"swan/push/web/{IDENTITY}/accepted"
     assert parse_push_topic(request.reply(PushOutcome.REJECTED)) == PushTopic(
         IDENTITY, PushOutcome.REJECTED, identity=True
     )
@@ -332,7 +332,7 @@ def test_a_devices_push_topic_knows_its_replies():
 )
 def test_a_push_on_a_topic_with_no_identity_id_is_refused(identity):
     with pytest.raises(InvalidTopicError, match="Cognito identity id"):
-        parse_push_topic(f"swan/web/{identity}/push")
+        parse_push_topic(f"swan/push/web/{identity}")
     with pytest.raises(InvalidTopicError, match="Cognito identity id"):
         identity_push_topic(identity)
 
@@ -344,9 +344,8 @@ def test_a_push_on_a_topic_with_no_identity_id_is_refused(identity):
         "swan/push/x/maybe",
         "swan/push/x/accepted/y",
         "iotbutton/x",
-        "swan/web/x",
-        "swan/web/x/pull",
-        "swan/web/x/push/maybe",
+        "swan/push/web/x/maybe",
+        "swan/push/web/x/accepted/y",
     ],
 )
 def test_other_topics_are_not_push_topics(topic):

@@ -122,17 +122,17 @@ BOB = "us-east-1:00000000-1111-2222-3333-444444444444"
 
 def identity_request(identity, token="tok-1", **fields):
     return {"clientToken": token, "source": "web", **fields} | {
-        "topic": f"swan/web/{identity}/push"
+        "topic": f"swan/push/web/{identity}"
     }
 
 
 def test_a_browsers_identity_is_answered_on_its_own_topic(ports, clock):
     event = load_event("rule_push_request_identity")
     assert handle_event(event, ports)["outcome"] == "accepted"
-    identity = event["topic"].split("/")[2]
+    identity = event["topic"].split("/")[3]
     assert ports.publisher.sent == [
         (
-            f"swan/web/{identity}/push/accepted",
+            f"swan/push/web/{identity}/accepted",
             {"clientToken": event["clientToken"], "deadline": clock.now() + 6480, "pushes": 1},
         )
     ]
@@ -147,7 +147,7 @@ def test_an_identity_is_rate_limited_by_its_topic_not_by_what_it_says(ports, clo
     refused = handle_event(identity_request(ALICE, "2", session="b"), ports)
     assert refused["reason"] == "rate_limited"
     topic, _ = ports.publisher.sent[-1]
-    assert topic == f"swan/web/{ALICE}/push/rejected"
+    assert topic == f"swan/push/web/{ALICE}/rejected"
     clock.advance(0.1)
     assert handle_event(identity_request(BOB, "3"), ports)["outcome"] == "accepted"
 
@@ -156,7 +156,7 @@ def test_an_identity_must_say_it_pushes_from_the_web(ports):
     outcome = handle_event(identity_request(ALICE, source="pi"), ports)
     assert outcome["outcome"] == "malformed"
     topic, reply = ports.publisher.sent[-1]
-    assert topic == f"swan/web/{ALICE}/push/rejected"
+    assert topic == f"swan/push/web/{ALICE}/rejected"
     assert reply["reason"] == "invalid_request"
 
 
