@@ -12,15 +12,15 @@ from typing import Any, Final
 
 from reflex.experimental.client_state import ClientStateVar
 
-DEFAULT_PERIOD_SECONDS: Final = 6480.0
+from swan.core.countdown import DEFAULT_PERIOD_SECONDS, alarm_window
 
 INITIAL: Final[dict[str, Any]] = {
     # the button shadow, as swan_view.js's boardFrom reads it
     "known": False,
     "version": 0,
     "deadline": 0.0,
-    "period": DEFAULT_PERIOD_SECONDS,
-    "alarm": 240.0,
+    "period": float(DEFAULT_PERIOD_SECONDS),
+    "alarm": alarm_window(DEFAULT_PERIOD_SECONDS),
     "digits": 3,
     "failed": False,
     "pushes": 0,

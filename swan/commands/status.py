@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from swan.commands import Command
 from swan.core.button_shadow import from_shadow_state
-from swan.core.countdown import ALARM_SECONDS, Countdown, phase_at, remaining
+from swan.core.countdown import Countdown, phase_at, remaining
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,19 +57,21 @@ def run(args: argparse.Namespace) -> int:
         history.close()
     now = time.time()
     if args.json:
-        print(json.dumps(_as_json(countdown, recent, counters, now), indent=2))
+        print(json.dumps(as_json(countdown, recent, counters, now), indent=2))
     else:
-        print(_as_text(countdown, recent, counters, now))
+        print(as_text(countdown, recent, counters, now))
     return 0
 
 
-def _as_json(
+def as_json(
     countdown: Countdown | None, recent: list[Entry], counters: dict[str, int], now: float
 ) -> dict[str, Any]:
+    """What `swan status --json` prints: the phase as `phase_at` has it (the countdown's own
+    alarm), like the text."""
     state: dict[str, Any] = {"phase": None, "remaining": None}
     if countdown is not None:
         state = {
-            "phase": phase_at(countdown, now, ALARM_SECONDS),
+            "phase": phase_at(countdown, now),
             "remaining": remaining(countdown, now),
             "deadline": countdown.deadline,
             "pushes": countdown.pushes,
@@ -92,13 +94,13 @@ def _as_json(
     return state
 
 
-def _as_text(
+def as_text(
     countdown: Countdown | None, recent: list[Entry], counters: dict[str, int], now: float
 ) -> str:
+    """What `swan status` prints."""
     if countdown is None:
         return "Nobody has pushed the button yet: `swan press` starts the world."
-    alarm = min(ALARM_SECONDS, countdown.period_seconds / 4)
-    phase = phase_at(countdown, now, alarm)
+    phase = phase_at(countdown, now)
     minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
     clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d} left"
     lines = [f"{clock}  ({phase}; deadline {_when(countdown.deadline)})"]

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             stack.heal()
             out.write(_banner(endpoints, rules, profile))
             with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
-                _console(stack, rules, out, sys.stdin, args.exit_after)
+                _console(stack, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
@@ -197,7 +197,7 @@ def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> s
 
 
 def _console(
-    stack: LocalStack, rules: Rules, out: TextIO, keys: TextIO, exit_after: float | None
+    stack: LocalStack, out: TextIO, keys: TextIO, exit_after: float | None
 ) -> None:
     from swan.adapters.follower import ButtonFollower  # noqa: PLC0415
     from swan.adapters.mqtt import connect  # noqa: PLC0415
@@ -227,11 +227,11 @@ def _console(
                 out.write(f"\n  refused: {rejected.get('message')}\n")
             now = time.time()
             latest = follower.latest
-            status = _status(latest, rules, now)
+            status = _status(latest, now)
             if tty:
                 out.write("\r" + status + " " * 8)
             else:  # a log: one line per change, not one per second
-                state = (latest.version if latest else None, _phase(latest, rules, now))
+                state = (latest.version if latest else None, _phase(latest, now))
                 if state != shown:
                     out.write(status + "\n")
                 shown = state
@@ -241,17 +241,17 @@ def _console(
         transport.close()
 
 
-def _phase(observed: Observed | None, rules: Rules, now: float) -> str | None:
+def _phase(observed: Observed | None, now: float) -> str | None:
     if observed is None or observed.countdown is None:
         return None
-    return phase_at(observed.countdown, now, rules.alarm_seconds)
+    return phase_at(observed.countdown, now)  # the countdown's own alarm, as every client
 
 
-def _status(observed: Observed | None, rules: Rules, now: float) -> str:
+def _status(observed: Observed | None, now: float) -> str:
     countdown: Countdown | None = observed.countdown if observed else None
     if countdown is None:
         return "  waiting for the first push"
-    phase = phase_at(countdown, now, rules.alarm_seconds)
+    phase = phase_at(countdown, now)
     minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
     clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d}"
     last = countdown.last_push

@@ -3,10 +3,20 @@
 The state is an absolute deadline, never a running counter, so every client can project
 the remaining time from its own clock while the server stays the authority. Times are
 epoch seconds stamped by the server; a client's clock is never trusted.
+
+The alarm window lives here, and only here: `alarm_window` is the last 4 minutes of a
+period, or the last quarter of a shorter one (a 60 s demo sounds its alarm for the last
+15 s, not for the whole run). `Rules` and `Countdown` take it as their default, the
+countdown carries it in the button shadow (`alarmSeconds`), and `phase_at` reads the
+countdown's own, so the push handler, `swan status` (text and JSON), `swan up`'s console, the
+Pi's LEDs (swan.core.render) and the page agree. The page's JavaScript has the same rule
+(`alarmFor` in webapp/components/swan_view.js) for a shadow without `alarmSeconds`;
+tests/unit/webapp holds the two to each other over a table of periods.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Final, Literal, get_args
@@ -14,7 +24,11 @@ from typing import Final, Literal, get_args
 from swan.core.errors import InvalidSettingError
 
 DEFAULT_PERIOD_SECONDS: Final = 108 * 60
+# The longest alarm: the Swan station's 4 minutes. Read `alarm_window`, not this.
 ALARM_SECONDS: Final = 4 * 60
+# The default of an alarm field: derived from the period by `alarm_window` (NaN is never
+# a valid alarm, so it cannot be mistaken for one given).
+ALARM_FROM_PERIOD: Final = math.nan
 # How many of the latest pushes the button shadow keeps (`Countdown.recent`): the page
 # shows them, and has no other history to read.
 RECENT_LIMIT: Final = 12
@@ -33,12 +47,19 @@ RULE_SETS: Final[tuple[RuleSet, ...]] = get_args(RuleSet)
 STORED_PHASES: Final[tuple[StoredPhase, ...]] = get_args(StoredPhase)
 
 
+def alarm_window(period_seconds: float) -> float:
+    """The alarm for a period: the last 4 minutes, or the last quarter of a shorter period
+    (a 30 s demo still gets its alarm). The one home of this rule: see the module's docstring."""
+    return min(float(ALARM_SECONDS), period_seconds / 4)
+
+
 @dataclass(frozen=True)
 class Rules:
     """How the countdown behaves. The defaults are the Swan station's, with the original's rules."""
 
     period_seconds: float = DEFAULT_PERIOD_SECONDS
-    alarm_seconds: float = ALARM_SECONDS
+    # The period's `alarm_window` unless given (a test may want none).
+    alarm_seconds: float = ALARM_FROM_PERIOD
     rule_set: RuleSet = "anytime"
     # One principal (a device, a browser) may push at most once per this many seconds.
     min_push_interval: float = 1.0
@@ -50,14 +71,14 @@ class Rules:
 
     @classmethod
     def for_period(cls, period_seconds: float, rule_set: RuleSet = "anytime") -> Rules:
-        """Rules for any period: the alarm is the last 4 minutes, or the last quarter of a
-        shorter period (a 30 s demo still gets its alarm)."""
-        alarm = alarm_window(period_seconds)
-        return cls(period_seconds=period_seconds, alarm_seconds=alarm, rule_set=rule_set)
+        """Rules for any period, with the period's `alarm_window`."""
+        return cls(period_seconds=period_seconds, rule_set=rule_set)
 
     def __post_init__(self) -> None:
         if not self.period_seconds > 0:
             raise InvalidSettingError("period_seconds", self.period_seconds, "must be positive")
+        if math.isnan(self.alarm_seconds):
+            object.__setattr__(self, "alarm_seconds", alarm_window(self.period_seconds))
         if not 0 <= self.alarm_seconds <= self.period_seconds:
             raise InvalidSettingError(
                 "alarm_seconds", self.alarm_seconds, "must be between 0 and the period"
@@ -111,9 +132,14 @@ class Countdown:
     # The latest pushes of every run, newest first, at most RECENT_LIMIT; a failure keeps them.
     recent: tuple[NumberedPush, ...] = ()
     # The rules the last push was admitted under, for clients that have no settings of
-    # their own (the static page): which prompt to show and when the alarm sounds.
+    # their own (the static page): which prompt to show and when the alarm sounds (unless
+    # given, the period's `alarm_window`).
     rule_set: RuleSet = "anytime"
-    alarm_seconds: float = ALARM_SECONDS
+    alarm_seconds: float = ALARM_FROM_PERIOD
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.alarm_seconds):
+            object.__setattr__(self, "alarm_seconds", alarm_window(self.period_seconds))
 
 
 @dataclass(frozen=True)
@@ -134,12 +160,6 @@ class Refused:
     retry_after: float | None = None
 
 
-def alarm_window(period_seconds: float) -> float:
-    """The alarm for a period: the last 4 minutes, or the last quarter of a shorter period
-    (a 30 s demo still gets its alarm)."""
-    return min(float(ALARM_SECONDS), period_seconds / 4)
-
-
 def remember(recent: tuple[NumberedPush, ...], *pushes: NumberedPush) -> tuple[NumberedPush, ...]:
     """`recent` with `pushes` in their places: newest (highest number) first, one entry per
     number (the one already there stays), at most RECENT_LIMIT."""
@@ -155,14 +175,16 @@ def remaining(countdown: Countdown, now: float) -> float:
     return min(countdown.period_seconds, max(0.0, countdown.deadline - now))
 
 
-def phase_at(countdown: Countdown, now: float, alarm_seconds: float = ALARM_SECONDS) -> Phase:
-    """The phase a viewer sees at `now`.
+def phase_at(countdown: Countdown, now: float, alarm_seconds: float | None = None) -> Phase:
+    """The phase a viewer sees at `now`, with the countdown's own alarm unless told another
+    (the push handler admits a push under its new rules).
 
     A passed deadline is a failure even before the expire handler has written it.
     """
     if countdown.phase == "failed" or now >= countdown.deadline:
         return "failed"
-    if countdown.deadline - now <= alarm_seconds:
+    alarm = countdown.alarm_seconds if alarm_seconds is None else alarm_seconds
+    if countdown.deadline - now <= alarm:
         return "alarm"
     return "counting"
 

@@ -4,10 +4,11 @@ Counting: the time left is green, filling the matrix from the top-left; the time
 growing back from the bottom-right. Each LED stands for 256 sub-steps, so the one LED on the
 frontier cross-fades green -> yellow -> red as its share of the period runs out.
 
-Alarm (the last four minutes): the matrix switches to amber and starts over, the four
-minutes spread across all 64 LEDs (amber left, red gone), and the whole matrix pulses at
-1 Hz, half a second bright and half a second dim. Counting never shows amber and never
-blinks, so from across the room a pulsing orange matrix can only mean "hurry".
+Alarm (the last four minutes, or the last quarter of a shorter period: the alarm window is
+swan.core.countdown's `alarm_window`, the default here): the matrix switches to amber and
+starts over, the alarm's time spread across all 64 LEDs (amber left, red gone), and the
+whole matrix pulses at 1 Hz, half a second bright and half a second dim. Counting never
+shows amber and never blinks, so from across the room a pulsing orange matrix can only mean "hurry".
 
 Failure (a failed run, or no time left): the Swan station's counter turned into red and
 black hieroglyphs, three black tiles then two red ones. The matrix reads those five tiles
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from swan.core.countdown import alarm_window
 from swan.core.errors import InvalidSettingError
 
 Pixel = tuple[int, int, int]
@@ -33,7 +35,6 @@ SUBSTEPS: Final = 256
 """Sub-steps per LED: the frontier LED fades through this many shades."""
 STEPS: Final = PIXELS * SUBSTEPS
 
-ALARM_SECONDS: Final = 240.0
 BLINK_SECONDS: Final = 1.0
 """The alarm's pulse: the first half of each second bright, the second half dim."""
 GLYPH_SECONDS: Final = 1.0
@@ -55,15 +56,21 @@ EMBER: Final[Pixel] = (255, 70, 0)
 # ---------------------------------------------------------------- validation
 
 
-def _check_inputs(remaining: float, period: float, now: float, alarm_seconds: float) -> None:
+def _checked_alarm(
+    remaining: float, period: float, now: float, alarm_seconds: float | None
+) -> float:
+    """The alarm to draw with (the period's window unless given), once the inputs are sound."""
     if not math.isfinite(remaining):
         raise InvalidSettingError("remaining", remaining, "must be a finite number of seconds")
     if not (math.isfinite(period) and period > 0):
         raise InvalidSettingError("period", period, "must be a positive number of seconds")
     if not math.isfinite(now):
         raise InvalidSettingError("now", now, "must be a finite epoch time")
+    if alarm_seconds is None:
+        return alarm_window(period)
     if not (math.isfinite(alarm_seconds) and alarm_seconds >= 0):
         raise InvalidSettingError("alarm_seconds", alarm_seconds, "must be 0 or more seconds")
+    return alarm_seconds
 
 
 class _Look(Enum):
@@ -130,7 +137,7 @@ def _seconds_to_next_step(remaining: float, span: float) -> float:
 
 
 def _alarm_span(period: float, alarm_seconds: float) -> float:
-    # A period shorter than the alarm (a quick test run) is all alarm, starting full.
+    # A period shorter than an alarm given is all alarm, starting full.
     return min(alarm_seconds, period)
 
 
@@ -259,14 +266,15 @@ def render_frame(
     *,
     failed: bool,
     now: float,
-    alarm_seconds: float = ALARM_SECONDS,
+    alarm_seconds: float | None = None,
 ) -> Frame:
     """The frame to show with `remaining` seconds of a `period`-second countdown left.
 
     `now` (epoch seconds) drives the alarm's pulse and the failure glyphs. Time left beyond
-    the period is drawn as a full period, and time below zero as none.
+    the period is drawn as a full period, and time below zero as none. The alarm is the
+    period's `alarm_window` unless `alarm_seconds` says otherwise (the countdown's own).
     """
-    _check_inputs(remaining, period, now, alarm_seconds)
+    alarm_seconds = _checked_alarm(remaining, period, now, alarm_seconds)
     look = _look(remaining, failed=failed, alarm_seconds=alarm_seconds)
     if look is _Look.FAILURE:
         return _glyph_at(now).frame()
@@ -282,7 +290,7 @@ def next_change(
     *,
     failed: bool,
     now: float,
-    alarm_seconds: float = ALARM_SECONDS,
+    alarm_seconds: float | None = None,
 ) -> float:
     """Seconds the frame stays the same, so a display loop can sleep that long.
 
@@ -290,7 +298,7 @@ def next_change(
     exact (a 1-second period changes every 61 microseconds), so a loop that draws on real
     hardware should also set its own floor, and wake early when the shadow changes.
     """
-    _check_inputs(remaining, period, now, alarm_seconds)
+    alarm_seconds = _checked_alarm(remaining, period, now, alarm_seconds)
     look = _look(remaining, failed=failed, alarm_seconds=alarm_seconds)
     if look is _Look.FAILURE:
         wait = _seconds_to_next_glyph(now)

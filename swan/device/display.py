@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from swan.core.countdown import Countdown, Rules, phase_at, remaining
+from swan.core.countdown import Countdown, phase_at, remaining
 from swan.core.render import Frame, Glyph, next_change, render_frame
 
 if TYPE_CHECKING:
@@ -105,20 +105,14 @@ def compose(
     return Scene(lights.scale(frame), caption, min(max(wait, MIN_WAIT), MAX_WAIT))
 
 
-def alarm_seconds(period_seconds: float) -> float:
-    """The alarm every client shows: the last 4 minutes, or the last quarter of a shorter
-    period (the shadow carries the period, not the alarm)."""
-    return Rules.for_period(period_seconds).alarm_seconds
-
-
 def _countdown(countdown: Countdown, now: float, *, captions: bool) -> tuple[Frame, str, float]:
     period = countdown.period_seconds
-    alarm = alarm_seconds(period)
+    alarm = countdown.alarm_seconds  # the shadow's, or its period's (swan.core.countdown)
     left = remaining(countdown, now)
     failed = countdown.phase == "failed"
     frame = render_frame(left, period, failed=failed, now=now, alarm_seconds=alarm)
     wait = next_change(left, period, failed=failed, now=now, alarm_seconds=alarm)
-    phase = phase_at(countdown, now, alarm)
+    phase = phase_at(countdown, now)
     if phase == "failed":
         caption = f"SYSTEM FAILURE{SEPARATOR}{_count(countdown.failures, 'failure')}"
         return frame, caption, wait

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from swan.core.countdown import DEFAULT_PERIOD_SECONDS
+from swan.core.countdown import DEFAULT_PERIOD_SECONDS, alarm_window
 from swan.core.render import PIXELS, render_frame
-from swan.device.display import alarm_seconds
 from swan.device.png import PngMatrix
 
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from swan.core.render import Frame
 
 PERIOD: Final = float(DEFAULT_PERIOD_SECONDS)
-ALARM: Final = alarm_seconds(PERIOD)
+ALARM: Final = alarm_window(PERIOD)
 HALF_LED: Final = PERIOD / PIXELS / 2
 
 

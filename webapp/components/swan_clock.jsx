@@ -5,6 +5,7 @@
 // this browser's clock.
 import { useEffect, useRef, useState } from "react";
 import "./swan_clock.css";
+import { DEFAULT_PERIOD_SECONDS, alarmFor } from "./swan_view.js";
 
 let offsetMs = 0;
 const listeners = new Set();
@@ -186,8 +187,8 @@ export function SwanClock({
   known = false,
   failed = false,
   deadline = 0,
-  alarm = 240,
-  period = 6480,
+  alarm = alarmFor(DEFAULT_PERIOD_SECONDS),
+  period = DEFAULT_PERIOD_SECONDS,
   digits = 3,
   offset = 0,
   muted = false,

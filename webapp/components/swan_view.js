@@ -7,7 +7,7 @@ export const HISTORY_LIMIT = 12;
 export const NO_ANSWER_SECONDS = 5;
 export const NOTICE_SECONDS = 6;
 export const DEFAULT_PERIOD_SECONDS = 6480; // the Swan's 108 minutes, until the shadow says
-const ALARM_SECONDS = 240; // the last 4 minutes, or the last quarter of a shorter period
+const ALARM_SECONDS = 240; // swan.core.countdown.ALARM_SECONDS: the longest alarm
 const RULE_SETS = ["anytime", "swan"];
 
 const SOURCE_LABELS = {
@@ -32,7 +32,8 @@ export function clockDigits(periodSeconds) {
   return Math.max(2, String(minutes).length);
 }
 
-// The alarm window of a period, as swan.core.countdown.Rules.for_period has it.
+// The alarm window of a period: swan.core.countdown.alarm_window, the rule's one home, for
+// a shadow that does not carry `alarmSeconds` (tests/unit/webapp holds the two equal).
 export function alarmFor(periodSeconds) {
   return periodSeconds > 0 ? Math.min(ALARM_SECONDS, periodSeconds / 4) : 0;
 }

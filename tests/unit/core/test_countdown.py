@@ -345,3 +345,32 @@ def test_rules_for_a_short_period_keep_an_alarm(period, alarm):
     rules = Rules.for_period(period, "swan")
     assert (rules.period_seconds, rules.alarm_seconds, rules.rule_set) == (period, alarm, "swan")
     assert alarm_window(period) == alarm
+
+
+@pytest.mark.parametrize(("period", "alarm"), [(6480, 240), (60, 15), (4, 1)])
+def test_rules_and_countdowns_take_the_periods_alarm_unless_given(period, alarm):
+    assert Rules(period_seconds=period).alarm_seconds == alarm
+    assert started(rules=Rules(period_seconds=period)).alarm_seconds == alarm
+    bare = Countdown(
+        period_seconds=period,
+        deadline=T0 + period,
+        phase="counting",
+        last_push=None,
+        pushes=1,
+        run_started_at=T0,
+        failures=0,
+        failed_at=None,
+        updated_at=T0,
+    )
+    assert bare.alarm_seconds == alarm
+    assert Rules(period_seconds=period, alarm_seconds=0).alarm_seconds == 0
+
+
+def test_a_viewer_sees_the_countdowns_own_alarm():
+    minute = started(rules=Rules.for_period(60))
+    assert phase_at(minute, T0) == "counting"
+    assert phase_at(minute, T0 + 44.9) == "counting"
+    assert phase_at(minute, T0 + 45) == "alarm"
+    carried = replace(minute, alarm_seconds=30)
+    assert phase_at(carried, T0 + 30) == "alarm"
+    assert phase_at(carried, T0 + 30, alarm_seconds=15) == "counting"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from swan.core.countdown import ALARM_SECONDS
 from swan.core.errors import InvalidSettingError
 from swan.core.render import (
-    ALARM_SECONDS,
     AMBER,
     BLACK,
     GLYPHS,
@@ -149,9 +149,19 @@ def test_the_alarm_pulses_bright_then_dim_each_second():
     assert all(max(d) > 0 for d in dim)
 
 
-def test_a_period_shorter_than_the_alarm_is_all_alarm_starting_full():
-    assert counting(60.0, period=60.0) == (AMBER,) * 64
-    assert counting(30.0, period=60.0 * 2) == counting(ALARM_SECONDS / 4)
+def test_a_period_shorter_than_the_alarm_given_is_all_alarm_starting_full():
+    def four_minute_alarm(remaining: float, period: float) -> Frame:
+        return render_frame(remaining, period, failed=False, now=NOW, alarm_seconds=ALARM_SECONDS)
+
+    assert four_minute_alarm(60.0, period=60.0) == (AMBER,) * 64
+    assert four_minute_alarm(30.0, period=60.0 * 2) == counting(ALARM_SECONDS / 4)
+
+
+def test_the_alarm_is_the_periods_own_unless_given():
+    # A 60 s run: the last quarter (15 s) is the alarm, not the whole run.
+    assert GREEN in counting(15.001, period=60.0)
+    assert counting(15.0, period=60.0) == (AMBER,) * 64
+    assert next_change(15.0001, 60.0, failed=False, now=NOW) == pytest.approx(0.0001)
 
 
 def test_no_alarm_when_alarm_seconds_is_zero():

@@ -3,6 +3,8 @@ and how long the picture stays the same (bounded: never a busy loop, never aslee
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,7 +18,6 @@ from swan.device.display import (
     REFUSED,
     WAITING,
     Notice,
-    alarm_seconds,
     compose,
 )
 from swan.device.lights import Lights
@@ -126,8 +127,16 @@ def test_offline_is_said_but_the_countdown_goes_on():
 
 
 def test_a_short_period_gets_a_short_alarm():
-    assert alarm_seconds(4.0) == 1.0
-    assert alarm_seconds(PERIOD) == 240.0
+    assert scene(countdown(deadline=NOW + 1.0, period=4.0)).caption.startswith("00:00:01  ALARM")
+    assert "counting" in scene(countdown(deadline=NOW + 1.5, period=4.0)).caption
+    assert "counting" in scene(countdown(deadline=NOW + 241)).caption
+    assert "ALARM" in scene(countdown(deadline=NOW + 240)).caption
+
+
+def test_the_leds_follow_the_alarm_the_shadow_carries():
+    carried = replace(countdown(deadline=NOW + 100), alarm_seconds=60.0)
+    assert "counting" in scene(carried).caption
+    assert "ALARM" in scene(replace(carried, deadline=NOW + 60)).caption
 
 
 @given(

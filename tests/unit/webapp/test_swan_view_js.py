@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from swan.core.countdown import alarm_window
 from webapp.page_state import INITIAL
 
 HERE = Path(__file__).parent
@@ -46,3 +47,21 @@ def test_the_python_side_names_every_field_of_the_board():
     board = json.loads(ran.stdout)
     assert set(board) <= set(INITIAL)
     assert {name: INITIAL[name] for name in board} == board
+
+
+# Around every edge of the rule: tiny periods, a quarter of 960 s is exactly 4 minutes,
+# the Swan's 108 minutes, and periods that do not divide evenly.
+PERIODS = [0.4, 1, 4, 7, 8, 30, 60, 61.3, 600, 959, 960, 961, 6480, 86_400, 1e9]
+
+
+@needs_node
+def test_the_page_and_the_core_have_the_same_alarm_window():
+    script = (
+        f"import({json.dumps(VIEW.as_uri())})"
+        f".then((view) => console.log(JSON.stringify({json.dumps(PERIODS)}.map(view.alarmFor))))"
+    )
+    ran = node("--input-type=module", "-e", script)
+    assert ran.returncode == 0, ran.stderr
+    page = json.loads(ran.stdout)
+    assert page == [alarm_window(period) for period in PERIODS]
+    assert len(set(page)) > 5  # the table reaches both sides of the rule
