@@ -30,6 +30,10 @@ the same Lambda handlers as on AWS, the expiry scheduler), and keep it running u
 
 The first run creates the state directory, a certificate authority and the broker's
 certificate. The countdown is shown here; press Enter to push the button from this console.
+
+Its children (the broker, the shadow service, a build of the web page) stop with it however
+it ends: Ctrl-C, SIGTERM, a closed terminal, its output's reader gone (`swan up | head`), or
+SIGKILL (on Linux each child gets SIGTERM when it dies).
 """
 
 CONSOLE_THING = "console"
@@ -85,13 +89,12 @@ def run(args: argparse.Namespace) -> int:
         )
     ensure_not_running(state_dir)
     signal.signal(signal.SIGTERM, _interrupt)
-    out = sys.stdout
+    signal.signal(signal.SIGHUP, _interrupt)  # its terminal closed
+    out = Output(sys.stdout)
     out.write(f"Starting The Swan in {state_dir} ...\n")
-    out.flush()
 
     def say(line: str) -> None:
         out.write(line + "\n")
-        out.flush()
 
     stack = LocalStack(
         state_dir,
@@ -124,15 +127,82 @@ def run(args: argparse.Namespace) -> int:
             stack.heal()
             out.write(_banner(endpoints, rules, profile))
             with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
-                _console(stack, out, sys.stdin, args.exit_after)
+                _console(stack, rules, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
             StackInfo.clear(state_dir)
             out.write("\nstopping ...\n")
-            out.flush()
     out.write("stopped\n")
+    if out.closed:
+        _tell("swan up: its output was closed (the reader of the pipe left): stopped")
+    if _reader_left(sys.stderr):  # `2>&1 | tee`: a log line while stopping is still pending
+        _discard(sys.stderr)
     return 0
+
+
+class Output:
+    """`swan up`'s stdout, until its reader leaves (`swan up | head -1`; `tee` killed, or
+    Ctrl-C'd with it): then the stack stops cleanly and nothing more is written. Python
+    ignores SIGPIPE, so a write raises BrokenPipeError; a log-like output writes once a
+    phase, so the console also asks the pipe (`gone`) without writing."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._close()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def gone(self) -> bool:
+        """Whether the reader left (now or before)."""
+        if not self.closed and _reader_left(self.stream):
+            self._close()
+        return self.closed
+
+    def _close(self) -> None:
+        self.closed = True
+        _discard(self.stream)
+
+
+def _reader_left(stream: TextIO) -> bool:
+    """A pipe whose reader closed polls as POLLERR (Linux pipe_poll), a hung-up terminal or
+    socket as POLLHUP; a file, a live pipe or terminal as neither."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), 0)  # errors and hang-ups are always reported
+        events = poller.poll(0)
+    except (OSError, ValueError):  # not a file (io.UnsupportedOperation), or closed
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _fd, mask in events)
+
+
+def _discard(stream: TextIO) -> None:
+    """From now on `stream` writes to /dev/null: what is still buffered, and Python's last
+    flush at exit, go nowhere rather than fail again (a failed flush at exit prints
+    "Exception ignored ... BrokenPipeError" and makes the exit code 120)."""
+    with contextlib.suppress(OSError, ValueError):
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, stream.fileno())
+        os.close(nowhere)
+
+
+def _tell(line: str) -> None:
+    """A line on stderr, if anyone still reads it."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        _discard(sys.stderr)
 
 
 def _write_profile(stack: LocalStack, endpoints: Endpoints) -> tuple[Path, Path]:
@@ -197,7 +267,7 @@ def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> s
 
 
 def _console(
-    stack: LocalStack, out: TextIO, keys: TextIO, exit_after: float | None
+    stack: LocalStack, rules: Rules, out: Output, keys: TextIO, exit_after: float | None
 ) -> None:
     from swan.adapters.follower import ButtonFollower  # noqa: PLC0415
     from swan.adapters.mqtt import connect  # noqa: PLC0415
@@ -215,7 +285,7 @@ def _console(
         started = time.monotonic()
         tty = out.isatty()
         shown: tuple[object, ...] = ()
-        while exit_after is None or time.monotonic() - started < exit_after:
+        while not out.gone() and (exit_after is None or time.monotonic() - started < exit_after):
             line = _read_line(keys, timeout=0.25)
             if line is not None:
                 request = {"clientToken": uuid.uuid4().hex, "source": "cli"}
@@ -227,31 +297,30 @@ def _console(
                 out.write(f"\n  refused: {rejected.get('message')}\n")
             now = time.time()
             latest = follower.latest
-            status = _status(latest, now)
+            status = _status(latest, rules, now)
             if tty:
                 out.write("\r" + status + " " * 8)
             else:  # a log: one line per change, not one per second
-                state = (latest.version if latest else None, _phase(latest, now))
+                state = (latest.version if latest else None, _phase(latest, rules, now))
                 if state != shown:
                     out.write(status + "\n")
                 shown = state
-            out.flush()
     finally:
         follower.stop()
         transport.close()
 
 
-def _phase(observed: Observed | None, now: float) -> str | None:
+def _phase(observed: Observed | None, rules: Rules, now: float) -> str | None:
     if observed is None or observed.countdown is None:
         return None
-    return phase_at(observed.countdown, now)  # the countdown's own alarm, as every client
+    return phase_at(observed.countdown, now, rules.alarm_seconds)
 
 
-def _status(observed: Observed | None, now: float) -> str:
+def _status(observed: Observed | None, rules: Rules, now: float) -> str:
     countdown: Countdown | None = observed.countdown if observed else None
     if countdown is None:
         return "  waiting for the first push"
-    phase = phase_at(countdown, now)
+    phase = phase_at(countdown, now, rules.alarm_seconds)
     minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
     clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d}"
     last = countdown.last_push

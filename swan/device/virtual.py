@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
+
+from swan.local.child import spawn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,7 +29,7 @@ STOP_TIMEOUT: Final = 10.0
 
 
 @contextlib.contextmanager
-def virtual_pi(stack: LocalStack, thing: str = THING) -> Iterator[subprocess.Popen[bytes]]:
+def virtual_pi(stack: LocalStack, thing: str = THING) -> Iterator[subprocess.Popen[Any]]:
     """Run a virtual Pi while the block runs; it is asked to stop (SIGTERM) at the end."""
     endpoint = stack.device_endpoint(thing)
     log_file = stack.state_dir / "logs" / f"{thing}.log"
@@ -42,16 +44,15 @@ def virtual_pi(stack: LocalStack, thing: str = THING) -> Iterator[subprocess.Pop
     ]  # fmt: skip
     with log_file.open("ab") as log:
         drawing = None if sys.stdout.isatty() else subprocess.DEVNULL
-        child = subprocess.Popen(  # noqa: S603
-            command, stdin=subprocess.DEVNULL, stdout=drawing, stderr=log
-        )
+        # Tethered, in a session of its own: it dies with `swan up` (swan.local.child).
+        child = spawn(command, stdin=subprocess.DEVNULL, stdout=drawing, stderr=log)
     try:
         yield child
     finally:
         _stop(child)
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
+def _stop(child: subprocess.Popen[Any]) -> None:
     if child.poll() is None:
         child.terminate()  # it clears its LEDs and says goodbye
     try:

@@ -1,9 +1,20 @@
 """A child process of the local stack: output to a log file, ready when a check says so,
 stopped by PID (never left behind, even when starting fails).
 
-A child that starts children of its own (the web app: `reflex run` and its server workers)
-runs as a process group of its own and is stopped as one: SIGTERM to the group, then,
-after a grace period, SIGKILL to whatever is left of it.
+No child outlives the stack, however the stack ends (`spawn`, the one way it starts one):
+
+- On Linux every child is tethered (`swan.local.tether`): SIGTERM when its parent dies,
+  SIGKILL included. Linux sends it when the *thread* that forked the child ends, so every
+  child is forked from one thread (`_Forker`) that ends only with the process.
+- Every child runs in a session of its own: a terminal's Ctrl-C (SIGINT to the whole
+  foreground group: `swan up | tee up.log`) reaches the stack alone, which then stops its
+  children in order, rather than each child dying noisily under the others.
+- A child that starts children of its own (`reflex export`: bun, vite) leads a process
+  group: its tether stays as the group's leader and ends the whole group when it is told
+  to stop or its parent dies (a death signal is not inherited). It is stopped as one:
+  SIGTERM to the group, then, after a grace period, SIGKILL to whatever is left of it.
+
+Elsewhere than Linux there is no death signal: children are stopped only by `stop`.
 """
 
 from __future__ import annotations
@@ -11,11 +22,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import signal
 import subprocess
+import sys
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
@@ -26,6 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KILL_WAIT = 5.0  # after SIGKILL, how long to wait for the process to be reaped
+GROUP_GRACE = 3.0  # a group's other members, after SIGTERM, before SIGKILL
+TETHER: Final = Path(__file__).with_name("tether.py")
+TETHERED: Final = sys.platform.startswith("linux")  # prctl(PR_SET_PDEATHSIG) is Linux's
+
+_T = TypeVar("_T")
 
 
 class ChildFailedError(SwanError, RuntimeError):
@@ -69,15 +89,14 @@ class ChildProcess:
         private_directory(self.log_file.parent)
         self._offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with os.fdopen(open_private(self.log_file, os.O_WRONLY | os.O_APPEND), "ab") as out:
-            self._process = subprocess.Popen(  # noqa: S603  (our own programs)
+            self._process = spawn(
                 self.command,
+                group=self.process_group,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
                 env=self.env,
                 cwd=self.cwd,
-                # Its own process group (the leader's PID is the group's id), stopped as one.
-                start_new_session=self.process_group,
             )
         try:
             self._wait(ready, timeout)
@@ -128,6 +147,81 @@ class ChildProcess:
             if time.monotonic() > deadline:
                 raise ChildFailedError(self.name, f"was not ready in {timeout:g} s", self.tail())
             time.sleep(0.01)
+
+
+def spawn(
+    command: Sequence[str], *, group: bool = False, grace: float = GROUP_GRACE, **options: Any
+) -> subprocess.Popen[Any]:
+    """`subprocess.Popen(command, **options)` in a session of its own, tethered to this
+    process (on Linux); with `group`, leading a process group that ends with it (the
+    pid is the group's id). See the module docstring."""
+    if TETHERED:
+        leash = ["--group", f"{grace:g}"] if group else []
+        command = [
+            sys.executable,
+            "-I",
+            "-S",
+            str(TETHER),
+            str(os.getpid()),
+            *leash,
+            "--",
+            *command,
+        ]
+
+    def start() -> subprocess.Popen[Any]:
+        return subprocess.Popen(command, start_new_session=True, **options)  # noqa: S603
+
+    started = _FORKER.submit(start)
+    try:
+        return started.result()
+    except BaseException:
+        # Interrupted (Ctrl-C) while the forker starts it: it must not outlive this call.
+        started.add_done_callback(_kill_started)
+        raise
+
+
+def _kill_started(started: Future[subprocess.Popen[Any]]) -> None:
+    if started.exception() is None:
+        process = started.result()
+        _signal_group(process.pid, signal.SIGKILL)  # its own group, led by it
+        process.wait(KILL_WAIT)
+
+
+class _Forker:
+    """The one thread children are forked from: it waits on its queue until the process
+    ends, so a child's death signal comes when the process dies, not when whichever
+    thread asked for the child ends (a stack started from a short-lived thread)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget)  # a forked copy has no thread
+
+    def submit(self, job: Callable[[], _T]) -> Future[_T]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="swan-forker", daemon=True)
+                self._thread.start()
+        done: Future[_T] = Future()
+        self._jobs.put((job, done))
+        return done
+
+    def _serve(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            try:
+                done.set_result(job())
+            except BaseException as error:  # noqa: BLE001  (handed to the caller)
+                done.set_exception(error)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._thread = None
+        self._jobs = queue.SimpleQueue()
+
+
+_FORKER: Final = _Forker()
 
 
 def _stop_group(leader: subprocess.Popen[bytes], timeout: float, grace: float) -> None:

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
 from swan.core.sigv4 import is_loopback_host
+from swan.local.child import spawn
 from swan.local.httpapi import ErrorTypes, HttpRequest, HttpResponse, HttpServer
 
 if TYPE_CHECKING:
@@ -197,8 +198,9 @@ def _run_export(build: PageBuild, env: Mapping[str, str]) -> None:
     command = [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip"]
     log_fd = open_private(build.log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(log_fd, "w") as log_out:
-        process = subprocess.Popen(  # noqa: S603  (Reflex, from this venv)
+        process = spawn(  # leads a process group: bun and vite stop, or die, with it
             command,
+            group=True,
             cwd=build.repository,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -206,7 +208,6 @@ def _run_export(build: PageBuild, env: Mapping[str, str]) -> None:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            start_new_session=True,  # its own process group: bun and vite stop with it
         )
         timed_out = threading.Event()
 
