@@ -1,6 +1,7 @@
 """`swan up` leaves no child behind, however it ends: killed (SIGKILL, no handler runs), its
 output's reader gone (`swan up | head -1`), or Ctrl-C through `tee` (SIGINT to the whole
-foreground group, the pipe's reader dying with it); the last two stop it cleanly.
+foreground group, the pipe's reader dying with it); the last two stop it cleanly, and warn
+of nothing it closed itself (a device and a page connected at the time).
 
 Each test runs the real command as a shell runs a terminal's job (a process group of its
 own, `tee` joining it), waits until it is up, and watches its children through pidfds (an
@@ -18,8 +19,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import boto3
 import pytest
+from awscrt.auth import AwsCredentialsProvider
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from swan.adapters.mqtt_websocket import CognitoLogin, connect_websocket
+from swan.local.runtime import StackInfo
 
 WAIT = 30  # for the stack to start, or to stop by itself
 GONE = 5  # for every child to be gone once `swan up` is
@@ -144,7 +153,58 @@ def test_its_reader_gone_it_stops_cleanly(env, state, reap, tmp_path):
     assert "Exception ignored" not in said
 
 
-def test_ctrl_c_through_tee_stops_it_cleanly(env, state, reap, tmp_path):
+@contextlib.contextmanager
+def a_device(env):
+    """A Pi (`swan pi`, its own process) connected through the device gateway."""
+    pi = subprocess.Popen(
+        [sys.executable, "-m", "swan", "pi", "--thing", "pi-orphans", "--matrix", "recording"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_up(pi, last=": connected")  # after its just-in-time registration
+        yield
+    finally:
+        pi.kill()
+        pi.wait()
+
+
+@contextlib.contextmanager
+def a_page(state):
+    """A browser's page: a Cognito identity on MQTT over the SigV4-signed WebSocket door."""
+    info = StackInfo.read(state)
+    region = info.identity_pool_id.split(":")[0]  # a pool's id is "<region>:<uuid>"
+    cognito = boto3.client(
+        "cognito-identity",
+        endpoint_url=info.cognito_url,
+        region_name=region,
+        config=Config(signature_version=UNSIGNED),
+    )
+    identity = cognito.get_id(IdentityPoolId=info.identity_pool_id)["IdentityId"]
+    keys = cognito.get_credentials_for_identity(IdentityId=identity)["Credentials"]
+    login = CognitoLogin(
+        endpoint="localhost",
+        region=region,
+        identity_pool_id=info.identity_pool_id,
+        port=int(urlsplit(info.mqtt_wss_url).port or 0),
+        ca_file=Path(info.ca_file),
+    )
+    provider = AwsCredentialsProvider.new_static(
+        keys["AccessKeyId"], keys["SecretKey"], keys["SessionToken"]
+    )
+    page = connect_websocket(login, identity, provider)
+    try:
+        yield
+    finally:
+        page.close()
+
+
+def test_ctrl_c_through_tee_stops_it_cleanly_with_a_device_and_a_page_connected(
+    env, state, reap, tmp_path
+):
     errors = tmp_path / "stderr"
     with errors.open("w") as stderr:
         up = start_up(env, stderr=stderr)
@@ -160,18 +220,20 @@ def test_ctrl_c_through_tee_stops_it_cleanly(env, state, reap, tmp_path):
     wait_until_up(tee)
     found = its_children(up, reap)
 
-    os.killpg(up.pid, signal.SIGINT)  # Ctrl-C: to swan up and tee at once
+    with a_device(env), a_page(state):
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C: to swan up and tee at once
+        assert up.wait(WAIT) == 0
 
-    assert up.wait(WAIT) == 0
     assert tee.wait(WAIT) == -signal.SIGINT
     assert left_running(found, GONE) == []
     assert not (state / "stack.json").exists()
     said = errors.read_text()
     assert "Traceback" not in said
     assert "Exception ignored" not in said
-    # Its children were stopped by it, in order, not interrupted under it: nothing of the
-    # stack lost the broker (the console's and the rules engine's connections stay quiet).
+    # Its children were stopped by it, in order, not interrupted under it (nothing of the
+    # stack lost the broker), and the connections it closed itself are not warned of.
     assert "WARNING" not in said
+    assert "ERROR" not in said
     service_log = (state / "logs" / "shadow-service.log").read_text()
     assert "KeyboardInterrupt" not in service_log
     assert "shadow service stopping" in service_log
