@@ -184,7 +184,8 @@ def _kill_started(started: Future[subprocess.Popen[Any]]) -> None:
     if started.exception() is None:
         process = started.result()
         _signal_group(process.pid, signal.SIGKILL)  # its own group, led by it
-        process.wait(KILL_WAIT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(KILL_WAIT)
 
 
 class _Forker:
