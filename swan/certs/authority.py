@@ -33,7 +33,7 @@ from swan.certs.defaults import (
     VERIFICATION_DAYS,
 )
 from swan.certs.errors import CertificateRequestError, InvalidPemError, InvalidThingNameError
-from swan.core.names import THING_NAME
+from swan.core import names as aws_names
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -50,7 +50,7 @@ ORGANIZATION: Final = "The Swan"
 # Certificates start a little before `now`, so a peer whose clock runs slightly behind
 # does not see a certificate that is "not yet valid".
 CLOCK_SKEW: Final = timedelta(minutes=5)
-# RFC 5280 caps a common name at 64 characters; AWS allows thing names of 128.
+# RFC 5280 caps a common name at 64 characters; AWS allows thing names of 128 (swan.core.names).
 MAX_COMMON_NAME: Final = 64
 MAX_HOSTNAME: Final = 253
 _DNS_LABEL: Final = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
@@ -209,11 +209,9 @@ def is_valid_at(certificate: x509.Certificate, now: datetime) -> bool:
 
 
 def check_thing_name(thing_name: str) -> str:
-    """The thing name, if AWS IoT and a certificate's common name can both hold it."""
-    if not THING_NAME.fullmatch(thing_name):
-        raise InvalidThingNameError(
-            thing_name, "use 1 to 64 letters, digits, ':', '_' or '-' (an AWS thing name)"
-        )
+    """The thing name, if AWS IoT (swan.core.names.check_thing_name) and a certificate's
+    common name can both hold it."""
+    aws_names.check_thing_name(thing_name)
     if len(thing_name) > MAX_COMMON_NAME:
         raise InvalidThingNameError(
             thing_name,

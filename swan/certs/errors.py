@@ -1,13 +1,27 @@
-"""What can go wrong with the project's certificates, each error with its own message."""
+"""What can go wrong with the project's certificates, each error with its own message.
+
+A bad thing name is the core's `InvalidThingNameError` (swan.core.names has the check),
+named here too for the certificate code's callers.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from swan.core.errors import SwanError
+from swan.core.errors import InvalidThingNameError, SwanError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+__all__ = [
+    "CertificateExistsError",
+    "CertificateRequestError",
+    "CertificateStoreError",
+    "InvalidPemError",
+    "InvalidThingNameError",
+    "MissingCertificateError",
+    "UnusableCertificateError",
+]
 
 
 class CertificateRequestError(SwanError, ValueError):
@@ -18,14 +32,6 @@ class CertificateRequestError(SwanError, ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"invalid {field} {value!r}: {problem}")
-
-
-class InvalidThingNameError(CertificateRequestError):
-    """A thing name that AWS IoT, or a certificate's common name, cannot hold."""
-
-    def __init__(self, thing_name: str, problem: str) -> None:
-        self.thing_name = thing_name
-        super().__init__("thing name", thing_name, problem)
 
 
 class InvalidPemError(SwanError, ValueError):

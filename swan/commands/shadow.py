@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from swan.commands import Command
 from swan.core.errors import InvalidPayloadError
+from swan.core.names import check_thing_name
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from swan.local.client import admin_signer, call, shadow_url  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
 
+    check_thing_name(args.thing)  # a bad name is the user's to fix, before any request
     state_dir = args.state_dir or Settings.from_env().state_dir
     info = StackInfo.read(state_dir)
     url = shadow_url(info.iot_data_url, args.thing, args.name)

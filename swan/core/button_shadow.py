@@ -35,6 +35,7 @@ from swan.core.countdown import (
     Push,
     alarm_window,
 )
+from swan.core.errors import InvalidThingNameError
 from swan.core.fields import Payload, PayloadReader
 
 KIND = "button shadow"
@@ -109,8 +110,10 @@ def _push_to_json(push: Push) -> dict[str, Any]:
 
 def _push_from_json(fields: PayloadReader) -> Push:
     by = fields.string("by")
-    if not names.THING_NAME.fullmatch(by):
-        fields.fail("by", "must be a name: 1-128 of a-z A-Z 0-9 : _ -")
+    try:
+        names.check_thing_name(by)
+    except InvalidThingNameError as error:
+        fields.fail("by", f"must be a name: {error.problem}")
     return Push(
         at=fields.number("at"),
         by=by,

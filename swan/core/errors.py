@@ -37,3 +37,17 @@ class InvalidSettingError(SwanError, ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"invalid setting {name}={value!r}: {problem}")
+
+
+class InvalidThingNameError(SwanError, ValueError):
+    """A name AWS IoT refuses as a thing name, or one a certificate's common name cannot hold.
+
+    Raised by swan.core.names.check_thing_name, the one check (and by the certificate code
+    for its own limit); the registry, the control plane, a topic and a shadow key map it to
+    their own answers by type.
+    """
+
+    def __init__(self, thing_name: str, problem: str) -> None:
+        self.thing_name = thing_name
+        self.problem = problem
+        super().__init__(f"invalid thing name {thing_name!r}: {problem}")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core import names
-from swan.core.errors import InvalidPayloadError
+from swan.core.errors import InvalidPayloadError, InvalidThingNameError
 from swan.core.jsondoc import (
     JsonDecodeFailedError,
     JsonObject,
@@ -115,8 +115,10 @@ class ShadowKey:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not names.THING_NAME.fullmatch(self.thing):
-            raise InvalidShadowKeyError("thing name", self.thing, "1-128 of [a-zA-Z0-9:_-]")
+        try:
+            names.check_thing_name(self.thing)
+        except InvalidThingNameError as error:
+            raise InvalidShadowKeyError("thing name", self.thing, error.problem) from error
         if self.name is not None and not names.SHADOW_NAME.fullmatch(self.name):
             raise InvalidShadowKeyError("shadow name", self.name, "1-64 of [$a-zA-Z0-9:_-]")
 

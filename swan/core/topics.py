@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Final
 
 from swan.core import names
-from swan.core.errors import InvalidTopicError
+from swan.core.errors import InvalidThingNameError, InvalidTopicError
 
 # ---------------------------------------------------------------- MQTT rules
 
@@ -106,9 +106,12 @@ def matches(topic_filter: str, topic: str) -> bool:
 
 
 def validate_thing_name(thing: str) -> None:
-    """Raise `InvalidTopicError` unless `thing` is a valid AWS IoT thing name."""
-    if not names.THING_NAME.fullmatch(thing):
-        raise InvalidTopicError(thing, "a thing name is 1-128 of a-z A-Z 0-9 : _ -")
+    """Raise `InvalidTopicError` unless `thing` is a valid AWS IoT thing name (the check is
+    swan.core.names.check_thing_name: a topic naming a bad thing is a bad topic)."""
+    try:
+        names.check_thing_name(thing)
+    except InvalidThingNameError as error:
+        raise InvalidTopicError(thing, f"not a thing name: {error.problem}") from error
 
 
 def validate_shadow_name(shadow_name: str) -> None:

@@ -28,6 +28,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import InvalidSettingError
+from swan.core.names import MAX_THING_NAME, THING_NAME_CHARACTERS
 from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS, document_size
 from swan.local.template import context_for, resolve
 
@@ -60,11 +61,11 @@ IOT_POLICY_NAME: Final = Limit(
     "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html",
     r"[\w+=,.@-]+",
 )
-IOT_THING_NAME: Final = Limit(
+IOT_THING_NAME: Final = Limit(  # swan.core.names has the rule's home
     "AWS IoT thing name",
-    128,
+    MAX_THING_NAME,
     "https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html",
-    r"[a-zA-Z0-9:_-]+",
+    rf"{THING_NAME_CHARACTERS}+",
 )
 TOPIC_RULE_NAME: Final = Limit(
     "AWS IoT topic rule name",

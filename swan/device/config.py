@@ -45,7 +45,7 @@ def default_thing(hostname: str | None = None) -> str:
     """`pi-<hostname>`, with what a thing name may not hold replaced by `-`."""
     host = hostname if hostname is not None else socket.gethostname()
     name = "pi-" + re.sub(r"[^a-zA-Z0-9:_-]", "-", host.split(".")[0] or "local")
-    return name[:128]
+    return name[: names.MAX_THING_NAME]
 
 
 def resolve(
@@ -53,8 +53,7 @@ def resolve(
 ) -> Endpoint:
     """The endpoint the Pi connects to, its client id being its thing name."""
     thing = options.thing or env.get("SWAN_PI_THING") or default_thing()
-    if not names.THING_NAME.fullmatch(thing):
-        raise InvalidSettingError("thing", thing, "a thing name is 1-128 of a-z A-Z 0-9 : _ -")
+    names.check_thing_name(thing)
     host = options.endpoint or env.get("SWAN_IOT_ENDPOINT")
     ca = options.ca_file or _path(env, "SWAN_DEVICE_CA")
     cert = options.cert_file or _path(env, "SWAN_DEVICE_CERT")

@@ -56,8 +56,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from swan.certs.authority import certificate_id, is_valid_at, load_certificate_pem
 from swan.certs.errors import InvalidPemError
-from swan.core.errors import SwanError
-from swan.core.names import THING_NAME
+from swan.core.errors import InvalidThingNameError, SwanError
+from swan.core.names import check_thing_name
 from swan.local.httpapi import (
     IOT_ERRORS,
     ApiError,
@@ -711,9 +711,10 @@ def _certificate_id(raw: str) -> str:
 
 
 def _thing_name(raw: str) -> str:
-    if not THING_NAME.fullmatch(raw):
-        raise _invalid(f"thing name {raw!r}: use 1-128 of [a-zA-Z0-9:_-]")
-    return raw
+    try:
+        return check_thing_name(raw)
+    except InvalidThingNameError as error:
+        raise _invalid(str(error)) from None
 
 
 def _principal(request: Request) -> str:

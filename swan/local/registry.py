@@ -39,8 +39,8 @@ from cryptography.x509.oid import NameOID
 
 from swan.adapters.private_files import private_database
 from swan.certs.authority import certificate_id
-from swan.core.errors import SwanError
-from swan.core.names import CERTIFICATE_ID, THING_NAME
+from swan.core.errors import InvalidThingNameError, SwanError
+from swan.core.names import CERTIFICATE_ID, check_thing_name
 from swan.core.policy import PolicyDocumentError, UnsupportedPolicyError
 from swan.core.policy_rules import (
     NewDefaultVersion,
@@ -1072,8 +1072,11 @@ def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None
 
 
 def _check_thing_name(name: str) -> None:
-    if not THING_NAME.fullmatch(name):
-        raise InvalidValueError("thing name", name, "use 1-128 of [a-zA-Z0-9:_-]")
+    """Refuse, as the registry's error, a name AWS IoT refuses (swan.core.names's check)."""
+    try:
+        check_thing_name(name)
+    except InvalidThingNameError as error:
+        raise InvalidValueError("thing name", name, error.problem) from None
 
 
 def _check_policy(name: str, document: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from swan.certs.files import CertificateStore
-from swan.core.errors import InvalidSettingError
+from swan.core.errors import InvalidSettingError, InvalidThingNameError
 from swan.device.config import ConnectOptions, default_thing, resolve
 from swan.local.runtime import StackInfo, StackNotRunningError
 
@@ -82,7 +82,6 @@ def test_on_aws_without_a_certificate_it_says_how_to_make_one(tmp_path):
 @pytest.mark.parametrize(
     ("options", "env", "problem"),
     [
-        (ConnectOptions(thing="pi/1"), {}, "thing name"),
         (ConnectOptions(thing="pi", cert_file=Path("c.pem")), {}, "both"),
         (ConnectOptions(thing="pi", endpoint="h"), {"SWAN_DEVICE_PORT": "x"}, "port"),
     ],
@@ -90,6 +89,20 @@ def test_on_aws_without_a_certificate_it_says_how_to_make_one(tmp_path):
 def test_bad_settings_are_named(tmp_path, options, env, problem):
     with pytest.raises(InvalidSettingError, match=problem):
         resolve(options, env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "thing"),
+    [
+        (ConnectOptions(thing="pi/1"), {}, "pi/1"),
+        (ConnectOptions(thing="x" * 129), {}, "x" * 129),
+        (ConnectOptions(), {"SWAN_PI_THING": "pi kitchen"}, "pi kitchen"),
+    ],
+)
+def test_a_bad_thing_name_is_refused_as_aws_refuses_it(tmp_path, options, env, thing):
+    with pytest.raises(InvalidThingNameError, match="1 to 128") as refused:
+        resolve(options, env, tmp_path)
+    assert refused.value.thing_name == thing
 
 
 def test_the_default_thing_is_the_hostname_made_a_thing_name():
