@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from swan.commands import Command
 from swan.core.button_shadow import from_shadow_state
-from swan.core.countdown import Countdown, phase_at, remaining
+from swan.core.countdown import Countdown, clock_text, phase_at, remaining
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,8 +101,8 @@ def as_text(
     if countdown is None:
         return "Nobody has pushed the button yet: `swan press` starts the world."
     phase = phase_at(countdown, now)
-    minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
-    clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d} left"
+    left = clock_text(remaining(countdown, now))
+    clock = "SYSTEM FAILURE" if phase == "failed" else f"{left} left"
     lines = [f"{clock}  ({phase}; deadline {_when(countdown.deadline)})"]
     if countdown.last_push is not None:
         last = countdown.last_push

@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, TextIO
 
 from swan.commands import Command
-from swan.core.countdown import RULE_SETS, Countdown, Rules, phase_at, remaining
+from swan.core.countdown import RULE_SETS, Countdown, Rules, clock_text, phase_at, remaining
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             stack.heal()
             out.write(_banner(endpoints, rules, profile))
             with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
-                _console(stack, rules, out, sys.stdin, args.exit_after)
+                _console(stack, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
@@ -266,9 +266,7 @@ def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> s
     return "\n".join(lines)
 
 
-def _console(
-    stack: LocalStack, rules: Rules, out: Output, keys: TextIO, exit_after: float | None
-) -> None:
+def _console(stack: LocalStack, out: Output, keys: TextIO, exit_after: float | None) -> None:
     from swan.adapters.follower import ButtonFollower  # noqa: PLC0415
     from swan.adapters.mqtt import connect  # noqa: PLC0415
 
@@ -297,11 +295,11 @@ def _console(
                 out.write(f"\n  refused: {rejected.get('message')}\n")
             now = time.time()
             latest = follower.latest
-            status = _status(latest, rules, now)
+            status = _status(latest, now)
             if tty:
                 out.write("\r" + status + " " * 8)
             else:  # a log: one line per change, not one per second
-                state = (latest.version if latest else None, _phase(latest, rules, now))
+                state = (latest.version if latest else None, _phase(latest, now))
                 if state != shown:
                     out.write(status + "\n")
                 shown = state
@@ -310,19 +308,18 @@ def _console(
         transport.close()
 
 
-def _phase(observed: Observed | None, rules: Rules, now: float) -> str | None:
+def _phase(observed: Observed | None, now: float) -> str | None:
     if observed is None or observed.countdown is None:
         return None
-    return phase_at(observed.countdown, now, rules.alarm_seconds)
+    return phase_at(observed.countdown, now)  # the countdown's own alarm, as every client
 
 
-def _status(observed: Observed | None, rules: Rules, now: float) -> str:
+def _status(observed: Observed | None, now: float) -> str:
     countdown: Countdown | None = observed.countdown if observed else None
     if countdown is None:
         return "  waiting for the first push"
-    phase = phase_at(countdown, now, rules.alarm_seconds)
-    minutes, seconds = divmod(int(remaining(countdown, now) + 0.999), 60)
-    clock = "SYSTEM FAILURE" if phase == "failed" else f"{minutes:02d}:{seconds:02d}"
+    phase = phase_at(countdown, now)
+    clock = "SYSTEM FAILURE" if phase == "failed" else clock_text(remaining(countdown, now))
     last = countdown.last_push
     who = f"last push by {last.by} ({last.source})" if last else ""
     return f"  {clock}  {phase:<8}  pushes {countdown.pushes}  failures {countdown.failures}  {who}"

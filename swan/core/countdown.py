@@ -175,6 +175,14 @@ def remaining(countdown: Countdown, now: float) -> float:
     return min(countdown.period_seconds, max(0.0, countdown.deadline - now))
 
 
+def clock_text(seconds_left: float) -> str:
+    """Time left as `swan status` and `swan up`'s console show it, `mm:ss` (minutes past 99
+    as they come): rounded up, so it reads 00:01 until the last second is gone, give or take
+    a millisecond of float noise."""
+    minutes, seconds = divmod(int(max(0.0, seconds_left) + 0.999), 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
 def phase_at(countdown: Countdown, now: float, alarm_seconds: float | None = None) -> Phase:
     """The phase a viewer sees at `now`, with the countdown's own alarm unless told another
     (the push handler admits a push under its new rules).

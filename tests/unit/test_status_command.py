@@ -47,3 +47,10 @@ def test_a_one_minute_run_is_not_all_alarm():
     # SWAN_PERIOD_SECONDS=60: the JSON said "alarm" from the first second (issue 16).
     countdown = a_run("60")
     assert as_json(countdown, [], {}, T0 + 1)["phase"] == "counting"
+
+
+def test_the_text_shows_the_time_left_as_minutes_and_seconds():
+    countdown = a_run("6480")
+    assert as_text(countdown, [], {}, T0 + 0.5).startswith("108:00 left")
+    assert as_text(countdown, [], {}, T0 + 6480 - 61).startswith("01:01 left")
+    assert as_text(countdown, [], {}, T0 + 6480).startswith("SYSTEM FAILURE")

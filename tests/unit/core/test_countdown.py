@@ -15,6 +15,7 @@ from swan.core.countdown import (
     Refused,
     Rules,
     alarm_window,
+    clock_text,
     code_matches,
     expire,
     phase_at,
@@ -374,3 +375,19 @@ def test_a_viewer_sees_the_countdowns_own_alarm():
     carried = replace(minute, alarm_seconds=30)
     assert phase_at(carried, T0 + 30) == "alarm"
     assert phase_at(carried, T0 + 30, alarm_seconds=15) == "counting"
+
+
+@pytest.mark.parametrize(
+    ("left", "text"),
+    [
+        (6480, "108:00"),
+        (59.2, "01:00"),
+        (59.0, "00:59"),
+        (0.5, "00:01"),
+        (0.0005, "00:00"),
+        (0, "00:00"),
+        (-3, "00:00"),
+    ],
+)
+def test_the_clock_reads_minutes_and_seconds_rounded_up(left, text):
+    assert clock_text(left) == text
