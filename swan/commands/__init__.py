@@ -6,11 +6,14 @@ and what it runs. Modules import heavy dependencies inside `run`, so `swan --hel
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from swan.core.errors import InvalidSettingError
+from swan.core.port_numbers import parse_port
+
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable
 
 
@@ -48,3 +51,11 @@ def all_commands() -> tuple[Command, ...]:
         bench.COMMAND,
         deploy.COMMAND,
     )
+
+
+def port_number(raw: str) -> int:
+    """An argparse `type` for a `--port`: swan.core.port_numbers's rule, its words."""
+    try:
+        return parse_port("--port", raw)
+    except InvalidSettingError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None

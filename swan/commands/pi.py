@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swan.commands import Command
+from swan.commands import Command, port_number
 from swan.core.errors import InvalidSettingError
 from swan.settings import Settings
 
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--endpoint", metavar="HOST", help="the IoT endpoint (default: the local system)"
     )
     parser.add_argument(
-        "--port", type=int, metavar="N", help="its port (default: 8883, or the local one)"
+        "--port", type=port_number, metavar="N", help="its port (default: 8883, or the local one)"
     )
     parser.add_argument("--ca", type=Path, metavar="FILE", help="CA certificate to trust")
     parser.add_argument("--cert", type=Path, metavar="FILE", help="this Pi's certificate")

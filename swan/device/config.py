@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Final
 from swan.adapters.mqtt import Endpoint
 from swan.core import names
 from swan.core.errors import InvalidSettingError
+from swan.core.port_numbers import check_port, parse_port
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 AWS_PORT: Final = 8883
-MAX_PORT: Final = 65535
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def resolve(
     """The endpoint the Pi connects to, its client id being its thing name."""
     thing = options.thing or env.get("SWAN_PI_THING") or default_thing()
     names.check_thing_name(thing)
+    if options.port is not None:
+        check_port("--port", options.port)
     host = options.endpoint or env.get("SWAN_IOT_ENDPOINT")
     ca = options.ca_file or _path(env, "SWAN_DEVICE_CA")
     cert = options.cert_file or _path(env, "SWAN_DEVICE_CERT")
@@ -117,8 +119,4 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
 
 def _port(env: Mapping[str, str]) -> int | None:
     raw = env.get("SWAN_DEVICE_PORT")
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_PORT:
-        raise InvalidSettingError("SWAN_DEVICE_PORT", raw, "must be a port number")
-    return int(raw)
+    return None if raw is None else parse_port("SWAN_DEVICE_PORT", raw)

@@ -23,7 +23,8 @@ from swan.adapters.private_files import private_directory
 from swan.certs.authority import certificate_id
 from swan.certs.files import CertificateStore
 from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
-from swan.core.errors import InvalidSettingError, SwanError
+from swan.core.errors import SwanError
+from swan.core.port_numbers import parse_port
 from swan.local.authorization import (
     role_documents,
     service_roles,
@@ -61,7 +62,6 @@ TEMPLATE = REPOSITORY / "sam" / "template.yaml"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/ExpirySchedulerRole"
 """The expiry schedule's role locally: every IAM role's ARN is `role/<LogicalId>`."""
 EXPIRY_FUNCTION = "ExpireCountdownFunction"
-MAX_PORT = 65535
 
 
 ANY_OTHER_PORT: Final[dict[str, int]] = {"cognito": 0, "mqtt_wss": 0, "mqtt_ws": 0}
@@ -85,7 +85,7 @@ class LocalPorts:
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
         """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT`, `SWAN_IOT_PORT`,
         `SWAN_WEB_PORT`, `SWAN_COGNITO_PORT`, `SWAN_MQTT_WSS_PORT` and `SWAN_MQTT_WS_PORT`
-        override the defaults."""
+        override the defaults (swan.core.port_numbers parses them; 0: any free port)."""
         names = {
             "device": "SWAN_DEVICE_PORT",
             "iot": "SWAN_IOT_PORT",
@@ -101,9 +101,7 @@ class LocalPorts:
             raw = env.get(variable)
             if raw is None:
                 continue
-            if not raw.isdigit() or not 0 <= int(raw) <= MAX_PORT:
-                raise InvalidSettingError(variable, raw, "must be a port number (0 = any)")
-            values[field_name] = int(raw)
+            values[field_name] = parse_port(variable, raw, any_port=True)
         return cls(**values)
 
 
