@@ -14,8 +14,9 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from swan.core.backoff import Backoff
 from swan.core.button_shadow import from_shadow_state
 from swan.core.codecs import ShadowDocuments, ShadowErrorResponse, ShadowGetAccepted
 from swan.core.errors import InvalidPayloadError
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = 404
 THROTTLED = 429
-FIRST_RETRY_SECONDS = 0.5
-MAX_RETRY_SECONDS = 30.0
+RETRY: Final = Backoff(first_delay=0.5, max_delay=30.0)
+"""A throttled get's waits (swan.core.backoff)."""
 
 
 def _timer(delay: float, action: Callable[[], None]) -> Callable[[], None]:
@@ -134,9 +135,8 @@ class ButtonFollower:
 
     def _retry_later(self) -> None:
         with self._lock:
-            wait = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**self._retries)
+            delay = RETRY.delay(self._retries, random.random())  # noqa: S311  (spreading)
             self._retries += 1
-            delay = random.uniform(wait / 2, wait)  # noqa: S311  (spreading, not secrets)
             log.info("the button shadow get was throttled; asking again in %.1f s", delay)
             self._cancel_retry = self._later(delay, self.refresh)
 

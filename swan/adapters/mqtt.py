@@ -14,8 +14,9 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from swan.core.backoff import RECONNECT, Backoff
 from swan.core.errors import SwanError
 from swan.core.topics import matches
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+FIRST_CONNECT: Final = Backoff(first_delay=0.5, max_delay=8.0)
+"""`connect_retrying`'s waits: a refused first connect is mostly JITR, done within a second."""
 
 
 @dataclass(frozen=True)
@@ -175,19 +178,17 @@ def connect_retrying(
     endpoint: Endpoint,
     *,
     attempts: int = 6,
-    first_delay: float = 0.5,
-    max_delay: float = 8.0,
+    backoff: Backoff = FIRST_CONNECT,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[int, MqttError], None] | None = None,
     **options: Any,
 ) -> CrtTransport:
-    """`connect`, retried with exponential backoff and jitter.
+    """`connect`, retried with `backoff` (swan.core.backoff).
 
     A new device's first connection is refused while it is registered just in time (on
     AWS and locally alike), and AWS allows one CONNECT a second per client id; so devices
     retry, a little later each time, never in lockstep.
     """
-    delay = first_delay
     for attempt in range(1, attempts + 1):
         try:
             return connect(endpoint, **options)
@@ -196,9 +197,16 @@ def connect_retrying(
                 raise
             if on_retry is not None:
                 on_retry(attempt, error)
-            sleep(delay * random.uniform(0.75, 1.25))  # noqa: S311 (jitter, not crypto)
-            delay = min(max_delay, delay * 2)
+            sleep(backoff.delay(attempt - 1, random.random()))  # noqa: S311 (jitter, not crypto)
     raise AssertionError  # unreachable: the loop returns or raises
+
+
+def reconnect_arguments(backoff: Backoff = RECONNECT) -> dict[str, int]:
+    """awscrt's MQTT 3.1.1 reconnect settings for `backoff` (whole seconds, at least 1)."""
+    return {
+        "reconnect_min_timeout_secs": max(1, round(backoff.first_delay)),
+        "reconnect_max_timeout_secs": max(1, round(backoff.max_delay)),
+    }
 
 
 def _build(endpoint: Endpoint, interrupted: Any, resumed: Any) -> mqtt.Connection:
@@ -213,8 +221,7 @@ def _build(endpoint: Endpoint, interrupted: Any, resumed: Any) -> mqtt.Connectio
         "keep_alive_secs": endpoint.keep_alive_secs,
         "on_connection_interrupted": interrupted,
         "on_connection_resumed": resumed,
-        "reconnect_min_timeout_secs": 1,
-        "reconnect_max_timeout_secs": 32,
+        **reconnect_arguments(),
         "will": will,
     }
     if endpoint.cert_file is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.mqtt import Endpoint, Message, MqttError
+from swan.core.backoff import Backoff
 from swan.core.topics import matches
 
 if TYPE_CHECKING:
@@ -42,21 +43,6 @@ FIRST_ERROR_CODE: Final = 0x80
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """How long to wait before connecting again: from `first_delay` growing up to
-    `max_delay` (seconds), with decorrelated jitter so that many devices never reconnect in
-    lockstep. A connection that lasted 30 s starts over from `first_delay` (awscrt's
-    default; setting that option explicitly made awscrt 0.36 wait `max_delay` every time)."""
-
-    first_delay: float = 0.5
-    max_delay: float = 32.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.first_delay <= self.max_delay:
-            raise ValueError(f"backoff delays must be 0 < first <= max, not {self}")
-
-
-@dataclass(frozen=True)
 class Will:
     """The message the broker publishes for us when we vanish (QoS 1, not retained)."""
 
@@ -66,7 +52,11 @@ class Will:
 
 def builder_arguments(endpoint: Endpoint, *, will: Will | None, backoff: Backoff) -> dict[str, Any]:
     """The keyword arguments for awsiotsdk's `mqtt5_client_builder.mtls_from_path`, without
-    the callbacks: exactly how a device connects to AWS IoT Core."""
+    the callbacks: exactly how a device connects to AWS IoT Core.
+
+    awscrt reconnects by itself from `backoff`'s first wait up to its longest, with
+    decorrelated jitter; a connection that lasted 30 s starts over from the first (awscrt's
+    default; setting that option explicitly made awscrt 0.36 wait the longest every time)."""
     from awscrt import mqtt5  # noqa: PLC0415
 
     if endpoint.cert_file is None or endpoint.key_file is None:

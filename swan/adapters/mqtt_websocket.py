@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.adapters.mqtt import CONNECT_TIMEOUT, CrtTransport, MqttError
+from swan.adapters.mqtt import CONNECT_TIMEOUT, CrtTransport, MqttError, reconnect_arguments
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def connect_websocket(
         keep_alive_secs=KEEP_ALIVE_SECS,
         on_connection_interrupted=interrupted,
         on_connection_resumed=resumed,
-        reconnect_min_timeout_secs=1,
-        reconnect_max_timeout_secs=32,
+        **reconnect_arguments(),
         enable_metrics_collection=False,
     )
     try:

@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swan.adapters.mqtt5 import Backoff  # noqa: PLC0415
+    from swan.core.backoff import Backoff  # noqa: PLC0415
     from swan.device.app import PiPlan  # noqa: PLC0415
     from swan.device.app import run as run_pi  # noqa: PLC0415
     from swan.device.config import ConnectOptions, resolve  # noqa: PLC0415

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Final
 
 import swan
 from swan.adapters.clock import SystemClock
-from swan.adapters.mqtt5 import Backoff, Mqtt5Transport, Will
+from swan.adapters.mqtt5 import Mqtt5Transport, Will
+from swan.core.backoff import Backoff
 from swan.device import own_shadow
 from swan.device.matrix import open_matrix
 from swan.device.pi import Pi

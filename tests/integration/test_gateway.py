@@ -14,6 +14,7 @@ from support import local_boto3, start_local_stack, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect, connect_retrying
 from swan.certs import authority
+from swan.core.backoff import Backoff
 from swan.core.codecs import ButtonClick
 from swan.core.countdown import Rules
 
@@ -192,7 +193,7 @@ def test_a_new_device_is_refused_once_then_registered_and_let_in(stack):
     with pytest.raises(MqttError):
         connect(endpoint, timeout=5)  # the first connection is refused, as on AWS
     refused_at = time.monotonic()
-    device = connect_retrying(endpoint, first_delay=0.2, attempts=10)
+    device = connect_retrying(endpoint, backoff=Backoff(0.2, 8.0), attempts=10)
     try:
         assert time.monotonic() - refused_at < 2.0
         registry = stack.running.identity.registry
@@ -248,7 +249,7 @@ def test_a_registered_device_named_button_is_refused(stack):
         key_file=stored.files.key,
     )
     with pytest.raises(MqttError):
-        connect_retrying(endpoint, first_delay=0.2, attempts=3)
+        connect_retrying(endpoint, backoff=Backoff(0.2, 8.0), attempts=3)
     registry = stack.running.identity.registry
     record = next(r for r in registry.certificates() if r.common_name == "button")
     assert record.status == "PENDING_ACTIVATION"

@@ -15,7 +15,7 @@ from botocore.config import Config
 from support import local_boto3, start_local_stack, unique
 
 from swan.adapters.mqtt import connect
-from swan.adapters.mqtt5 import Backoff
+from swan.core.backoff import Backoff
 from swan.core.button_shadow import to_reported
 from swan.core.codecs import PushRequest
 from swan.core.countdown import Countdown, Push, Rules

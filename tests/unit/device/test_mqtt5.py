@@ -12,8 +12,9 @@ import pytest
 from awscrt import mqtt5
 
 from swan.adapters.mqtt import Endpoint, MqttError
-from swan.adapters.mqtt5 import Backoff, Mqtt5Transport, Will, builder_arguments
+from swan.adapters.mqtt5 import Mqtt5Transport, Will, builder_arguments
 from swan.certs.files import CertificateStore
+from swan.core.backoff import Backoff
 
 
 @pytest.fixture
