@@ -42,7 +42,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from swan.adapters.descriptors import raise_descriptor_limit
-from swan.adapters.memory import give_large_blocks_back
 from swan.core.broker_limits import (
     AWS_LIMITS,
     BrokerLimits,
@@ -207,7 +206,6 @@ class DeviceGateway:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        give_large_blocks_back()  # a flood of TLS handshakes must not leave the process grown
         raise_descriptor_limit()  # a connection is a descriptor (two, piped to the broker)
         self._thread = threading.Thread(target=self._run, name="device-gateway", daemon=True)
         self._thread.start()
