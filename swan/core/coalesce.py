@@ -25,6 +25,7 @@ one refill, and the last push of a burst is always written.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -97,7 +98,9 @@ def plan_write(current: Countdown | None, number: int, now: float, rules: Rules)
     credit = credit_at(current, now, rules)
     if credit >= 1 - EPSILON:
         return WriteNow(now, max(0.0, credit - 1))
-    return WaitUntil(now + (1 - credit) / refill)
+    # Strictly later than now: a wait shorter than the clock's resolution at epoch-seconds
+    # magnitude (~2e-7 s) would otherwise round to now, and a handler would ask again at once.
+    return WaitUntil(max(now + (1 - credit) / refill, math.nextafter(now, math.inf)))
 
 
 def history_after(current: Countdown | None) -> int:

@@ -126,6 +126,20 @@ def test_fold_never_judges_admitted_pushes_again():
     assert folded.last_push == burst[1][1]
 
 
+def test_a_wait_for_budget_always_ends_after_now_however_small_the_shortfall():
+    # 20 writes a second: a shortfall of 2e-6 tokens is a 1e-7 s wait, below the resolution
+    # of an epoch timestamp; the wait must still end strictly later (found by Hypothesis:
+    # pushes at T0 + 0.90625, 0.9375, 0.96875, 1.0).
+    rules = Rules(shadow_writes_per_second=20.0)
+    now = T0 + 1.0
+    current = fold(None, [(1, Push(now, "web", "web"))], rules, WriteNow(now, 1 - 2e-6))
+    assert current is not None
+    plan = plan_write(current, 2, now, rules)
+    assert isinstance(plan, WaitUntil)
+    assert plan.at > now
+    assert isinstance(plan_write(current, 2, plan.at, rules), WriteNow)
+
+
 @given(
     offsets=st.lists(
         st.floats(min_value=0, max_value=5, allow_nan=False), min_size=1, max_size=200
