@@ -64,7 +64,7 @@ from swan.local.listener import Listener
 from swan.local.unix_socket import open_unix_connection
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
     from pathlib import Path
 
     from swan.adapters.clock import Clock
@@ -294,20 +294,28 @@ class DeviceGateway:
         """The connection `track` counted in has ended."""
         self._live[_ARRIVING].discard(writer)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        _no_delay(writer)
+    @contextlib.asynccontextmanager
+    async def holding(self, writer: asyncio.StreamWriter) -> AsyncIterator[None]:
+        """A connection's life in its handler: counted in (`track`) while it runs, out and
+        closed when it ends, however it ends."""
         self.track(asyncio.current_task(), writer)
         try:
-            record = self._admit(writer)
-            if record is not None:
-                await self._relay(record, reader, writer)
-        except Exception:
-            log.exception("device connection failed")
+            yield
         finally:
             self.settled(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _no_delay(writer)
+        async with self.holding(writer):
+            try:
+                record = self._admit(writer)
+                if record is not None:
+                    await self._relay(record, reader, writer)
+            except Exception:
+                log.exception("device connection failed")
 
     def _admit(self, writer: asyncio.StreamWriter) -> CertificateRecordLike | None:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)

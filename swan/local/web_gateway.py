@@ -22,7 +22,6 @@ AWS IoT's longest WebSocket connection: https://docs.aws.amazon.com/general/late
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -161,27 +160,22 @@ class WebSocketDoor:
         if gateway is None:  # pragma: no cover - servers start only through open()
             writer.close()
             return
-        gateway.track(asyncio.current_task(), writer)
         admitted: list[SigningKey] = []
-        try:
-            stream = await asyncio.wait_for(
-                accept(reader, writer, lambda upgrade: self._decide(upgrade, admitted)),
-                HANDSHAKE_TIMEOUT,
-            )
-            if stream is not None and admitted:
-                await self._relay(gateway, admitted[0], stream)
-                stream.close()
-        except TimeoutError:
-            gateway.refuse("no WebSocket upgrade within the time allowed", "a web client")
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            pass
-        except Exception:
-            log.exception("web client connection failed")
-        finally:
-            gateway.settled(writer)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        async with gateway.holding(writer):
+            try:
+                stream = await asyncio.wait_for(
+                    accept(reader, writer, lambda upgrade: self._decide(upgrade, admitted)),
+                    HANDSHAKE_TIMEOUT,
+                )
+                if stream is not None and admitted:
+                    await self._relay(gateway, admitted[0], stream)
+                    stream.close()
+            except TimeoutError:
+                gateway.refuse("no WebSocket upgrade within the time allowed", "a web client")
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                pass
+            except Exception:
+                log.exception("web client connection failed")
 
     def _decide(self, upgrade: Upgrade, admitted: list[SigningKey]) -> Refusal | None:
         gateway = self._gateway
