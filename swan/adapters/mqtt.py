@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+DISCONNECT_TIMEOUT = 2.0
 FIRST_CONNECT: Final = Backoff(first_delay=0.5, max_delay=8.0)
 """`connect_retrying`'s waits: a refused first connect is mostly JITR, done within a second."""
 
@@ -141,7 +142,9 @@ class CrtTransport:
 
     def close(self) -> None:
         try:
-            _wait(self.connection.disconnect(), "disconnect")
+            # A DISCONNECT needs no answer: a broker that is gone (stopped with us, say) must
+            # not hold a stop up for the whole connect timeout.
+            _wait(self.connection.disconnect(), "disconnect", DISCONNECT_TIMEOUT)
         except MqttError:
             log.debug("disconnect after the connection was already gone", exc_info=True)
 
