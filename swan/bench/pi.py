@@ -309,8 +309,8 @@ def idle(argv: Sequence[str]) -> int:
     endpoint = Endpoint(
         "localhost", args.port, args.thing, ca_file=args.ca, cert_file=args.cert, key_file=args.key
     )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped: list[int] = []  # a plain flag: an Event's set() in a handler can deadlock
+    signal.signal(signal.SIGTERM, lambda number, _frame: stopped.append(number))
 
     def say_connected() -> None:
         sys.stderr.write(f"{args.thing}: {CONNECTED}\n")
@@ -319,7 +319,8 @@ def idle(argv: Sequence[str]) -> int:
     transport = Mqtt5Transport(endpoint, on_connected=say_connected)
     transport.subscribe(BUTTON_SHADOW.update_documents, lambda _: None)
     transport.start()
-    stopped.wait()
+    while not stopped:  # awake now and then: a handler runs when the main thread runs
+        time.sleep(0.25)
     transport.close()
     return 0
 

@@ -41,6 +41,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -84,6 +85,8 @@ if TYPE_CHECKING:
     _Outbox: TypeAlias = Sequence[tuple[str, bytes]]  # (topic, payload) to publish, in order
 
 log = logging.getLogger(__name__)
+
+SIGNAL_POLL_SECONDS: Final = 0.25
 
 GET, UPDATE, DELETE = ShadowOperation.GET, ShadowOperation.UPDATE, ShadowOperation.DELETE
 ACCEPTED, REJECTED = ShadowResponse.ACCEPTED, ShadowResponse.REJECTED
@@ -470,9 +473,12 @@ def _serve(options: argparse.Namespace) -> int:
     # the objects that exist once start-up is over.
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     give_large_blocks_back(MAX_MESSAGE_BYTES)
-    stopping = threading.Event()
+    # A plain flag, set by the handler: an Event's set() takes the lock its wait() may be
+    # holding in this very thread when the signal lands (seen: a deadlock that left the
+    # service running after its parent's death signal).
+    stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, lambda number, _frame: stopping.append(number))
     with SqliteShadowStore(options.db) as store:
         endpoint = Endpoint(
             options.host,
@@ -496,7 +502,14 @@ def _serve(options: argparse.Namespace) -> int:
             url = "off" if dataplane is None else dataplane.url
             gc.freeze()
             log.info("shadow service ready: db %s, http %s", options.db, url)
-            stopping.wait()
+            # Wake now and then: the main thread runs a signal's handler only when it runs
+            # Python, and the process that started us may be gone without a signal at all.
+            parent = os.getppid()
+            while not stopping:
+                if os.getppid() != parent:
+                    log.info("the process that started the shadow service is gone")
+                    break
+                time.sleep(SIGNAL_POLL_SECONDS)
             log.info("shadow service stopping")
         finally:
             # Closing the connection ends the subscriptions too, without a round trip per
