@@ -140,11 +140,20 @@ def run(plan: PiPlan, say: Callable[[str], None]) -> int:
 
 @contextlib.contextmanager
 def _stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM and SIGINT call `stop` (in the main thread only: tests run the Pi elsewhere)."""
+    """SIGTERM and SIGINT call `stop` (in the main thread only: tests run the Pi elsewhere).
+
+    The handler runs in the main thread, between two of its bytecodes: if that thread is
+    inside an Event's wait() at the moment, holding the Event's lock, a set() from the
+    handler would wait for that lock forever. So the handler hands `stop` to a thread of
+    its own, which takes the locks as any other thread would."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {number: signal.signal(number, lambda *_: stop()) for number in _SIGNALS}
+
+    def handle(_number: int, _frame: object) -> None:
+        threading.Thread(target=stop, name="pi-stop", daemon=True).start()
+
+    previous = {number: signal.signal(number, handle) for number in _SIGNALS}
     try:
         yield
     finally:

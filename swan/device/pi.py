@@ -168,7 +168,8 @@ class Pi:
         self._wake.set()
 
     def stop(self) -> None:
-        """End `run` (safe from a signal handler: it only sets two events)."""
+        """End `run`, from any thread (a signal handler hands it to a thread of its own:
+        swan.device.app)."""
         self._stopping.set()
         self._wake.set()
 
