@@ -45,7 +45,7 @@ from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.signed import require_signature
 from swan.local.sigv4 import iot_api, scheduler_api
 from swan.local.template import context_for, load_template, read_template, resolve
-from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, role_mqtt_documents
+from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, mqtt_documents
 from swan.local.webapp import PageBuild, PagePlan, WebPage, page_config
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class LocalStack:
                 port=self.ports.cognito,
             )
         )
-        identity_roles = _identity_roles(cognito, template, deployment.context)
+        identity_roles = _identity_roles(cognito, policies)
         plan = broker_plan(self.state_dir, deployment, identity_roles)
         door = WebSocketDoor(
             WebDoorPlan(
@@ -452,13 +452,13 @@ def broker_plan(
 
 
 def _identity_roles(
-    cognito: CognitoIdentity, template: Mapping[str, Any], context: Context
+    cognito: CognitoIdentity, policies: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Each identity pool's unauthenticated role's MQTT statements, by the role's name (what
-    a session ARN of its credentials names)."""
+    """Each identity pool's unauthenticated role's MQTT statements (from the roles' resolved
+    `policies`), by the role's name (what a session ARN of its credentials names)."""
     return {
-        pool.unauthenticated_role.name: role_mqtt_documents(
-            template, context, pool.unauthenticated_role.logical_id
+        pool.unauthenticated_role.name: mqtt_documents(
+            policies.get(pool.unauthenticated_role.logical_id, {})
         )
         for pool in cognito.pools.values()
         if pool.unauthenticated_role is not None

@@ -45,7 +45,6 @@ from swan.local.authorization import role_of
 from swan.local.gateway import Admitted
 from swan.local.listener import Listener
 from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api
-from swan.local.template import resolve
 from swan.local.websocket import Refusal, Upgrade, accept
 
 if TYPE_CHECKING:
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
     from swan.local.gateway import DeviceGateway
     from swan.local.sigv4 import SigningKey
-    from swan.local.template import Context
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +73,13 @@ class WebDoorPlan:
     key_file: Path
 
 
-def role_mqtt_documents(
-    template: Mapping[str, Any], context: Context, role: str
-) -> list[dict[str, Any]]:
-    """The inline policies of the `AWS::IAM::Role` `role`, resolved, keeping only the
-    statements that can apply to MQTT (iot:Connect/Publish/Subscribe/Receive): those are
-    what AWS IoT Core evaluates for a connection signed with the role's credentials."""
-    resource = template["Resources"][role]
-    where = f"Resources.{role}.Properties.Policies"
-    policies = resolve((resource.get("Properties") or {}).get("Policies") or [], context, where)
-    documents = []
-    for policy in policies:
-        document = policy["PolicyDocument"]
-        raw = document["Statement"]
-        statements = [s for s in (raw if isinstance(raw, list) else [raw]) if _about_mqtt(s)]
-        if statements:
-            documents.append({**document, "Statement": statements})
-    return documents
+def mqtt_documents(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A role's resolved identity policy (`swan.local.authorization.role_documents`), keeping
+    only the statements that can apply to MQTT (iot:Connect/Publish/Subscribe/Receive):
+    those are what AWS IoT Core evaluates for a connection signed with the role's
+    credentials."""
+    statements = [s for s in document.get("Statement", []) if _about_mqtt(s)]
+    return [{**document, "Statement": statements}] if statements else []
 
 
 def _about_mqtt(statement: Mapping[str, Any]) -> bool:
@@ -122,7 +110,7 @@ class WebSocketDoor:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`lookup` finds the credentials the stack issued; `roles` holds each role's MQTT
-        statements (`role_mqtt_documents`) by role name; `upstream` is the broker listener
+        statements (`mqtt_documents`) by role name; `upstream` is the broker listener
         identities are piped to."""
         self.plan = plan
         self._verifier = SigV4Verifier(iot_gateway_api(region), lookup)
