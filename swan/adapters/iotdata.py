@@ -15,7 +15,7 @@ from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
     from swan.core.countdown import Countdown
-    from swan.core.shadow import StoredShadow
+    from swan.local.core.shadow import StoredShadow
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,13 @@ class IotDataPublisher:
 
 
 class MemoryShadow:
-    """A `ButtonShadow` held in memory with the real shadow semantics (swan.core.shadow).
+    """A `ButtonShadow` held in memory with the real shadow semantics (swan.local.core.shadow).
 
     `conflict_next` makes the next write fail as if someone else had written first.
     """
 
     def __init__(self, thing: str = "button") -> None:
-        from swan.core.shadow import ShadowKey  # noqa: PLC0415
+        from swan.local.core.shadow import ShadowKey  # noqa: PLC0415
 
         self.key = ShadowKey(thing)
         self.stored: StoredShadow | None = None
@@ -102,7 +102,7 @@ class MemoryShadow:
         self.conflict_next = 0
 
     def read(self) -> Snapshot:
-        from swan.core.shadow import get_document  # noqa: PLC0415
+        from swan.local.core.shadow import get_document  # noqa: PLC0415
 
         self.reads += 1
         document = get_document(self.stored, key=self.key, now=0)
@@ -111,7 +111,7 @@ class MemoryShadow:
         return Snapshot(from_shadow_state(document["state"]), document["version"])
 
     def write(self, countdown: Countdown, version: int | None) -> int:
-        from swan.core.shadow import Rejection, ShadowRejectedError, apply_update  # noqa: PLC0415
+        from swan.local.core.shadow import Rejection, ShadowRejectedError, apply_update  # noqa: PLC0415
 
         if self.conflict_next:
             self.conflict_next -= 1

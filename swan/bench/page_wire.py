@@ -4,7 +4,7 @@ A page connects (clean session, a keep-alive, no will), subscribes to the button
 documents, the answers to a get and to its pushes, publishes one get (QoS 1), unsubscribes
 from the get's answers once its own is in, acknowledges what arrives at QoS 1 and pings when
 it has sent nothing for its keep-alive. The packets are built and framed with the project's
-own MQTT code (`swan.core.mqtt_packets`, which the device gateway uses); only what a client
+own MQTT code (`swan.local.core.mqtt_packets`, which the device gateway uses); only what a client
 sends and the gateway never does (CONNECT, a PUBLISH, UNSUBSCRIBE, PINGREQ, the CONNACK's
 answer) is built here. MQTT 3.1.1 (OASIS), sections 3.1 CONNECT, 3.2 CONNACK, 3.3 PUBLISH,
 3.10 UNSUBSCRIBE, 3.12 PINGREQ.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from swan.core.mqtt_packets import (
+from swan.local.core.mqtt_packets import (
     CONNECT,
     Subscribe,
     encode_puback,

@@ -51,7 +51,8 @@ from swan.adapters.mqtt import Message
 from swan.bench import page_wire
 from swan.bench.push import documents_pushes
 from swan.core.errors import SwanError
-from swan.core.mqtt_packets import (
+from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
+from swan.local.core.mqtt_packets import (
     CONNACK_TYPE,
     PUBLISH_TYPE,
     SUBACK_FAILURE,
@@ -59,7 +60,6 @@ from swan.core.mqtt_packets import (
     parse_publish,
     parse_suback,
 )
-from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
 from swan.local.unix_socket import open_unix_connection
 
 if TYPE_CHECKING:

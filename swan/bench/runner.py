@@ -23,8 +23,8 @@ from swan.bench.direct import DirectBroker, DirectPlan
 from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, ViewersJob, WebJob
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
-from swan.core.broker_limits import UNMETERED
 from swan.core.countdown import Rules
+from swan.local.core.broker_limits import UNMETERED
 from swan.local.template import LOCAL_REGION
 
 if TYPE_CHECKING:

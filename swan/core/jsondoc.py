@@ -43,7 +43,7 @@ def decode_json(text: str | bytes | bytearray, *, lone_surrogates: bool = False)
     the interpreter can parse; callers decide what that means.
 
     `lone_surrogates=True` lets such escapes through, for a reader that must pass them on to
-    code that refuses them itself (the rules engine: see swan.core.iotsql.decode_payload).
+    code that refuses them itself (the rules engine: see swan.local.core.iotsql.decode_payload).
     """
     if isinstance(text, bytes | bytearray):
         try:

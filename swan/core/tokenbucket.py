@@ -1,8 +1,9 @@
 """The token bucket, the one rule behind every rate here: AWS's per-connection publishes and
-bytes (swan.core.broker_limits), a thing's shadow requests (swan.core.shadow_throttle) and the
-button shadow's coalesced writes (swan.core.coalesce). Each keeps its own state its own way
-(in the shadow, in a frozen value, in a mutable counter on the gateway's hot path); what the
-budget is worth at a given moment is computed here only."""
+bytes (swan.local.core.broker_limits), a thing's shadow requests
+(swan.local.core.shadow_throttle) and the button shadow's coalesced writes
+(swan.core.coalesce). Each keeps its own state its own way (in the shadow, in a frozen
+value, in a mutable counter on the gateway's hot path); what the budget is worth at a given
+moment is computed here only."""
 
 from __future__ import annotations
 

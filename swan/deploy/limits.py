@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import InvalidSettingError
 from swan.core.names import MAX_THING_NAME, THING_NAME_CHARACTERS
-from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS, document_size
+from swan.local.core.policy_rules import MAX_DOCUMENT_CHARACTERS, document_size
 from swan.local.template import context_for, resolve
 
 if TYPE_CHECKING:

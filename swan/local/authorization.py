@@ -39,8 +39,8 @@ from urllib.parse import unquote
 
 from swan.adapters.private_files import write_private
 from swan.core.errors import SwanError
-from swan.core.iam import IamStatement, evaluate, parse_statements
-from swan.core.policy import POLICY_VERSION, Decision, Effect, PolicyDocumentError
+from swan.local.core.iam import IamStatement, evaluate, parse_statements
+from swan.local.core.policy import POLICY_VERSION, Decision, Effect, PolicyDocumentError
 from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
 from swan.local.template import IAM_ROLE, LOCAL_REGION, Context, TemplateError, resolve
 

@@ -3,7 +3,7 @@ public calls a browser makes, `GetId` and `GetCredentialsForIdentity`, on the JS
 protocol that boto3 and `@aws-sdk/credential-provider-cognito-identity` speak (`POST /`,
 `Content-Type: application/x-amz-json-1.1`, `X-Amz-Target: AWSCognitoIdentityService.<Op>`;
 no signature needed, a signed call is served too). The rules, AWS's messages and where they
-come from are in `swan.core.cognito`.
+come from are in `swan.local.core.cognito`.
 
 What is kept, in `<state>/cognito.db` (swan.local.cognito_store, which also says how far
 its tables may grow):
@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from swan.adapters.clock import SystemClock
-from swan.core.cognito import (
+from swan.local.cognito_pools import identity_pools, pool_logical_ids
+from swan.local.cognito_store import DATABASE, CognitoLimits, CognitoStore, load_pool_ids
+from swan.local.core.cognito import (
     GET_CREDENTIALS_FOR_IDENTITY,
     GET_ID,
     SERIALIZATION,
@@ -56,8 +58,6 @@ from swan.core.cognito import (
     require_unauthenticated_access,
     unauthenticated_role,
 )
-from swan.local.cognito_pools import identity_pools, pool_logical_ids
-from swan.local.cognito_store import DATABASE, CognitoLimits, CognitoStore, load_pool_ids
 from swan.local.httpapi import (
     ErrorTypes,
     HttpRequest,

@@ -4,7 +4,7 @@
 `AWS::Cognito::IdentityPoolRoleAttachment` names (`Roles.unauthenticated`) and that role's
 trust policy (`AssumeRolePolicyDocument`), resolved against the deployment's context: a
 `!Ref` of the pool in the trust policy's `aud` condition is the pool's id. Pure: it takes
-the template as a mapping and returns values (swan.core.cognito.IdentityPool).
+the template as a mapping and returns values (swan.local.core.cognito.IdentityPool).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.core.cognito import IdentityPool, PoolRole, is_identity_id, parse_trust_policy
-from swan.core.policy import PolicyDocumentError
+from swan.local.core.cognito import IdentityPool, PoolRole, is_identity_id, parse_trust_policy
+from swan.local.core.policy import PolicyDocumentError
 from swan.local.template import Context, TemplateError, resolve
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ Choices where the local registry is stricter or smaller than AWS:
 - A policy document with a `Condition` is refused (InvalidRequestException): the local
   stand-in does not evaluate conditions, and ignoring one would allow more than AWS does.
 
-Policies are refused as AWS IoT refuses them (swan.core.policy_rules has the limits and
+Policies are refused as AWS IoT refuses them (swan.local.core.policy_rules has the limits and
 their sources): a name that is not 1-128 of `[a-zA-Z0-9_+=,.@-]` (InvalidRequestException);
 a document over 2,048 characters without whitespace, not JSON, or without Version,
 Statement, Effect, Action or Resource (MalformedPolicyException); a sixth version

@@ -35,19 +35,19 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from swan.core.errors import InvalidTopicError, SwanError
-from swan.core.shadow import (
-    MAX_MESSAGE_BYTES,
-    InvalidShadowKeyError,
-    Rejection,
-    ShadowKey,
-)
-from swan.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, TOO_LARGE
 from swan.core.topics import (
     AWS_RESERVED_PREFIX,
     parse_shadow_topic,
     validate_aws_limits,
     validate_topic,
 )
+from swan.local.core.shadow import (
+    MAX_MESSAGE_BYTES,
+    InvalidShadowKeyError,
+    Rejection,
+    ShadowKey,
+)
+from swan.local.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, TOO_LARGE
 from swan.local.httpapi import ErrorTypes, HttpRequest, HttpServer, ServerLimits
 from swan.local.shadow_service import INVALID_PAGE_SIZE, encode_document
 

@@ -17,7 +17,7 @@ while the gateway runs is trusted from the next handshake on.
 Once a device is in, the gateway frames every MQTT packet both ways (no copies: memoryview
 slices of what was read, runs of packets passed on with one write) and holds each to AWS IoT
 Core's message broker: its limits and its answers, and every policy attached to the
-certificate, evaluated together for Publish, Subscribe and Receive (`swan.core.broker_limits`
+certificate, evaluated together for Publish, Subscribe and Receive (`swan.local.core.broker_limits`
 says which limits, which answers, and where they are documented). The policies are read at
 the connect (AWS says a policy change takes minutes to apply): one attached, detached or changed
 later applies from the device's next connection. A CONNECT that is malformed, too large or never
@@ -42,7 +42,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from swan.adapters.descriptors import raise_descriptor_limit
-from swan.core.broker_limits import (
+from swan.core.topics import jitr_topic
+from swan.local.core.broker_limits import (
     AWS_LIMITS,
     BrokerLimits,
     DeviceSession,
@@ -50,7 +51,7 @@ from swan.core.broker_limits import (
     Outcome,
     Refuse,
 )
-from swan.core.mqtt_packets import (
+from swan.local.core.mqtt_packets import (
     CONNECT,
     MQTT5,
     MalformedPacketError,
@@ -58,8 +59,7 @@ from swan.core.mqtt_packets import (
     fixed_header,
     parse_connect,
 )
-from swan.core.policy import PolicyDocumentError
-from swan.core.topics import jitr_topic
+from swan.local.core.policy import PolicyDocumentError
 from swan.local.listener import Listener
 from swan.local.unix_socket import open_unix_connection
 
@@ -68,8 +68,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from swan.adapters.clock import Clock
-    from swan.core.mqtt_packets import Connect
-    from swan.core.policy import Principal
+    from swan.local.core.mqtt_packets import Connect
+    from swan.local.core.policy import Principal
 
 log = logging.getLogger(__name__)
 

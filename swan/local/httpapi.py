@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from swan.core.errors import SwanError
 from swan.core.jsondoc import JsonDecodeFailedError, decode_json
-from swan.core.sigv4 import is_loopback_host
+from swan.local.core.sigv4 import is_loopback_host
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 # AWS documents no request size for the iot control plane or EventBridge Scheduler; their
 # largest bodies are a few PEM certificates or an 8,192-character target input. 1 MiB is a
-# cap far above both (iot-data has AWS's own: 128 KiB, swan.core.shadow.MAX_MESSAGE_BYTES).
+# cap far above both (iot-data has AWS's own: 128 KiB, swan.local.core.shadow.MAX_MESSAGE_BYTES).
 MAX_BODY_BYTES: Final = 1024 * 1024
 # AWS documents no nesting limit for these JSON bodies; a document this deep is no request
 # any of them models, and Python's parser gives up near 1,000 levels anyway.

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from swan.adapters.mqtt import Endpoint
 from swan.certs.authority import certificate_pem
-from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
-from swan.core.policy import PolicyContext, Principal
 from swan.core.topics import WEB_SENDER
+from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
+from swan.local.core.policy import PolicyContext, Principal
 from swan.local.gateway import DeviceGateway, GatewayPlan
 from swan.local.policies import DEVICE_POLICY, WEB_POLICY
 from swan.local.registry import Registry

@@ -1,7 +1,7 @@
 """The local broker's ACLs, from the IoT policies of the template (no I/O).
 
 The template's `DevicePolicy` and `WebPolicy` are what AWS IoT Core enforces; the broker's
-device and web listeners get ACLs derived from the same documents by `swan.core.acl`, in
+device and web listeners get ACLs derived from the same documents by `swan.local.core.acl`, in
 the template's account and region, so the two cannot drift apart.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.core.acl import listener_context, mosquitto_acl
+from swan.local.core.acl import listener_context, mosquitto_acl
 from swan.local.template import TemplateError
 
 if TYPE_CHECKING:

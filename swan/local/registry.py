@@ -6,7 +6,7 @@ The device gateway looks every client certificate up here; the control-plane API
 on different threads, so one SQLite connection (WAL) is shared under a lock.
 
 Policies are kept as AWS IoT keeps them, in versions, and only if AWS would keep them
-(swan.core.policy_rules): whoever writes one - the control plane, or `swan up` creating the
+(swan.local.core.policy_rules): whoever writes one - the control plane, or `swan up` creating the
 template's policies (`deploy_policy`) - meets the same checks, and each refusal carries the
 AWS error (`aws_error`) the control plane answers with.
 
@@ -41,8 +41,8 @@ from swan.adapters.private_files import private_database
 from swan.certs.authority import certificate_id
 from swan.core.errors import InvalidThingNameError, SwanError
 from swan.core.names import CERTIFICATE_ID, check_thing_name
-from swan.core.policy import PolicyDocumentError, UnsupportedPolicyError
-from swan.core.policy_rules import (
+from swan.local.core.policy import PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.policy_rules import (
     NewDefaultVersion,
     PolicyAttachmentLimitError,
     PolicyNameError,
@@ -192,7 +192,7 @@ class InvalidValueError(RegistryError, ValueError):
 
 
 class InvalidPolicyError(InvalidValueError):
-    """A policy document AWS IoT refuses (swan.core.policy_rules); `where` names the part."""
+    """A policy document AWS IoT refuses (swan.local.core.policy_rules); `where` names the part."""
 
     aws_error = (400, "MalformedPolicyException")
 
@@ -642,7 +642,7 @@ class Registry:
 
     def create_policy(self, name: str, document: str) -> PolicyRecord:
         """CreatePolicy: the policy with `document` as its version 1, the default. Refuses
-        what AWS IoT refuses (swan.core.policy_rules), and a name already taken."""
+        what AWS IoT refuses (swan.local.core.policy_rules), and a name already taken."""
         _check_policy(name, document)
         with self._transaction() as db:
             existing = self._find_policy(db, name)
@@ -711,7 +711,7 @@ class Registry:
         """Make `document` the policy `name` in effect, as CloudFormation creates or updates
         the template's `AWS::IoT::Policy` `logical_id`: created if missing; else unchanged if
         its default version holds the document already, or given a new default version (the
-        oldest deleted first at five; swan.core.policy_rules.plan_update). What AWS IoT would
+        oldest deleted first at five; swan.local.core.policy_rules.plan_update). What AWS IoT would
         refuse fails as the stack would: `PolicyDeploymentError`, naming the AWS error."""
         try:
             _check_policy(name, document)

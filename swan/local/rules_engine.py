@@ -1,9 +1,9 @@
 """The local rules engine: the template's IoT topic rules, run against the local broker.
 
-For every message on a rule's FROM filter it evaluates the rule's SQL (swan.core.iotsql)
+For every message on a rule's FROM filter it evaluates the rule's SQL (swan.local.core.iotsql)
 and hands the result to the rule's Lambda functions, exactly as AWS IoT delivers events, and
 publishes it (as JSON) to each Republish action's topic, its substitution templates filled in
-(swan.core.substitution). A failing function is logged with its event; a topic that cannot
+(swan.local.core.substitution). A failing function is logged with its event; a topic that cannot
 be filled in is logged and skipped; the engine goes on.
 
 A Republish runs as AWS IoT runs it: AWS IoT assumes the action's role (its trust policy
@@ -23,9 +23,6 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from swan.core.iotsql import Message as RuleMessage
-from swan.core.iotsql import decode_payload
-from swan.core.substitution import SubstitutionError, Template, parse_template
 from swan.core.topics import matches
 from swan.local.authorization import (
     IOT_SERVICE,
@@ -34,6 +31,9 @@ from swan.local.authorization import (
     ServiceRoleError,
     ServiceRoles,
 )
+from swan.local.core.iotsql import Message as RuleMessage
+from swan.local.core.iotsql import decode_payload
+from swan.local.core.substitution import SubstitutionError, Template, parse_template
 
 if TYPE_CHECKING:
     from concurrent.futures import Future

@@ -21,9 +21,9 @@ the choices made here:
   failure". The service keeps running.
 
 AWS's limits, each with its source where it is enforced: a message over 128 KB is answered
-413 before it is decoded, a state over 8 KB 413 (`swan.core.shadow`); a thing over 20
+413 before it is decoded, a state over 8 KB 413 (`swan.local.core.shadow`); a thing over 20
 requests a second or 10 in flight is answered 429 before anything is read
-(`swan.core.shadow_throttle`), so a flood on one thing costs little and never holds up the
+(`swan.local.core.shadow_throttle`), so a flood on one thing costs little and never holds up the
 others. Every payload is decoded by `swan.core.jsondoc.decode_json`, so text that is not
 Unicode is 400 "Invalid JSON" (bytes that are not UTF-8: 415, as AWS documents). What goes
 out is encoded before anything is stored, as strict UTF-8: nothing undecodable is published.
@@ -50,7 +50,15 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 from swan.adapters.memory import give_large_blocks_back
 from swan.core import names
 from swan.core.errors import InvalidTopicError, SwanError
-from swan.core.shadow import (
+from swan.core.topics import (
+    NAMED_SHADOW_REQUESTS,
+    SHADOW_REQUESTS,
+    ShadowOperation,
+    ShadowResponse,
+    ShadowTopics,
+    parse_shadow_topic,
+)
+from swan.local.core.shadow import (
     MAX_MESSAGE_BYTES,
     DeleteAccepted,
     Rejection,
@@ -61,16 +69,8 @@ from swan.core.shadow import (
     get_document,
     parse_request_token,
 )
-from swan.core.shadow_errors import INTERNAL_FAILURE, THROTTLED
-from swan.core.shadow_throttle import Budget, Throttled, admit, is_full
-from swan.core.topics import (
-    NAMED_SHADOW_REQUESTS,
-    SHADOW_REQUESTS,
-    ShadowOperation,
-    ShadowResponse,
-    ShadowTopics,
-    parse_shadow_topic,
-)
+from swan.local.core.shadow_errors import INTERNAL_FAILURE, THROTTLED
+from swan.local.core.shadow_throttle import Budget, Throttled, admit, is_full
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -316,7 +316,8 @@ class ShadowService:
 
 class ThingLimits:
     """Each thing's request budget and requests in flight, under a lock of their own, so a
-    flooding thing is refused without waiting for the service's lock (swan.core.shadow_throttle).
+    flooding thing is refused without waiting for the service's lock
+    (swan.local.core.shadow_throttle).
 
     A full budget is the same as none, so budgets are forgotten once full: what is kept is
     bounded by the things that made requests in the last second (`BURST / rate`), twice over.

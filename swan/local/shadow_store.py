@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final, Protocol, Self
 
 from swan.adapters.private_files import private_database
 from swan.core.errors import InvalidPayloadError, SwanError
-from swan.core.shadow import ShadowKey, StoredShadow
+from swan.local.core.shadow import ShadowKey, StoredShadow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

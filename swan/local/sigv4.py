@@ -4,7 +4,7 @@ A server hands `SigV4Verifier.verify` the request as it arrived (method, raw pat
 query string, headers, body) and gets back the `SigningKey` that signed it, or a
 `RequestRefusedError` carrying what AWS answers: HTTP 403 and the error type that API uses.
 The claim around the signature (shape, scope, time, host) is checked by
-`swan.core.sigv4`; the signature itself is recomputed here with botocore's `SigV4Auth` (or
+`swan.local.core.sigv4`; the signature itself is recomputed here with botocore's `SigV4Auth` (or
 `SigV4QueryAuth` for a presigned URL) on an `AWSRequest` rebuilt from the incoming one, at
 the request's own `X-Amz-Date`, and compared in constant time. No hand-written crypto.
 
@@ -37,7 +37,7 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 from swan.core.errors import SwanError
-from swan.core.sigv4 import (
+from swan.local.core.sigv4 import (
     EXPIRED_TOKEN_MESSAGE,
     INVALID_TOKEN_MESSAGE,
     MISMATCH_MESSAGE,

@@ -22,7 +22,6 @@ from swan.adapters.mqtt import Endpoint, connect
 from swan.adapters.private_files import private_directory
 from swan.certs.authority import certificate_id
 from swan.certs.files import CertificateStore
-from swan.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.core.errors import SwanError
 from swan.core.port_numbers import parse_port
 from swan.local.authorization import (
@@ -33,6 +32,7 @@ from swan.local.authorization import (
 )
 from swan.local.cognito import CREDENTIALS_SECONDS, CognitoIdentity
 from swan.local.controlplane import ControlPlane
+from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity

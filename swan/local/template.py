@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from swan.core.errors import SwanError
-from swan.core.iotsql import InvalidRuleError, Rule, parse_rule
+from swan.local.core.iotsql import InvalidRuleError, Rule, parse_rule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -11,7 +11,7 @@ Before any MQTT:
   (`swan.local.sigv4.iot_gateway_api`); anything else is answered `403` with the reason;
 - the credentials must be a Cognito identity's: their role's statements from the template,
   with `${cognito-identity.amazonaws.com:sub}` the identity's id, are its policies (the one
-  evaluator, swan.core.policy, devices' too). Other credentials (the administrator's, a
+  evaluator, swan.local.core.policy, devices' too). Other credentials (the administrator's, a
   function role's) are refused here: locally only identities ride the WebSocket.
 Then the client is one more connection of the gateway: its CONNECT must be allowed by the
 role (the client id is the identity id), every packet is held to AWS IoT Core's limits and
@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from swan.core.policy import (
+from swan.local.authorization import role_of
+from swan.local.core.policy import (
     CONNECT,
     PUBLISH,
     RECEIVE,
@@ -40,8 +41,7 @@ from swan.core.policy import (
     glob_matches,
     plain_glob,
 )
-from swan.core.sigv4 import is_loopback_host
-from swan.local.authorization import role_of
+from swan.local.core.sigv4 import is_loopback_host
 from swan.local.gateway import Admitted
 from swan.local.listener import Listener
 from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api

@@ -34,8 +34,8 @@ from urllib.parse import unquote, urlsplit
 
 from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
-from swan.core.sigv4 import is_loopback_host
 from swan.local.child import spawn
+from swan.local.core.sigv4 import is_loopback_host
 from swan.local.httpapi import ErrorTypes, HttpRequest, HttpResponse, HttpServer
 
 if TYPE_CHECKING:

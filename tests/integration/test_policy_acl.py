@@ -5,8 +5,8 @@ the device gateway: the device listener has the ACL of `DevicePolicy`, the web l
 of `WebPolicy`, and a listener without an ACL stands in for the project's services. Each
 client publishes on every topic of a matrix (MQTT 5: a refused QoS 1 publish is answered
 with PUBACK reason 135) and subscribes to everything (Mosquitto grants every subscription;
-what the ACL refuses is never delivered); the results must match `swan.core.policy` and the
-`swan.core.acl` model of Mosquitto's check.
+what the ACL refuses is never delivered); the results must match `swan.local.core.policy` and the
+`swan.local.core.acl` model of Mosquitto's check.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import pytest
 from support import free_port, unique
 
 from swan.adapters.mqtt import MqttError, connect
-from swan.core.acl import Access, acl_allows, listener_context, mosquitto_acl
-from swan.core.policy import PolicyContext, Principal
 from swan.local import mosquitto
+from swan.local.core.acl import Access, acl_allows, listener_context, mosquitto_acl
+from swan.local.core.policy import PolicyContext, Principal
 from swan.local.policies import device_acl, web_acl
 from swan.local.stack import broker_plan
 from swan.local.template import context_for, load_template, read_template

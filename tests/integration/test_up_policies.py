@@ -13,7 +13,7 @@ from support import free_port, free_ports
 import swan.local.stack
 from swan.cli import EXIT_BAD_INPUT, main
 from swan.core.countdown import Rules
-from swan.core.policy_rules import MAX_DOCUMENT_CHARACTERS
+from swan.local.core.policy_rules import MAX_DOCUMENT_CHARACTERS
 from swan.local.registry import InvalidPolicyError, PolicyDeploymentError
 from swan.local.stack import TEMPLATE, LocalStack
 from swan.local.template import load_template

@@ -1,5 +1,5 @@
 """Ten thousand generated shadow updates, valid and not, against the running shadow service:
-each is answered accepted or rejected exactly as AWS's semantics say (swan.core.shadow is the
+each is answered accepted or rejected exactly as AWS's semantics say (swan.local.core.shadow is the
 model), the service stays up, and its memory stays bounded."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from support import free_port, unique
 
 from swan.adapters.mqtt import Endpoint, connect
-from swan.core.shadow import Rejection, apply_update
 from swan.core.topics import ShadowTopics
+from swan.local.core.shadow import Rejection, apply_update
 from swan.local.mosquitto import Mosquitto
 from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.stack import broker_plan, local_deployment

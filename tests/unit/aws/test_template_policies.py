@@ -1,7 +1,7 @@
 """Least privilege, read from sam/template.yaml: every role and IoT policy of the AWS
 deployment allows exactly the actions on exactly the resources listed here, nothing more;
 and a browser's Cognito role reads the button shadow as `WebPolicy` lets the local web
-backend, and pushes only as itself, as AWS IoT Core would evaluate both (swan.core.policy)."""
+backend, and pushes only as itself, as AWS IoT Core would evaluate both (swan.local.core.policy)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aws_support import template
 
-from swan.core.acl import Access, acl_allows, listener_context, mosquitto_acl
-from swan.core.policy import Decision, PolicyContext, Principal, evaluate
+from swan.local.core.acl import Access, acl_allows, listener_context, mosquitto_acl
+from swan.local.core.policy import Decision, PolicyContext, Principal, evaluate
 from swan.local.template import context_for, resolve
 
 REGION, ACCOUNT, STACK = "eu-west-1", "111122223333", "swan"

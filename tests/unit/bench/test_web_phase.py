@@ -34,7 +34,7 @@ from swan.bench.report import (
 from swan.bench.runner import PHASES, WEB_PHASES, Plan
 from swan.cli import main
 from swan.core.errors import InvalidSettingError
-from swan.core.mqtt_packets import (
+from swan.local.core.mqtt_packets import (
     CONNECT,
     PUBLISH_TYPE,
     parse_connect,

@@ -19,7 +19,7 @@ from swan.core.countdown import (
 )
 from swan.core.errors import InvalidPayloadError
 from swan.core.jsondoc import compact_size
-from swan.core.shadow import MAX_SHADOW_BYTES, UpdateAccepted, apply_update
+from swan.local.core.shadow import MAX_SHADOW_BYTES, UpdateAccepted, apply_update
 
 LAST = Push(at=1764087120.0, by="pi-kitchen", source="pi", click_type="SINGLE")
 EARLIER = Push(at=1764087020.0, by="G030JF0553648RUH", source="button", click_type="DOUBLE")

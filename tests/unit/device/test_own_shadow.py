@@ -10,9 +10,9 @@ import pytest
 
 from swan.core.countdown import Push
 from swan.core.errors import InvalidTopicError
-from swan.core.policy import PolicyContext, Principal
 from swan.device import own_shadow
 from swan.device.lights import Lights
+from swan.local.core.policy import PolicyContext, Principal
 from swan.local.stack import local_deployment
 
 TEMPLATE = Path(__file__).parents[3] / "sam" / "template.yaml"

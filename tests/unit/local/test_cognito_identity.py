@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from swan.core.cognito import unauthenticated_role
 from swan.local.cognito_pools import identity_pools
 from swan.local.cognito_store import DATABASE, CognitoLimits, CognitoStore, load_pool_ids
+from swan.local.core.cognito import unauthenticated_role
 from swan.local.httpapi import foreign_request_problem
 from swan.local.sigv4 import SigningKey
 from swan.local.template import TemplateError, context_for, load_template

@@ -10,7 +10,7 @@ from swan.local.policies import device_acl, web_acl
 from swan.local.template import TemplateError, context_for, load_template, read_template
 
 ROOT = Path(__file__).parents[3]
-GOLDEN = ROOT / "tests" / "unit" / "core" / "golden" / "acl"
+GOLDEN = ROOT / "tests" / "unit" / "local" / "core" / "golden" / "acl"
 
 
 @pytest.fixture(scope="module")

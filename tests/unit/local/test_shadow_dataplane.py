@@ -9,8 +9,8 @@ import pytest
 
 from swan.adapters.clock import FakeClock
 from swan.adapters.mqtt import MemoryBroker, MemoryTransport
-from swan.core.shadow import ShadowKey, StoredShadow
 from swan.core.topics import ShadowTopics
+from swan.local.core.shadow import ShadowKey, StoredShadow
 from swan.local.dataplane import ApiRequest, IotDataApi
 from swan.local.shadow_service import ShadowService
 from swan.local.shadow_store import SqliteShadowStore

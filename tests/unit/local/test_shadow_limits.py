@@ -14,9 +14,9 @@ import pytest
 from swan.adapters.clock import FakeClock
 from swan.adapters.mqtt import MemoryBroker, MemoryTransport
 from swan.core.jsondoc import decode_json
-from swan.core.shadow import MAX_MESSAGE_BYTES, Rejection, ShadowKey, StoredShadow
-from swan.core.shadow_throttle import BURST, MAX_IN_FLIGHT
 from swan.core.topics import ShadowTopics
+from swan.local.core.shadow import MAX_MESSAGE_BYTES, Rejection, ShadowKey, StoredShadow
+from swan.local.core.shadow_throttle import BURST, MAX_IN_FLIGHT
 from swan.local.shadow_service import SWEEP_AT_LEAST, ShadowService, ThingLimits
 from swan.local.shadow_store import SqliteShadowStore
 

@@ -13,8 +13,14 @@ import pytest
 
 from swan.adapters.clock import FakeClock
 from swan.adapters.mqtt import MemoryBroker, MemoryTransport, Message
-from swan.core.shadow import DeleteAccepted, Rejection, ShadowKey, StoredShadow, UpdateAccepted
 from swan.core.topics import ShadowTopics
+from swan.local.core.shadow import (
+    DeleteAccepted,
+    Rejection,
+    ShadowKey,
+    StoredShadow,
+    UpdateAccepted,
+)
 from swan.local.shadow_service import NamedShadowPage, ShadowService
 from swan.local.shadow_store import SqliteShadowStore
 

@@ -9,7 +9,7 @@ from contextlib import closing
 import pytest
 
 from swan.core.errors import SwanError
-from swan.core.shadow import ShadowKey, StoredShadow, UpdateAccepted, apply_update
+from swan.local.core.shadow import ShadowKey, StoredShadow, UpdateAccepted, apply_update
 from swan.local.shadow_store import ShadowStoreError, SqliteShadowStore
 
 NOW = 1_764_000_000.0

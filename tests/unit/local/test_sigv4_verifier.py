@@ -19,7 +19,7 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swan.core.sigv4 import Refusal
+from swan.local.core.sigv4 import Refusal
 from swan.local.sigv4 import (
     IncomingRequest,
     RequestRefusedError,

@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from swan.core.iotsql import Message
+from swan.local.core.iotsql import Message
 from swan.local.template import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from swan.core.errors import InvalidPayloadError, SwanError
-from swan.core.shadow import (
+from swan.local.core.shadow import (
     MAX_MESSAGE_BYTES,
     DeleteAccepted,
     InvalidShadowKeyError,
@@ -21,7 +21,7 @@ from swan.core.shadow import (
     get_document,
     parse_request_token,
 )
-from swan.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, THROTTLED, UNAUTHORIZED
+from swan.local.core.shadow_errors import FORBIDDEN, INTERNAL_FAILURE, THROTTLED, UNAUTHORIZED
 
 NOW = 1_700_000_000.75
 T = 1_700_000_000

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swan.core.jsondoc import json_equal
-from swan.core.shadow import (
+from swan.local.core.shadow import (
     Rejection,
     ShadowKey,
     StoredShadow,

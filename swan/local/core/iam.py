@@ -8,7 +8,7 @@ reference_policies_evaluation-logic.html) and the JSON element reference
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html):
 - `Action`/`NotAction`: `*` and `?` wildcards, not case-sensitive.
 - `Resource`/`NotResource`: a glob over the whole ARN (case-sensitive), matched as
-  swan.core.policy matches IoT resources. A policy variable (`${aws:username}`) takes its
+  swan.local.core.policy matches IoT resources. A policy variable (`${aws:username}`) takes its
   value from the request context; one the context lacks makes the entry match nothing.
 - `Condition`: `StringEquals` and `StringLike` (wildcards in the values). Keys are not
   case-sensitive, values are. Several values of one key: any may match; several keys or
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from swan.core.policy import (
+from swan.local.core.policy import (
     POLICY_VERSION,
     Decision,
     Effect,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swan.core.shadow_throttle import (
+from swan.local.core.shadow_throttle import (
     BURST,
     MAX_IN_FLIGHT,
     REQUESTS_PER_SECOND,

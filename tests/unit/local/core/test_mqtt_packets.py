@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import mqtt_string, mqtt_varint
 
-from swan.core.mqtt_packets import (
+from swan.local.core.mqtt_packets import (
     MAX_REMAINING_LENGTH,
     Connect,
     MalformedPacketError,

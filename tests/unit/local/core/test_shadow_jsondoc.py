@@ -17,8 +17,8 @@ from swan.core.jsondoc import (
     nesting_exceeds,
     stamp,
 )
-from swan.core.shadow import apply_update
-from swan.core.shadow_errors import Rejection
+from swan.local.core.shadow import apply_update
+from swan.local.core.shadow_errors import Rejection
 
 
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', "{", "", "1 2"])

@@ -1,7 +1,7 @@
 """AWS IoT substitution templates: `${expression}` in a rule action's settings. Pure.
 
 A Republish action's topic may hold `${topic(3)}` and the like: each `${...}` is replaced by
-the value of the IoT SQL expression inside it (swan.core.iotsql's subset), evaluated for the
+the value of the IoT SQL expression inside it (swan.local.core.iotsql's subset), evaluated for the
 message the rule fired on. `$$` stands for one `$`, so a rule can republish to a reserved
 topic: `$$aws/things/${topic(3)}/shadow/update` (AWS IoT's Republish action reference).
 A `$` followed by anything else is itself.
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from swan.core.errors import SwanError
-from swan.core.iotsql import UNDEFINED, evaluate, parse_expression
+from swan.local.core.iotsql import UNDEFINED, evaluate, parse_expression
 
 if TYPE_CHECKING:
-    from swan.core.iotsql import Expression, Message
+    from swan.local.core.iotsql import Expression, Message
 
 OPEN: Final = "${"
 CLOSE: Final = "}"

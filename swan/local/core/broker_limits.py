@@ -63,7 +63,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from swan.core.mqtt_packets import (
+from swan.core.tokenbucket import refilled
+from swan.local.core.mqtt_packets import (
     CONNECT_TYPE,
     MALFORMED_PACKET,
     NOT_AUTHORIZED,
@@ -90,12 +91,11 @@ from swan.core.mqtt_packets import (
     parse_unsubscribe,
     suback_packet_id,
 )
-from swan.core.tokenbucket import refilled
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from swan.core.policy import Principal
+    from swan.local.core.policy import Principal
 
 KIB: Final = 1024
 BASIC_INGEST_PREFIX: Final = "$aws/rules/"

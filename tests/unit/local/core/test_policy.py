@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swan.core.policy import (
+from swan.local.core.policy import (
     CONNECT,
     PUBLISH,
     RECEIVE,
@@ -36,7 +36,7 @@ from swan.local.template import context_for, load_template, read_template
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}"
-TEMPLATE = Path(__file__).parents[3] / "sam" / "template.yaml"
+TEMPLATE = Path(__file__).parents[4] / "sam" / "template.yaml"
 
 
 def document(*statements):

@@ -95,7 +95,7 @@ FORBIDDEN: Final = Rejection(403, "Forbidden")
 VERSION_CONFLICT: Final = Rejection(409, "Version conflict")
 TOO_LARGE: Final = Rejection(413, "The payload exceeds the maximum size allowed")
 NOT_UTF8: Final = Rejection(415, "Unsupported documented encoding; supported encoding is UTF-8")
-# Over a thing's request rate or in-flight limit (swan.core.shadow_throttle). AWS documents
+# Over a thing's request rate or in-flight limit (swan.local.core.shadow_throttle). AWS documents
 # when 429 happens but gives no 429 text; this is botocore's usual one.
 THROTTLED: Final = Rejection(429, "Rate exceeded")
 INTERNAL_FAILURE: Final = Rejection(500, "Internal service failure")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swan.core.iam import evaluate, parse_statements
-from swan.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.iam import evaluate, parse_statements
+from swan.local.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
 
 THING = "arn:aws:iot:us-east-1:000000000000:thing/button"
 ROLE = "arn:aws:iam::000000000000:role/scheduler"

@@ -36,7 +36,8 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import InvalidTopicError, SwanError
-from swan.core.policy import (
+from swan.core.topics import SEPARATOR, matches, validate_filter, validate_topic
+from swan.local.core.policy import (
     PUBLISH,
     RECEIVE,
     SUBSCRIBE,
@@ -49,7 +50,6 @@ from swan.core.policy import (
     parse_policies,
     parse_resource,
 )
-from swan.core.topics import SEPARATOR, matches, validate_filter, validate_topic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -148,7 +148,7 @@ def mosquitto_acl(
         allowed.setdefault(topic_filter, set()).add(Access.WRITE)
     for topic_filter in read_allow:
         allowed.setdefault(topic_filter, set()).add(Access.READ)
-    lines = ["# Derived from AWS IoT policies by swan.core.acl; %c is the client id."]
+    lines = ["# Derived from AWS IoT policies by swan.local.core.acl; %c is the client id."]
     lines += [f"pattern deny {topic_filter}" for topic_filter in {**write_deny, **read_deny}]
     lines += [
         f"pattern {'readwrite' if len(access) > 1 else access.pop()} {topic_filter}"

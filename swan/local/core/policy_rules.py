@@ -1,11 +1,11 @@
 """What AWS IoT's control plane accepts as an IoT policy, and how a policy's versions move.
 
-`swan.core.policy` says what a policy allows; this module says which policies AWS IoT stores
+`swan.local.core.policy` says what a policy allows; this module says which policies AWS IoT stores
 at all, the rules `CreatePolicy`, `CreatePolicyVersion` and `AttachPolicy` enforce:
 
 - A policy name is 1 to 128 of `[a-zA-Z0-9_+=,.@-]` (`swan.core.names.POLICY_NAME`).
 - A policy document is 1 to 2,048 characters, whitespace not counted; it is JSON, and
-  `swan.core.policy.parse_policy` accepts it (a `Version`, statements with an `Effect`, an
+  `swan.local.core.policy.parse_policy` accepts it (a `Version`, statements with an `Effect`, an
   `Action` and a `Resource`). Sources: the `policyDocument` member of
   https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html and
   https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicyVersion.html.
@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.core.errors import SwanError
 from swan.core.jsondoc import JsonDecodeFailedError, decode_json, json_equal
 from swan.core.names import POLICY_NAME
-from swan.core.policy import PolicyDocumentError, parse_policy
+from swan.local.core.policy import PolicyDocumentError, parse_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from swan.core.policy import PolicyDocument
+    from swan.local.core.policy import PolicyDocument
 
 MAX_POLICY_NAME_LENGTH: Final = 128
 MAX_DOCUMENT_CHARACTERS: Final = 2048

@@ -44,7 +44,7 @@ from swan.core.jsondoc import (
     nesting_exceeds,
     stamp,
 )
-from swan.core.shadow_errors import (
+from swan.local.core.shadow_errors import (
     DESIRED_NOT_OBJECT,
     INVALID_CLIENT_TOKEN,
     INVALID_JSON,
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # The types in this module's signatures are re-exported; the Rejection constants (400-503)
-# are imported from swan.core.shadow_errors.
+# are imported from swan.local.core.shadow_errors.
 __all__ = [
     "MAX_CLIENT_TOKEN_BYTES",
     "MAX_MESSAGE_BYTES",

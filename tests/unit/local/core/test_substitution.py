@@ -2,8 +2,8 @@
 
 import pytest
 
-from swan.core.iotsql import InvalidRuleError, Message, parse_expression
-from swan.core.substitution import SubstitutionError, parse_template
+from swan.local.core.iotsql import InvalidRuleError, Message, parse_expression
+from swan.local.core.substitution import SubstitutionError, parse_template
 
 
 def message(topic="swan/status/pi-kitchen", payload=None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from swan.core.shadow import (
+from swan.local.core.shadow import (
     DeleteAccepted,
     Rejection,
     ShadowKey,

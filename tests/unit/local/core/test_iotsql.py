@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from support import load_event
 
 from swan.core.errors import InvalidTopicError
-from swan.core.iotsql import (
+from swan.local.core.iotsql import (
     CLIENT_ID_UNKNOWN,
     MAX_NESTING,
     UNDEFINED,

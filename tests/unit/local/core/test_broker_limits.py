@@ -4,7 +4,7 @@ import pytest
 from support import mqtt_string, mqtt_varint
 from test_mqtt_packets import publish_packet, subscribe_body
 
-from swan.core.broker_limits import (
+from swan.local.core.broker_limits import (
     AWS_LIMITS,
     CACHE_SIZE,
     HEADER_ALLOWANCE,
@@ -15,8 +15,8 @@ from swan.core.broker_limits import (
     Refuse,
     TokenBucket,
 )
-from swan.core.mqtt_packets import fixed_header
-from swan.core.policy import PolicyContext, Principal
+from swan.local.core.mqtt_packets import fixed_header
+from swan.local.core.policy import PolicyContext, Principal
 
 ARN = "arn:aws:iot:us-east-1:123456789012"
 KIB = 1024

@@ -1,7 +1,7 @@
 """The broker ACL derived from the IoT policies, and Mosquitto's ACL check, side by side.
 
 The golden files are the ACLs the template's policies make; the properties check that the
-ACL lets a client do exactly what `swan.core.policy` says AWS would. What `acl_allows` models
+ACL lets a client do exactly what `swan.local.core.policy` says AWS would. What `acl_allows` models
 was checked against Mosquitto 2.0.11 (tests/integration/test_policy_acl.py does so too).
 """
 
@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swan.core.acl import (
+from swan.core.errors import InvalidTopicError
+from swan.local.core.acl import (
     Access,
     AclRule,
     AclSyntaxError,
@@ -26,11 +27,10 @@ from swan.core.acl import (
     mosquitto_acl,
     parse_acl,
 )
-from swan.core.errors import InvalidTopicError
-from swan.core.policy import PolicyContext, Principal
+from swan.local.core.policy import PolicyContext, Principal
 from swan.local.template import context_for, load_template, read_template
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 GOLDEN = Path(__file__).parent / "golden" / "acl"
 REGION, ACCOUNT = "us-east-1", "123456789012"
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}"

@@ -183,7 +183,7 @@ def plain_glob(text: str) -> list[Glob]:
 
 def glob_matches(pattern: Sequence[Glob], text: str) -> bool:
     """Whether `text` matches the glob: `*` any run of characters, `?` exactly one. The one
-    glob matcher of the project's policies (IoT here, IAM in swan.core.iam)."""
+    glob matcher of the project's policies (IoT here, IAM in swan.local.core.iam)."""
     position = index = 0
     star, resume = -1, 0  # the last `*` seen, and where in `text` it stopped matching
     while index < len(text):

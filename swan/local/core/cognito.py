@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from swan.core.errors import SwanError
-from swan.core.iam import IamStatement, RequestContext, evaluate, parse_statements
-from swan.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.iam import IamStatement, RequestContext, evaluate, parse_statements
+from swan.local.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
 
 TARGET_PREFIX: Final = "AWSCognitoIdentityService"
 GET_ID: Final = f"{TARGET_PREFIX}.GetId"
@@ -110,7 +110,7 @@ def identity_not_found(identity_id: str) -> CognitoError:
 class TrustStatement:
     """One statement of a role's trust policy: who (`principals`: `*`, or `Federated:<id>`,
     `AWS:<arn>`, `Service:<name>`) may do what under which conditions (`rule`, evaluated
-    by `swan.core.iam` with every resource)."""
+    by `swan.local.core.iam` with every resource)."""
 
     principals: frozenset[str]
     rule: IamStatement
@@ -161,7 +161,7 @@ def parse_trust_policy(
 ) -> tuple[TrustStatement, ...]:
     """The statements of a role's trust policy. `PolicyDocumentError` for one IAM would
     refuse (no Principal), `UnsupportedPolicyError` for what is not evaluated here
-    (NotPrincipal, condition operators swan.core.iam does not evaluate)."""
+    (NotPrincipal, condition operators swan.local.core.iam does not evaluate)."""
     if not isinstance(document, Mapping):
         raise PolicyDocumentError(where, "a policy document is a JSON object")
     statements = document.get("Statement")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swan.core.sigv4 import (
+from swan.local.core.sigv4 import (
     Refusal,
     SignatureRefusedError,
     SignedClaim,

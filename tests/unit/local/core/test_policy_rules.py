@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from swan.core.policy import PolicyDocument, PolicyDocumentError, UnsupportedPolicyError
-from swan.core.policy_rules import (
+from swan.local.core.policy import PolicyDocument, PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.policy_rules import (
     MAX_DOCUMENT_CHARACTERS,
     MAX_POLICIES_PER_TARGET,
     MAX_POLICY_VERSIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from swan.core.cognito import (
+from swan.local.core.cognito import (
     INVALID_CONFIGURATION,
     INVALID_CONFIGURATION_MESSAGE,
     NOT_AUTHORIZED,
@@ -27,7 +27,7 @@ from swan.core.cognito import (
     trust_decision,
     unauthenticated_role,
 )
-from swan.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
 
 POOL_ID = "us-east-1:4f0e1c55-2d3b-4e6f-9a8b-7c6d5e4f3a2b"
 IDENTITY = "us-east-1:0b9a8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d"
