@@ -14,7 +14,7 @@ from swan.settings import Settings
 if TYPE_CHECKING:
     import argparse
 
-    from swan.device.matrix import MatrixName
+    from device.matrix import MatrixName
 
 DESCRIPTION = """\
 Run a Raspberry Pi of The Swan: follow the shared countdown and show it on the Sense HAT's
@@ -43,7 +43,7 @@ AUTO = "auto"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from swan.device.matrix import MATRICES  # noqa: PLC0415
+    from device.matrix import MATRICES  # noqa: PLC0415
 
     parser.add_argument(
         "--thing", metavar="NAME", help="this Pi's thing name (default: pi-<hostname>)"
@@ -93,13 +93,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from device.app import PiPlan  # noqa: PLC0415
+    from device.app import run as run_pi  # noqa: PLC0415
+    from swan.commands.device_endpoint import ConnectOptions, resolve  # noqa: PLC0415
     from swan.core.backoff import Backoff  # noqa: PLC0415
-    from swan.device.app import PiPlan  # noqa: PLC0415
-    from swan.device.app import run as run_pi  # noqa: PLC0415
-    from swan.device.config import ConnectOptions, resolve  # noqa: PLC0415
 
     if args.pictures is not None:
-        from swan.device.pictures import write_pictures  # noqa: PLC0415
+        from device.pictures import write_pictures  # noqa: PLC0415
 
         for path in write_pictures(args.pictures):
             print(path)
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _matrix(choice: str) -> MatrixName:
-    from swan.device.matrix import MATRICES  # noqa: PLC0415
+    from device.matrix import MATRICES  # noqa: PLC0415
 
     for name in MATRICES:
         if choice == name:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -12,7 +10,6 @@ from swan.commands import Command
 from swan.core.codecs import ButtonClick
 from swan.core.countdown import CLICK_TYPES
 from swan.core.errors import InvalidPayloadError
-from swan.core.topics import BUTTON_SHADOW, button_topic
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,9 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swan.adapters.mqtt import Endpoint, connect_retrying  # noqa: PLC0415
+    from device.button import press  # noqa: PLC0415
+    from swan.adapters.mqtt import Endpoint  # noqa: PLC0415
     from swan.certs.files import CertificateStore  # noqa: PLC0415
-    from swan.core.codecs import ShadowDocuments  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
 
     state_dir = args.state_dir or Settings.from_env().state_dir
@@ -96,31 +93,26 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"  still waiting ({error})", file=sys.stderr)
 
-    transport = connect_retrying(endpoint, attempts=max(1, args.attempts), on_retry=registering)
-    try:
-        documents: queue.Queue[bytes] = queue.Queue()
-        if not args.no_wait:
-            transport.subscribe(BUTTON_SHADOW.update_documents, lambda m: documents.put(m.payload))
-        payload = json.dumps(click.to_payload())
-        transport.publish(button_topic(click.serial_number), payload.encode()).result(10)
-        print(f"pressed: {payload} -> {button_topic(click.serial_number)}")
-        if args.no_wait:
-            return 0
-        try:
-            raw = documents.get(timeout=CONFIRM_TIMEOUT)
-        except queue.Empty:
-            print(
-                "the button shadow did not change within 5 s: a click within the minimum push"
-                " interval (SWAN_MIN_PUSH_INTERVAL) of the button's last one is refused, and a"
-                " button hears no answer; see `swan status`",
-                file=sys.stderr,
-            )
-            return 1
-        reported = ShadowDocuments.from_payload(raw).current.reported
-        print(f"the countdown restarted: {reported.get('pushes')} pushes so far")
+    pressed = press(
+        endpoint,
+        click,
+        attempts=args.attempts,
+        confirm_within=None if args.no_wait else CONFIRM_TIMEOUT,
+        on_retry=registering,
+    )
+    print(f"pressed: {pressed.payload} -> {pressed.topic}")
+    if args.no_wait:
         return 0
-    finally:
-        transport.close()
+    if pressed.reported is None:
+        print(
+            "the button shadow did not change within 5 s: a click within the minimum push"
+            " interval (SWAN_MIN_PUSH_INTERVAL) of the button's last one is refused, and a"
+            " button hears no answer; see `swan status`",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"the countdown restarted: {pressed.reported.get('pushes')} pushes so far")
+    return 0
 
 
 def _click(args: argparse.Namespace) -> ButtonClick:

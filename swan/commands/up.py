@@ -226,7 +226,7 @@ def _write_profile(stack: LocalStack, endpoints: Endpoints) -> tuple[Path, Path]
 
 
 def _virtual_pi(stack: LocalStack) -> contextlib.AbstractContextManager[object]:
-    from swan.device.virtual import virtual_pi  # noqa: PLC0415
+    from swan.local.virtual_pi import virtual_pi  # noqa: PLC0415
 
     return virtual_pi(stack)
 

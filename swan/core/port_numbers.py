@@ -2,10 +2,10 @@
 
 Every port a user names goes through here: the local system's listeners
 (`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT` and the others, swan.local.stack.LocalPorts),
-the port a Pi connects to (`SWAN_DEVICE_PORT` or `swan pi --port`, swan.device.config) and
-any other `--port` of the CLI. A port is a whole number from 1 to 65535 (RFC 793's 16 bits;
-0 is no port); a listener also takes 0, "any free port", as the operating system reads it.
-A bad one is an `InvalidSettingError` naming the setting.
+the port a Pi connects to (`SWAN_DEVICE_PORT` or `swan pi --port`,
+swan.commands.device_endpoint) and any other `--port` of the CLI. A port is a whole number
+from 1 to 65535 (RFC 793's 16 bits; 0 is no port); a listener also takes 0, "any free
+port", as the operating system reads it. A bad one is an `InvalidSettingError` naming the setting.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import pytest
 from botocore.config import Config
 from support import local_boto3, start_local_stack, unique
 
+from device.app import PiApp, PiPlan
+from device.recording import RecordingMatrix
 from swan.adapters.mqtt import connect
 from swan.core.backoff import Backoff
 from swan.core.button_shadow import to_reported
@@ -21,9 +23,7 @@ from swan.core.codecs import PushRequest
 from swan.core.countdown import Countdown, Push, Rules
 from swan.core.render import AMBER, GLYPHS, GREEN
 from swan.core.topics import BUTTON_SHADOW, WEB_PUSH
-from swan.device.app import PiApp, PiPlan
-from swan.device.recording import RecordingMatrix
-from swan.device.virtual import virtual_pi
+from swan.local.virtual_pi import virtual_pi
 
 WAIT = 10.0
 RECONNECT = 10.0  # seconds from the broker being back to the Pi showing the right state

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from swan.cli import main
+from swan.commands.device_endpoint import ConnectOptions, resolve
 from swan.core.errors import InvalidSettingError
-from swan.device.config import ConnectOptions, resolve
 from swan.local.stack import LocalPorts
 
 

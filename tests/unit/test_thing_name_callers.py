@@ -11,10 +11,10 @@ import pytest
 from swan.adapters.clock import FakeClock
 from swan.certs.authority import MAX_COMMON_NAME, create_ca, issue_device
 from swan.cli import main
+from swan.commands.device_endpoint import ConnectOptions, resolve
 from swan.core.errors import InvalidThingNameError, InvalidTopicError
 from swan.core.names import THING_NAME_RULE
 from swan.core.topics import ShadowTopics, push_topic
-from swan.device.config import ConnectOptions, resolve
 from swan.local.core.shadow import InvalidShadowKeyError, ShadowKey
 from swan.local.registry import InvalidValueError, Registry
 

@@ -7,10 +7,10 @@ import logging
 import pytest
 from device_fakes import THING, Shadows
 
+from device.pi import Pi
+from device.recording import RecordingMatrix
 from swan.adapters.clock import FakeClock
 from swan.adapters.mqtt import MemoryBroker
-from swan.device.pi import Pi
-from swan.device.recording import RecordingMatrix
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swan.core.countdown import Countdown, Push
-from swan.core.render import GLYPHS, render_frame
-from swan.device.display import (
+from device.display import (
     CONNECTING,
     MAX_WAIT,
     MIN_WAIT,
@@ -20,7 +18,9 @@ from swan.device.display import (
     Notice,
     compose,
 )
-from swan.device.lights import Lights
+from device.lights import Lights
+from swan.core.countdown import Countdown, Push
+from swan.core.render import GLYPHS, render_frame
 
 NOW = 1_764_087_120.0
 PERIOD = 6480.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swan.device.lights import Lights
+from device.lights import Lights
 
 
 def test_defaults_are_full_brightness_normal_light():

@@ -13,12 +13,12 @@ import zlib
 
 import pytest
 
+from device.matrix import MATRICES, MatrixUnavailableError, open_matrix
+from device.png import PngMatrix, draw_leds, encode_png
+from device.recording import RecordingMatrix
+from device.sensehat import HatMatrix, open_sense_hat
+from device.terminal import LINES, TerminalMatrix
 from swan.core.render import GLYPHS, render_frame
-from swan.device.matrix import MATRICES, MatrixUnavailableError, open_matrix
-from swan.device.png import PngMatrix, draw_leds, encode_png
-from swan.device.recording import RecordingMatrix
-from swan.device.sensehat import HatMatrix, open_sense_hat
-from swan.device.terminal import LINES, TerminalMatrix
 
 FULL = render_frame(100.0, 100.0, failed=False, now=0.0, alarm_seconds=10.0)
 FAILURE = GLYPHS[0].frame()
@@ -264,7 +264,7 @@ def emulator_files(tmp_path, monkeypatch):
 
 
 def test_without_its_window_the_emulator_says_how_to_start_it(emulator_files):  # noqa: ARG001
-    from swan.device.emu import open_emulator  # noqa: PLC0415
+    from device.emu import open_emulator  # noqa: PLC0415
 
     with pytest.raises(MatrixUnavailableError, match="sense_emu_gui &"):
         open_emulator(wait=0)
@@ -272,7 +272,7 @@ def test_without_its_window_the_emulator_says_how_to_start_it(emulator_files):  
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sense_emu on Pillow 13
 def test_the_emulator_shows_frames_and_its_joystick_pushes(emulator_files):
-    from swan.device.emu import open_emulator  # noqa: PLC0415
+    from device.emu import open_emulator  # noqa: PLC0415
 
     (emulator_files / "lock").write_text(f"{os.getpid()}\n")  # "the window is running"
     matrix = open_emulator(wait=0)

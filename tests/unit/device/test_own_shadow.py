@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from device import own_shadow
+from device.lights import Lights
 from swan.core.countdown import Push
 from swan.core.errors import InvalidTopicError
-from swan.device import own_shadow
-from swan.device.lights import Lights
 from swan.local.core.policy import PolicyContext, Principal
 from swan.local.stack import local_deployment
 

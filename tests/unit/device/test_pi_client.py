@@ -9,13 +9,13 @@ import threading
 import pytest
 from device_fakes import PERIOD, THING, counting
 
+from device.display import CONNECTING, MIN_WAIT, REFUSED, WAITING
+from device.lights import Lights
+from device.pi import ERROR_WAIT, REPORT_FALLBACK, SHORTEST_WAIT, Pi
+from device.recording import RecordingMatrix
 from swan.adapters.mqtt import MemoryBroker
 from swan.core.codecs import PushRejected
 from swan.core.render import GREEN, render_frame
-from swan.device.display import CONNECTING, MIN_WAIT, REFUSED, WAITING
-from swan.device.lights import Lights
-from swan.device.pi import ERROR_WAIT, REPORT_FALLBACK, SHORTEST_WAIT, Pi
-from swan.device.recording import RecordingMatrix
 
 SHADOW = f"$aws/things/{THING}/shadow"
 

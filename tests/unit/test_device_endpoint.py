@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from swan.certs.files import CertificateStore
+from swan.commands.device_endpoint import ConnectOptions, default_thing, resolve
 from swan.core.errors import InvalidSettingError, InvalidThingNameError
-from swan.device.config import ConnectOptions, default_thing, resolve
 from swan.local.runtime import StackInfo, StackNotRunningError
 
 

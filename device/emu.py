@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from swan.device.matrix import MatrixUnavailableError
-from swan.device.sensehat import HatMatrix
+from device.matrix import MatrixUnavailableError
+from device.sensehat import HatMatrix
 
 START_HINT: Final = (
     "start the emulator's window first: 'sense_emu_gui &' (it needs a desktop session and "

@@ -1,7 +1,7 @@
 """The LED matrix port: where the Pi's frames go, and where its joystick presses come from.
 
 One module per implementation, imported only when chosen, so that `sense_hat` (which only
-exists on a Raspberry Pi) is imported by `swan.device.sensehat` alone:
+exists on a Raspberry Pi) is imported by `device.sensehat` alone:
 - `sensehat`: the real Sense HAT;
 - `emu`: the Sense HAT emulator (`sense_emu`), whose window must be running;
 - `terminal`: 24-bit colour blocks and the caption, Enter or space to push;
@@ -71,25 +71,25 @@ def open_matrix(name: MatrixName, *, frames: Path | None = None, keys: bool = Tr
     terminal matrix reads the keyboard (Enter or space to push)."""
     # The imports stay here: each implementation may need a package the others do not.
     if name == "sensehat":
-        from swan.device.sensehat import open_sense_hat  # noqa: PLC0415
+        from device.sensehat import open_sense_hat  # noqa: PLC0415
 
         return open_sense_hat()
     if name == "emu":
-        from swan.device.emu import open_emulator  # noqa: PLC0415
+        from device.emu import open_emulator  # noqa: PLC0415
 
         return open_emulator()
     if name == "terminal":
-        from swan.device.terminal import TerminalMatrix  # noqa: PLC0415
+        from device.terminal import TerminalMatrix  # noqa: PLC0415
 
         return TerminalMatrix.on_stdio(keys=keys)
     if name == "png":
-        from swan.device.png import PngMatrix  # noqa: PLC0415
+        from device.png import PngMatrix  # noqa: PLC0415
 
         if frames is None:
             raise MatrixUnavailableError(name, "say where to write the frames (--frames DIR)")
         return PngMatrix(frames)
     if name == "recording":
-        from swan.device.recording import RecordingMatrix  # noqa: PLC0415
+        from device.recording import RecordingMatrix  # noqa: PLC0415
 
         return RecordingMatrix()
     raise MatrixUnavailableError(name, f"choose one of {', '.join(MATRICES)}")

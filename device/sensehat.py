@@ -1,7 +1,7 @@
 """The real Sense HAT: its 8x8 LED matrix and its joystick (`sense_hat`, Raspberry Pi only).
 
 `HatMatrix` drives anything with the `sense_hat.SenseHat` API; the emulator
-(swan.device.emu) has the same API and reuses it. `sense_hat` is imported here and only
+(device.emu) has the same API and reuses it. `sense_hat` is imported here and only
 here, so the rest of the project runs anywhere.
 
 On Raspberry Pi OS: `sudo apt install sense-hat`, and give the virtual environment the
@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from swan.device.matrix import MatrixUnavailableError
+from device.matrix import MatrixUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

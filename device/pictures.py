@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from device.png import PngMatrix
 from swan.core.countdown import DEFAULT_PERIOD_SECONDS, alarm_window
 from swan.core.render import PIXELS, render_frame
-from swan.device.png import PngMatrix
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,7 +2,7 @@
 
 `reported`: `online`, `firmware` (the package version), `display` (the matrix in use),
 `brightness` and `lowLight` (as applied), `lastPushSeen` (the last push the Pi has shown).
-`desired` may set `brightness` and `lowLight` (swan.device.lights).
+`desired` may set `brightness` and `lowLight` (device.lights).
 
 The status topic `swan/status/<thing>` carries the last will: AWS IoT Core does not publish
 a will on a reserved (`$aws/...`) topic, so the will cannot update the shadow itself. Its
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.core.topics import validate_thing_name
 
 if TYPE_CHECKING:
+    from device.lights import Lights
     from swan.core.countdown import Push
-    from swan.device.lights import Lights
 
 _STATUS_PREFIX: Final = "swan/status"
 STATUSES: Final = f"{_STATUS_PREFIX}/+"

@@ -16,7 +16,7 @@ from swan.core.countdown import Countdown, phase_at, remaining
 from swan.core.render import Frame, Glyph, next_change, render_frame
 
 if TYPE_CHECKING:
-    from swan.device.lights import Lights
+    from device.lights import Lights
 
 MIN_WAIT: Final = 0.1
 """The display never redraws more than 10 times a second, whatever the renderer allows."""

@@ -18,6 +18,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from device import own_shadow
+from device.display import REFUSED, Notice, Scene, compose
+from device.lights import Lights
 from swan.adapters.follower import ButtonFollower
 from swan.core.codecs import (
     PushRejected,
@@ -34,20 +37,17 @@ from swan.core.topics import (
     push_reply_topic,
     push_topic,
 )
-from swan.device import own_shadow
-from swan.device.display import REFUSED, Notice, Scene, compose
-from swan.device.lights import Lights
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from device.lights import Applied
+    from device.matrix import LedMatrix
     from swan.adapters.clock import Clock
     from swan.adapters.follower import Observed
     from swan.adapters.mqtt import Message, Transport
     from swan.core.countdown import Countdown, Push
     from swan.core.render import Frame
-    from swan.device.lights import Applied
-    from swan.device.matrix import LedMatrix
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Pi:
 
     def stop(self) -> None:
         """End `run`, from any thread (a signal handler hands it to a thread of its own:
-        swan.device.app)."""
+        device.app)."""
         self._stopping.set()
         self._wake.set()
 

@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 import swan
+from device import own_shadow
+from device.matrix import open_matrix
+from device.pi import Pi
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt5 import Mqtt5Transport, Will
 from swan.core.backoff import Backoff
-from swan.device import own_shadow
-from swan.device.matrix import open_matrix
-from swan.device.pi import Pi
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from device.matrix import LedMatrix, MatrixName
     from swan.adapters.mqtt import Endpoint
-    from swan.device.matrix import LedMatrix, MatrixName
 
 
 _SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)

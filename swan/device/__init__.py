@@ -1,1 +1,0 @@
-"""The devices' side: the Raspberry Pi client (`swan pi`) and its LED matrices."""
