@@ -65,7 +65,8 @@ SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ExpirySchedulerRole-T
 def function_environment(document: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
     """Each function's environment as CloudFormation would resolve it for the stack `swan`,
     by logical id (from `document`, e.g. a built template; sam/template.yaml by default)."""
-    from swan.local.template import context_for, read_template  # noqa: PLC0415
+    from swan.local.deployment import read_template  # noqa: PLC0415
+    from swan.local.intrinsics import context_for  # noqa: PLC0415
 
     document = template() if document is None else document
     context = context_for(

@@ -25,7 +25,7 @@ from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
 from swan.local.core.broker_limits import UNMETERED
-from swan.local.template import LOCAL_REGION
+from swan.local.intrinsics import LOCAL_REGION
 
 if TYPE_CHECKING:
     from collections.abc import Callable

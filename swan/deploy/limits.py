@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.core.errors import InvalidSettingError
 from swan.core.names import MAX_THING_NAME, THING_NAME_CHARACTERS
 from swan.local.core.policy_rules import MAX_DOCUMENT_CHARACTERS, document_size
-from swan.local.template import context_for, resolve
+from swan.local.intrinsics import context_for, resolve
 
 if TYPE_CHECKING:
-    from swan.local.template import Context
+    from swan.local.intrinsics import Context
 
 WORST_ACCOUNT: Final = "123456789012"  # every account id has 12 digits
 _GENERATED_SUFFIX: Final = 13  # CloudFormation's random part, e.g. -1A2B3C4D5E6F7

@@ -42,7 +42,8 @@ from swan.core.errors import SwanError
 from swan.local.core.iam import IamStatement, evaluate, parse_statements
 from swan.local.core.policy import POLICY_VERSION, Decision, Effect, PolicyDocumentError
 from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
-from swan.local.template import IAM_ROLE, LOCAL_REGION, Context, TemplateError, resolve
+from swan.local.intrinsics import LOCAL_REGION, Context, resolve
+from swan.local.template import IAM_ROLE, TemplateError
 
 if TYPE_CHECKING:
     from pathlib import Path

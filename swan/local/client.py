@@ -12,8 +12,8 @@ from urllib.parse import quote, urlencode
 
 from swan.core.errors import SwanError
 from swan.local.credentials import load_or_create
+from swan.local.intrinsics import LOCAL_REGION
 from swan.local.signed import signed_headers
-from swan.local.template import LOCAL_REGION
 
 if TYPE_CHECKING:
     from pathlib import Path

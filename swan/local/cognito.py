@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from swan.adapters.clock import Clock
-    from swan.local.template import Context
+    from swan.local.intrinsics import Context
 
 __all__ = ["CognitoIdentity", "CognitoLimits", "identity_pools", "load_pool_ids"]
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from swan.local.core.cognito import IdentityPool, PoolRole, is_identity_id, parse_trust_policy
 from swan.local.core.policy import PolicyDocumentError
-from swan.local.template import Context, TemplateError, resolve
+from swan.local.intrinsics import Context, resolve
+from swan.local.template import TemplateError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

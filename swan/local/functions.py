@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from swan.core.errors import SwanError
-from swan.local.template import resolve
+from swan.local.intrinsics import resolve
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
-    from swan.local.template import Deployment, Function
+    from swan.local.deployment import Deployment, Function
 
 log = logging.getLogger(__name__)
 

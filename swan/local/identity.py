@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
     from swan.adapters.clock import Clock
     from swan.certs.files import CertificateStore
+    from swan.local.deployment import Deployment
     from swan.local.gateway import CertificateRecordLike, Door
     from swan.local.mosquitto import BrokerPlan
-    from swan.local.template import Deployment
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from swan.local.template import TemplateError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from swan.local.template import Deployment, Policy
+    from swan.local.deployment import Deployment, Policy
 
 DEVICE_POLICY: Final = "DevicePolicy"
 WEB_POLICY: Final = "WebPolicy"

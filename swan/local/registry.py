@@ -55,7 +55,7 @@ from swan.local.core.policy_rules import (
     decode_policy,
     plan_update,
 )
-from swan.local.template import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from swan.local.intrinsics import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from swan.adapters.mqtt import Message, Transport
+    from swan.local.deployment import Republish, TopicRule
     from swan.local.functions import FunctionHost
-    from swan.local.template import Republish, TopicRule
 
 log = logging.getLogger(__name__)
 

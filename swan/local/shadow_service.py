@@ -527,9 +527,9 @@ def _signatures(options: argparse.Namespace) -> Callable[[HttpRequest], None] | 
         return None
     from swan.local.authorization import read_role_policies  # noqa: PLC0415
     from swan.local.credentials import load_or_create  # noqa: PLC0415
+    from swan.local.intrinsics import LOCAL_REGION  # noqa: PLC0415
     from swan.local.signed import require_signature  # noqa: PLC0415
     from swan.local.sigv4 import iot_data_api  # noqa: PLC0415
-    from swan.local.template import LOCAL_REGION  # noqa: PLC0415
 
     keys = load_or_create(options.credentials_dir, ())
     roles = read_role_policies(options.credentials_dir)

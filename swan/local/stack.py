@@ -34,8 +34,10 @@ from swan.local.cognito import CREDENTIALS_SECONDS, CognitoIdentity
 from swan.local.controlplane import ControlPlane
 from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
+from swan.local.deployment import read_template
 from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
+from swan.local.intrinsics import context_for, resolve
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
 from swan.local.policies import device_acl, identity_acl, web_acl
 from swan.local.ports import ensure_free
@@ -44,7 +46,7 @@ from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.signed import require_signature
 from swan.local.sigv4 import iot_api, scheduler_api
-from swan.local.template import context_for, load_template, read_template, resolve
+from swan.local.template import load_template
 from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, mqtt_documents
 from swan.local.webapp import PageBuild, PagePlan, WebPage, page_config
 
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
 
     from swan.adapters.mqtt import CrtTransport
     from swan.core.countdown import Rules
-    from swan.local.template import Context, Deployment
+    from swan.local.deployment import Deployment
+    from swan.local.intrinsics import Context
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from botocore.credentials import Credentials
 
 from swan.adapters.clock import FakeClock
 from swan.local.cognito import CognitoIdentity, load_pool_ids
+from swan.local.intrinsics import context_for
 from swan.local.sigv4 import (
     IncomingRequest,
     RequestRefusedError,
@@ -32,7 +33,7 @@ from swan.local.sigv4 import (
     SigV4Verifier,
     iot_api,
 )
-from swan.local.template import context_for, load_template
+from swan.local.template import load_template
 
 TEMPLATE = load_template(Path(__file__).parents[2] / "sam" / "template.yaml")
 PAGE = "http://127.0.0.1:3000"

@@ -18,11 +18,13 @@ from swan.certs.authority import (
     issue_verification,
 )
 from swan.local.controlplane import ControlPlane
+from swan.local.deployment import read_template
 from swan.local.functions import FunctionHost
+from swan.local.intrinsics import context_for
 from swan.local.registry import Registry
 from swan.local.rules_engine import RulesEngine
 from swan.local.stack import TEMPLATE
-from swan.local.template import context_for, load_template, read_template
+from swan.local.template import load_template
 
 NOW = datetime.now(UTC)
 DOCUMENT = json.dumps(

@@ -26,9 +26,11 @@ from swan.adapters.mqtt import MqttError, connect
 from swan.local import mosquitto
 from swan.local.core.acl import Access, acl_allows, listener_context, mosquitto_acl
 from swan.local.core.policy import PolicyContext, Principal
+from swan.local.deployment import read_template
+from swan.local.intrinsics import context_for
 from swan.local.policies import device_acl, web_acl
 from swan.local.stack import broker_plan
-from swan.local.template import context_for, load_template, read_template
+from swan.local.template import load_template
 
 TEMPLATE = Path(__file__).parents[2] / "sam" / "template.yaml"
 TIMEOUT = 5.0

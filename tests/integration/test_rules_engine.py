@@ -11,11 +11,12 @@ import pytest
 from support import unique
 
 from swan.local.authorization import service_roles
+from swan.local.deployment import read_template
 from swan.local.functions import FunctionError, FunctionHost
 from swan.local.rules_engine import RulesEngine
 from swan.local.stack import TEMPLATE as PROJECT_TEMPLATE
 from swan.local.stack import local_deployment
-from swan.local.template import load_template, read_template
+from swan.local.template import load_template
 
 HANDLER = """
 import os

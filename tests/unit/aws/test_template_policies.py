@@ -13,7 +13,7 @@ from aws_support import template
 
 from swan.local.core.acl import Access, acl_allows, listener_context, mosquitto_acl
 from swan.local.core.policy import Decision, PolicyContext, Principal, evaluate
-from swan.local.template import context_for, resolve
+from swan.local.intrinsics import context_for, resolve
 
 REGION, ACCOUNT, STACK = "eu-west-1", "111122223333", "swan"
 CA_ID = "ab" * 32

@@ -18,8 +18,9 @@ from swan.local.authorization import (
     role_of,
     role_statements,
 )
+from swan.local.intrinsics import context_for
 from swan.local.stack import LOCAL_ROLE_ARN
-from swan.local.template import TemplateError, context_for
+from swan.local.template import TemplateError
 
 CA_ID = "ab" * 32
 IOT = "arn:aws:iot:us-east-1:000000000000"

@@ -13,8 +13,9 @@ from swan.local.cognito_pools import identity_pools
 from swan.local.cognito_store import DATABASE, CognitoLimits, CognitoStore, load_pool_ids
 from swan.local.core.cognito import unauthenticated_role
 from swan.local.httpapi import foreign_request_problem
+from swan.local.intrinsics import context_for
 from swan.local.sigv4 import SigningKey
-from swan.local.template import TemplateError, context_for, load_template
+from swan.local.template import TemplateError, load_template
 
 TEMPLATE = Path(__file__).parents[3] / "sam" / "template.yaml"
 POOL_ID = "us-east-1:4f0e1c55-2d3b-4e6f-9a8b-7c6d5e4f3a2b"

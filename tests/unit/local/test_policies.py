@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from swan.local.deployment import read_template
+from swan.local.intrinsics import context_for
 from swan.local.policies import device_acl, web_acl
-from swan.local.template import TemplateError, context_for, load_template, read_template
+from swan.local.template import TemplateError, load_template
 
 ROOT = Path(__file__).parents[3]
 GOLDEN = ROOT / "tests" / "unit" / "local" / "core" / "golden" / "acl"

@@ -26,16 +26,12 @@ from swan.local.authorization import (
     service_roles,
     trust_documents,
 )
+from swan.local.deployment import Republish, read_template
 from swan.local.functions import FunctionHost
+from swan.local.intrinsics import context_for
 from swan.local.rules_engine import RulesEngine
 from swan.local.stack import LOCAL_ROLE_ARN, local_deployment
-from swan.local.template import (
-    Republish,
-    TemplateError,
-    context_for,
-    parse_template,
-    read_template,
-)
+from swan.local.template import TemplateError, parse_template
 
 CA_ID = "c" * 64
 ACCOUNT = "000000000000"

@@ -28,7 +28,9 @@ from swan.local.core.acl import (
     parse_acl,
 )
 from swan.local.core.policy import PolicyContext, Principal
-from swan.local.template import context_for, load_template, read_template
+from swan.local.deployment import read_template
+from swan.local.intrinsics import context_for
+from swan.local.template import load_template
 
 ROOT = Path(__file__).parents[4]
 GOLDEN = Path(__file__).parent / "golden" / "acl"

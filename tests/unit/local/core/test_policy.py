@@ -32,7 +32,9 @@ from swan.local.core.policy import (
     topic_arn,
     topicfilter_arn,
 )
-from swan.local.template import context_for, load_template, read_template
+from swan.local.deployment import read_template
+from swan.local.intrinsics import context_for
+from swan.local.template import load_template
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}"
