@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import os
 from pathlib import Path
 from typing import Any
 
-from swan.local.template import load_template
-
 TEMPLATE = Path(__file__).parents[1] / "sam" / "template.yaml"
+# Run against the Lambda layer alone (tests/integration/test_sam.py), the tests have no
+# swan.local to read the template with: this names a JSON file of the template and the
+# functions' environments that the caller resolved for them.
+RESOLVED = "SWAN_RESOLVED_TEMPLATE"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 
@@ -29,7 +33,16 @@ def fake_credentials(monkeypatch) -> None:
 
 @functools.cache
 def _template() -> dict[str, Any]:
+    if os.environ.get(RESOLVED):
+        return json.loads(Path(os.environ[RESOLVED]).read_text())["template"]
+    from swan.local.template import load_template  # noqa: PLC0415
+
     return load_template(TEMPLATE)
+
+
+def resolved_template() -> dict[str, Any]:
+    """What RESOLVED names: the template and the functions' environments."""
+    return {"template": template(), "environments": function_environment()}
 
 
 def template() -> dict[str, Any]:
@@ -65,6 +78,8 @@ SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ExpirySchedulerRole-T
 def function_environment(document: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
     """Each function's environment as CloudFormation would resolve it for the stack `swan`,
     by logical id (from `document`, e.g. a built template; sam/template.yaml by default)."""
+    if document is None and os.environ.get(RESOLVED):
+        return json.loads(Path(os.environ[RESOLVED]).read_text())["environments"]
     from swan.local.deployment import read_template  # noqa: PLC0415
     from swan.local.intrinsics import context_for  # noqa: PLC0415
 

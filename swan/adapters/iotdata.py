@@ -15,7 +15,6 @@ from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
     from swan.core.countdown import Countdown
-    from swan.local.core.shadow import StoredShadow
 
 
 @dataclass(frozen=True)
@@ -84,47 +83,6 @@ class IotDataPublisher:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self._client.publish(topic=topic, qos=1, payload=json.dumps(payload).encode())
-
-
-class MemoryShadow:
-    """A `ButtonShadow` held in memory with the real shadow semantics (swan.local.core.shadow).
-
-    `conflict_next` makes the next write fail as if someone else had written first.
-    """
-
-    def __init__(self, thing: str = "button") -> None:
-        from swan.local.core.shadow import ShadowKey  # noqa: PLC0415
-
-        self.key = ShadowKey(thing)
-        self.stored: StoredShadow | None = None
-        self.writes: list[Countdown] = []
-        self.reads = 0
-        self.conflict_next = 0
-
-    def read(self) -> Snapshot:
-        from swan.local.core.shadow import get_document  # noqa: PLC0415
-
-        self.reads += 1
-        document = get_document(self.stored, key=self.key, now=0)
-        if not isinstance(document, dict):
-            return Snapshot(None, None)
-        return Snapshot(from_shadow_state(document["state"]), document["version"])
-
-    def write(self, countdown: Countdown, version: int | None) -> int:
-        from swan.local.core.shadow import Rejection, ShadowRejectedError, apply_update  # noqa: PLC0415
-
-        if self.conflict_next:
-            self.conflict_next -= 1
-            raise VersionConflictError(self.key.thing, version)
-        request = json.dumps(to_update(countdown, version=version)).encode()
-        result = apply_update(self.stored, request, now=countdown.updated_at)
-        if isinstance(result, Rejection):
-            if result.code == VERSION_CONFLICT_CODE:
-                raise VersionConflictError(self.key.thing, version)
-            raise ShadowRejectedError(result)
-        self.stored = result.shadow
-        self.writes.append(countdown)
-        return result.shadow.version
 
 
 class RecordingPublisher:

@@ -1,17 +1,22 @@
 """The SAM template and the Lambda packaging, with the official tools in .venv-sam: the
-linters pass offline, `sam build` builds the functions and the SwanLayer, and the built
-handlers pass their moto tests (tests/unit/handlers/test_functions_moto.py, run again on the
-build output). `sam build` needs Python 3.12 (the Lambda runtime's): without one these skip
-and say so. Slow-ish (a build is ~10 s), so each runs once per session."""
+linters pass offline, `sam build` builds the functions and the SwanLayer (the modules the
+handlers run and nothing of the stand-in, the bench, the deploy code, the commands or the
+device code), every built function starts from the layer alone, and the built handlers pass
+their moto tests (tests/unit/handlers/test_functions_moto.py, run again on the build output
+with only the layer's swan). `sam build` needs Python 3.12 (the Lambda runtime's): without
+one these skip and say so. Slow-ish (a build is ~10 s), so each runs once per session."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aws_support import RESOLVED, function_environment, resolved_template
+from layer_support import cold_starts, forbidden, sources
 
 from swan.deploy.tools import SAM_VENV, find_lambda_python, sam_environment
 
@@ -83,10 +88,19 @@ def built(tmp_path_factory):
     return out
 
 
-def test_the_layer_holds_swan_and_the_locked_packages(built):
+def test_the_layer_holds_what_the_handlers_import_and_the_locked_packages(built):
     layer = built / "SwanLayer" / "python"
     assert (layer / "swan" / "handlers" / "push.py").is_file()
     assert not list(layer.rglob("__pycache__"))
+    ours = sorted(
+        path.relative_to(layer)
+        for top in ("swan", "device")
+        if (layer / top).exists()
+        for path in (layer / top).rglob("*")
+        if path.is_file()
+    )
+    assert ours == sources().layer_files(ROOT)
+    assert forbidden(ours) == []
     locked = {
         line.split("==")[0]: line.split("==")[1].split()[0]
         for line in (ROOT / "sam" / "layer" / "requirements.txt").read_text().splitlines()
@@ -99,11 +113,30 @@ def test_the_layer_holds_swan_and_the_locked_packages(built):
         assert sorted(p.name for p in (built / function).iterdir()) == ["app.py"]
 
 
-def test_the_built_functions_pass_their_moto_tests(built):
+def test_every_built_function_starts_from_the_layer_alone(built):
+    layer = built / "SwanLayer" / "python"
+    functions = {
+        logical_id: built / logical_id / "app.py"
+        for logical_id in (
+            "UpdateButtonStatusFunction",
+            "ExpireCountdownFunction",
+            "RegisterDeviceFunction",
+        )
+    }
+    loaded = cold_starts(layer, functions, function_environment())
+    assert {"swan.handlers.push", "swan.handlers.expire", "swan.handlers.register"} <= set(loaded)
+    assert {name: file for name, file in loaded.items() if not file.startswith(str(layer))} == {}
+
+
+def test_the_built_functions_pass_their_moto_tests(built, tmp_path):
+    # the tests' helpers read the template with swan.local, which the layer lacks: resolved here
+    resolved = tmp_path / "resolved.json"
+    resolved.write_text(json.dumps(resolved_template()))
     env = {
         **offline_env(),
         "SWAN_BUILT_FUNCTIONS": str(built),
         "PYTHONPATH": str(built / "SwanLayer" / "python"),
+        RESOLVED: str(resolved),
     }
     tested = subprocess.run(
         [

@@ -4,7 +4,7 @@ import pytest
 
 from swan.adapters.clock import FakeClock
 from swan.adapters.history import SqliteHistory
-from swan.adapters.iotdata import MemoryShadow, RecordingPublisher
+from swan.adapters.iotdata import RecordingPublisher
 from swan.adapters.scheduler import RecordingScheduler
 from swan.core.countdown import Rules
 from swan.handlers.ports import Ports
@@ -17,6 +17,10 @@ def clock():
 
 @pytest.fixture
 def ports(tmp_path, clock):
+    # imported here: tests/integration/test_sam.py runs this folder's function tests against
+    # the Lambda layer alone, which carries nothing of the stand-in
+    from swan.local.memory_shadow import MemoryShadow  # noqa: PLC0415
+
     history = SqliteHistory(tmp_path / "history.db")
     yield Ports(
         shadow=MemoryShadow(),

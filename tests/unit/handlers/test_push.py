@@ -7,12 +7,13 @@ from support import load_event
 
 from swan.adapters.clock import SystemClock
 from swan.adapters.history import Recorded, SqliteHistory
-from swan.adapters.iotdata import MemoryShadow, RecordingPublisher
+from swan.adapters.iotdata import RecordingPublisher
 from swan.adapters.scheduler import RecordingScheduler
 from swan.core.button_shadow import to_reported
 from swan.core.countdown import RECENT_LIMIT, Countdown, Push, Rules
 from swan.handlers.ports import Ports
 from swan.handlers.push import handle_event
+from swan.local.memory_shadow import MemoryShadow
 
 
 def with_rules(ports, **changes):
