@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.exceptions import InvalidSignature
-
-from swan.certs import authority, defaults
+from swan.certs import authority, checks, defaults
 from swan.certs.authority import Issued
 from swan.certs.errors import (
     CertificateExistsError,
@@ -186,7 +184,7 @@ class CertificateStore:
         if not _any_exists(role.files):
             return self.create_ca(now=now)
         issued = self._load(role)
-        if not authority.is_valid_at(issued.certificate, now):
+        if not checks.is_valid_at(issued.certificate, now):
             expiry = issued.certificate.not_valid_after_utc
             raise UnusableCertificateError(
                 role.what,
@@ -255,12 +253,10 @@ class CertificateStore:
     def revoke(self, certificate: x509.Certificate, *, now: datetime) -> Path:
         """Record the certificate as revoked (once) and rebuild crl.pem; returns its path."""
         ca = self.load_ca()
-        try:
-            certificate.verify_directly_issued_by(ca.certificate)
-        except (ValueError, TypeError, InvalidSignature):
+        if not checks.signed_by(certificate, ca.certificate):
             raise CertificateRequestError(
                 "certificate", certificate.subject.rfc4514_string(), "was not issued by this CA"
-            ) from None
+            )
         entries = self._revocations()
         serial = f"{certificate.serial_number:x}"
         ca_id = authority.certificate_id(ca.certificate)
@@ -321,7 +317,7 @@ class CertificateStore:
 
     def _usable(self, role: _Role, ca: Issued, now: datetime) -> Stored:
         issued = self._load(role)
-        if not authority.verify_issued_by(issued.certificate, ca.certificate, now=now):
+        if not checks.verify_issued_by(issued.certificate, ca.certificate, now=now):
             raise UnusableCertificateError(
                 role.what,
                 role.files.certificate,

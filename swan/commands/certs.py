@@ -229,7 +229,7 @@ def _run_crl(args: argparse.Namespace) -> int:
 
 
 def _run_show(args: argparse.Namespace) -> int:
-    from swan.certs import authority  # noqa: PLC0415  (`swan --help` stays fast)
+    from swan.certs import authority, checks  # noqa: PLC0415  (`swan --help` stays fast)
 
     store = _store(args)
     listed = store.list_certificates()
@@ -242,9 +242,9 @@ def _run_show(args: argparse.Namespace) -> int:
     for item in listed:
         certificate = item.certificate
         expiry = certificate.not_valid_after_utc
-        if not authority.is_valid_at(certificate, now):
+        if not checks.is_valid_at(certificate, now):
             status = "EXPIRED" if expiry < now else "not yet valid"
-        elif ca is not None and not authority.verify_issued_by(certificate, ca, now=now):
+        elif ca is not None and not checks.verify_issued_by(certificate, ca, now=now):
             status = "NOT signed by the current CA"
         else:
             status = "valid"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 
-from swan.certs import authority
+from swan.certs import authority, checks
 from swan.certs.defaults import CA_DAYS
 from swan.certs.errors import (
     CertificateExistsError,
@@ -94,7 +94,7 @@ def test_what_is_written_loads_back(with_ca):
     assert authority.matches(loaded)
     assert stored.created
     assert stored.files == with_ca.device_files("pi-1")
-    assert authority.verify_issued_by(loaded.certificate, with_ca.load_ca().certificate, now=NOW)
+    assert checks.verify_issued_by(loaded.certificate, with_ca.load_ca().certificate, now=NOW)
 
 
 def test_each_kind_loads_back(with_ca):
