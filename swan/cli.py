@@ -38,8 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir",
         type=Path,
         metavar="DIR",
-        help="where local state lives: certificates, databases, broker config, logs "
+        help="where local state lives: databases, broker config, logs "
         "(default: $SWAN_STATE_DIR or .swan in the current directory)",
+    )
+    parser.add_argument(
+        "--certs-dir",
+        type=Path,
+        metavar="DIR",
+        help="where certificates and their keys live: the CA, the local server's, devices' "
+        "(default: $SWAN_CERTS_DIR or certs in the current directory)",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="say more (twice for debug output)"

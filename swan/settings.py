@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_STATE_DIR = ".swan"
+# Certificate material (the CA, the server's, devices' and the verification certificate) lives
+# apart from the state: certs/ is where a user copies a Pi's or a button's certificate from.
+DEFAULT_CERTS_DIR = "certs"
 # Cognito's enhanced flow hands out credentials for an hour (GetCredentialsForIdentity).
 MAX_CREDENTIALS_SECONDS = 3600
 
@@ -28,6 +31,7 @@ class Settings:
 
     state_dir: Path
     rules: Rules
+    certs_dir: Path = Path(DEFAULT_CERTS_DIR)
     # How long the local Cognito's credentials live: AWS's hour; shorter to watch expiry.
     cognito_credentials_seconds: int = 3600
 
@@ -35,12 +39,13 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> Settings:
-        """Read `SWAN_STATE_DIR`, `SWAN_PERIOD_SECONDS`, `SWAN_RULES`,
+        """Read `SWAN_STATE_DIR`, `SWAN_CERTS_DIR`, `SWAN_PERIOD_SECONDS`, `SWAN_RULES`,
         `SWAN_MIN_PUSH_INTERVAL`, `SWAN_SHADOW_WRITES_PER_SECOND` and
         `SWAN_COGNITO_CREDENTIALS_SECONDS` (whole seconds, 1 to 3600)."""
         env = os.environ if environ is None else environ
         base = Path.cwd() if cwd is None else cwd
         state_dir = base / env.get("SWAN_STATE_DIR", DEFAULT_STATE_DIR)
+        certs_dir = base / env.get("SWAN_CERTS_DIR", DEFAULT_CERTS_DIR)
         period = _seconds(env, "SWAN_PERIOD_SECONDS", DEFAULT_PERIOD_SECONDS)
         rule_set = env.get("SWAN_RULES", "anytime")
         if rule_set not in RULE_SETS:
@@ -62,7 +67,10 @@ class Settings:
                 f"must be whole seconds, at most {MAX_CREDENTIALS_SECONDS}",
             )
         return cls(
-            state_dir=state_dir.resolve(), rules=rules, cognito_credentials_seconds=int(lifetime)
+            state_dir=state_dir.resolve(),
+            rules=rules,
+            certs_dir=certs_dir.resolve(),
+            cognito_credentials_seconds=int(lifetime),
         )
 
 

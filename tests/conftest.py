@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 UNIT_DIR = Path(__file__).parent / "unit"
+# Where `swan` keeps certificates when a test has not said: nowhere (no directory can be made
+# under /dev/null), so a test that forgot fails loudly instead of writing the repository's
+# certs/. Each test gets a folder of its own below (_certificates_of_its_own); a fixture
+# wider than one test passes --certs-dir or certs_dir= itself.
+UNCHOSEN_CERTS_DIR = "/dev/null/a-test-chooses-its-own-certs-dir"
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001  (pytest's hook signature)
+    os.environ["SWAN_CERTS_DIR"] = UNCHOSEN_CERTS_DIR
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,3 +53,11 @@ def _no_sockets_in_unit_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket, "socket", _GuardedSocket)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _certificates_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`swan` keeps certificates in `certs/` of the current directory unless told otherwise:
+    each test's commands get a folder of their own (`<tmp_path>/certs`), never the
+    repository's certs/."""
+    monkeypatch.setenv("SWAN_CERTS_DIR", str(tmp_path / "certs"))

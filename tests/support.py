@@ -64,7 +64,7 @@ def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:
     """The local stack (no web app) in `state_dir` on free loopback ports, started."""
     from swan.local.stack import LocalStack  # noqa: PLC0415  (unit tests never call this)
 
-    stack = LocalStack(state_dir, rules, ports=free_ports())
+    stack = LocalStack(state_dir, rules, certs_dir=state_dir / "certs", ports=free_ports())
     stack.start()
     return stack
 

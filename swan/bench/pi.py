@@ -187,6 +187,7 @@ def run(seconds: float, say: Callable[[str], None]) -> PiBench:
             LocalStack(
                 state,
                 BENCH_RULES,
+                certs_dir=state / "certs",
                 ports=LocalPorts(*free_ports(4), **ANY_OTHER_PORT),
             )
         )

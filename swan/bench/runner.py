@@ -117,7 +117,13 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
         ports = LocalPorts(*stack_ports, **ANY_OTHER_PORT)
         say(f"starting a private local stack in {state} ...")
         stack = cleanup.enter_context(
-            LocalStack(state, BENCH_RULES, ports=ports, broker_limits=BENCH_LIMITS)
+            LocalStack(
+                state,
+                BENCH_RULES,
+                certs_dir=state / "certs",
+                ports=ports,
+                broker_limits=BENCH_LIMITS,
+            )
         )
 
         def service(role: str) -> Endpoint:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from swan.certs.checks import is_valid_at
 from swan.certs.defaults import (
     CA_DAYS,
     CRL_DAYS,
@@ -170,42 +170,12 @@ def build_crl(
 
 def certificate_id(certificate: x509.Certificate) -> str:
     """The AWS IoT certificate id: SHA-256 of the DER encoding, lowercase hex."""
-    der = certificate.public_bytes(serialization.Encoding.DER)
+    return der_certificate_id(certificate.public_bytes(serialization.Encoding.DER))
+
+
+def der_certificate_id(der: bytes) -> str:
+    """The AWS IoT certificate id of a certificate's DER bytes (as a TLS peer sends them)."""
     return hashlib.sha256(der).hexdigest()
-
-
-def verify_issued_by(
-    certificate: x509.Certificate, ca_certificate: x509.Certificate, *, now: datetime
-) -> bool:
-    """Whether `ca_certificate` signed `certificate` and both are valid at `now`.
-
-    Checks the signature, the validity periods and the CA's constraints (RFC 5280 path
-    validation), whatever the end entity is for: client, server or verification.
-    """
-    _check_aware("now", now)
-    verifier = (
-        verification.PolicyBuilder()
-        .store(verification.Store([ca_certificate]))
-        .time(now)
-        .extension_policies(
-            ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-            # Any end entity: the client verifier's default would insist on a client-auth
-            # certificate with a subject alternative name.
-            ee_policy=verification.ExtensionPolicy.permit_all(),
-        )
-        .build_client_verifier()
-    )
-    try:
-        verifier.verify(certificate, [])
-    except verification.VerificationError:
-        return False
-    return True
-
-
-def is_valid_at(certificate: x509.Certificate, now: datetime) -> bool:
-    """Whether `now` falls within the certificate's validity period (its signature aside)."""
-    _check_aware("now", now)
-    return certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
 
 
 def check_thing_name(thing_name: str) -> str:

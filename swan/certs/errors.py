@@ -6,7 +6,7 @@ named here too for the certificate code's callers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from swan.core.errors import InvalidThingNameError, SwanError
 
@@ -20,7 +20,18 @@ __all__ = [
     "InvalidPemError",
     "InvalidThingNameError",
     "MissingCertificateError",
+    "UnfitCertificateError",
     "UnusableCertificateError",
+]
+
+CertificateFault = Literal[
+    "expired",
+    "not_yet_valid",
+    "not_a_ca",
+    "not_signed_by_ca",
+    "unsupported_key",
+    "unsupported_signature_algorithm",
+    "wrong_registration_code",
 ]
 
 
@@ -81,3 +92,16 @@ class CertificateStoreError(SwanError, OSError):
         self.action = action
         self.reason = reason
         super().__init__(f"cannot {action} {path}: {reason}")
+
+
+class UnfitCertificateError(SwanError, ValueError):
+    """A certificate AWS IoT would not take (swan.certs.checks): `what` it is ("CA
+    certificate", "certificate", ...), its `fault` (expired, not_yet_valid, not_a_ca,
+    not_signed_by_ca, unsupported_key, unsupported_signature_algorithm,
+    wrong_registration_code) and the `problem` in words."""
+
+    def __init__(self, what: str, fault: CertificateFault, problem: str) -> None:
+        self.what = what
+        self.fault = fault
+        self.problem = problem
+        super().__init__(f"the {what} {problem}")

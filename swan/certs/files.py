@@ -1,6 +1,7 @@
-"""The certificate folder of the state directory; the only module in `swan.certs` with I/O.
+"""The certificate folder; the only module in `swan.certs` with I/O.
 
-Layout, under `<state dir>/certs/`:
+By default `certs/` in the current directory (`--certs-dir`, `SWAN_CERTS_DIR`), apart from
+the state directory: it is where a Pi's or a button's certificate is copied from. Layout:
 
     ca.pem, ca.key                      the local CA
     server.pem, server.key              the TLS server certificate (broker, device gateway)
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-CERTS_DIR: Final = "certs"
 KEY_MODE: Final = 0o600
 PUBLIC_MODE: Final = 0o644
 
@@ -90,10 +90,6 @@ class CertificateStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-
-    @classmethod
-    def in_state_dir(cls, state_dir: Path) -> CertificateStore:
-        return cls(state_dir / CERTS_DIR)
 
     # ------------------------------------------------------------ where things are
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from swan.core.errors import InvalidSettingError
 from swan.core.port_numbers import parse_port
+from swan.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ def all_commands() -> tuple[Command, ...]:
         bench.COMMAND,
         deploy.COMMAND,
     )
+
+
+def certs_dir(args: argparse.Namespace) -> Path:
+    """Where certificates live: `--certs-dir`, else the settings' (`SWAN_CERTS_DIR`, `certs`)."""
+    chosen: Path = args.certs_dir or Settings.from_env().certs_dir
+    return chosen.resolve()
 
 
 def port_number(raw: str) -> int:

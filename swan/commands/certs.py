@@ -1,4 +1,4 @@
-"""`swan certs`: the local CA and the certificates it signs, in the state directory."""
+"""`swan certs`: the local CA and the certificates it signs, in the certificate folder."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.certs import defaults
-from swan.commands import Command
+from swan.commands import Command, certs_dir
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from swan.certs.files import CertificateStore, Stored
 
 DESCRIPTION = """\
-Create and list the certificates The Swan uses on this machine, kept in the state
-directory's certs/ folder: the local CA, the TLS server certificate of the broker and the
-device gateway (localhost and 127.0.0.1), and one client certificate per device, whose
-common name is the device's thing name. Private keys are written with mode 0600.
+Create and list the certificates The Swan uses on this machine, kept in the certificate
+folder (certs/ in the current directory, --certs-dir, SWAN_CERTS_DIR): the local CA, the
+TLS server certificate of the broker and the device gateway (localhost and 127.0.0.1), and
+one client certificate per device, whose common name is the device's thing name. Private
+keys are written with mode 0600.
 
 Run these for a new device, for other hostnames, or to start over (--force). Each prints
 the full paths it wrote, to copy into a device's configuration.
@@ -63,8 +64,8 @@ copy it to --out). It lists every certificate revoked with 'swan certs revoke'.
 """
 
 SHOW_DESCRIPTION = """\
-List the certificates in the state directory: subject, AWS certificate id (SHA-256 of the
-DER bytes) and expiry.
+List the certificates in the certificate folder (certs/): subject, AWS certificate id
+(SHA-256 of the DER bytes) and expiry.
 """
 
 
@@ -175,7 +176,7 @@ def _run_revoke(args: argparse.Namespace) -> int:
     certificate = store.load_device(args.name).certificate
     crl = store.revoke(certificate, now=_now())
     cert_id = certificate_id(certificate)
-    state_dir = store.directory.parent
+    state_dir: Path = args.state_dir or Settings.from_env().state_dir
     try:
         info = StackInfo.read(state_dir)
     except StackNotRunningError:
@@ -305,8 +306,7 @@ def _positive_int(text: str) -> int:
 def _store(args: argparse.Namespace) -> CertificateStore:
     from swan.certs.files import CertificateStore  # noqa: PLC0415  (`swan --help` stays fast)
 
-    state_dir: Path = args.state_dir or Settings.from_env().state_dir
-    return CertificateStore.in_state_dir(state_dir.resolve())
+    return CertificateStore(certs_dir(args))
 
 
 def _now() -> datetime:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swan.commands import Command
+from swan.commands import Command, certs_dir
 from swan.core.errors import InvalidSettingError
 from swan.settings import Settings
 
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     config = DeployConfig(
         region=region,
         state_dir=Path(args.state_dir or settings.state_dir).resolve(),
+        certs_dir=certs_dir(args),
         repository=REPO,
         stack_name=args.stack_name,
         profile=args.profile,

@@ -4,9 +4,10 @@ system's state directory.
 With an endpoint (`--endpoint`, `SWAN_IOT_ENDPOINT`: AWS IoT Core's `iot:Data-ATS`
 endpoint, or any other gateway), the port defaults to 8883, the CA to the system's trust
 store, and the certificate and key must be given (or be in the state directory's
-certificate store, as `swan certs device NAME` writes them). Without one, the Pi connects to
+certificate folder, as `swan certs device NAME` writes them). Without one, the Pi connects to
 the local system `swan up` runs: the port from `<state>/stack.json`, the local CA, and its
-certificate from the store, issued by the local CA if it has none yet (as `swan press` does).
+certificate from the stack's certificate folder, issued by the local CA if it has none yet
+(as `swan press` does).
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ def default_thing(hostname: str | None = None) -> str:
 
 
 def resolve(
-    options: ConnectOptions, env: Mapping[str, str], state_dir: Path, *, now: datetime | None = None
+    options: ConnectOptions,
+    env: Mapping[str, str],
+    state_dir: Path,
+    certs_dir: Path,
+    *,
+    now: datetime | None = None,
 ) -> Endpoint:
     """The endpoint the Pi connects to, its client id being its thing name."""
     thing = options.thing or env.get("SWAN_PI_THING") or default_thing()
@@ -64,28 +70,32 @@ def resolve(
         raise InvalidSettingError("cert/key", cert or key, "give both the certificate and its key")
     if host is not None:
         port = options.port or _port(env) or AWS_PORT
-        cert, key = _remote_identity(thing, state_dir, cert, key)
+        cert, key = _remote_identity(thing, certs_dir, cert, key)
         return Endpoint(host, port, thing, ca_file=ca, cert_file=cert, key_file=key)
-    return _local(thing, options, state_dir, (ca, cert, key), now or datetime.now(UTC))
+    return _local(thing, options, (state_dir, certs_dir), (ca, cert, key), now or datetime.now(UTC))
 
 
 def _local(
     thing: str,
     options: ConnectOptions,
-    state_dir: Path,
+    dirs: tuple[Path, Path],
     files: tuple[Path | None, Path | None, Path | None],
     now: datetime,
 ) -> Endpoint:
+    """The running local stack's device port and certificate folder (with `--port`: that
+    port, and the certificate folder given)."""
     from swan.certs.files import CertificateStore  # noqa: PLC0415
     from swan.local.runtime import StackInfo  # noqa: PLC0415
 
+    state_dir, certs_dir = dirs
     ca, cert, key = files
     if options.port is not None:
         host, port = "localhost", options.port
     else:
         info = StackInfo.read(state_dir)  # says to start `swan up` if it is not running
         host, port = info.device_host, info.device_port
-    store = CertificateStore.in_state_dir(state_dir)
+        certs_dir = Path(info.certs_dir)
+    store = CertificateStore(certs_dir)
     if cert is None or key is None:
         stored = store.ensure_device(thing, now=now)
         cert, key = stored.files.certificate, stored.files.key
@@ -95,13 +105,13 @@ def _local(
 
 
 def _remote_identity(
-    thing: str, state_dir: Path, cert: Path | None, key: Path | None
+    thing: str, certs_dir: Path, cert: Path | None, key: Path | None
 ) -> tuple[Path, Path]:
     if cert is not None and key is not None:
         return cert, key
     from swan.certs.files import CertificateStore  # noqa: PLC0415
 
-    files = CertificateStore.in_state_dir(state_dir).device_files(thing)
+    files = CertificateStore(certs_dir).device_files(thing)
     if files.certificate.exists() and files.key.exists():
         return files.certificate, files.key
     raise InvalidSettingError(

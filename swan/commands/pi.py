@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swan.commands import Command, port_number
+from swan.commands import Command, certs_dir, port_number
 from swan.core.errors import InvalidSettingError
 from swan.settings import Settings
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         cert_file=args.cert,
         key_file=args.key,
     )
-    endpoint = resolve(options, os.environ, state_dir)
+    endpoint = resolve(options, os.environ, state_dir, certs_dir(args))
     plan = PiPlan(
         endpoint=endpoint,
         matrix=_matrix(args.matrix),

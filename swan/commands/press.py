@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.commands import Command
@@ -28,8 +29,8 @@ handler activates its certificate, and the retry gets in. Then wait for the butt
 to show the push.
 
 The same click with mosquitto_pub:
-  mosquitto_pub --cafile .swan/certs/ca.pem --cert .swan/certs/devices/{DEFAULT_SERIAL}.pem \\
-    --key .swan/certs/devices/{DEFAULT_SERIAL}.key -h localhost -p 8883 -q 1 \\
+  mosquitto_pub --cafile certs/ca.pem --cert certs/devices/{DEFAULT_SERIAL}.pem \\
+    --key certs/devices/{DEFAULT_SERIAL}.key -h localhost -p 8883 -q 1 \\
     -i {DEFAULT_SERIAL} -t iotbutton/{DEFAULT_SERIAL} \\
     -m '{{"serialNumber": "{DEFAULT_SERIAL}", "clickType": "SINGLE", "batteryVoltage": "1650mV"}}'
 """
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or Settings.from_env().state_dir
     click = _click(args)
     info = StackInfo.read(state_dir)
-    certs = CertificateStore.in_state_dir(state_dir)
+    certs = CertificateStore(Path(info.certs_dir))
     device = certs.ensure_device(click.serial_number, now=datetime.now(UTC))
     endpoint = Endpoint(
         info.device_host,

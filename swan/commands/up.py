@@ -28,8 +28,9 @@ Start The Swan on this machine, with no AWS account: the Mosquitto broker, the s
 for AWS IoT Core (device shadows over MQTT and the iot-data HTTP API, topic rules running
 the same Lambda handlers as on AWS, the expiry scheduler), and keep it running until Ctrl-C.
 
-The first run creates the state directory, a certificate authority and the broker's
-certificate. The countdown is shown here; press Enter to push the button from this console.
+The first run creates the state directory (databases, logs) and, in the certificate
+folder (certs/, --certs-dir), a certificate authority and the broker's certificate. The
+countdown is shown here; press Enter to push the button from this console.
 
 Its children (the broker, the shadow service, a build of the web page) stop with it however
 it ends: Ctrl-C, SIGTERM, a closed terminal, its output's reader gone (`swan up | head`), or
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     stack = LocalStack(
         state_dir,
         rules,
+        certs_dir=args.certs_dir or settings.certs_dir,
         ports=LocalPorts.from_env(os.environ),
         web=not args.no_web,
         cognito_credentials_seconds=settings.cognito_credentials_seconds,
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             iot_data_url=endpoints.iot_data,
             scheduler_url=endpoints.scheduler,
             ca_file=str(endpoints.ca_file),
+            certs_dir=str(stack.certs.directory),
             iot_url=endpoints.iot,
             cognito_url=endpoints.cognito or "",
             identity_pool_id=endpoints.identity_pool_id or "",

@@ -45,6 +45,7 @@ class DeployConfig:
 
     region: str | None  # None: not known yet (a dry run without one)
     state_dir: Path
+    certs_dir: Path  # the CA registered with AWS IoT lives here
     repository: Path
     stack_name: str = DEFAULT_STACK
     profile: str | None = None
@@ -80,7 +81,7 @@ class DeployPaths:
             build=aws / "build",
             build_cache=aws / "build-cache",
             site=aws / "site",
-            ca_certificate=config.state_dir / "certs" / "ca.pem",
+            ca_certificate=config.certs_dir / "ca.pem",
         )
 
 

@@ -84,12 +84,12 @@ class Deployment:
         self.say(f"    account {self.facts['account']}")
 
     def _ca(self, _step: Step) -> None:
-        store = CertificateStore.in_state_dir(self.config.state_dir)
+        store = CertificateStore(self.config.certs_dir)
         stored = store.ensure_ca(now=self.now())
         self.say(f"    {'made' if stored.created else 'using'} {stored.files.certificate}")
 
     def _register_ca(self, _step: Step) -> None:
-        store = CertificateStore.in_state_dir(self.config.state_dir)
+        store = CertificateStore(self.config.certs_dir)
         known = [self.previous["ca_id"]] if self.previous.get("ca_id") else []
         registered = aws.register_ca(self._client("iot"), store, now=self.now(), known=known)
         self.facts["ca_id"] = registered.certificate_id

@@ -21,19 +21,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import NameOID
-
 from swan.adapters.iot import ACTIVE, PENDING_ACTIVATION, REVOKED, CertificateStateError
-from swan.certs.authority import check_thing_name
-from swan.certs.errors import InvalidThingNameError
+from swan.certs import checks
+from swan.certs.authority import check_thing_name, load_certificate_pem
+from swan.certs.errors import (
+    CertificateFault,
+    InvalidPemError,
+    InvalidThingNameError,
+    UnfitCertificateError,
+)
 from swan.core.codecs import CertificateRegistered
 from swan.core.errors import InvalidPayloadError
 from swan.core.topics import BUTTON_THING, WEB_SENDER
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from cryptography import x509
 
     from swan.adapters.clock import Clock
     from swan.adapters.iot import CaCertificate, DeviceCertificate, DeviceRegistry
@@ -52,13 +56,13 @@ RefusalReason = Literal[
     "ca_inactive",
     "auto_registration_disabled",
     "unreadable_certificate",
-    "not_signed_by_ca",
     "ca_not_valid",
-    "expired",
-    "not_yet_valid",
     "invalid_thing_name",
     "reserved_thing_name",
     "certificate_state",
+    # and what AWS IoT finds unfit in the certificate (swan.certs.checks): not_signed_by_ca,
+    # expired, not_yet_valid, unsupported_key, unsupported_signature_algorithm
+    CertificateFault,
 ]
 
 
@@ -119,11 +123,11 @@ def judge(
     if refusal is not None:
         return refusal
     try:
-        device = x509.load_pem_x509_certificate(certificate.pem.encode())
-        authority = x509.load_pem_x509_certificate(ca.pem.encode())
-    except ValueError as error:
-        return Refusal("unreadable_certificate", f"not a PEM certificate: {error}")
-    return _signature_refusal(device, authority, now) or _thing_name(device)
+        device = load_certificate_pem(certificate.pem.encode(), "certificate")
+        authority = load_certificate_pem(ca.pem.encode(), "CA certificate")
+    except InvalidPemError as error:
+        return Refusal("unreadable_certificate", str(error))
+    return _unfit(device, authority, now) or _thing_name(device)
 
 
 def _certificate_refusal(certificate: DeviceCertificate, ca_certificate_id: str) -> Refusal | None:
@@ -148,27 +152,23 @@ def _ca_refusal(ca: CaCertificate) -> Refusal | None:
     return None
 
 
-def _signature_refusal(
-    device: x509.Certificate, authority: x509.Certificate, now: datetime
-) -> Refusal | None:
+def _unfit(device: x509.Certificate, authority: x509.Certificate, now: datetime) -> Refusal | None:
+    """AWS IoT's rules for a client certificate of a registered CA (swan.certs.checks)."""
     try:
-        device.verify_directly_issued_by(authority)
-    except (ValueError, TypeError, InvalidSignature):
-        return Refusal("not_signed_by_ca", "the CA's key did not sign this certificate")
-    if not authority.not_valid_before_utc <= now <= authority.not_valid_after_utc:
-        return Refusal("ca_not_valid", "the CA certificate is expired or not yet valid")
-    if now < device.not_valid_before_utc:
-        return Refusal("not_yet_valid", f"valid from {device.not_valid_before_utc.isoformat()}")
-    if now > device.not_valid_after_utc:
-        return Refusal("expired", f"expired at {device.not_valid_after_utc.isoformat()}")
+        checks.check_client_certificate(device, authority, now=now)
+    except UnfitCertificateError as error:
+        validity = error.fault in ("expired", "not_yet_valid")
+        reason: RefusalReason = (
+            "ca_not_valid" if error.what == checks.CA and validity else error.fault
+        )
+        return Refusal(reason, str(error))
     return None
 
 
 def _thing_name(device: x509.Certificate) -> Fit | Refusal:
     """The thing the certificate names: its common name, if a device may have it."""
-    names = device.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common_name = names[0].value if names else ""
-    if not isinstance(common_name, str) or not common_name:
+    common_name = checks.common_name(device)
+    if not common_name:
         return Refusal("invalid_thing_name", "the certificate has no common name")
     try:
         check_thing_name(common_name)

@@ -54,8 +54,9 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from swan.certs.authority import certificate_id, is_valid_at, load_certificate_pem
-from swan.certs.errors import InvalidPemError
+from swan.certs import checks
+from swan.certs.authority import certificate_id, load_certificate_pem
+from swan.certs.errors import InvalidPemError, UnfitCertificateError
 from swan.core.errors import InvalidThingNameError, SwanError
 from swan.core.names import check_thing_name
 from swan.local.httpapi import (
@@ -66,17 +67,14 @@ from swan.local.httpapi import (
     Response,
     ServerLimits,
 )
-from swan.local.registry import (
-    CA_STATUSES,
-    CERTIFICATE_STATUSES,
+from swan.local.registry_errors import (
     InvalidCertificateError,
     RegistryDatabaseError,
     RegistryError,
     ResourceConflictError,
     UnknownResourceError,
-    common_name,
-    is_signed_by,
 )
+from swan.local.registry_store import CA_STATUSES, CERTIFICATE_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -84,12 +82,12 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from swan.adapters.clock import Clock
-    from swan.local.registry import (
+    from swan.local.registry import Registry
+    from swan.local.registry_store import (
         CaRecord,
         CertificateRecord,
         PolicyRecord,
         PolicyVersionRecord,
-        Registry,
         ThingRecord,
     )
 
@@ -199,11 +197,15 @@ class ControlPlane:
         if mode not in ("DEFAULT", "SNI_ONLY"):
             raise _invalid(f"certificateMode {mode!r}: use DEFAULT or SNI_ONLY")
         ca = self._certificate(_text(body, "caCertificate"), "caCertificate")
+        now = _utc(self._clock.now())
+        _fit(lambda: checks.check_ca_certificate(ca, now=now))
         verification_pem = _optional_text(body, "verificationCertificate")
         if verification_pem and mode == "SNI_ONLY":
             raise _invalid("verificationCertificate must be empty in SNI_ONLY mode")
         if verification_pem:
-            self._check_verification(ca, self._certificate(verification_pem, "verification"))
+            verification = self._certificate(verification_pem, "verification")
+            code = self.registry.registration_code()
+            _fit(lambda: checks.check_verification_certificate(verification, ca, code, now=now))
         ca_id = certificate_id(ca)
         existing = self.registry.ca(ca_id)
         if existing is not None:
@@ -312,6 +314,8 @@ class ControlPlane:
         pem = _text(body, "certificatePem")
         certificate = self._certificate(pem, "certificatePem")
         ca = self._signing_ca(certificate, _optional_text(body, "caCertificatePem"))
+        now = _utc(self._clock.now())
+        _fit(lambda: checks.check_client_certificate(certificate, ca.certificate, now=now))
         status = _optional_text(body, "status")
         if status is None:
             status = "ACTIVE" if _flag(request.query, "setAsActive") else "INACTIVE"
@@ -533,23 +537,9 @@ class ControlPlane:
 
     def _certificate(self, pem: str, field: str) -> x509.Certificate:
         try:
-            certificate = load_certificate_pem(pem.encode(), field)
+            return load_certificate_pem(pem.encode(), field)
         except InvalidPemError as error:
             raise InvalidCertificateError(str(error)) from None
-        now = _utc(self._clock.now())
-        if not is_valid_at(certificate, now):
-            raise InvalidCertificateError(f"{field} is not valid now (expired, or not yet)")
-        return certificate
-
-    def _check_verification(self, ca: x509.Certificate, verification: x509.Certificate) -> None:
-        if common_name(verification) != self.registry.registration_code():
-            raise ApiError(
-                400,
-                "RegistrationCodeValidationException",
-                "the verification certificate's common name is not the registration code",
-            )
-        if not is_signed_by(verification, ca):
-            raise InvalidCertificateError("the verification certificate is not signed by the CA")
 
     def _signing_ca(self, certificate: x509.Certificate, ca_pem: str | None) -> CaRecord:
         if ca_pem is None:
@@ -793,6 +783,16 @@ def _validity(certificate: x509.Certificate) -> dict[str, float]:
         "notBefore": certificate.not_valid_before_utc.timestamp(),
         "notAfter": certificate.not_valid_after_utc.timestamp(),
     }
+
+
+def _fit(check: Callable[[], None]) -> None:
+    """Run one of AWS IoT's certificate checks (swan.certs.checks), answering as AWS does."""
+    try:
+        check()
+    except UnfitCertificateError as error:
+        if error.fault == "wrong_registration_code":
+            raise ApiError(400, "RegistrationCodeValidationException", str(error)) from None
+        raise InvalidCertificateError(str(error)) from None
 
 
 def _utc(epoch: float) -> datetime:

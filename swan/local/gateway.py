@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import socket
@@ -42,6 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from swan.adapters.descriptors import raise_descriptor_limit
+from swan.certs.authority import der_certificate_id
 from swan.core.topics import jitr_topic
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
@@ -320,7 +320,7 @@ class DeviceGateway:
     def _admit(self, writer: asyncio.StreamWriter) -> CertificateRecordLike | None:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
         certificate = x509.load_der_x509_certificate(der)
-        certificate_id = hashlib.sha256(der).hexdigest()
+        certificate_id = der_certificate_id(der)
         record = self._registry.certificate(certificate_id)
         if record is None:
             ca = self._registry.ca_for(certificate)

@@ -35,6 +35,7 @@ class StackInfo:
     iot_data_url: str
     scheduler_url: str
     ca_file: str
+    certs_dir: str = ""  # where the stack's certificates live: the CA, devices' own
     iot_url: str = ""
     cognito_url: str = ""  # the local Cognito Identity (GetId, GetCredentialsForIdentity)
     identity_pool_id: str = ""  # the browsers' identity pool

@@ -131,6 +131,7 @@ class LocalStack:
         state_dir: Path,
         rules: Rules,
         *,
+        certs_dir: Path,
         ports: LocalPorts | None = None,
         template: Path = TEMPLATE,
         quiet_functions: bool = True,
@@ -139,7 +140,8 @@ class LocalStack:
         cognito_credentials_seconds: int = CREDENTIALS_SECONDS,
         page_build: PageBuild | None = None,
     ) -> None:
-        """`cognito_credentials_seconds`: how long the credentials the local Cognito issues
+        """`certs_dir`: where the CA, the server's and devices' certificates live.
+        `cognito_credentials_seconds`: how long the credentials the local Cognito issues
         live (AWS's hour; shorter to watch them expire). `page_build`: where the web page's
         export is built and kept, and who hears a build's progress (default: quietly, in
         `<state>/webapp`)."""
@@ -156,7 +158,7 @@ class LocalStack:
         # Chosen now: the local Cognito serves the page's origin (CORS) from its start.
         self.web_port = self.ports.webapp or _free_port()
         self._region = ""  # the deployment's, once started
-        self.certs = CertificateStore.in_state_dir(state_dir)
+        self.certs = CertificateStore(certs_dir.resolve())
         self.clock = SystemClock()
         self._exit = ExitStack()
         self._running: Running | None = None

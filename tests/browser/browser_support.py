@@ -95,9 +95,11 @@ def start_site(
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
+    state = tmp_path_factory.mktemp("state")
     stack = LocalStack(
-        tmp_path_factory.mktemp("state"),
+        state,
         rules,
+        certs_dir=state / "certs",
         ports=free_ports(),
         web=True,
         cognito_credentials_seconds=credentials_seconds,

@@ -34,7 +34,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def pki(state_dir) -> CertificateStore:
-    store = CertificateStore.in_state_dir(state_dir)
+    store = CertificateStore(state_dir / "certs")
     store.ensure_server(now=datetime.now(UTC))
     return store
 

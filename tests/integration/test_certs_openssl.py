@@ -20,8 +20,9 @@ pytestmark = [
 
 
 def swan(state_dir, *args):
+    dirs = ["--state-dir", str(state_dir), "--certs-dir", str(state_dir / "certs")]
     return subprocess.run(
-        [sys.executable, "-m", "swan", "--state-dir", str(state_dir), *args],
+        [sys.executable, "-m", "swan", *dirs, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -39,7 +40,7 @@ def state(tmp_path_factory):
     for args in (["ca"], ["server"], ["device", "pi-kitchen"]):
         result = swan(state_dir, "certs", *args)
         assert result.returncode == 0, result.stderr
-    return CertificateStore.in_state_dir(state_dir)
+    return CertificateStore(state_dir / "certs")
 
 
 def test_openssl_accepts_the_device_certificate_for_client_auth(state):

@@ -7,6 +7,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from support import load_event, local_boto3, unique
 
 from swan.adapters.clock import SystemClock
@@ -183,6 +187,32 @@ def test_a_device_certificate_registers_pending_and_is_described(iot, ca):
     assert described["ownedBy"] == "000000000000"
     assert described["certificateMode"] == "DEFAULT"
     assert described["validity"]["notBefore"] < datetime.now(UTC)
+
+
+def test_register_certificate_holds_aws_iots_certificate_rules(iot, ca):
+    """An expired certificate, or one with a key AWS IoT does not take (swan.certs.checks)."""
+    register_ca(iot, ca)
+    expired = signed_by(ca, ec.generate_private_key(ec.SECP256R1()), ends=NOW - timedelta(1))
+    with pytest.raises(iot.exceptions.CertificateValidationException, match="expired"):
+        iot.register_certificate(certificatePem=expired)
+    weak = signed_by(ca, rsa.generate_private_key(65537, 1024))  # noqa: S505  (AWS: 2048+)
+    with pytest.raises(iot.exceptions.CertificateValidationException, match="1024-bit RSA"):
+        iot.register_certificate(certificatePem=weak)
+
+
+def signed_by(ca, key, *, ends=NOW + timedelta(days=1)):
+    """A device certificate for `key`, signed by `ca`, valid until `ends`, as PEM."""
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pi-unfit")]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ends - timedelta(days=2))
+        .not_valid_after(ends)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    return certificate_pem(certificate).decode()
 
 
 def test_register_certificate_finds_the_signing_ca_and_refuses_strangers(iot, ca, other_ca):

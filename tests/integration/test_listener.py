@@ -94,7 +94,7 @@ def test_past_the_bound_the_oldest_silent_connection_makes_room():
 
 
 def test_a_tls_client_gets_in_while_silent_connections_fill_the_listener(tmp_path):
-    certs = CertificateStore.in_state_dir(tmp_path)
+    certs = CertificateStore(tmp_path / "certs")
     certs.ensure_server(now=datetime.now(UTC))
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(certs.server_files.certificate, certs.server_files.key)
@@ -125,7 +125,7 @@ def test_a_tls_client_gets_in_while_silent_connections_fill_the_listener(tmp_pat
 
 
 def test_a_tls_listener_makes_no_tls_for_a_client_that_is_gone_or_not_tls(tmp_path):
-    certs = CertificateStore.in_state_dir(tmp_path)
+    certs = CertificateStore(tmp_path / "certs")
     certs.ensure_server(now=datetime.now(UTC))
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(certs.server_files.certificate, certs.server_files.key)

@@ -175,9 +175,11 @@ def pool(stack):
 @pytest.fixture(scope="module")
 def short_stack(tmp_path_factory):
     """A second stack whose identities' credentials live a few seconds only."""
+    state = tmp_path_factory.mktemp("short")
     running = LocalStack(
-        tmp_path_factory.mktemp("short"),
+        state,
         Rules(),
+        certs_dir=state / "certs",
         ports=free_ports(),
         cognito_credentials_seconds=SHORT_CREDENTIALS,
     )

@@ -42,6 +42,7 @@ def stack(tmp_path_factory):
     running = LocalStack(
         root / "state",
         Rules(),
+        certs_dir=root / "certs",
         ports=free_ports(),
         template=root / "template.yaml",
     )

@@ -91,6 +91,7 @@ def stack(tmp_path_factory):
     running = LocalStack(
         root / "state",
         replace(Rules.for_period(PERIOD), min_push_interval=0),
+        certs_dir=root / "certs",
         ports=free_ports(),
         template=root / "template.yaml",
     )

@@ -70,7 +70,8 @@ def env():
         "SWAN_MQTT_WSS_PORT": free_port(),
         "SWAN_MQTT_WS_PORT": free_port(),
     }
-    return {**os.environ, **{k: str(v) for k, v in ports.items()}, "SWAN_STATE_DIR": ".state"}
+    inherited = {k: v for k, v in os.environ.items() if k != "SWAN_CERTS_DIR"}  # the default
+    return {**inherited, **{k: str(v) for k, v in ports.items()}, "SWAN_STATE_DIR": ".state"}
 
 
 def swan(cwd, env, *args):
@@ -90,7 +91,8 @@ def test_up_press_status_and_ctrl_c(tmp_path, env, monkeypatch):
     try:
         up.wait_for("The Swan is up")
         up.wait_for("waiting for the first push")
-        assert (tmp_path / ".state" / "certs" / "ca.pem").exists()
+        assert (tmp_path / "certs" / "ca.pem").exists()  # certs/ beside the state, not in it
+        assert not (tmp_path / ".state" / "certs").exists()
 
         pressed = swan(tmp_path, env, "press", "--serial", "G030JF0553648RUH")
         assert pressed.returncode == 0, pressed.stderr

@@ -14,7 +14,7 @@ import swan.local.stack
 from swan.cli import EXIT_BAD_INPUT, main
 from swan.core.countdown import Rules
 from swan.local.core.policy_rules import MAX_DOCUMENT_CHARACTERS
-from swan.local.registry import InvalidPolicyError, PolicyDeploymentError
+from swan.local.registry_errors import InvalidPolicyError, PolicyDeploymentError
 from swan.local.stack import TEMPLATE, LocalStack
 from swan.local.template import load_template
 
@@ -59,7 +59,9 @@ OVER_LONG = deny_topic("x" * MAX_DOCUMENT_CHARACTERS)
 
 
 def stack_on(state, template=TEMPLATE):
-    return LocalStack(state, Rules(), ports=free_ports(), template=template)
+    return LocalStack(
+        state, Rules(), certs_dir=state / "certs", ports=free_ports(), template=template
+    )
 
 
 def device_policy_versions(stack):

@@ -12,7 +12,7 @@ def certs(tmp_path, *args):
 
 
 def store_in(tmp_path):
-    return CertificateStore.in_state_dir(tmp_path)
+    return CertificateStore(tmp_path / "certs")
 
 
 def certificate_id_of(path):
@@ -208,12 +208,30 @@ def test_show_flags_certificates_from_a_replaced_ca(capsys, tmp_path):
     assert "NOT signed by the current CA" in capsys.readouterr().out
 
 
-def test_the_state_directory_comes_from_the_environment(capsys, tmp_path, monkeypatch):
+def test_certificates_live_in_certs_of_the_current_directory_by_default(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SWAN_STATE_DIR", "from-env")
+    monkeypatch.delenv("SWAN_CERTS_DIR")
+    monkeypatch.setenv("SWAN_STATE_DIR", "state")
     assert main(["certs", "ca"]) == 0
-    assert (tmp_path / "from-env" / "certs" / "ca.pem").is_file()
-    assert str(tmp_path / "from-env" / "certs" / "ca.pem") in capsys.readouterr().out
+    assert (tmp_path / "certs" / "ca.pem").is_file()
+    assert str(tmp_path / "certs" / "ca.pem") in capsys.readouterr().out
+    assert not (tmp_path / "state").exists()  # the state directory keeps databases and logs
+
+
+def test_the_certificate_folder_comes_from_the_environment_or_the_flag(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWAN_CERTS_DIR", "from-env")
+    assert main(["certs", "ca"]) == 0
+    assert (tmp_path / "from-env" / "ca.pem").is_file()
+    flagged = ["--certs-dir", str(tmp_path / "flagged"), "certs"]
+    assert main([*flagged, "ca"]) == 0
+    assert main([*flagged, "device", "pi-a"]) == 0
+    assert (tmp_path / "flagged" / "devices" / "pi-a.pem").is_file()
+    assert str(tmp_path / "flagged" / "devices" / "pi-a.pem") in capsys.readouterr().out
 
 
 def test_the_verification_certificate_carries_the_registration_code(tmp_path, capsys):
@@ -225,7 +243,7 @@ def test_the_verification_certificate_carries_the_registration_code(tmp_path, ca
     assert "aws iot register-ca-certificate" in out
     from swan.certs.files import CertificateStore  # noqa: PLC0415
 
-    issued = CertificateStore.in_state_dir(tmp_path).load_verification()
+    issued = CertificateStore(tmp_path / "certs").load_verification()
     from cryptography.x509.oid import NameOID  # noqa: PLC0415
 
     (common_name,) = issued.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
@@ -246,7 +264,7 @@ def test_revoking_without_a_running_stack_updates_the_revocation_list(tmp_path, 
     from swan.certs.files import CertificateStore  # noqa: PLC0415
 
     listed = x509.load_pem_x509_crl(crl.encode())
-    device = CertificateStore.in_state_dir(tmp_path).load_device("pi-kitchen").certificate
+    device = CertificateStore(tmp_path / "certs").load_device("pi-kitchen").certificate
     assert listed.get_revoked_certificate_by_serial_number(device.serial_number) is not None
 
 

@@ -33,7 +33,7 @@ def test_a_bad_listener_port_names_its_setting(raw):
 )
 def test_a_pi_connects_to_a_port_1_to_65535(tmp_path, options, env, name):
     with pytest.raises(InvalidSettingError, match="1-65535") as refused:
-        resolve(options, env, tmp_path)
+        resolve(options, env, tmp_path, tmp_path / "certs")
     assert refused.value.name == name
 
 

@@ -9,6 +9,7 @@ from swan.settings import Settings
 def test_defaults_keep_state_in_dot_swan_and_count_108_minutes(tmp_path):
     settings = Settings.from_env({}, cwd=tmp_path)
     assert settings.state_dir == tmp_path / ".swan"
+    assert settings.certs_dir == tmp_path / "certs"
     assert settings.rules.period_seconds == 6480
     assert settings.rules.alarm_seconds == 240
     assert settings.rules.rule_set == "anytime"
@@ -21,9 +22,15 @@ def test_the_local_cognitos_credentials_may_live_shorter(tmp_path):
 
 
 def test_everything_can_be_overridden(tmp_path):
-    env = {"SWAN_STATE_DIR": "/var/lib/swan", "SWAN_PERIOD_SECONDS": "30", "SWAN_RULES": "swan"}
+    env = {
+        "SWAN_STATE_DIR": "/var/lib/swan",
+        "SWAN_CERTS_DIR": "/etc/swan/certs",
+        "SWAN_PERIOD_SECONDS": "30",
+        "SWAN_RULES": "swan",
+    }
     settings = Settings.from_env(env, cwd=tmp_path)
     assert settings.state_dir == Path("/var/lib/swan")
+    assert settings.certs_dir == Path("/etc/swan/certs")
     assert settings.rules.period_seconds == 30
     assert settings.rules.alarm_seconds == 7.5
     assert settings.rules.rule_set == "swan"

@@ -16,7 +16,8 @@ from swan.core.errors import InvalidThingNameError, InvalidTopicError
 from swan.core.names import THING_NAME_RULE
 from swan.core.topics import ShadowTopics, push_topic
 from swan.local.core.shadow import InvalidShadowKeyError, ShadowKey
-from swan.local.registry import InvalidValueError, Registry
+from swan.local.registry import Registry
+from swan.local.registry_errors import InvalidValueError
 
 BAD = ["", "x" * 129, "has space", "a/b", "é"]
 NOW = datetime(2025, 11, 25, tzinfo=UTC)
@@ -46,7 +47,7 @@ def test_each_caller_refuses_a_bad_thing_name_with_the_one_rule(name, registry, 
     refusals.append(certificate_refused.value)
     if name:  # no name at all is the Pi's default name (pi-<hostname>)
         with pytest.raises(InvalidThingNameError) as settings_refused:
-            resolve(ConnectOptions(thing=name), {}, tmp_path)
+            resolve(ConnectOptions(thing=name), {}, tmp_path, tmp_path / "certs")
         refusals.append(settings_refused.value)
     assert all(THING_NAME_RULE in str(refusal) for refusal in refusals), refusals
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from swan.certs import authority
+from swan.certs import authority, checks
 from swan.certs.authority import (
     Issued,
     build_crl,
@@ -20,8 +20,8 @@ from swan.certs.authority import (
     issue_device,
     issue_server,
     issue_verification,
-    verify_issued_by,
 )
+from swan.certs.checks import verify_issued_by
 from swan.certs.defaults import CA_DAYS, DEVICE_DAYS
 from swan.certs.errors import CertificateRequestError, InvalidPemError, InvalidThingNameError
 from swan.core.errors import SwanError
@@ -254,8 +254,8 @@ def test_an_expired_ca_verifies_nothing():
 
 
 def test_validity_is_checked_against_now(device):
-    assert authority.is_valid_at(device.certificate, NOW)
-    assert not authority.is_valid_at(device.certificate, NOW + timedelta(days=DEVICE_DAYS + 1))
+    assert checks.is_valid_at(device.certificate, NOW)
+    assert not checks.is_valid_at(device.certificate, NOW + timedelta(days=DEVICE_DAYS + 1))
 
 
 # ---------------------------------------------------------------- the certificate id

@@ -28,7 +28,7 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def store(tmp_path):
-    return CertificateStore.in_state_dir(tmp_path / "state")
+    return CertificateStore(tmp_path / "state" / "certs")
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def snapshot(directory):
 # ---------------------------------------------------------------- layout and permissions
 
 
-def test_the_store_lives_in_the_certs_folder_of_the_state_directory(tmp_path):
-    store = CertificateStore.in_state_dir(tmp_path)
+def test_the_store_keeps_each_file_in_its_place_in_its_folder(tmp_path):
+    store = CertificateStore(tmp_path / "certs")
     assert store.directory == tmp_path / "certs"
     assert store.ca_files.certificate == tmp_path / "certs" / "ca.pem"
     assert store.ca_files.key == tmp_path / "certs" / "ca.key"
@@ -272,7 +272,7 @@ def test_a_read_only_directory_gives_a_clear_error(store):
 
 def test_a_state_directory_that_is_a_file_gives_a_clear_error(tmp_path):
     (tmp_path / "state").write_text("not a directory")
-    store = CertificateStore.in_state_dir(tmp_path / "state")
+    store = CertificateStore(tmp_path / "state" / "certs")
     with pytest.raises(CertificateStoreError) as failed:
         store.create_ca(now=NOW)
     assert str(failed.value).startswith(f"cannot write {store.ca_files.key}: ")

@@ -35,7 +35,7 @@ def account(monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    return CertificateStore.in_state_dir(tmp_path)
+    return CertificateStore(tmp_path / "certs")
 
 
 def common_name(certificate):
@@ -82,7 +82,7 @@ def test_a_ca_left_inactive_is_switched_back_on(account, store):
 
 def test_another_ca_in_the_account_is_left_alone(account, store, tmp_path):
     iot = account.client("iot")
-    other = CertificateStore.in_state_dir(tmp_path / "other")
+    other = CertificateStore(tmp_path / "other" / "certs")
     theirs = aws.register_ca(iot, other, now=NOW)
     ours = aws.register_ca(iot, store, now=NOW, known=[theirs.certificate_id])
     assert ours.certificate_id != theirs.certificate_id
@@ -237,7 +237,13 @@ class RecordedPrograms:
 
 
 def test_a_deployment_from_an_empty_account(account, tmp_path):
-    config = DeployConfig(region=REGION, state_dir=tmp_path, repository=REPO, interactive=False)
+    config = DeployConfig(
+        region=REGION,
+        state_dir=tmp_path,
+        certs_dir=tmp_path / "certs",
+        repository=REPO,
+        interactive=False,
+    )
     tools = Tools(sam=tmp_path / "sam", python=tmp_path / "python", lambda_python_dir=None)
     programs = RecordedPrograms(Account(account))
     said = []

@@ -10,13 +10,20 @@ from swan.core.errors import InvalidSettingError
 from swan.deploy.plan import DeployConfig, DeployPaths, Tools, fill, plan_deploy, site_config
 
 STATE = Path("/state")
+CERTS = Path("/certs")
 REPO = Path("/repo")
 TOOLS = Tools(sam=Path("/sam"), python=Path("/py"), lambda_python_dir=Path("/py312/bin"))
 
 
 def config(**changes):
     return DeployConfig(
-        **{"region": "eu-west-1", "state_dir": STATE, "repository": REPO, **changes}
+        **{
+            "region": "eu-west-1",
+            "state_dir": STATE,
+            "certs_dir": CERTS,
+            "repository": REPO,
+            **changes,
+        }
     )
 
 

@@ -19,7 +19,7 @@ from swan.core.backoff import Backoff
 
 @pytest.fixture
 def endpoint(tmp_path):
-    store = CertificateStore.in_state_dir(tmp_path)
+    store = CertificateStore(tmp_path / "certs")
     store.ensure_ca(now=datetime.now(UTC))
     device = store.ensure_device("pi-one", now=datetime.now(UTC))
     return Endpoint(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from support import load_event
 
@@ -60,9 +60,9 @@ def event(cert_id, ca_id):
     return {**load_event("jitr_registered"), "certificateId": cert_id, "caCertificateId": ca_id}
 
 
-def device_named(ca, common_name):
-    """A device certificate with any subject, even one `issue_device` would refuse."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def device_named(ca, common_name, key=None):
+    """A device certificate with any subject (and key), even one `issue_device` would refuse."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []
     )
@@ -233,6 +233,12 @@ def test_expired(registry, ports, ca, clock):
 def test_not_yet_valid(registry, ports, ca):
     jitr = enroll(registry, ca, issue_device(ca, "pi-5", now=NOW + timedelta(hours=2)))
     assert_refused(handle_registration(jitr, ports), "not_yet_valid")
+
+
+def test_a_key_aws_iot_does_not_take_is_refused(registry, ports, ca):
+    """AWS IoT takes RSA keys of 2048 bits or more (swan.certs.checks): 1024 is refused."""
+    device = device_named(ca, "pi-weak", key=rsa.generate_private_key(65537, 1024))  # noqa: S505
+    assert_refused(handle_registration(enroll(registry, ca, device), ports), "unsupported_key")
 
 
 @pytest.mark.parametrize("common_name", ["has space", "a/b", "pi+1", "é", ""])
