@@ -299,13 +299,14 @@ def idle(argv: Sequence[str]) -> int:
 
     from swan.adapters.mqtt import Endpoint  # noqa: PLC0415
     from swan.adapters.mqtt5 import Mqtt5Transport  # noqa: PLC0415
+    from swan.core.port_numbers import port_argument  # noqa: PLC0415
     from swan.core.topics import BUTTON_SHADOW  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m swan.bench.pi idle")
     parser.add_argument("thing")
     for option in ("--ca", "--cert", "--key"):
         parser.add_argument(option, type=Path, required=True)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=port_argument("--port"), required=True)
     args = parser.parse_args(argv)
     endpoint = Endpoint(
         "localhost", args.port, args.thing, ca_file=args.ca, cert_file=args.cert, key_file=args.key

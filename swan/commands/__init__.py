@@ -6,15 +6,14 @@ and what it runs. Modules import heavy dependencies inside `run`, so `swan --hel
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from swan.core.errors import InvalidSettingError
-from swan.core.port_numbers import parse_port
+from swan.core.port_numbers import port_argument
 from swan.settings import Settings
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
     from pathlib import Path
 
@@ -63,7 +62,4 @@ def certs_dir(args: argparse.Namespace) -> Path:
 
 def port_number(raw: str) -> int:
     """An argparse `type` for a `--port`: swan.core.port_numbers's rule, its words."""
-    try:
-        return parse_port("--port", raw)
-    except InvalidSettingError as error:
-        raise argparse.ArgumentTypeError(error.problem) from None
+    return port_argument("--port")(raw)

@@ -3,16 +3,21 @@
 Every port a user names goes through here: the local system's listeners
 (`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT` and the others, swan.local.stack.LocalPorts),
 the port a Pi connects to (`SWAN_DEVICE_PORT` or `swan pi --port`,
-swan.commands.device_endpoint) and any other `--port` of the CLI. A port is a whole number
+swan.commands.device_endpoint) and any other `--port` of the CLI, the shadow service's
+`--port` and `--http-port` and the Pi bench's clients (`port_argument`). A port is a whole number
 from 1 to 65535 (RFC 793's 16 bits; 0 is no port); a listener also takes 0, "any free
 port", as the operating system reads it. A bad one is an `InvalidSettingError` naming the setting.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import argparse
+from typing import TYPE_CHECKING, Final
 
 from swan.core.errors import InvalidSettingError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAX_PORT: Final = 65535
 ANY_PORT: Final = 0
@@ -33,6 +38,19 @@ def check_port(name: str, port: int, *, any_port: bool = False) -> int:
     if not lowest <= port <= MAX_PORT:
         raise InvalidSettingError(name, port, _rule(any_port=any_port))
     return port
+
+
+def port_argument(name: str = "--port", *, any_port: bool = False) -> Callable[[str], int]:
+    """An argparse `type` for the option `name`: this module's rule, in its words (argparse
+    prints them after the option's name and exits 2)."""
+
+    def parse(raw: str) -> int:
+        try:
+            return parse_port(name, raw, any_port=any_port)
+        except InvalidSettingError as error:
+            raise argparse.ArgumentTypeError(error.problem) from None
+
+    return parse
 
 
 def _rule(*, any_port: bool) -> str:

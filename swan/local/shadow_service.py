@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 from swan.adapters.memory import give_large_blocks_back
 from swan.core import names
 from swan.core.errors import InvalidTopicError, SwanError
+from swan.core.port_numbers import port_argument
 from swan.core.topics import (
     NAMED_SHADOW_REQUESTS,
     SHADOW_REQUESTS,
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
     _Outbox: TypeAlias = Sequence[tuple[str, bytes]]  # (topic, payload) to publish, in order
 
 log = logging.getLogger(__name__)
+NO_HTTP_API: Final = -1
+"""`--http-port -1`: no iot-data HTTP API."""
 
 SIGNAL_POLL_SECONDS: Final = 0.25
 
@@ -438,7 +441,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", type=Path, required=True, help="SQLite file for the shadows")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--socket", type=Path, help="the broker's internal unix socket")
-    where.add_argument("--port", type=int, help="broker port (plain TCP)")
+    where.add_argument("--port", type=port_argument("--port"), help="broker port (plain TCP)")
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default %(default)s)")
     parser.add_argument("--username", help="broker login")
     parser.add_argument(
@@ -449,7 +452,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-id", default="swan-shadow-service", help="MQTT client id")
     parser.add_argument(
         "--http-port",
-        type=int,
+        type=_http_port,
         default=0,
         help="iot-data HTTP port on 127.0.0.1 (default: any free port; -1: no HTTP API)",
     )
@@ -461,6 +464,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
+
+
+def _http_port(raw: str) -> int:
+    """`--http-port`: a port (swan.core.port_numbers; 0 for any free one), or -1 for none."""
+    if raw == str(NO_HTTP_API):
+        return NO_HTTP_API
+    return port_argument("--http-port", any_port=True)(raw)
 
 
 def _serve(options: argparse.Namespace) -> int:
@@ -493,7 +503,7 @@ def _serve(options: argparse.Namespace) -> int:
         service = ShadowService(store, transport, SystemClock())
         dataplane = (
             None
-            if options.http_port < 0
+            if options.http_port == NO_HTTP_API
             else DataPlane(service, transport, port=options.http_port, check=_signatures(options))
         )
         try:

@@ -527,3 +527,22 @@ def test_the_service_process_has_help():
     )
     assert b"--db" in result.stdout
     assert b"--http-port" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "rule"),
+    [("--port=70000", "1-65535"), ("--http-port=65536", "0 = any free port")],
+)
+def test_the_service_process_refuses_a_port_that_is_none_by_the_rule(tmp_path, option, rule):
+    where = [option] if option.startswith("--port") else ["--port=1883", option]
+    result = subprocess.run(
+        [sys.executable, "-m", "swan.local.shadow_service", f"--db={tmp_path / 's.db'}", *where],
+        cwd=REPO,
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"must be a port number" in result.stderr
+    assert rule.encode() in result.stderr
+    assert not (tmp_path / "s.db").exists()

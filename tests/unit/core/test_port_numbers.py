@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from swan.core.errors import InvalidSettingError
-from swan.core.port_numbers import MAX_PORT, check_port, parse_port
+from swan.core.port_numbers import MAX_PORT, check_port, parse_port, port_argument
 
 
 @pytest.mark.parametrize(("raw", "port"), [("1", 1), ("8883", 8883), ("65535", 65535)])
@@ -41,3 +43,14 @@ def test_checking_a_number_is_parsing_its_digits(port, any_port):
     else:
         with pytest.raises(InvalidSettingError):
             check_port("--port", port, any_port=any_port)
+
+
+def test_an_option_takes_a_port_and_refuses_anything_else_in_the_rules_words():
+    parser = argparse.ArgumentParser(prog="swan-test", exit_on_error=False)
+    parser.add_argument("--port", type=port_argument("--port"))
+    parser.add_argument("--http-port", type=port_argument("--http-port", any_port=True))
+    assert parser.parse_args(["--port", "8883", "--http-port", "0"]).http_port == 0
+    with pytest.raises(argparse.ArgumentError, match="must be a port number, 1-65535"):
+        parser.parse_args(["--port", "70000"])
+    with pytest.raises(argparse.ArgumentError, match="0 = any free port"):
+        parser.parse_args(["--http-port", "x"])
