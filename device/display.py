@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from swan.core.countdown import Countdown, phase_at, remaining
+from swan.core.countdown import Countdown, clock_text, phase_at, remaining
 from swan.core.render import Frame, Glyph, next_change, render_frame
 
 if TYPE_CHECKING:
@@ -117,10 +117,7 @@ def _countdown(countdown: Countdown, now: float, *, captions: bool) -> tuple[Fra
         caption = f"SYSTEM FAILURE{SEPARATOR}{_count(countdown.failures, 'failure')}"
         return frame, caption, wait
     whole = math.ceil(left)
-    hours, rest = divmod(whole, 3600)
-    minutes, seconds = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
-    caption = f"{clock}  {'ALARM' if phase == 'alarm' else 'counting'}"
+    caption = f"{clock_text(left)}  {'ALARM' if phase == 'alarm' else 'counting'}"
     caption += f"{SEPARATOR}{_count(countdown.pushes, 'push')}"
     if countdown.last_push is not None:
         caption += f"{SEPARATOR}last: {countdown.last_push.by} ({countdown.last_push.source})"

@@ -176,9 +176,9 @@ def remaining(countdown: Countdown, now: float) -> float:
 
 
 def clock_text(seconds_left: float) -> str:
-    """Time left as `swan status` and `swan up`'s console show it, `mm:ss` (minutes past 99
-    as they come): rounded up, so it reads 00:01 until the last second is gone, give or take
-    a millisecond of float noise."""
+    """Time left as `swan status`, `swan up`'s console and a Pi's caption show it, `mm:ss`
+    (minutes past 99 as they come): rounded up, so it reads 00:01 until the last second is
+    gone, give or take a millisecond of float noise."""
     minutes, seconds = divmod(int(max(0.0, seconds_left) + 0.999), 60)
     return f"{minutes:02d}:{seconds:02d}"
 
