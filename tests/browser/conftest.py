@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser_support import DESKTOP, browser_missing
+from browser_support import DESKTOP, browser_missing, open_page
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -69,6 +69,14 @@ def browsers() -> Iterator[Callable[..., Chrome]]:
     yield open_browser
     for driver in opened:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def page(site: Any, browsers: Callable[..., Chrome]) -> Chrome:
+    """The module's `site` open in a browser of its own."""
+    driver = browsers()
+    open_page(driver, site.url)
+    return driver
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from browser_support import (
     DESKTOP,
     PHONE,
     attribute,
-    open_page,
     quick,
     screenshot,
     start_site,
@@ -31,13 +30,6 @@ def site(tmp_path_factory, page_dir):
     running = start_site(tmp_path_factory, quick(Rules.for_period(PERIOD, "swan")), page_dir)
     yield running
     stop_site(running)
-
-
-@pytest.fixture(scope="module")
-def page(site, browsers):
-    driver = browsers()
-    open_page(driver, site.url)
-    return driver
 
 
 def phase(driver) -> str:

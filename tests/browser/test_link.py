@@ -12,7 +12,6 @@ import pytest
 from browser_support import (
     link_states,
     network,
-    open_page,
     quick,
     start_site,
     stop_site,
@@ -35,13 +34,6 @@ def site(tmp_path_factory, page_dir):
     )
     yield running
     stop_site(running)
-
-
-@pytest.fixture(scope="module")
-def page(site, browsers):
-    driver = browsers()
-    open_page(driver, site.url)
-    return driver
 
 
 def test_credentials_expire_and_the_page_does_not_notice(site, page):
