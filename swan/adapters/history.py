@@ -12,17 +12,16 @@ whether a write already counts their push (`written`). SQLite here; DynamoDB on 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-from swan.adapters.private_files import private_database
+from swan.adapters.sqlite import Database, DatabaseError, Schema
 from swan.core.countdown import Push, Refused
-from swan.core.errors import SwanError
 from swan.core.ratelimit import check_rate
 
 if TYPE_CHECKING:
+    import sqlite3
     from pathlib import Path
 
 
@@ -95,88 +94,88 @@ class History(Protocol):
     def counters(self) -> dict[str, int]: ...
 
 
-class HistoryUnavailableError(SwanError, OSError):
-    def __init__(self, path: Path, cause: object) -> None:
-        self.path = path
-        super().__init__(f"push history {path} cannot be used: {cause}")
+class HistoryUnavailableError(DatabaseError, OSError):
+    """The history's database cannot be opened, read or written: it names the file."""
+
+    what = "push history"
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pushes (
-    number INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    by TEXT NOT NULL,
-    source TEXT NOT NULL,
-    click_type TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    client_token TEXT,
-    UNIQUE (principal, client_token)
-);
-CREATE INDEX IF NOT EXISTS pushes_by_principal ON pushes (principal, at);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS writer (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    holder TEXT,
-    until REAL NOT NULL DEFAULT 0,
-    written INTEGER NOT NULL DEFAULT 0
-);
-INSERT OR IGNORE INTO writer (id) VALUES (1);
-"""
+SCHEMA: Final = Schema(
+    version=1,
+    create=(
+        """CREATE TABLE IF NOT EXISTS pushes (
+            number INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            by TEXT NOT NULL,
+            source TEXT NOT NULL,
+            click_type TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            client_token TEXT,
+            UNIQUE (principal, client_token))""",
+        "CREATE INDEX IF NOT EXISTS pushes_by_principal ON pushes (principal, at)",
+        "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS writer (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            holder TEXT,
+            until REAL NOT NULL DEFAULT 0,
+            written INTEGER NOT NULL DEFAULT 0)""",
+        "INSERT OR IGNORE INTO writer (id) VALUES (1)",
+    ),
+)
 
 
 class SqliteHistory:
-    """History in one SQLite file (WAL), shared by every thread of the process."""
+    """History in one SQLite file (swan.adapters.sqlite), shared by every thread of the
+    process; processes sharing the file take turns (each write is one IMMEDIATE transaction)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            private_database(path)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as error:
-            raise HistoryUnavailableError(path, error) from error
+        self._database = Database(path, SCHEMA, error=HistoryUnavailableError)
 
     def screen(
         self, at: float, *, principal: str, client_token: str | None, min_interval: float
     ) -> Duplicate | Refused | None:
-        with self._lock:
-            return self._decide(at, principal, client_token, min_interval)
+        with self._lock, self._database.errors() as db:
+            return self._decide(db, at, principal, client_token, min_interval)
 
     def record(
         self, push: Push, *, principal: str, client_token: str | None, min_interval: float
     ) -> Recorded | Duplicate | Refused:
-        with self._lock, self._transaction():
-            decided = self._decide(push.at, principal, client_token, min_interval)
+        with self._lock, self._database.transaction() as db:
+            decided = self._decide(db, push.at, principal, client_token, min_interval)
             if decided is not None:
                 return decided
-            cursor = self._db.execute(
+            cursor = db.execute(
                 "INSERT INTO pushes (at, by, source, click_type, principal, client_token)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (push.at, push.by, push.source, push.click_type, principal, client_token),
             )
             return Recorded(int(cursor.lastrowid or 0))
 
+    @staticmethod
     def _decide(
-        self, at: float, principal: str, client_token: str | None, min_interval: float
+        db: sqlite3.Connection,
+        at: float,
+        principal: str,
+        client_token: str | None,
+        min_interval: float,
     ) -> Duplicate | Refused | None:
         if client_token is not None:
-            row = self._db.execute(
+            row = db.execute(
                 "SELECT number FROM pushes WHERE principal = ? AND client_token = ?",
                 (principal, client_token),
             ).fetchone()
             if row is not None:
                 return Duplicate(row[0])
-        (last,) = self._db.execute(
+        (last,) = db.execute(
             "SELECT max(at) FROM pushes WHERE principal = ?", (principal,)
         ).fetchone()
         return check_rate(last, at, min_interval)
 
     def since(self, number: int) -> list[tuple[int, Push]]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._lock, self._database.errors() as db:
+            rows = db.execute(
                 "SELECT number, at, by, source, click_type FROM pushes"
                 " WHERE number > ? ORDER BY number",
                 (number,),
@@ -184,8 +183,8 @@ class SqliteHistory:
         return [(row[0], Push(row[1], row[2], row[3], row[4])) for row in rows]
 
     def recent(self, limit: int) -> list[Entry]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._lock, self._database.errors() as db:
+            rows = db.execute(
                 "SELECT number, at, by, source, click_type, principal FROM pushes"
                 " ORDER BY number DESC LIMIT ?",
                 (limit,),
@@ -193,56 +192,40 @@ class SqliteHistory:
         return [Entry(row[0], Push(row[1], row[2], row[3], row[4]), row[5]) for row in rows]
 
     def count(self, counter: str) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._lock, self._database.errors() as db:
+            db.execute(
                 "INSERT INTO counters (name, value) VALUES (?, 1)"
                 " ON CONFLICT (name) DO UPDATE SET value = value + 1",
                 (counter,),
             )
 
     def counters(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        with self._lock, self._database.errors() as db:
+            return dict(db.execute("SELECT name, value FROM counters").fetchall())
 
     def written(self) -> int:
-        with self._lock:
-            (number,) = self._db.execute("SELECT written FROM writer").fetchone()
+        with self._lock, self._database.errors() as db:
+            (number,) = db.execute("SELECT written FROM writer").fetchone()
         return int(number)
 
     def mark_written(self, number: int) -> None:
-        with self._lock:
-            self._db.execute("UPDATE writer SET written = max(written, ?)", (number,))
+        with self._lock, self._database.errors() as db:
+            db.execute("UPDATE writer SET written = max(written, ?)", (number,))
 
     def claim_writer(self, owner: str, *, now: float, hold: float) -> float | None:
-        with self._lock, self._transaction():
-            (until,) = self._db.execute("SELECT until FROM writer").fetchone()
+        with self._lock, self._database.transaction() as db:
+            (until,) = db.execute("SELECT until FROM writer").fetchone()
             if until > now:
                 return float(until)
-            self._db.execute("UPDATE writer SET holder = ?, until = ?", (owner, now + hold))
+            db.execute("UPDATE writer SET holder = ?, until = ?", (owner, now + hold))
             return None
 
     def release_writer(self, owner: str, *, not_before: float) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._lock, self._database.errors() as db:
+            db.execute(
                 "UPDATE writer SET holder = NULL, until = ? WHERE holder = ?", (not_before, owner)
             )
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK): other processes wait, none interleave."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+            self._database.close()

@@ -1,5 +1,6 @@
-"""What the local Cognito Identity keeps, in `<state>/cognito.db` (SQLite, 0600 through
-swan.adapters.private_files): the pools' ids, the identities and the credentials issued.
+"""What the local Cognito Identity keeps, in `<state>/cognito.db` (SQLite, opened as every
+database of the state directory is: swan.adapters.sqlite): the pools' ids, the identities
+and the credentials issued.
 
 Every method is atomic and thread-safe (one lock, one transaction per write): the HTTP
 server's threads issue credentials while the gateway's thread looks them up.
@@ -14,14 +15,13 @@ key").
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.adapters.private_files import private_database
+from swan.adapters.sqlite import Database, DatabaseError, Schema
 from swan.local.cognito_pools import pool_logical_ids
 from swan.local.sigv4 import SigningKey
 
@@ -30,6 +30,25 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 DATABASE: Final = "cognito.db"
+
+SCHEMA: Final = Schema(
+    version=1,
+    create=(
+        "CREATE TABLE IF NOT EXISTS pools (logical_id TEXT PRIMARY KEY, pool_id TEXT)",
+        """CREATE TABLE IF NOT EXISTS identities (
+            identity_id TEXT PRIMARY KEY, pool_id TEXT, created REAL, used REAL)""",
+        """CREATE TABLE IF NOT EXISTS credentials (
+            access_key_id TEXT PRIMARY KEY, identity_id TEXT, secret TEXT, token TEXT,
+            principal TEXT, expires INTEGER, issued REAL)""",
+        "CREATE INDEX IF NOT EXISTS by_identity ON credentials (identity_id, issued)",
+    ),
+)
+
+
+class CognitoDatabaseError(DatabaseError):
+    """The local Cognito's database cannot be opened, read or written: it names the file."""
+
+    what = "Cognito database"
 
 
 @dataclass(frozen=True)
@@ -47,67 +66,54 @@ class CognitoStore:
     def __init__(self, path: Path, limits: CognitoLimits) -> None:
         self.limits = limits
         self.lock = threading.Lock()
-        private_database(path)
-        # Each write is one transaction (`with self.db`); the lock serialises the threads.
-        self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(
-            "CREATE TABLE IF NOT EXISTS pools (logical_id TEXT PRIMARY KEY, pool_id TEXT);"
-            "CREATE TABLE IF NOT EXISTS identities (identity_id TEXT PRIMARY KEY,"
-            " pool_id TEXT, created REAL, used REAL);"
-            "CREATE TABLE IF NOT EXISTS credentials (access_key_id TEXT PRIMARY KEY,"
-            " identity_id TEXT, secret TEXT, token TEXT, principal TEXT, expires INTEGER,"
-            " issued REAL);"
-            "CREATE INDEX IF NOT EXISTS by_identity ON credentials (identity_id, issued);"
-        )
+        # Each write is one transaction; the lock serialises the threads.
+        self.database = Database(path, SCHEMA, error=CognitoDatabaseError)
 
     def close(self) -> None:
         with self.lock:
-            self.db.close()
+            self.database.close()
 
     def pool_ids(self, logical_ids: Iterable[str], region: str) -> dict[str, str]:
-        with self.lock, self.db:
-            kept = dict(self.db.execute("SELECT logical_id, pool_id FROM pools").fetchall())
+        with self.lock, self.database.transaction() as db:
+            kept = dict(db.execute("SELECT logical_id, pool_id FROM pools").fetchall())
             ids = {}
             for logical_id in logical_ids:
                 pool_id = kept.get(logical_id)
                 if pool_id is None or not pool_id.startswith(f"{region}:"):
                     pool_id = f"{region}:{uuid.uuid4()}"
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO pools VALUES (?, ?)", (logical_id, pool_id)
-                    )
+                    db.execute("INSERT OR REPLACE INTO pools VALUES (?, ?)", (logical_id, pool_id))
                 ids[logical_id] = pool_id
             return ids
 
     def add_identity(self, identity_id: str, pool_id: str, now: float) -> None:
-        with self.lock, self.db:
-            self.db.execute(
+        with self.lock, self.database.transaction() as db:
+            db.execute(
                 "INSERT INTO identities VALUES (?, ?, ?, ?)", (identity_id, pool_id, now, now)
             )
-            (count,) = self.db.execute("SELECT COUNT(*) FROM identities").fetchone()
+            (count,) = db.execute("SELECT COUNT(*) FROM identities").fetchone()
             surplus = count - self.limits.max_identities
             if surplus > 0:  # forget the least recently used, with their credentials
-                self.db.execute(
+                db.execute(
                     "DELETE FROM credentials WHERE identity_id IN"
                     " (SELECT identity_id FROM identities ORDER BY used LIMIT ?)",
                     (surplus,),
                 )
-                self.db.execute(
+                db.execute(
                     "DELETE FROM identities WHERE identity_id IN"
                     " (SELECT identity_id FROM identities ORDER BY used LIMIT ?)",
                     (surplus,),
                 )
 
     def identity_pool(self, identity_id: str) -> str | None:
-        with self.lock:
-            row = self.db.execute(
+        with self.lock, self.database.errors() as db:
+            row = db.execute(
                 "SELECT pool_id FROM identities WHERE identity_id = ?", (identity_id,)
             ).fetchone()
         return None if row is None else str(row[0])
 
     def add_credentials(self, key: SigningKey, expires: int, now: float) -> None:
-        with self.lock, self.db:
-            self.db.execute(
+        with self.lock, self.database.transaction() as db:
+            db.execute(
                 "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.access_key_id,
@@ -119,23 +125,23 @@ class CognitoStore:
                     now,
                 ),
             )
-            self.db.execute(
+            db.execute(
                 "UPDATE identities SET used = ? WHERE identity_id = ?", (now, key.identity_id)
             )
-            self.db.execute(
+            db.execute(
                 "DELETE FROM credentials WHERE identity_id = ? AND access_key_id NOT IN"
                 " (SELECT access_key_id FROM credentials WHERE identity_id = ?"
                 "  ORDER BY issued DESC LIMIT ?)",
                 (key.identity_id, key.identity_id, self.limits.credentials_per_identity),
             )
-            self.db.execute(
+            db.execute(
                 "DELETE FROM credentials WHERE expires < ?",
                 (now - self.limits.expired_kept_seconds,),
             )
 
     def key(self, access_key_id: str) -> SigningKey | None:
-        with self.lock:
-            row = self.db.execute(
+        with self.lock, self.database.errors() as db:
+            row = db.execute(
                 "SELECT identity_id, secret, token, principal, expires FROM credentials"
                 " WHERE access_key_id = ?",
                 (access_key_id,),

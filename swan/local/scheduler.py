@@ -24,14 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import threading
 from calendar import timegm
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from swan.adapters.private_files import private_database
+from swan.adapters.sqlite import Database, DatabaseError, Schema
 from swan.local.authorization import (
     NO_SERVICE_ROLES,
     SCHEDULER_SERVICE,
@@ -49,6 +48,7 @@ from swan.local.httpapi import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Callable
     from pathlib import Path
 
@@ -59,6 +59,21 @@ log = logging.getLogger(__name__)
 _AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
 _NAME = r"[0-9a-zA-Z-_.]{1,64}"
 DEFAULT_GROUP = "default"
+
+SCHEMA: Final = Schema(
+    version=1,
+    create=(
+        """CREATE TABLE IF NOT EXISTS schedules (
+            grp TEXT, name TEXT, definition TEXT, due REAL, fired INTEGER,
+            PRIMARY KEY (grp, name))""",
+    ),
+)
+
+
+class SchedulerDatabaseError(DatabaseError):
+    """The schedules' database cannot be opened, read or written: it names the file."""
+
+    what = "scheduler database"
 
 
 def parse_at(expression: str, timezone: str = "UTC") -> float:
@@ -118,13 +133,7 @@ class LocalScheduler:
         self._lock = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        private_database(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS schedules (grp TEXT, name TEXT, definition TEXT,"
-            " due REAL, fired INTEGER, PRIMARY KEY (grp, name))"
-        )
+        self._database = Database(path, SCHEMA, error=SchedulerDatabaseError)
         self.api = JsonApi("scheduler", port=port, errors=SCHEDULER_ERRORS, limits=limits)
         pattern = rf"/schedules/(?P<name>{_NAME})"
         self.api.route("POST", pattern, self._create)
@@ -148,11 +157,12 @@ class LocalScheduler:
         self.api.stop()
         if self._thread is not None:
             self._thread.join(5)
-        self._db.close()
+        with self._lock:
+            self._database.close()
 
     def schedules(self) -> list[Schedule]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._lock, self._database.errors() as db:
+            rows = db.execute(
                 "SELECT grp, name, definition, due, fired FROM schedules ORDER BY due"
             ).fetchall()
         return [Schedule(g, n, json.loads(d), due, bool(f)) for g, n, d, due, f in rows]
@@ -183,7 +193,7 @@ class LocalScheduler:
             if not exists and exists_ok:
                 raise ApiError(404, "ResourceNotFoundException", f"Schedule {name} does not exist.")
             stored = {**definition, "Name": name, "GroupName": group}
-            self._db.execute(
+            self._execute(
                 "INSERT OR REPLACE INTO schedules VALUES (?, ?, ?, ?, 0)",
                 (group, name, json.dumps(stored), due),
             )
@@ -207,7 +217,7 @@ class LocalScheduler:
         with self._lock:
             if self._find(group, name) is None:
                 raise ApiError(404, "ResourceNotFoundException", f"Schedule {name} does not exist.")
-            self._db.execute("DELETE FROM schedules WHERE grp = ? AND name = ?", (group, name))
+            self._execute("DELETE FROM schedules WHERE grp = ? AND name = ?", (group, name))
         return Response(200, {})
 
     # ------------------------------------------------------------ firing
@@ -227,7 +237,7 @@ class LocalScheduler:
             self._fire(due)
 
     def _next_due(self) -> Schedule | None:
-        row = self._db.execute(
+        row = self._execute(
             "SELECT grp, name, definition, due, fired FROM schedules WHERE fired = 0"
             " ORDER BY due LIMIT 1"
         ).fetchone()
@@ -237,11 +247,11 @@ class LocalScheduler:
 
     def _mark_fired(self, schedule: Schedule) -> None:
         if schedule.definition.get("ActionAfterCompletion") == "DELETE":
-            self._db.execute(
+            self._execute(
                 "DELETE FROM schedules WHERE grp = ? AND name = ?", (schedule.group, schedule.name)
             )
         else:
-            self._db.execute(
+            self._execute(
                 "UPDATE schedules SET fired = 1 WHERE grp = ? AND name = ? AND due = ?",
                 (schedule.group, schedule.name, schedule.due),
             )
@@ -267,13 +277,18 @@ class LocalScheduler:
             log.exception("schedule %s/%s: the target failed", schedule.group, schedule.name)
 
     def _find(self, group: str, name: str) -> Schedule | None:
-        row = self._db.execute(
+        row = self._execute(
             "SELECT grp, name, definition, due, fired FROM schedules WHERE grp = ? AND name = ?",
             (group, name),
         ).fetchone()
         if row is None:
             return None
         return Schedule(row[0], row[1], json.loads(row[2]), row[3], bool(row[4]))
+
+    def _execute(self, statement: str, parameters: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """One statement (under the lock), its errors the scheduler's naming the file."""
+        with self._database.errors() as db:
+            return db.execute(statement, parameters)
 
     @staticmethod
     def _arn(group: str, name: str) -> str:

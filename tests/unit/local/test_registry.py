@@ -11,14 +11,14 @@ from cryptography.hazmat.primitives import hashes
 
 from swan.adapters.clock import FakeClock
 from swan.certs.authority import certificate_id, certificate_pem, create_ca, issue_device
-from swan.local.registry import (
+from swan.local.registry import Registry
+from swan.local.registry_errors import (
     CertificateStateError,
     InvalidCertificateError,
     InvalidPolicyError,
     InvalidValueError,
     PolicyConflictError,
     PolicyDeploymentError,
-    Registry,
     RegistryDatabaseError,
     ResourceConflictError,
     ThingInUseError,

@@ -238,7 +238,7 @@ def test_shadows_pushed_out_of_the_cache_are_read_back_from_disk(path):
 
 def test_a_failed_write_leaves_the_old_shadow_readable(store):
     store.put(ShadowKey("lamp"), LAMP)
-    store._connection.execute("PRAGMA query_only = ON")  # as a read-only file system would
+    store._database.connection.execute("PRAGMA query_only = ON")  # as a read-only file system would
     newer = shadow(b'{"state": {"reported": {"on": true}}}', LAMP)
     with pytest.raises(ShadowStoreError, match="readonly"):
         store.put(ShadowKey("lamp"), newer)
