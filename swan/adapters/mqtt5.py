@@ -132,9 +132,6 @@ class Mqtt5Transport:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
     def close(self, *, with_will: bool = False) -> None:
         """Disconnect and stop reconnecting; `with_will` has the broker publish the will."""
         from awscrt import mqtt5  # noqa: PLC0415

@@ -121,12 +121,6 @@ class Deployment:
     rules: tuple[TopicRule, ...]
     policies: Mapping[str, Policy]
 
-    def rules_for(self, topic: str) -> tuple[TopicRule, ...]:
-        """The enabled rules whose FROM filter a message on `topic` reaches."""
-        return tuple(
-            rule for rule in self.rules if rule.enabled and rule.query.matches_topic(topic)
-        )
-
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     if value is None:

@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -196,11 +195,6 @@ class Mosquitto:
     def stop(self) -> None:
         if self._child is not None:
             self._child.stop(5)
-
-    def reload(self) -> None:
-        """Re-read ACLs and password files (SIGHUP)."""
-        if self._child is not None:
-            self._child.signal(signal.SIGHUP)
 
     def __enter__(self) -> Self:
         self.start()

@@ -529,14 +529,23 @@ def test_topic_rule_actions(deployment):
     assert legacy.other_actions == ("DynamoDBv2",)
 
 
+def enabled_rules_for(deployment, topic):
+    """What the rules engine runs for a message on `topic`."""
+    return [r for r in deployment.rules if r.enabled and r.query.matches_topic(topic)]
+
+
 def test_rules_for_a_topic_are_the_enabled_matching_ones(deployment):
-    assert [r.logical_id for r in deployment.rules_for("iotbutton/G030")] == ["PushFunctionClicks"]
-    assert [r.logical_id for r in deployment.rules_for("swan/push/web")] == ["PushFunctionPushes"]
-    assert deployment.rules_for("swan/other") == ()
+    assert [r.logical_id for r in enabled_rules_for(deployment, "iotbutton/G030")] == [
+        "PushFunctionClicks"
+    ]
+    assert [r.logical_id for r in enabled_rules_for(deployment, "swan/push/web")] == [
+        "PushFunctionPushes"
+    ]
+    assert enabled_rules_for(deployment, "swan/other") == []
 
 
 def test_a_rule_evaluates_a_message_end_to_end(deployment):
-    (rule,) = deployment.rules_for("iotbutton/G030")
+    (rule,) = enabled_rules_for(deployment, "iotbutton/G030")
     click = {"serialNumber": "G030", "clickType": "SINGLE"}
     output = rule.query.evaluate(Message("iotbutton/G030", click, "G030", 1_000))
     assert output == {**click, "serial": "G030", "clientId": "G030", "receivedAt": 1_000}
