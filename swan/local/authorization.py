@@ -41,6 +41,7 @@ from swan.adapters.private_files import write_private
 from swan.core.errors import SwanError
 from swan.local.core.iam import IamStatement, evaluate, parse_statements
 from swan.local.core.policy import POLICY_VERSION, Decision, Effect, PolicyDocumentError
+from swan.local.core.trust import TrustStatement, parse_trust_policy, trust_decision
 from swan.local.credentials import ACCOUNT_ID, ADMIN_USER, function_roles
 from swan.local.intrinsics import LOCAL_REGION, Context, resolve
 from swan.local.template import IAM_ROLE, TemplateError
@@ -439,17 +440,6 @@ class ServiceRoleError(SwanError, PermissionError):
 
 
 @dataclass(frozen=True)
-class TrustStatement:
-    """A trust policy statement that names AWS services (`services`; None for `*`)."""
-
-    services: frozenset[str] | None
-    statement: IamStatement
-
-    def names(self, service: str) -> bool:
-        return self.services is None or service in self.services
-
-
-@dataclass(frozen=True)
 class ServiceRole:
     name: str
     arn: str
@@ -483,8 +473,7 @@ class ServiceRoles:
             reason = f"{service} cannot assume {role_arn}: no such role in the template"
             raise ServiceRoleError(service, role_arn, check, reason, assumed=False)
         context = {SOURCE_ACCOUNT: self.arns.account, SOURCE_ARN: source_arn}
-        trusting = (entry.statement for entry in role.trust if entry.names(service))
-        if not evaluate(trusting, ASSUME_ROLE, role.arn, context).allowed:
+        if not trust_decision(role.trust, f"Service:{service}", ASSUME_ROLE, context).allowed:
             reason = (
                 f"{service} cannot assume {role_arn}: its trust policy does not allow"
                 f" {ASSUME_ROLE} by {service} for {source_arn}"
@@ -525,50 +514,13 @@ def service_roles(
     for name, document in trust_documents(template, context).items():
         arn = str(resolve({"Fn::GetAtt": [name, "Arn"]}, context, f"Resources.{name}.Arn"))
         where = f"Resources.{name}.Properties.AssumeRolePolicyDocument"
-        trust = _trust_statements(document, arn, where)
+        try:
+            trust = parse_trust_policy(document, where)
+        except PolicyDocumentError as error:  # UnsupportedPolicyError too
+            raise RolePolicyError(error.where, error.problem) from None
         roles[arn] = ServiceRole(name, arn, tuple(statements.get(name, ())), trust)
     arns = Arns(region=context.region, account=context.account_id, partition=context.partition)
     return ServiceRoles(roles, arns)
-
-
-def _trust_statements(
-    document: Mapping[str, Any], role_arn: str, where: str
-) -> tuple[TrustStatement, ...]:
-    """The statements naming AWS services, each as an identity statement on the role's ARN
-    (IAM evaluates a trust policy as the role's resource-based policy: the principal is
-    matched first, then Action and Condition as usual)."""
-    raw = document["Statement"]
-    kept = []
-    for index, item in enumerate(raw if isinstance(raw, list) else [raw]):
-        path = f"{where}.Statement[{index}]"
-        if not isinstance(item, dict):
-            raise RolePolicyError(path, "a statement is a JSON object")
-        if "NotPrincipal" in item:
-            raise RolePolicyError(f"{path}.NotPrincipal", "not evaluated locally")
-        services = _service_principals(item.get("Principal"), f"{path}.Principal")
-        if services is not None and not services:
-            continue  # federated users or AWS principals: no service assumes the role by it
-        body = {key: value for key, value in item.items() if key != "Principal"}
-        one = {"Version": document.get("Version"), "Statement": [body | {"Resource": role_arn}]}
-        try:
-            (statement,) = parse_statements(one)
-        except PolicyDocumentError as error:
-            raise RolePolicyError(path, error.problem) from None
-        kept.append(TrustStatement(services, statement))
-    return tuple(kept)
-
-
-def _service_principals(principal: Any, where: str) -> frozenset[str] | None:
-    """The services a `Principal` names (None: `*`, everyone; empty: none)."""
-    if principal == "*":
-        return None
-    if not isinstance(principal, dict):
-        raise RolePolicyError(where, "a trust policy statement names its Principal")
-    named = principal.get("Service", [])
-    services = [named] if isinstance(named, str) else named
-    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
-        raise RolePolicyError(f"{where}.Service", "expected text or a list of text")
-    return frozenset(services)
 
 
 # ---------------------------------------------------------------- deciding

@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Final
 
-from swan.local.core.cognito import IdentityPool, PoolRole, is_identity_id, parse_trust_policy
+from swan.local.core.cognito import IdentityPool, PoolRole, is_identity_id
 from swan.local.core.policy import PolicyDocumentError
+from swan.local.core.trust import parse_trust_policy
 from swan.local.intrinsics import Context, resolve
 from swan.local.template import TemplateError
 

@@ -343,7 +343,7 @@ def test_the_trust_policy_decides_as_iam_does(stack, statement, assumed):
         ({"Effect": "Allow", "Action": "sts:AssumeRole"}, "Statement[0].Principal"),
         (
             SCHEDULER_TRUST | {"Condition": {"ArnLike": {"aws:SourceArn": "arn:*"}}},
-            "Statement[0]",
+            "Statement[0].Condition.ArnLike",
         ),
     ],
 )

@@ -22,12 +22,11 @@ from swan.local.core.cognito import (
     get_id_request,
     identity_not_found,
     is_identity_id,
-    parse_trust_policy,
     pool_not_found,
-    trust_decision,
     unauthenticated_role,
 )
 from swan.local.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
+from swan.local.core.trust import parse_trust_policy, trust_decision
 
 POOL_ID = "us-east-1:4f0e1c55-2d3b-4e6f-9a8b-7c6d5e4f3a2b"
 IDENTITY = "us-east-1:0b9a8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d"
