@@ -32,8 +32,8 @@ from swan.certs.defaults import (
     SERVER_IPS,
     VERIFICATION_DAYS,
 )
-from swan.certs.errors import CertificateRequestError, InvalidPemError, InvalidThingNameError
-from swan.core import names as aws_names
+from swan.certs.errors import CertificateRequestError, InvalidPemError
+from swan.certs.folder import MAX_COMMON_NAME, check_thing_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -50,8 +50,6 @@ ORGANIZATION: Final = "The Swan"
 # Certificates start a little before `now`, so a peer whose clock runs slightly behind
 # does not see a certificate that is "not yet valid".
 CLOCK_SKEW: Final = timedelta(minutes=5)
-# RFC 5280 caps a common name at 64 characters; AWS allows thing names of 128 (swan.core.names).
-MAX_COMMON_NAME: Final = 64
 MAX_HOSTNAME: Final = 253
 _DNS_LABEL: Final = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 
@@ -176,18 +174,6 @@ def certificate_id(certificate: x509.Certificate) -> str:
 def der_certificate_id(der: bytes) -> str:
     """The AWS IoT certificate id of a certificate's DER bytes (as a TLS peer sends them)."""
     return hashlib.sha256(der).hexdigest()
-
-
-def check_thing_name(thing_name: str) -> str:
-    """The thing name, if AWS IoT (swan.core.names.check_thing_name) and a certificate's
-    common name can both hold it."""
-    aws_names.check_thing_name(thing_name)
-    if len(thing_name) > MAX_COMMON_NAME:
-        raise InvalidThingNameError(
-            thing_name,
-            f"a certificate's common name holds at most {MAX_COMMON_NAME} characters",
-        )
-    return thing_name
 
 
 # ---------------------------------------------------------------- PEM

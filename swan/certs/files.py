@@ -33,6 +33,7 @@ from swan.certs.errors import (
     MissingCertificateError,
     UnusableCertificateError,
 )
+from swan.certs.folder import CertificateFolder, PemFiles
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -42,14 +43,6 @@ if TYPE_CHECKING:
 
 KEY_MODE: Final = 0o600
 PUBLIC_MODE: Final = 0o644
-
-
-@dataclass(frozen=True)
-class PemFiles:
-    """Where one certificate and its private key live."""
-
-    certificate: Path
-    key: Path
 
 
 @dataclass(frozen=True)
@@ -85,37 +78,9 @@ class _Role:
         return f"run '{self.command} --force' to replace it"
 
 
-class CertificateStore:
-    """The CA, server, device and verification certificates kept in one folder."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    # ------------------------------------------------------------ where things are
-
-    @property
-    def ca_files(self) -> PemFiles:
-        return self._pair("ca")
-
-    @property
-    def server_files(self) -> PemFiles:
-        return self._pair("server")
-
-    @property
-    def verification_files(self) -> PemFiles:
-        return self._pair("verification")
-
-    def device_files(self, thing_name: str) -> PemFiles:
-        # The name check also keeps the path inside devices/: no '/', no '..'.
-        return self._pair(f"devices/{authority.check_thing_name(thing_name)}")
-
-    @property
-    def crl_path(self) -> Path:
-        return self.directory / "crl.pem"
-
-    @property
-    def revoked_path(self) -> Path:
-        return self.directory / "revoked.json"
+class CertificateStore(CertificateFolder):
+    """The CA, server, device and verification certificates kept in one folder: made,
+    loaded, listed and revoked (where each lives: swan.certs.folder)."""
 
     # ------------------------------------------------------------ create (refuse to overwrite)
 
@@ -279,9 +244,6 @@ class CertificateStore:
         return self.crl_path
 
     # ------------------------------------------------------------ helpers
-
-    def _pair(self, stem: str) -> PemFiles:
-        return PemFiles(self.directory / f"{stem}.pem", self.directory / f"{stem}.key")
 
     def _ca_role(self) -> _Role:
         return _Role("CA", self.ca_files, "swan certs ca")

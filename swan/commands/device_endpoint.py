@@ -109,9 +109,9 @@ def _remote_identity(
 ) -> tuple[Path, Path]:
     if cert is not None and key is not None:
         return cert, key
-    from swan.certs.files import CertificateStore  # noqa: PLC0415
+    from swan.certs.folder import CertificateFolder  # noqa: PLC0415  (no cryptography)
 
-    files = CertificateStore(certs_dir).device_files(thing)
+    files = CertificateFolder(certs_dir).device_files(thing)
     if files.certificate.exists() and files.key.exists():
         return files.certificate, files.key
     raise InvalidSettingError(

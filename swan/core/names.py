@@ -6,7 +6,7 @@ certificate code, the CLI and the device's settings all call it. AWS IoT's Thing
 128 of `[a-zA-Z0-9:_-]` (botocore's iot and iot-data models;
 https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html). A device's
 certificate adds a limit of its own (a common name holds at most 64 characters, RFC 5280):
-swan.certs.authority.check_thing_name.
+swan.certs.folder.check_thing_name.
 """
 
 from __future__ import annotations

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from swan.adapters.iot import ACTIVE, PENDING_ACTIVATION, REVOKED, CertificateStateError
 from swan.certs import checks
-from swan.certs.authority import check_thing_name, load_certificate_pem
+from swan.certs.authority import load_certificate_pem
 from swan.certs.errors import (
     CertificateFault,
     InvalidPemError,
     InvalidThingNameError,
     UnfitCertificateError,
 )
+from swan.certs.folder import check_thing_name
 from swan.core.codecs import CertificateRegistered
 from swan.core.errors import InvalidPayloadError
 from swan.core.topics import BUTTON_THING, WEB_SENDER

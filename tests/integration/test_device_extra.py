@@ -87,13 +87,19 @@ def test_the_pi_draws_its_pictures_without_the_local_systems_packages(tmp_path):
     ]
 
 
-def test_a_pi_with_only_the_device_extra_connects_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("identity", ["files", "folder"])
+def test_a_pi_with_only_the_device_extra_connects_and_stops_cleanly(tmp_path, identity):
+    """Its certificate given as files (--cert, --key), or found in the certificate folder
+    by its thing name (devices/<thing>.pem), where `swan certs device` wrote it."""
     stack = start_local_stack(tmp_path / "state", Rules())
     try:
         thing = unique("pi-extra-")
         endpoint = stack.device_endpoint(thing)
+        files = ["--cert", str(endpoint.cert_file), "--key", str(endpoint.key_file)]
+        folder = ["--certs-dir", str(stack.certs.directory)]
         ran = without(
             NOT_ON_A_PI,
+            *(folder if identity == "folder" else []),
             "pi",
             "--thing",
             thing,
@@ -103,10 +109,7 @@ def test_a_pi_with_only_the_device_extra_connects_and_stops_cleanly(tmp_path):
             str(endpoint.port),
             "--ca",
             str(endpoint.ca_file),
-            "--cert",
-            str(endpoint.cert_file),
-            "--key",
-            str(endpoint.key_file),
+            *(files if identity == "files" else []),
             "--matrix",
             "recording",
             "--exit-after",

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from swan.adapters.clock import FakeClock
-from swan.certs.authority import MAX_COMMON_NAME, create_ca, issue_device
+from swan.certs.authority import create_ca, issue_device
+from swan.certs.folder import MAX_COMMON_NAME
 from swan.cli import main
 from swan.commands.device_endpoint import ConnectOptions, resolve
 from swan.core.errors import InvalidThingNameError, InvalidTopicError
