@@ -123,10 +123,6 @@ class ChildProcess:
             process.kill()
             process.wait(KILL_WAIT)
 
-    def signal(self, number: int) -> None:
-        if self._process is not None:
-            self._process.send_signal(number)
-
     def output(self) -> str:
         """What the process wrote to its log since this start."""
         try:
