@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from swan.core.errors import InvalidThingNameError
 from swan.core import names as aws_names
+from swan.core.errors import InvalidThingNameError
 
 if TYPE_CHECKING:
     from pathlib import Path
