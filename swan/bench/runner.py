@@ -24,6 +24,7 @@ from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, ViewersJo
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
+from swan.local.cognito import RequestQuotas
 from swan.local.core.broker_limits import UNMETERED
 from swan.local.intrinsics import LOCAL_REGION
 
@@ -48,6 +49,10 @@ BENCH_RULES: Final = Rules(min_push_interval=0)
 # AWS's message broker limits but its two rates (100 publishes/s, 512 KiB/s per connection):
 # (d) measures what the gateway costs, not AWS's quota.
 BENCH_LIMITS: Final = UNMETERED
+# Cognito's request quotas are adjustable: the bench's pages ask for identities by the
+# thousand at once, as on an account that had them raised (25 GetId a second would make
+# (e)'s 1,000 pages wait 40 s before the first connects).
+BENCH_COGNITO_QUOTAS: Final = RequestQuotas(get_id=100_000, get_credentials_for_identity=100_000)
 # The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
 # button clicks every 250 ms, so concurrent handlers never race on one principal's history.
 BUTTONS: Final = 5
@@ -123,6 +128,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                 certs_dir=state / "certs",
                 ports=ports,
                 broker_limits=BENCH_LIMITS,
+                cognito_quotas=BENCH_COGNITO_QUOTAS,
             )
         )
 

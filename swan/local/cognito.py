@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import secrets
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -48,7 +49,9 @@ from swan.local.core.cognito import (
     GET_ID,
     SERIALIZATION,
     TARGET_PREFIX,
+    Budget,
     CognitoError,
+    RequestQuotas,
     check_logins,
     credentials_answer,
     get_credentials_request,
@@ -56,6 +59,7 @@ from swan.local.core.cognito import (
     identity_not_found,
     pool_not_found,
     require_unauthenticated_access,
+    spend,
     unauthenticated_role,
 )
 from swan.local.httpapi import (
@@ -76,7 +80,7 @@ if TYPE_CHECKING:
     from swan.adapters.clock import Clock
     from swan.local.intrinsics import Context
 
-__all__ = ["CognitoIdentity", "CognitoLimits", "identity_pools", "load_pool_ids"]
+__all__ = ["CognitoIdentity", "CognitoLimits", "RequestQuotas", "identity_pools", "load_pool_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,7 @@ class CognitoIdentity:
         credentials_seconds: int = CREDENTIALS_SECONDS,
         clock: Clock | None = None,
         limits: CognitoLimits | None = None,
+        quotas: RequestQuotas | None = None,
         server_limits: ServerLimits | None = None,
         port: int = 0,
     ) -> None:
@@ -124,6 +129,9 @@ class CognitoIdentity:
         self.account_id = context.account_id
         self.credentials_seconds = credentials_seconds
         self.clock = clock or SystemClock()
+        self.quotas = quotas or RequestQuotas()
+        self._budgets: dict[str, Budget] = {}  # by operation, for the whole account
+        self._budgets_lock = threading.Lock()
         self._store = CognitoStore(state_dir / DATABASE, limits or CognitoLimits())
         self.pool_ids = self._store.pool_ids(pool_logical_ids(template), self.region)
         context = dataclasses.replace(context, resources={**context.resources, **self.pool_ids})
@@ -162,6 +170,7 @@ class CognitoIdentity:
     # ------------------------------------------------------------ operations
 
     def get_id(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._spend(GET_ID)
         request = get_id_request(body)
         pool = self._by_id.get(request.pool_id)
         if pool is None or request.account_id not in (None, self.account_id):
@@ -174,6 +183,7 @@ class CognitoIdentity:
         return {"IdentityId": identity_id}
 
     def get_credentials_for_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._spend(GET_CREDENTIALS_FOR_IDENTITY)
         request = get_credentials_request(body)
         pool = self._by_id.get(self._store.identity_pool(request.identity_id) or "")
         if pool is None:
@@ -198,6 +208,13 @@ class CognitoIdentity:
             str(key.session_token),
             expires,
         )
+
+    def _spend(self, target: str) -> None:
+        """One request of the account's quota for `target`, or TooManyRequestsException."""
+        with self._budgets_lock:
+            budget = self._budgets.get(target)
+            now = self.clock.now()
+            self._budgets[target] = spend(budget, self.quotas.per_second(target), now)
 
     # ------------------------------------------------------------ HTTP
 

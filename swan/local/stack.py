@@ -30,7 +30,7 @@ from swan.local.authorization import (
     statements_of,
     write_role_policies,
 )
-from swan.local.cognito import CREDENTIALS_SECONDS, CognitoIdentity
+from swan.local.cognito import CREDENTIALS_SECONDS, CognitoIdentity, RequestQuotas
 from swan.local.controlplane import ControlPlane
 from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.credentials import StackCredentials, function_roles, load_or_create
@@ -67,6 +67,8 @@ LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/ExpirySchedulerRole"
 EXPIRY_FUNCTION = "ExpireCountdownFunction"
 
 
+# Cognito's own request rates for the account (swan.local.core.cognito.RequestQuotas).
+AWS_COGNITO_QUOTAS: Final = RequestQuotas()
 ANY_OTHER_PORT: Final[dict[str, int]] = {"cognito": 0, "mqtt_wss": 0, "mqtt_ws": 0}
 """With the first four ports given positionally: the others on any free port."""
 
@@ -138,15 +140,19 @@ class LocalStack:
         web: bool = False,
         broker_limits: BrokerLimits = AWS_LIMITS,
         cognito_credentials_seconds: int = CREDENTIALS_SECONDS,
+        cognito_quotas: RequestQuotas = AWS_COGNITO_QUOTAS,
         page_build: PageBuild | None = None,
     ) -> None:
         """`certs_dir`: where the CA, the server's and devices' certificates live.
         `cognito_credentials_seconds`: how long the credentials the local Cognito issues
-        live (AWS's hour; shorter to watch them expire). `page_build`: where the web page's
+        live (AWS's hour; shorter to watch them expire). `cognito_quotas`: the account's
+        request rates for Cognito (AWS's defaults; raised, as an account may ask AWS to, for
+        the bench's crowds). `page_build`: where the web page's
         export is built and kept, and who hears a build's progress (default: quietly, in
         `<state>/webapp`)."""
         self.state_dir = state_dir
         self.cognito_credentials_seconds = cognito_credentials_seconds
+        self.cognito_quotas = cognito_quotas
         self.broker_limits = broker_limits
         self.rules = rules
         self.ports = ports or LocalPorts()
@@ -237,6 +243,7 @@ class LocalStack:
                 deployment.context,
                 allowed_origins=self._page_origins(),
                 credentials_seconds=self.cognito_credentials_seconds,
+                quotas=self.cognito_quotas,
                 port=self.ports.cognito,
             )
         )

@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from swan.adapters.clock import FakeClock
-from swan.local.cognito import CognitoIdentity, load_pool_ids
+from swan.local.cognito import CognitoIdentity, RequestQuotas, load_pool_ids
 from swan.local.intrinsics import context_for
 from swan.local.sigv4 import (
     IncomingRequest,
@@ -246,6 +246,30 @@ def first_key(issued, identity_id):
 
 
 # ---------------------------------------------------------------- refusals
+
+
+def test_getid_beyond_the_accounts_quota_is_throttled_as_aws_throttles_it(cognito, clock):
+    """Cognito's default quota: 25 GetId a second per account (the clock stands still)."""
+    identities = client(cognito)
+    for _ in range(25):
+        identities.get_id(IdentityPoolId=pool_id(cognito))
+    with pytest.raises(identities.exceptions.TooManyRequestsException) as raised:
+        identities.get_id(IdentityPoolId=pool_id(cognito))
+    assert error_of(raised) == ("TooManyRequestsException", "Rate exceeded")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    clock.advance(0.04)  # one request's worth comes back
+    assert identities.get_id(IdentityPoolId=pool_id(cognito))["IdentityId"]
+
+
+def test_credentials_beyond_their_quota_are_throttled_too(start):
+    service = start(quotas=RequestQuotas(get_credentials_for_identity=2))
+    identities = client(service)
+    identity = identities.get_id(IdentityPoolId=pool_id(service))["IdentityId"]
+    for _ in range(2):
+        identities.get_credentials_for_identity(IdentityId=identity)
+    with pytest.raises(identities.exceptions.TooManyRequestsException):
+        identities.get_credentials_for_identity(IdentityId=identity)
+    assert identities.get_id(IdentityPoolId=pool_id(service))  # each operation its own quota
 
 
 def test_an_unknown_pool_is_not_found(cognito):

@@ -26,6 +26,9 @@ The service's own answers, with the messages AWS sends:
 - a `Logins` entry for a provider the pool does not name: `NotAuthorizedException`, "Token is
   not from a supported provider of this identity pool."
   (https://github.com/aws-amplify/amplify-flutter/issues/851);
+- more requests of an operation in a second than the account's quota for it:
+  `TooManyRequestsException`, "Rate exceeded" (the model's "Thrown when a request is
+  throttled"; the message as Cognito sends it, https://github.com/aws-amplify/amplify-js/issues/13608);
 - no unauthenticated role, or one whose trust policy does not let
   `cognito-identity.amazonaws.com` assume it (`sts:AssumeRoleWithWebIdentity`) with `aud` =
   the pool id and `amr` holding `unauthenticated`: `InvalidIdentityPoolConfigurationException`,
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import SwanError
+from swan.core.tokenbucket import refilled
 from swan.local.core.policy import Decision
 from swan.local.core.trust import trust_decision
 
@@ -78,6 +82,8 @@ VALIDATION: Final = "ValidationException"
 RESOURCE_NOT_FOUND: Final = "ResourceNotFoundException"
 NOT_AUTHORIZED: Final = "NotAuthorizedException"
 INVALID_CONFIGURATION: Final = "InvalidIdentityPoolConfigurationException"
+TOO_MANY_REQUESTS: Final = "TooManyRequestsException"
+RATE_EXCEEDED: Final = "Rate exceeded"
 UNAUTHENTICATED_NOT_SUPPORTED: Final = (
     "Unauthenticated access is not supported for this identity pool."
 )
@@ -336,3 +342,42 @@ def credentials_answer(
             "Expiration": expiration,
         },
     }
+
+
+# ---------------------------------------------------------------- request rate quotas
+
+
+@dataclass(frozen=True)
+class RequestQuotas:
+    """How many requests a second one account may make of each operation in a Region:
+    Amazon Cognito's "identity pools (federated identities) API operation request rate
+    quotas" (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html): GetId
+    25, GetCredentialsForIdentity 200, both adjustable on request. A second's worth may
+    come at once; beyond that a request is refused, not queued."""
+
+    get_id: float = 25.0
+    get_credentials_for_identity: float = 200.0
+
+    def per_second(self, target: str) -> float:
+        return self.get_id if target == GET_ID else self.get_credentials_for_identity
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What is left of an operation's quota (`tokens`) as of `at` (epoch seconds)."""
+
+    tokens: float
+    at: float
+
+
+def spend(budget: Budget | None, per_second: float, now: float) -> Budget:
+    """The budget after one more request at `now` (None: none made yet, a full second's
+    worth), or `TooManyRequestsException` when the quota has none left."""
+    tokens = (
+        per_second
+        if budget is None
+        else refilled(budget.tokens, budget.at, now, rate=per_second, capacity=per_second)
+    )
+    if tokens < 1:
+        raise CognitoError(TOO_MANY_REQUESTS, RATE_EXCEEDED)
+    return Budget(tokens - 1, now)

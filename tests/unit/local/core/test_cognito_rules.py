@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from swan.local.core.cognito import (
+    GET_CREDENTIALS_FOR_IDENTITY,
+    GET_ID,
     INVALID_CONFIGURATION,
     INVALID_CONFIGURATION_MESSAGE,
     NOT_AUTHORIZED,
@@ -13,9 +15,11 @@ from swan.local.core.cognito import (
     UNAUTHENTICATED_NOT_SUPPORTED,
     UNSUPPORTED_PROVIDER,
     VALIDATION,
+    Budget,
     CognitoError,
     IdentityPool,
     PoolRole,
+    RequestQuotas,
     check_logins,
     credentials_answer,
     get_credentials_request,
@@ -23,6 +27,7 @@ from swan.local.core.cognito import (
     identity_not_found,
     is_identity_id,
     pool_not_found,
+    spend,
     unauthenticated_role,
 )
 from swan.local.core.policy import Decision, PolicyDocumentError, UnsupportedPolicyError
@@ -313,3 +318,34 @@ def test_the_credentials_answer_has_the_models_shape_with_an_epoch_number():
 
 def test_a_pool_knows_its_region_from_its_id():
     assert pool().region == "us-east-1"
+
+
+# ---------------------------------------------------------------- request rate quotas
+
+
+def test_the_quotas_are_cognitos_per_account_defaults():
+    quotas = RequestQuotas()
+    assert quotas.per_second(GET_ID) == 25
+    assert quotas.per_second(GET_CREDENTIALS_FOR_IDENTITY) == 200
+
+
+def test_a_seconds_worth_of_requests_may_come_at_once_and_no_more():
+    budget = None
+    for _ in range(25):
+        budget = spend(budget, 25, now=100.0)
+    with pytest.raises(CognitoError) as refused:
+        spend(budget, 25, now=100.0)
+    assert (refused.value.error_type, refused.value.message) == (
+        "TooManyRequestsException",
+        "Rate exceeded",
+    )
+    assert refused.value.status == 400
+
+
+def test_the_quota_comes_back_at_its_rate():
+    budget = spend(None, 2, now=100.0)
+    budget = spend(budget, 2, now=100.0)
+    with pytest.raises(CognitoError):
+        spend(budget, 2, now=100.4)  # 0.8 of a request back
+    assert spend(budget, 2, now=100.5) == Budget(0.0, 100.5)
+    assert spend(budget, 2, now=200.0) == Budget(1.0, 200.0)  # never more than a second's
