@@ -257,7 +257,7 @@ def test_getid_beyond_the_accounts_quota_is_throttled_as_aws_throttles_it(cognit
         identities.get_id(IdentityPoolId=pool_id(cognito))
     assert error_of(raised) == ("TooManyRequestsException", "Rate exceeded")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    clock.advance(0.04)  # one request's worth comes back
+    clock.advance(0.1)  # two requests' worth come back
     assert identities.get_id(IdentityPoolId=pool_id(cognito))["IdentityId"]
 
 
