@@ -19,6 +19,7 @@ from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
 from swan.bench.report import (
     BrokerFigures,
+    CrowdFigures,
     FanOut,
     GatewayFigures,
     Idle,
@@ -28,6 +29,7 @@ from swan.bench.report import (
     ShadowFigures,
     Throughput,
     ViewerFigures,
+    ViewerRun,
     WebFigures,
     WebRun,
 )
@@ -36,7 +38,13 @@ from swan.bench.report import (
 STARTUP_SECONDS: Final = 30.0
 
 PhaseFigures = (
-    BrokerFigures | ShadowFigures | PushFigures | GatewayFigures | WebFigures | ViewerFigures
+    BrokerFigures
+    | ShadowFigures
+    | PushFigures
+    | GatewayFigures
+    | WebFigures
+    | ViewerFigures
+    | CrowdFigures
 )
 
 
@@ -245,47 +253,149 @@ class WebJob:
 
 
 @dataclass(frozen=True)
+class Pages:
+    """Where pages get their identities and open their WebSockets (`crowd`, and (e))."""
+
+    ws_url: str
+    cognito: str
+    pool_id: str
+    region: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, fields: Fields) -> Pages:
+        return cls(
+            fields.text("ws_url"),
+            fields.text("cognito"),
+            fields.text("pool_id"),
+            fields.text("region"),
+        )
+
+
+@dataclass(frozen=True)
 class ViewersJob:
-    """(f): `viewers` (device logins, through the gateway) follow the button shadow's
-    documents; `button` (serial, device login) pushes `pushes` times."""
+    """`viewers`: at each of `sizes`, that many of `logins` (devices: client id, certificate,
+    key) follow the button shadow, first on `direct` (a mutual-TLS Mosquitto, fed by a relay:
+    `relay_source` subscribes on the stack's broker, `relay_sink` publishes on the direct
+    one), then through the gateway at `gateway`; `button` pushes `pushes` times; then
+    `quiet_seconds` idle. The pids are read from /proc: the stack's, its broker's, the
+    direct broker's."""
 
     PHASE: ClassVar[str] = "viewers"
 
     button: tuple[str, Endpoint]
-    viewers: tuple[Endpoint, ...]
+    relay_source: Endpoint
+    relay_sink: Endpoint
+    direct: tuple[str, int]
+    gateway: tuple[str, int]
+    ca_file: str
+    logins: tuple[tuple[str, str, str], ...]
+    sizes: tuple[int, ...]
     pushes: int
     timeout: float
+    quiet_seconds: float
+    pids: tuple[int, int, int]
 
     @property
     def time_limit(self) -> float:
         measuring = viewers.longest(
-            viewers=len(self.viewers), pushes=self.pushes, timeout=self.timeout
+            sizes=self.sizes,
+            pushes=self.pushes,
+            timeout=self.timeout,
+            quiet_seconds=self.quiet_seconds,
         )
-        return STARTUP_SECONDS + measuring
+        return STARTUP_SECONDS * 2 + measuring  # the load process, then its workers
 
     def to_json(self) -> dict[str, Any]:
         serial, endpoint = self.button
         return {
             "phase": self.PHASE,
             "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
-            "viewers": [endpoint_to_json(viewer) for viewer in self.viewers],
+            "relay_source": endpoint_to_json(self.relay_source),
+            "relay_sink": endpoint_to_json(self.relay_sink),
+            "direct": {"host": self.direct[0], "port": self.direct[1]},
+            "gateway": {"host": self.gateway[0], "port": self.gateway[1]},
+            "ca_file": self.ca_file,
+            "logins": _logins_to_json(self.logins),
+            "sizes": list(self.sizes),
             "pushes": self.pushes,
             "timeout": self.timeout,
+            "quiet_seconds": self.quiet_seconds,
+            "pids": list(self.pids),
         }
 
     def figures_from_json(self, document: object) -> ViewerFigures:
         fields = _answer(document, self.PHASE)
         return ViewerFigures(
-            _latencies(fields.object("push_to_viewer")),
-            viewers=fields.count("viewers"),
-            pushes=fields.count("pushes"),
+            tuple(
+                ViewerRun(
+                    run.count("viewers"),
+                    direct=_fan_out(run.object("direct")),
+                    gateway=_fan_out(run.object("gateway")),
+                )
+                for run in fields.objects("runs")
+            )
         )
 
 
-Job = BrokerJob | ShadowJob | PushJob | GatewayJob | WebJob | ViewersJob
+@dataclass(frozen=True)
+class CrowdJob:
+    """`crowd`: `logins` (devices) through the gateway at `gateway` and `pages` pages at
+    `door`, all open at once; `button` pushes `pushes` times; then `quiet_seconds` idle.
+    `pids`: the stack's and its broker's."""
+
+    PHASE: ClassVar[str] = "crowd"
+
+    button: tuple[str, Endpoint]
+    gateway: tuple[str, int]
+    ca_file: str
+    logins: tuple[tuple[str, str, str], ...]
+    door: Pages
+    pages: int
+    pushes: int
+    timeout: float
+    quiet_seconds: float
+    pids: tuple[int, int]
+
+    @property
+    def time_limit(self) -> float:
+        measuring = viewers.crowd_longest(
+            clients=len(self.logins) + self.pages,
+            pushes=self.pushes,
+            timeout=self.timeout,
+            quiet_seconds=self.quiet_seconds,
+        )
+        return STARTUP_SECONDS * 2 + measuring
+
+    def to_json(self) -> dict[str, Any]:
+        serial, endpoint = self.button
+        return {
+            "phase": self.PHASE,
+            "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
+            "gateway": {"host": self.gateway[0], "port": self.gateway[1]},
+            "ca_file": self.ca_file,
+            "logins": _logins_to_json(self.logins),
+            "door": self.door.to_json(),
+            "pages": self.pages,
+            "pushes": self.pushes,
+            "timeout": self.timeout,
+            "quiet_seconds": self.quiet_seconds,
+            "pids": list(self.pids),
+        }
+
+    def figures_from_json(self, document: object) -> CrowdFigures:
+        fields = _answer(document, self.PHASE)
+        return CrowdFigures(
+            fields.count("devices"), fields.count("pages"), _fan_out(fields.object("fan_out"))
+        )
 
 
-def job_from_json(document: object) -> Job:
+Job = BrokerJob | ShadowJob | PushJob | GatewayJob | WebJob | ViewersJob | CrowdJob
+
+
+def job_from_json(document: object) -> Job:  # noqa: PLR0911  (one return per phase)
     """The job a load process was given; InvalidJsonError says what is wrong with it."""
     fields = Fields.of(document, "job")
     phase = fields.text("phase")
@@ -346,16 +456,70 @@ def job_from_json(document: object) -> Job:
         )
     if phase == ViewersJob.PHASE:
         button = fields.object("button")
-        watchers = fields.objects("viewers")
-        if not watchers:
-            raise InvalidJsonError(f"{fields.where}.viewers", "no viewers to measure")
         return ViewersJob(
             button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
-            viewers=tuple(endpoint_from_json(viewer) for viewer in watchers),
+            relay_source=endpoint_from_json(fields.object("relay_source")),
+            relay_sink=endpoint_from_json(fields.object("relay_sink")),
+            direct=_address(fields.object("direct")),
+            gateway=_address(fields.object("gateway")),
+            ca_file=fields.text("ca_file"),
+            logins=_logins(fields, max(_sizes(fields, "sizes"))),
+            sizes=_sizes(fields, "sizes"),
             pushes=fields.count("pushes"),
             timeout=fields.positive("timeout"),
+            quiet_seconds=fields.positive("quiet_seconds"),
+            pids=_pids(fields, 3),  # type: ignore[arg-type]
+        )
+    if phase == CrowdJob.PHASE:
+        button = fields.object("button")
+        return CrowdJob(
+            button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
+            gateway=_address(fields.object("gateway")),
+            ca_file=fields.text("ca_file"),
+            logins=_logins(fields, 0),
+            door=Pages.from_json(fields.object("door")),
+            pages=fields.count("pages"),
+            pushes=fields.count("pushes"),
+            timeout=fields.positive("timeout"),
+            quiet_seconds=fields.positive("quiet_seconds"),
+            pids=_pids(fields, 2),  # type: ignore[arg-type]
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
+
+
+def _sizes(fields: Fields, key: str) -> tuple[int, ...]:
+    raw = fields.numbers(key)
+    if not raw or any(size < 1 or size != int(size) for size in raw):
+        raise InvalidJsonError(f"{fields.where}.{key}", "not counts of clients to open")
+    return tuple(int(size) for size in raw)
+
+
+def _logins(fields: Fields, at_least: int) -> tuple[tuple[str, str, str], ...]:
+    logins = tuple(
+        (login.text("client_id"), login.text("cert_file"), login.text("key_file"))
+        for login in fields.objects("logins")
+    )
+    if len(logins) < at_least:
+        raise InvalidJsonError(f"{fields.where}.logins", f"{len(logins)}, fewer than {at_least}")
+    return logins
+
+
+def _logins_to_json(logins: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
+    return [
+        {"client_id": client_id, "cert_file": cert_file, "key_file": key_file}
+        for client_id, cert_file, key_file in logins
+    ]
+
+
+def _address(fields: Fields) -> tuple[str, int]:
+    return fields.text("host"), fields.count("port")
+
+
+def _pids(fields: Fields, count: int) -> tuple[int, ...]:
+    pids = fields.numbers("pids")
+    if len(pids) != count or any(pid < 1 or pid != int(pid) for pid in pids):
+        raise InvalidJsonError(f"{fields.where}.pids", f"not {count} process ids")
+    return tuple(int(pid) for pid in pids)
 
 
 def figures_to_json(phase: str, figures: PhaseFigures) -> dict[str, Any]:

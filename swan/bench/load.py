@@ -15,8 +15,8 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from swan.bench import broker, gateway, jobs, push, shadow, viewers, web
-from swan.bench.page_worker import Setup
+from swan.bench import broker, crowds, gateway, jobs, push, shadow, viewers, web
+from swan.bench.page_worker import Devices, Setup
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -29,10 +29,10 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-Run the load of one `swan bench` phase (broker, shadow, push, gateway, viewers or web) against
-a running stack. Reads the job, one JSON document, on stdin; writes the phase's figures, one
-JSON document, on stdout; progress on stderr. Started by `swan bench`, not meant to be run
-by hand.
+Run the load of one `swan bench` phase (broker, shadow, push, gateway, web, viewers or
+crowd) against a running stack. Reads the job, one JSON document, on stdin; writes the
+phase's figures, one JSON document, on stdout; progress on stderr. Started by `swan bench`,
+not meant to be run by hand.
 """
 
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
+def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:  # noqa: PLR0911
     """Connect the job's logins, measure, disconnect."""
     with ExitStack() as cleanup:
 
@@ -116,13 +116,36 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:
             )
         if isinstance(job, jobs.ViewersJob):
             serial, login = job.button
-            say(f"connecting {len(job.viewers)} viewers over mTLS ...")
-            watchers = [connected(viewer) for viewer in job.viewers]
-            return viewers.measure(
+            setup = Setup("", "", "", "", "", "", "", job.timeout)
+            host, port = job.direct
+            relay = viewers.Relay(connected(job.relay_source), connected(job.relay_sink))
+            with relay:
+                return viewers.measure(
+                    setup,
+                    (serial, connected(login)),
+                    direct=Devices(host, port, job.ca_file, job.logins),
+                    gateway=Devices(*job.gateway, job.ca_file, job.logins),
+                    sizes=job.sizes,
+                    pushes=job.pushes,
+                    quiet_seconds=job.quiet_seconds,
+                    watched=crowds.Watched(job.pids[0], job.pids[1]),
+                    direct_watched=crowds.Watched(job.pids[0], job.pids[2]),
+                    say=say,
+                )
+        if isinstance(job, jobs.CrowdJob):
+            serial, login = job.button
+            door = job.door
+            setup = Setup(
+                door.ws_url, door.cognito, door.pool_id, door.region, "", "", "", job.timeout
+            )
+            return viewers.measure_crowd(
+                setup,
                 (serial, connected(login)),
-                watchers,
+                gateway=Devices(*job.gateway, job.ca_file, job.logins),
+                pages=job.pages,
                 pushes=job.pushes,
-                timeout=job.timeout,
+                quiet_seconds=job.quiet_seconds,
+                watched=crowds.Watched(*job.pids),
                 say=say,
             )
         say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")

@@ -8,6 +8,8 @@ then one command a line, and answers each with one JSON line on stdout:
 - `{"do": "open", "kind": "page"|"direct", "count": N, "prefix": P}`: open N clients,
   `OPENING` at a time (a page first gets its own Cognito identity and credentials);
   answers how many opened, why some did not, and what their gets were answered;
+  `{"do": "open", "kind": "device", "devices": {...}}` opens a device per login over mutual
+  TLS (`Devices`); `{"do": "open", "kind": "mixed", "parts": [open, ...]}` each part in turn;
 - `{"do": "wait", "above": C}`: until every open client has seen a push count above C, or
   the setup's timeout; answers how many did and the highest count seen;
 - `{"do": "counters"}`: the bytes the open clients sent and received so far;
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import ssl
 import sys
 import time
 from collections import Counter
@@ -30,16 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from swan.adapters.descriptors import raise_descriptor_limit
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.pages import Credentials, PageError, Session
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
 OPENING: Final = 20  # clients connecting at the same time, per worker, as people arriving
 COGNITO_AT_ONCE: Final = 4  # Cognito calls in flight per worker (its server takes 64)
 TICK: Final = 1.0  # how often the keep-alives are looked at
 MOST_PROBLEMS: Final = 3  # reasons kept for clients that did not open
+COMMAND_BYTES: Final = 64 * 1024 * 1024  # the longest command line
 
 DESCRIPTION = """\
 Hold a share of the clients of `swan bench` phase (e): pages over SigV4-signed WebSockets,
@@ -89,6 +94,36 @@ class Setup:
         )
 
 
+@dataclass(frozen=True)
+class Devices:
+    """Devices to open: their logins (client id, certificate file, key file) at one mutual-TLS
+    listener (the device gateway, or a Mosquitto listener of its own), trusting `ca_file`."""
+
+    host: str
+    port: int
+    ca_file: str
+    logins: tuple[tuple[str, str, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "ca_file": self.ca_file,
+            "logins": [
+                {"client_id": client_id, "cert_file": cert_file, "key_file": key_file}
+                for client_id, cert_file, key_file in self.logins
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, fields: Fields) -> Devices:
+        logins = tuple(
+            (login.text("client_id"), login.text("cert_file"), login.text("key_file"))
+            for login in fields.objects("logins")
+        )
+        return cls(fields.text("host"), fields.count("port"), fields.text("ca_file"), logins)
+
+
 class Worker:
     """The clients of one worker and the commands it answers."""
 
@@ -102,6 +137,10 @@ class Worker:
         do = command.text("do")
         if do == "open":
             kind = command.text("kind")
+            if kind == "mixed":
+                return _added([await self.answer(part) for part in command.objects("parts")])
+            if kind == "device":
+                return await self.open_devices(Devices.from_json(command.object("devices")))
             if kind not in ("page", "direct"):
                 raise InvalidJsonError(f"{command.where}.kind", f"not a kind: {kind!r}")
             return await self.open(kind, command.count("count"), command.text("prefix"))
@@ -116,34 +155,62 @@ class Worker:
             return await self.close()
         raise InvalidJsonError(f"{command.where}.do", f"not a command: {do!r}")
 
+    async def open_devices(self, devices: Devices) -> dict[str, Any]:
+        """Open a device per login, over mutual TLS to `devices.host`:`devices.port`."""
+
+        def context(cert_file: str, key_file: str) -> ssl.SSLContext:
+            made = ssl.create_default_context(cafile=devices.ca_file)
+            made.load_cert_chain(cert_file, key_file)
+            return made
+
+        async def open_one(n: int) -> Session:
+            client_id, cert_file, key_file = devices.logins[n]
+            session = Session(client_id)
+            try:
+                await session.open_device(devices.host, devices.port, context(cert_file, key_file))
+            except BaseException:
+                await session.close()
+                raise
+            return session
+
+        return await self._opened(len(devices.logins), open_one)
+
     async def open(self, kind: str, count: int, prefix: str) -> dict[str, Any]:
+        async def open_one(n: int) -> Session:
+            session: Session | None = None
+            try:
+                if kind == "page":
+                    credentials = await self._identity()
+                    session = Session(credentials.identity_id)
+                    await session.open_page(self.setup.ws_url, credentials, self.setup.region)
+                else:
+                    session = Session(f"{prefix}-{n}")
+                    await session.open_direct(
+                        Path(self.setup.socket_path), self.setup.username, self.setup.password
+                    )
+            except BaseException:
+                if session is not None:
+                    await session.close()
+                raise
+            return session
+
+        return await self._opened(count, open_one)
+
+    async def _opened(
+        self, count: int, open_one: Callable[[int], Awaitable[Session]]
+    ) -> dict[str, Any]:
+        """Open `count` clients, `OPENING` at a time, each within the timeout; what opened."""
         gate = asyncio.Semaphore(OPENING)
         problems: list[str] = []
 
         async def opened(n: int) -> Session | None:
             async with gate:
-                session: Session | None = None
                 try:
                     async with asyncio.timeout(self.setup.timeout):
-                        if kind == "page":
-                            credentials = await self._identity()
-                            session = Session(credentials.identity_id)
-                            await session.open_page(
-                                self.setup.ws_url, credentials, self.setup.region
-                            )
-                        else:
-                            session = Session(f"{prefix}-{n}")
-                            await session.open_direct(
-                                Path(self.setup.socket_path),
-                                self.setup.username,
-                                self.setup.password,
-                            )
+                        return await open_one(n)
                 except (TimeoutError, OSError, PageError, _CognitoError) as error:
                     problems.append(str(error) or type(error).__name__)
-                    if session is not None:
-                        await session.close()
                     return None
-                return session
 
         started = asyncio.get_running_loop().time()
         fresh = [s for s in await asyncio.gather(*map(opened, range(count))) if s is not None]
@@ -214,6 +281,20 @@ class Worker:
         return self._cognito
 
 
+def _added(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The answers to several opens, as one."""
+    gets: Counter[str] = Counter()
+    for answer in answers:
+        gets.update(answer["gets"])
+    return {
+        "opened": sum(answer["opened"] for answer in answers),
+        "failed": sum(answer["failed"] for answer in answers),
+        "problems": [p for answer in answers for p in answer["problems"]][:MOST_PROBLEMS],
+        "gets": dict(gets),
+        "seconds": sum(answer["seconds"] for answer in answers),
+    }
+
+
 class _CognitoError(Exception):
     """Cognito would not give a page an identity or credentials (a page that does not open)."""
 
@@ -224,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    raise_descriptor_limit()  # a client is a descriptor: thousands in one worker
     try:
         return asyncio.run(_serve())
     except KeyboardInterrupt:  # Ctrl-C reaches the bench and its children alike
@@ -232,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve() -> int:
     loop = asyncio.get_running_loop()
-    stdin = asyncio.StreamReader()
+    stdin = asyncio.StreamReader(limit=COMMAND_BYTES)  # an open names thousands of logins
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     try:
         setup = Setup.from_json(json.loads(await stdin.readline()))

@@ -63,6 +63,7 @@ from swan.local.core.mqtt_packets import (
 from swan.local.unix_socket import open_unix_connection
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
     from pathlib import Path
 
@@ -212,6 +213,19 @@ class Session:
         reader, writer = await asyncio.open_connection(host, port)
         await self._open(reader, writer, PushTopic(self.client_id, identity=True))
 
+    async def open_device(self, host: str, port: int, context: ssl.SSLContext) -> None:
+        """Connect as a device that follows the button shadow (a Pi, say): mutual TLS with
+        the device's certificate, MQTT 3.1.1 as its thing, one QoS 1 subscription to the
+        documents; no get, so that a broker without the shadow service serves it too."""
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=context, server_hostname=host
+        )
+        self._writer = writer
+        self._reading = asyncio.create_task(self._read(reader))
+        await self._connect()
+        followed = (BUTTON_SHADOW.update_documents,)
+        await self._subscribe(followed)
+
     async def open_direct(self, socket_path: Path, username: str, password: str) -> None:
         """Connect as a direct subscriber on the broker's unix socket."""
         reader, writer = await open_unix_connection(socket_path, within=UNIX_CONNECT_WITHIN)
@@ -230,28 +244,36 @@ class Session:
         self._writer = writer
         self._reading = asyncio.create_task(self._read(reader))
         self._write(self._link.opening())
-        connect = page_wire.connect_packet(
-            self.client_id, keep_alive=KEEP_ALIVE, username=username, password=password
-        )
         if not self._link.open:
             await self._until(lambda: self._link.open)
-        self.send(connect)
-        await self._until(lambda: self._connack is not None)
-        if self._connack != page_wire.CONNACK_ACCEPTED:
-            raise PageError(self.client_id, f"was refused its CONNECT ({self._connack})")
+        await self._connect(username, password)
         followed = (
             *GET_ANSWERS,
             BUTTON_SHADOW.update_documents,
             *(pushes.reply(outcome) for outcome in PushOutcome),
         )
-        self.send(page_wire.subscribe_packet(_SUBSCRIBE_ID, followed, SUBSCRIBE_QOS))
-        await self._until(lambda: self._suback is not None)
-        if self._suback is None or SUBACK_FAILURE in self._suback:
-            raise PageError(self.client_id, f"was refused a subscription ({self._suback!r})")
+        await self._subscribe(followed)
         get = json.dumps({"clientToken": self._token}).encode()
         self.send(page_wire.publish_packet(BUTTON_SHADOW.get, get, _GET_ID))
         await self._until(lambda: self.got is not None)
         self.send(page_wire.unsubscribe_packet(_UNSUBSCRIBE_ID, GET_ANSWERS))
+
+    async def _connect(self, username: str | None = None, password: str | None = None) -> None:
+        """CONNECT (clean session, the page's keep-alive) and its CONNACK, accepted."""
+        connect = page_wire.connect_packet(
+            self.client_id, keep_alive=KEEP_ALIVE, username=username, password=password
+        )
+        self.send(connect)
+        await self._until(lambda: self._connack is not None)
+        if self._connack != page_wire.CONNACK_ACCEPTED:
+            raise PageError(self.client_id, f"was refused its CONNECT ({self._connack})")
+
+    async def _subscribe(self, followed: tuple[str, ...]) -> None:
+        """One SUBSCRIBE at QoS 1 and its SUBACK, every filter granted."""
+        self.send(page_wire.subscribe_packet(_SUBSCRIBE_ID, followed, SUBSCRIBE_QOS))
+        await self._until(lambda: self._suback is not None)
+        if self._suback is None or SUBACK_FAILURE in self._suback:
+            raise PageError(self.client_id, f"was refused a subscription ({self._suback!r})")
 
     async def wait_above(self, pushes: float) -> bool:
         """Until a documents message with more than `pushes` arrived (False: connection lost)."""

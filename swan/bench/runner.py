@@ -8,8 +8,10 @@ stopped and the directory removed whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import resource
 import socket
 import tempfile
 import uuid
@@ -20,7 +22,16 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from swan.bench import child, gateway
 from swan.bench.direct import DirectBroker, DirectPlan
-from swan.bench.jobs import BrokerJob, GatewayJob, PushJob, ShadowJob, ViewersJob, WebJob
+from swan.bench.jobs import (
+    BrokerJob,
+    CrowdJob,
+    GatewayJob,
+    Pages,
+    PushJob,
+    ShadowJob,
+    ViewersJob,
+    WebJob,
+)
 from swan.bench.loops import Load
 from swan.bench.report import Machine, Results
 from swan.core.countdown import Rules
@@ -32,13 +43,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from swan.adapters.mqtt import Endpoint
-    from swan.bench.report import WebFigures
+    from swan.bench.report import CrowdFigures, ViewerFigures, WebFigures
     from swan.local.stack import LocalStack
 
-Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web"]
-# Every phase on the private stack, in the order they run (`swan bench` runs them all).
+Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web", "crowd"]
+# Every phase on the private stack, in the order they run.
 ALL_PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
-# The phases without (e)'s pages: the plan's default.
+# The phases without (e)'s pages and the crowd: the plan's default.
 PHASES: Final[tuple[Phase, ...]] = ALL_PHASES[:5]
 # `swan bench web`: the pages beside the same pushes reaching MQTT viewers (devices); (a) is
 # the baseline of (f)'s ratios, (e) has its own (direct subscribers).
@@ -56,6 +67,9 @@ BENCH_COGNITO_QUOTAS: Final = RequestQuotas(get_id=100_000, get_credentials_for_
 # The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
 # button clicks every 250 ms, so concurrent handlers never race on one principal's history.
 BUTTONS: Final = 5
+# Descriptors of the stack's process beyond two per crowd client (its files, the services).
+DESCRIPTOR_SPARE: Final = 1024
+Logins = tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,11 @@ class Plan:
     timeout: float = 5.0
     clients: tuple[int, ...] = (200, 1000)  # the sizes of (e): pages open at once
     web_pushes: int = 5
-    viewers: int = 200  # MQTT subscribers of the button shadow in (f)
-    viewer_pushes: int = 10
+    viewers: tuple[int, ...] = (1000, 3000)  # the sizes of `viewers`: devices at once
+    viewer_pushes: int = 5
+    viewer_quiet_seconds: float = 2.0  # a short idle spell: memory is what is read there
+    crowd_devices: int = 5000  # `crowd`: devices through the gateway ...
+    crowd_pages: int = 5000  # ... and pages through its WebSocket door, all at once
     quiet_seconds: float = 60.0  # (e)'s idle spell: one keep-alive of every page
 
     @classmethod
@@ -86,8 +103,11 @@ class Plan:
                 push_seconds=1.5,
                 clients=(3, 6),
                 web_pushes=1,
-                viewers=10,
+                viewers=(3, 6),
                 viewer_pushes=2,
+                viewer_quiet_seconds=0.5,
+                crowd_devices=4,
+                crowd_pages=4,
                 quiet_seconds=0.5,
             )
         return cls()
@@ -98,7 +118,12 @@ class Plan:
 
     def settings(self) -> dict[str, object]:
         """The plan as plain JSON values, for the report."""
-        return {**asdict(self), "phases": list(self.phases)}
+        return {
+            **asdict(self),
+            "phases": list(self.phases),
+            "clients": list(self.clients),
+            "viewers": list(self.viewers),
+        }
 
     @property
     def load(self) -> Load:
@@ -114,6 +139,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
 
     run_id = uuid.uuid4().hex[:8]
+    if "crowd" in plan.phases:  # before the stack: its broker inherits the limit
+        allow_descriptors(2 * (plan.crowd_devices + plan.crowd_pages) + DESCRIPTOR_SPARE, say)
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
@@ -186,19 +213,13 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                 )
                 results = replace(results, gateway=child.run(gateway_job, say))
         if "viewers" in plan.phases:
-            say(f"issuing certificates for {plan.viewers} viewers ...")
-            serial = f"BENCH{run_id.upper()}VIEW"
-            viewers_job = ViewersJob(
-                button=(serial, stack.device_endpoint(serial)),
-                viewers=tuple(
-                    stack.device_endpoint(f"bench-viewer-{run_id}-{n}") for n in range(plan.viewers)
-                ),
-                pushes=plan.viewer_pushes,
-                timeout=plan.timeout,
+            results = replace(
+                results, viewers=_viewers_phase(plan, stack, run_id, direct_port, state, say)
             )
-            results = replace(results, viewers=child.run(viewers_job, say))
         if "web" in plan.phases:
             results = replace(results, web=_web_phase(plan, stack, run_id, say))
+        if "crowd" in plan.phases:
+            results = replace(results, crowd=_crowd_phase(plan, stack, run_id, say))
         say("stopping the private local stack ...")
     return results
 
@@ -234,6 +255,115 @@ def _web_phase(
         broker_pid=broker_pid,
     )
     return child.run(job, say)
+
+
+def _logins(stack: LocalStack, prefix: str, count: int, say: Callable[[str], None]) -> Logins:
+    """`count` devices provisioned in the stack's registry, each its own thing and
+    certificate, as (client id, certificate file, key file)."""
+    say(f"issuing certificates for {count} devices ...")
+    logins = []
+    for n in range(count):
+        endpoint = stack.device_endpoint(f"{prefix}-{n}")
+        if endpoint.cert_file is None or endpoint.key_file is None:
+            raise AssertionError  # unreachable: a device endpoint has its files
+        logins.append((endpoint.client_id, str(endpoint.cert_file), str(endpoint.key_file)))
+    return tuple(logins)
+
+
+def _viewers_phase(
+    plan: Plan,
+    stack: LocalStack,
+    run_id: str,
+    direct_port: int,
+    state: Path,
+    say: Callable[[str], None],
+) -> ViewerFigures:
+    """`viewers`: devices on a mutual-TLS Mosquitto of their own (fed by a relay from the
+    stack's broker), then as many through the gateway, at each size."""
+    broker_pid = stack.running.broker.pid
+    if broker_pid is None:
+        raise AssertionError  # unreachable: a running stack's broker has a pid
+    serial = f"BENCH{run_id.upper()}VIEW"
+    button = (serial, stack.device_endpoint(serial))
+    relay = stack.device_endpoint(f"bench-relay-{run_id}")
+    logins = _logins(stack, f"bench-viewer-{run_id}", max(plan.viewers), say)
+    direct_plan = DirectPlan(
+        directory=state / "direct-viewers",
+        port=direct_port,
+        ca_file=stack.certs.ca_files.certificate,
+        cert_file=stack.certs.server_files.certificate,
+        key_file=stack.certs.server_files.key,
+    )
+    say(f"starting a direct mTLS Mosquitto on port {direct_port} ...")
+    with DirectBroker(direct_plan) as direct:
+        if direct.pid is None:
+            raise AssertionError  # unreachable: a started broker has a pid
+        job = ViewersJob(
+            button=button,
+            relay_source=stack.service_endpoint(f"bench-relay-{run_id}"),
+            relay_sink=replace(relay, port=direct_port),
+            direct=(relay.host, direct_port),
+            gateway=(relay.host, relay.port),
+            ca_file=str(stack.certs.ca_files.certificate),
+            logins=logins,
+            sizes=plan.viewers,
+            pushes=plan.viewer_pushes,
+            timeout=plan.timeout,
+            quiet_seconds=plan.viewer_quiet_seconds,
+            pids=(os.getpid(), broker_pid, direct.pid),
+        )
+        return child.run(job, say)
+
+
+def _crowd_phase(
+    plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
+) -> CrowdFigures:
+    """`crowd`: devices through the gateway and pages through its door, all at once."""
+    endpoints = stack.endpoints()
+    broker_pid = stack.running.broker.pid
+    if (
+        endpoints.mqtt_ws is None
+        or endpoints.cognito is None
+        or endpoints.identity_pool_id is None
+        or broker_pid is None
+    ):
+        raise AssertionError  # unreachable: a running stack serves them all
+    serial = f"BENCH{run_id.upper()}CROWD"
+    button = (serial, stack.device_endpoint(serial))
+    logins = _logins(stack, f"bench-crowd-{run_id}", plan.crowd_devices, say)
+    gateway = stack.device_endpoint(f"bench-crowd-{run_id}-0")
+    job = CrowdJob(
+        button=button,
+        gateway=(gateway.host, gateway.port),
+        ca_file=str(stack.certs.ca_files.certificate),
+        logins=logins,
+        door=Pages(endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, LOCAL_REGION),
+        pages=plan.crowd_pages,
+        pushes=plan.viewer_pushes,
+        timeout=plan.timeout,
+        quiet_seconds=plan.viewer_quiet_seconds,
+        pids=(os.getpid(), broker_pid),
+    )
+    return child.run(job, say)
+
+
+def allow_descriptors(needed: int, say: Callable[[str], None]) -> int:
+    """Let this process (and the broker it starts) open `needed` descriptors: the soft limit
+    raised to the hard one, and the hard one too where this process may (root); the limit now.
+    A limit that stays short is said, not fatal: the phase then reports what did not open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft
+    wanted = max(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if now < needed:
+        say(f"open files limited to {now} (the crowd needs about {needed}): some may not open")
+    return now
 
 
 def free_ports(count: int) -> list[int]:

@@ -1,115 +1,191 @@
-"""(f) Push -> every viewer: many MQTT subscribers follow the button shadow, as Pis do.
+"""`viewers`: push -> every MQTT viewer through the device gateway, beside as many viewers
+connected directly to Mosquitto by mutual TLS; and `crowd`, ten thousand viewers at once.
 
-`viewers` device connections (mTLS through the device gateway, each its own provisioned
-thing, as a Raspberry Pi connects) subscribe to `$aws/things/button/shadow/update/documents`.
-Then an IoT Button clicks, one push at a time and well apart: the rules engine hands the click
-to the push handler, which writes the button shadow, and the shadow service publishes the
-documents message that Mosquitto fans out to every viewer. A push's latency at a viewer is
-the time from the click to the first documents message there whose `pushes` includes it;
-p50/p99/max are over every (viewer, push), and a viewer that never saw a push lost it.
+A viewer is a device that follows the button shadow (a Raspberry Pi, say): its own
+certificate and thing, mutual TLS, MQTT 3.1.1 as its thing, one QoS 1 subscription to
+`$aws/things/button/shadow/update/documents`. An IoT Button pushes, one push at a time and
+well apart: the rules engine hands the click to the push handler, which writes the button
+shadow, and the shadow service publishes the documents message. A push's latency at a viewer
+is the time from the click to the first documents message there whose `pushes` includes it;
+p50/p99/max over every (viewer, push); a viewer that never saw a push lost it.
 
-The same measurement as (e), with MQTT subscribers in place of web pages: side by side, the
-two say what the web backend's fan-out costs on top of the broker's.
+`viewers`, at each size (1,000, then 3,000):
+1. the baseline: the viewers connect to a private Mosquitto with a mutual-TLS listener
+   (`swan.bench.direct`, the same CA and server certificate as the gateway), and a relay in
+   the load process (`Relay`: one subscriber on the stack's broker, one publisher on the
+   direct broker) hands each documents message over as it comes: one more hop on the direct
+   path, none on the gateway's;
+2. the same viewers connect through the stack's device gateway, as Pis do.
+`crowd`: devices through the gateway and pages over SigV4-signed WebSockets (`swan.bench.pages`),
+mixed, all open at once, hear the same pushes.
+
+Every viewer lives in a worker process (`swan.bench.crowds`); memory per idle connection is
+the resident memory the front process (the stack's, where the gateway runs; or the direct
+broker) and the broker behind it grew by with the viewers open.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import threading
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self
 
-from swan.bench.fanout import delivery_latencies, merged
-from swan.bench.loops import BenchTimeoutError
-from swan.bench.push import current_pushes, documents_pushes
-from swan.bench.report import Latencies, ViewerFigures
-from swan.core.codecs import ButtonClick
+from swan.bench import crowds
+from swan.bench.page_worker import Devices
+from swan.bench.report import CrowdFigures, ViewerFigures, ViewerRun
 from swan.core.topics import BUTTON_SHADOW
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from swan.adapters.mqtt import Message, Transport
+    from swan.bench.page_worker import Setup
 
-WARM_UP: Final = 1  # pushes before the measured ones: the first of a run schedules its expiry
-GAP: Final = 0.2  # seconds between one push's last delivery and the next push
-CONNECT_SECONDS: Final = 0.25  # the most one viewer's mTLS connect and subscribe may take
-
-
-@dataclass
-class _Viewer:
-    """One subscriber's documents messages: (pushes, arrival time), shared with a waiter."""
-
-    clock: Callable[[], float]
-    changed: threading.Condition
-    seen: list[tuple[int, float]]
-
-    def record(self, message: Message) -> None:
-        at = self.clock()
-        pushes = documents_pushes(message)
-        if pushes is not None:
-            with self.changed:
-                self.seen.append((pushes, at))
-                self.changed.notify_all()
-
-    def has(self, pushes: int) -> bool:
-        return any(count >= pushes for count, _ in self.seen)
+VIEWERS_PER_WORKER: Final = 750
+CROWD_PER_WORKER: Final = 1250
+Login = tuple[str, str, str]  # client id, certificate file, key file
 
 
-def measure(
-    button: tuple[str, Transport],
-    viewers: Sequence[Transport],
-    *,
-    pushes: int,
-    timeout: float,
-    say: Callable[[str], None],
-    clock: Callable[[], float] = time.perf_counter,
-) -> ViewerFigures:
-    """Subscribe every viewer, push `pushes` times (after a warm-up), time every arrival."""
-    if not viewers:
-        raise ValueError("no viewers to measure")
-    serial, device = button
-    topic = f"iotbutton/{serial}"
-    payload = json.dumps(ButtonClick(serial, "SINGLE", 1650).to_payload()).encode()
-    changed = threading.Condition()
-    watching = [_Viewer(clock, changed, []) for _ in viewers]
-    subscribed: list[Transport] = []
-    try:
-        say(f"subscribing {len(viewers)} viewers to the button shadow's documents ...")
-        for viewer, watch in zip(viewers, watching, strict=True):
-            viewer.subscribe(BUTTON_SHADOW.update_documents, watch.record)
-            subscribed.append(viewer)
-        count = current_pushes(viewers[0], timeout)
+class Relay:
+    """The direct path's documents: every one the stack's broker publishes, published again
+    on the direct broker (QoS 1, as the shadow service publishes them), as it arrives."""
 
-        def push() -> Latencies:
-            nonlocal count
-            sent_at = clock()
-            device.publish(topic, payload)
-            with changed:
-                changed.wait_for(lambda: all(w.has(count + 1) for w in watching), timeout)
-                seen = [list(w.seen) for w in watching]
-            latencies = delivery_latencies(sent_at, count, seen)
-            count = max((pushes for view in seen for pushes, _ in view), default=count)
-            time.sleep(GAP)
-            return latencies
+    def __init__(self, source: Transport, sink: Transport) -> None:
+        self._sink = sink
+        self._source = source
+        self.relayed = 0
+        self._lock = threading.Lock()
 
-        for _ in range(WARM_UP):
-            if push().lost == len(viewers):
-                raise BenchTimeoutError("a documents message at any viewer", timeout)
-        say(f"measuring push -> {len(viewers)} viewers, {pushes} pushes")
-        rounds = [push() for _ in range(pushes)]
-    finally:
-        for viewer in subscribed:
-            viewer.unsubscribe(BUTTON_SHADOW.update_documents)
-    return ViewerFigures(
-        merged(rounds),
-        viewers=len(viewers),
-        pushes=pushes,
+    def __enter__(self) -> Self:
+        self._source.subscribe(BUTTON_SHADOW.update_documents, self._take)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._source.unsubscribe(BUTTON_SHADOW.update_documents)
+
+    def _take(self, message: Message) -> None:
+        self._sink.publish(message.topic, message.payload)
+        with self._lock:
+            self.relayed += 1
+
+
+def longest(*, sizes: Sequence[int], pushes: int, timeout: float, quiet_seconds: float) -> float:
+    """The longest `measure` takes once the workers run: two fan-outs at each size."""
+    workers = crowds.workers_for(sizes, VIEWERS_PER_WORKER)
+    return sum(
+        2
+        * crowds.fan_out_bound(
+            size, workers, pushes=pushes, timeout=timeout, quiet_seconds=quiet_seconds
+        )
+        for size in sizes
     )
 
 
-def longest(*, viewers: int, pushes: int, timeout: float) -> float:
-    """The longest the phase takes: connecting and subscribing every viewer, the get of
-    the shadow, every push (warm-up included) waiting at most `timeout` and a gap."""
-    return viewers * 2 * CONNECT_SECONDS + timeout + (WARM_UP + pushes) * (timeout + GAP)
+def crowd_longest(*, clients: int, pushes: int, timeout: float, quiet_seconds: float) -> float:
+    """The longest `measure_crowd` takes once the workers run: one fan-out."""
+    workers = crowds.workers_for((clients,), CROWD_PER_WORKER)
+    return crowds.fan_out_bound(
+        clients, workers, pushes=pushes, timeout=timeout, quiet_seconds=quiet_seconds
+    )
+
+
+def device_opens(
+    devices: Devices, logins: Sequence[Login], workers: int
+) -> list[dict[str, object] | None]:
+    """Each worker's open command for its share of `logins` at `devices`' listener."""
+    commands: list[dict[str, object] | None] = []
+    at = 0
+    for share in crowds.shares(len(logins), workers):
+        part = tuple(logins[at : at + share])
+        at += share
+        mine = Devices(devices.host, devices.port, devices.ca_file, part)
+        commands.append({"do": "open", "kind": "device", "devices": mine.to_json()})
+    return commands
+
+
+def measure(  # noqa: PLR0913  (the phase's settings, one keyword each)
+    setup: Setup,
+    button: tuple[str, Transport],
+    *,
+    direct: Devices,
+    gateway: Devices,
+    sizes: Sequence[int],
+    pushes: int,
+    quiet_seconds: float,
+    watched: crowds.Watched,
+    direct_watched: crowds.Watched,
+    say: Callable[[str], None],
+    command: Sequence[str] = crowds.WORKER_COMMAND,
+) -> ViewerFigures:
+    """At each size: the viewers directly on the mutual-TLS Mosquitto, then through the
+    gateway (`direct.logins` and `gateway.logins` are the same devices' logins, as many as
+    the largest size). The relay must be running for the direct path to hear any push."""
+
+    async def run() -> ViewerFigures:
+        count = crowds.workers_for(sizes, VIEWERS_PER_WORKER)
+        async with crowds.started_workers(count, setup, say, command) as workers:
+            crowd = crowds.Crowd(
+                workers, crowds.clicker(button), pushes, quiet_seconds, setup.timeout, say
+            )
+            zero_direct, zero = crowds.usage(direct_watched), crowds.usage(watched)
+            runs = []
+            for size in sizes:
+                baseline = await crowd.fan_out(
+                    device_opens(direct, direct.logins[:size], len(workers)),
+                    "viewers on direct mutual TLS",
+                    direct_watched,
+                    zero_direct,
+                )
+                through = await crowd.fan_out(
+                    device_opens(gateway, gateway.logins[:size], len(workers)),
+                    "viewers through the gateway",
+                    watched,
+                    zero,
+                )
+                runs.append(ViewerRun(size, baseline, through))
+        return ViewerFigures(tuple(runs))
+
+    return asyncio.run(run())
+
+
+def measure_crowd(  # noqa: PLR0913  (the phase's settings, one keyword each)
+    setup: Setup,
+    button: tuple[str, Transport],
+    *,
+    gateway: Devices,
+    pages: int,
+    pushes: int,
+    quiet_seconds: float,
+    watched: crowds.Watched,
+    say: Callable[[str], None],
+    command: Sequence[str] = crowds.WORKER_COMMAND,
+) -> CrowdFigures:
+    """`gateway.logins` devices and `pages` pages, each worker holding some of both, all
+    open at once; one fan-out."""
+
+    async def run() -> CrowdFigures:
+        total = len(gateway.logins) + pages
+        count = crowds.workers_for((total,), CROWD_PER_WORKER)
+        async with crowds.started_workers(count, setup, say, command) as workers:
+            crowd = crowds.Crowd(
+                workers, crowds.clicker(button), pushes, quiet_seconds, setup.timeout, say
+            )
+            zero = crowds.usage(watched)
+            # Devices and pages are opened one kind after the other by the same workers: the
+            # fan-out's open command per worker is a list of both.
+            page_split = crowds.shares(pages, len(workers))
+            opens = [
+                {"do": "open", "kind": "mixed", "parts": [device, page]}
+                for device, page in zip(
+                    device_opens(gateway, gateway.logins, len(workers)),
+                    [
+                        {"do": "open", "kind": "page", "count": share, "prefix": "crowd"}
+                        for share in page_split
+                    ],
+                    strict=True,
+                )
+            ]
+            fan_out = await crowd.fan_out(opens, "devices and pages", watched, zero)
+        return CrowdFigures(len(gateway.logins), pages, fan_out)
+
+    return asyncio.run(run())

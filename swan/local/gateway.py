@@ -60,6 +60,7 @@ from swan.local.core.mqtt_packets import (
     parse_connect,
 )
 from swan.local.core.policy import PolicyDocumentError
+from swan.local.gateway_link import BrokerLink, ClientSink
 from swan.local.listener import Listener
 from swan.local.unix_socket import open_unix_connection
 
@@ -381,7 +382,7 @@ class DeviceGateway:
         admitted: Admitted,
         packet: bytes,
         reader: ByteSource,
-        writer: ByteSink,
+        writer: ClientSink,
     ) -> None:
         """Relay a client whose CONNECT (`packet`) its principal may make: refused if its
         last will is not its to publish, else piped to the broker, packet by packet, every
@@ -399,9 +400,18 @@ class DeviceGateway:
             now=loop.time(),
             limits=self.limits,
         )
-        upstream_reader, upstream_writer = await open_unix_connection(
+        _, upstream_writer = await open_unix_connection(
             admitted.upstream, within=self.connect_timeout
         )
+        broker = BrokerLink(
+            writer,
+            lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
+            lambda ending: log.warning("closing a device connection: %s", ending.reason),
+        )
+        # From now on the broker's bytes go to the link (nothing has come yet: the broker
+        # speaks once it has the CONNECT).
+        upstream_writer.transport.set_protocol(broker)
+        broker.connection_made(upstream_writer.transport)
         self._live[admitted.key].add(writer)
         admitted.touch()
         ending = None
@@ -409,16 +419,16 @@ class DeviceGateway:
             ending = loop.call_at(admitted.closes_at, self._expired, connect.client_id, writer)
         log.info("client %s connected (%s...)", connect.client_id, admitted.key[:12])
         try:
-            upstream_writer.write(packet)
+            broker.write(packet)
             await asyncio.gather(
-                self._from_device(session, reader, upstream_writer, writer, connect.client_id),
-                self._to_device(session, upstream_reader, writer, upstream_writer),
+                self._from_device(session, reader, broker, writer, connect.client_id),
+                broker.closed,
             )
         finally:
             if ending is not None:
                 ending.cancel()
             self._live[admitted.key].discard(writer)
-            upstream_writer.close()
+            broker.close()
             admitted.touch()
             log.info("client %s disconnected", connect.client_id)
 
@@ -469,7 +479,7 @@ class DeviceGateway:
         self,
         session: DeviceSession,
         device: ByteSource,
-        broker: asyncio.StreamWriter,
+        broker: ByteSink,
         back: ByteSink,
         client_id: str,
     ) -> None:
@@ -501,30 +511,6 @@ class DeviceGateway:
             pass
         finally:
             broker.close()
-
-    async def _to_device(
-        self,
-        session: DeviceSession,
-        broker: asyncio.StreamReader,
-        device: ByteSink,
-        back: ByteSink,
-    ) -> None:
-        """Broker -> device: whole packets only (the device side answers in between);
-        what the device may not receive is kept back (and acknowledged to the broker)."""
-        held = b""
-        try:
-            while chunk := await broker.read(PIPE_CHUNK):
-                data = held + chunk if held else chunk
-                used, ending = self._pass_on(data, session.from_broker, device, back, None)
-                if ending is not None:
-                    log.warning("closing a device connection: %s", ending.reason)
-                    return
-                held = data[used:]
-                await device.drain()
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            device.close()
 
     def _pass_on(
         self,

@@ -180,6 +180,11 @@ class WebSocketStream:
 
     # ------------------------------------------------------------ writing
 
+    @property
+    def transport(self) -> asyncio.BaseTransport:
+        """The connection's transport (what is buffered for the client is read from it)."""
+        return self._writer.transport
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._ws.state is ConnectionState.OPEN:
             self._writer.write(self._ws.send(BytesMessage(data=bytes(data))))

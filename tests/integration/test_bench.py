@@ -56,10 +56,22 @@ FIGURES = (
     "web.growth.p99",
     "web.growth.idle_cpu",
     "web.growth.memory",
-    "viewers.push_to_viewer.p50",
-    "viewers.push_to_viewer.p99",
-    "viewers.push_to_viewer.max",
-    "viewers.delivered",
+    *(
+        f"viewers.{n}.{key}"
+        for n in (3, 6)
+        for key in (
+            "direct.p50",
+            "direct.p99",
+            "direct.max",
+            "gateway.p50",
+            "gateway.p99",
+            "gateway.max",
+            "gateway.delivered",
+            "gateway.memory",
+        )
+    ),
+    "viewers.growth.direct.p99",
+    "viewers.growth.gateway.p99",
 )
 ENDPOINT = Endpoint.local(Path("/nowhere/internal.sock"), "bench-test", "user", "password")
 JOB = BrokerJob(ENDPOINT, ENDPOINT, "swan-bench/test", Load(10, 1.0, 7, 1.0))
@@ -75,17 +87,19 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
     assert tuple(figures) == FIGURES
     for key in FIGURES:
         if key.endswith(("idle_cpu", "idle_traffic", "memory")):
-            continue  # (e)'s quick spell is shorter than a ping; a few pages' memory may be 0
+            continue  # (e)'s quick spell is shorter than a ping; a few clients' memory may be 0
         assert figures[key]["value"] > 0, key
-        if not key.endswith(".delivered") and not key.startswith("web.growth"):
+        if not key.endswith(".delivered") and ".growth." not in key:
             # a share, or a growth (a size against another), has no baseline
             assert figures[key]["ratio"] > 0, key
     assert document["phases"]["push"]["clicks"] > 0
     assert document["pi"]["runs"][0]["name"] == "baseline: idle MQTT 5 client"
     assert "CPU % of a core" in err  # the Pi's table, after the stack's
-    viewers = document["phases"]["viewers"]
-    assert viewers["viewers"] > 1
-    assert viewers["delivered"] + viewers["push_to_viewer"]["lost"] == viewers["deliveries"] > 0
+    for run in document["phases"]["viewers"]["runs"]:
+        for path in ("direct", "gateway"):  # every viewer opened and heard every push
+            viewers = run[path]
+            assert viewers["connected"] == viewers["clients"] == run["viewers"], path
+            assert viewers["delivered"] == viewers["deliveries"] > 0, path
     assert document["phases"]["shadow"]["update"]["samples"] > 0
     for path in ("direct", "gateway"):
         assert document["phases"]["gateway"][path]["round_trip"]["samples"] > 0, path

@@ -42,11 +42,23 @@ def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(cap
         *web_figures(SIZES[0]),
         *web_figures(SIZES[1]),
         *GROWTH,
-        "viewers.push_to_viewer.p50",
-        "viewers.push_to_viewer.p99",
-        "viewers.push_to_viewer.max",
-        "viewers.delivered",
-    )  # (f), the same pushes reaching MQTT viewers, beside the pages
+        *(
+            f"viewers.{n}.{key}"
+            for n in (3, 6)
+            for key in (
+                "direct.p50",
+                "direct.p99",
+                "direct.max",
+                "gateway.p50",
+                "gateway.p99",
+                "gateway.max",
+                "gateway.delivered",
+                "gateway.memory",
+            )
+        ),
+        "viewers.growth.direct.p99",
+        "viewers.growth.gateway.p99",
+    )  # viewers, the same pushes reaching devices, beside the pages
     runs = document["phases"]["web"]["runs"]
     assert [run["pages"] for run in runs] == list(SIZES)
     for run in runs:
@@ -66,7 +78,7 @@ def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(cap
         assert figures[f"web.{size}.idle_cpu"]["value"] >= 0
         assert figures[f"web.{size}.idle_traffic"]["value"] >= 0  # the spell is shorter than a ping
     assert figures["web.growth.p99"]["value"] > 0
-    assert "starting 1 page worker" in err
+    assert "starting 1 client worker" in err
     assert f"{SIZES[1]} of {SIZES[1]} pages open" in err  # the load process's progress
     assert f"(e) push -> {SIZES[1]} pages, p99" in err  # the table, on stderr
-    assert document["phases"]["viewers"]["deliveries"] > 0
+    assert document["phases"]["viewers"]["runs"][0]["gateway"]["deliveries"] > 0

@@ -1,24 +1,27 @@
-"""(f) push -> every MQTT viewer: latencies per viewer, the measurement against an in-memory
-broker with a stand-in push path, its job and figures as JSON, and its lines in the report."""
+"""`viewers` (push -> every viewer through the gateway, beside direct mutual TLS) and `crowd`
+(ten thousand at once): the relay that feeds the direct broker, how the devices are spread
+over the workers, the phases' bounds, their jobs and figures as JSON, and the report."""
 
+import asyncio
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from swan.adapters.mqtt import Endpoint, MemoryBroker
-from swan.bench import viewers
-from swan.bench.jobs import ViewersJob, figures_to_json, job_from_json
-from swan.bench.json_fields import InvalidJsonError
-from swan.bench.loops import BenchTimeoutError
+from swan.bench import crowds, viewers
+from swan.bench.jobs import CrowdJob, Pages, ViewersJob, figures_to_json, job_from_json
+from swan.bench.json_fields import Fields, InvalidJsonError
+from swan.bench.page_worker import Devices, Setup, Worker
 from swan.bench.report import (
-    BrokerFigures,
+    CrowdFigures,
+    FanOut,
+    Idle,
     Latencies,
     Machine,
     Results,
-    Throughput,
     ViewerFigures,
+    ViewerRun,
     figures,
     render_table,
     to_json,
@@ -38,11 +41,32 @@ def device(thing):
     )
 
 
+LOGINS = tuple((f"bench-viewer-1-{n}", f"/certs/v{n}.pem", f"/certs/v{n}.key") for n in range(6))
 JOB = ViewersJob(
     button=("BENCH1VIEW", device("BENCH1VIEW")),
-    viewers=(device("bench-viewer-1-0"), device("bench-viewer-1-1")),
-    pushes=10,
+    relay_source=Endpoint.local(Path("/state/internal.sock"), "bench-relay-1", "u", "p"),
+    relay_sink=device("bench-relay-1"),
+    direct=("localhost", 9001),
+    gateway=("localhost", 8883),
+    ca_file="/state/certs/ca.pem",
+    logins=LOGINS,
+    sizes=(3, 6),
+    pushes=5,
     timeout=5.0,
+    quiet_seconds=2.0,
+    pids=(11, 12, 13),
+)
+CROWD_JOB = CrowdJob(
+    button=("BENCH1CROWD", device("BENCH1CROWD")),
+    gateway=("localhost", 8883),
+    ca_file="/state/certs/ca.pem",
+    logins=LOGINS,
+    door=Pages("ws://127.0.0.1:9002/mqtt", "http://127.0.0.1:9003", "us-east-1:pool", "us-east-1"),
+    pages=4,
+    pushes=5,
+    timeout=5.0,
+    quiet_seconds=2.0,
+    pids=(11, 12),
 )
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
 
@@ -51,187 +75,249 @@ def ms(*values):
     return tuple(value / 1000 for value in values)
 
 
-def viewer_figures(p50=5.0, p99=9.0, count=200, lost=0):
-    deliveries = count * 10
+def fan_out(clients, p50, p99, *, lost=0, stack_memory=0, broker_memory=0, pushes=10):
+    deliveries = clients * pushes
     half = deliveries // 2
     samples = ms(*[p50] * half, *[p99] * (deliveries - half - lost))
-    return ViewerFigures(Latencies(samples, lost), viewers=count, pushes=10)
-
-
-def results(phase, *, with_broker=True):
-    broker = BrokerFigures(Latencies(ms(*[0.2] * 50, *[0.4] * 50)), Throughput(40000, 5.0, 100))
-    return Results(MACHINE, quick=False, broker=broker if with_broker else None, viewers=phase)
-
-
-# ---------------------------------------------------------------- latencies
-
-
-class PushPath:
-    """A stand-in for the stack on the in-memory broker: each click on `iotbutton/+` becomes
-    one more push in a documents message of the button shadow (the real path runs in the
-    integration tests); `deaf` viewers are dropped before a push."""
-
-    def __init__(self, broker, *, answer=True):
-        self.pushes = 3
-        self.transport = broker.connect("stack")
-        self.transport.subscribe("iotbutton/+", self.click)
-        self.transport.subscribe(BUTTON_SHADOW.get, self.get)
-        self.answer = answer
-
-    def click(self, _message):
-        if not self.answer:
-            return
-        self.pushes += 1
-        # The handler runs on its own thread, as the rules engine's do.
-        threading.Thread(target=self.publish_documents).start()
-
-    def publish_documents(self):
-        state = {"state": {"reported": {"pushes": self.pushes}}, "version": self.pushes}
-        documents = {"previous": state, "current": state, "timestamp": 1}
-        self.transport.publish(BUTTON_SHADOW.update_documents, json.dumps(documents).encode())
-
-    def get(self, _message):
-        accepted = {"state": {"reported": {"pushes": self.pushes}}, "version": self.pushes}
-        self.transport.publish(BUTTON_SHADOW.get_accepted, json.dumps(accepted).encode())
-
-
-def test_every_viewer_is_timed_on_every_push_and_unsubscribes_after(monkeypatch):
-    monkeypatch.setattr(viewers, "GAP", 0.0)
-    broker = MemoryBroker()
-    path = PushPath(broker)
-    watchers = [broker.connect(f"viewer-{n}") for n in range(3)]
-    said = []
-    found = viewers.measure(
-        ("BENCH1", broker.connect("button")), watchers, pushes=4, timeout=2.0, say=said.append
+    return FanOut(
+        clients=clients,
+        connected=clients,
+        open_seconds=1.5,
+        gets={},
+        pushes=pushes,
+        push_to_client=Latencies(samples, lost),
+        stack_memory_bytes=stack_memory,
+        broker_memory_bytes=broker_memory,
+        idle=Idle(2.0, 0, 0.01, 0.0),
     )
-    assert (found.viewers, found.pushes, found.deliveries) == (3, 4, 12)
-    assert len(found.push_to_viewer.seconds) == 12
-    assert found.push_to_viewer.lost == 0
-    assert found.delivered_percent == 100.0
-    assert path.pushes == 3 + 1 + 4  # the warm-up push is not counted
-    assert said[-1] == "measuring push -> 3 viewers, 4 pushes"
-    listening = [t for t, f, _ in broker.subscriptions if f == BUTTON_SHADOW.update_documents]
-    assert listening == []
 
 
-def test_a_viewer_that_stops_hearing_loses_the_pushes_it_missed(monkeypatch):
-    monkeypatch.setattr(viewers, "GAP", 0.0)
-    broker = MemoryBroker()
-    PushPath(broker)
-    deaf = broker.connect("deaf")
-    watchers = [broker.connect("viewer"), deaf]
-    said = []
-
-    def say(line):
-        said.append(line)
-        if line.startswith("measuring"):  # after the warm-up: the second viewer goes deaf
-            broker.drop(deaf)
-
-    found = viewers.measure(
-        ("BENCH1", broker.connect("button")), watchers, pushes=2, timeout=0.3, say=say
+def viewer_run(n, *, direct_p99=100.0, gateway_p99=150.0, lost=0):
+    return ViewerRun(
+        n,
+        direct=fan_out(n, 50.0, direct_p99, broker_memory=n * 25 * 1024),
+        gateway=fan_out(
+            n, 60.0, gateway_p99, lost=lost, stack_memory=n * 70 * 1024, broker_memory=n * 1024
+        ),
     )
-    assert len(found.push_to_viewer.seconds) == 2
-    assert found.push_to_viewer.lost == 2
-    assert found.delivered_percent == 50.0
-
-
-def test_no_documents_at_all_is_a_timeout_not_a_figure():
-    broker = MemoryBroker()
-    PushPath(broker, answer=False)
-    with pytest.raises(BenchTimeoutError, match="documents message"):
-        viewers.measure(
-            ("BENCH1", broker.connect("button")),
-            [broker.connect("viewer")],
-            pushes=2,
-            timeout=0.2,
-            say=print,
-        )
-
-
-def test_no_viewers_is_refused():
-    broker = MemoryBroker()
-    with pytest.raises(ValueError, match="no viewers"):
-        viewers.measure(("BENCH1", broker.connect("b")), [], pushes=1, timeout=1.0, say=print)
-
-
-def test_the_time_limit_grows_with_the_viewers_and_the_pushes():
-    base = viewers.longest(viewers=200, pushes=10, timeout=5.0)
-    assert base > 11 * 5.0
-    assert viewers.longest(viewers=400, pushes=10, timeout=5.0) > base
-    assert viewers.longest(viewers=200, pushes=20, timeout=5.0) > base
-    # and the load process's start-up on top
-    assert JOB.time_limit > viewers.longest(viewers=2, pushes=10, timeout=5.0)
-
-
-# ---------------------------------------------------------------- job and figures as JSON
 
 
 def through_text(document):
     return json.loads(json.dumps(document))
 
 
+def found(**phases):
+    run = Results(MACHINE, quick=False, **phases)
+    return {figure.key: figure for figure in figures(run)}
+
+
+# ---------------------------------------------------------------- the relay
+
+
+def test_the_relay_hands_every_documents_message_to_the_direct_broker_and_stops_after():
+    stack, direct = MemoryBroker(), MemoryBroker()
+    heard = []
+    direct.connect("viewer").subscribe(BUTTON_SHADOW.update_documents, heard.append)
+    shadow = stack.connect("shadow-service")
+    relay = viewers.Relay(stack.connect("relay-source"), direct.connect("relay-sink"))
+    with relay:
+        shadow.publish(BUTTON_SHADOW.update_documents, b'{"n": 1}')
+        shadow.publish("swan/push/pi/accepted", b"{}")  # not followed: not relayed
+        shadow.publish(BUTTON_SHADOW.update_documents, b'{"n": 2}')
+    shadow.publish(BUTTON_SHADOW.update_documents, b'{"n": 3}')  # after: not relayed
+    assert [message.payload for message in heard] == [b'{"n": 1}', b'{"n": 2}']
+    assert relay.relayed == 2
+
+
+# ---------------------------------------------------------------- the devices and the workers
+
+
+def test_each_worker_opens_its_share_of_the_logins_at_the_listener_given():
+    listener = Devices("localhost", 9001, "/ca.pem", ())
+    commands = viewers.device_opens(listener, LOGINS[:5], 2)
+    shares = [Devices.from_json(Fields.of(c["devices"], "devices")) for c in commands]
+    assert [len(share.logins) for share in shares] == [3, 2]
+    assert shares[0].logins + shares[1].logins == LOGINS[:5]
+    assert {(s.host, s.port, s.ca_file) for s in shares} == {("localhost", 9001, "/ca.pem")}
+    assert sum(crowds._count(c) for c in commands) == 5
+
+
+def test_a_mixed_open_counts_every_part():
+    devices = viewers.device_opens(Devices("h", 1, "/ca", ()), LOGINS[:2], 1)[0]
+    mixed = {"do": "open", "kind": "mixed", "parts": [devices, {"kind": "page", "count": 3}]}
+    assert crowds._count(mixed) == 5
+    assert crowds._count(None) == 0
+
+
+def test_a_worker_opens_no_devices_and_a_mixed_open_of_nothing_at_once():
+    setup = Setup("", "", "", "", "", "", "", 1.0)
+
+    async def scenario():
+        worker = Worker(setup)
+        none = Devices("localhost", 1, "/ca.pem", ()).to_json()
+        command = {
+            "do": "open",
+            "kind": "mixed",
+            "parts": [{"do": "open", "kind": "device", "devices": none}] * 2,
+        }
+        return await worker.answer(Fields.of(command, "command"))
+
+    answer = asyncio.run(scenario())
+    assert (answer["opened"], answer["failed"], answer["problems"], answer["gets"]) == (
+        0,
+        0,
+        [],
+        {},
+    )
+
+
+def test_a_device_that_cannot_connect_is_a_problem_not_a_failure_of_the_worker():
+    async def scenario():
+        worker = Worker(Setup("", "", "", "", "", "", "", 1.0))
+        logins = (("dev-0", "/nowhere/cert.pem", "/nowhere/key.pem"),)
+        command = {
+            "do": "open",
+            "kind": "device",
+            "devices": Devices("localhost", 1, "/nowhere/ca.pem", logins).to_json(),
+        }
+        return await worker.answer(Fields.of(command, "command"))
+
+    answer = asyncio.run(scenario())
+    assert (answer["opened"], answer["failed"]) == (0, 1)
+    assert answer["problems"]
+
+
+def test_the_time_limits_grow_with_the_sizes_and_the_pushes():
+    base = viewers.longest(sizes=(1000, 3000), pushes=5, timeout=5.0, quiet_seconds=2.0)
+    more = (1000, 3000, 3000)
+    assert viewers.longest(sizes=more, pushes=5, timeout=5.0, quiet_seconds=2.0) > base
+    assert viewers.longest(sizes=(1000, 3000), pushes=9, timeout=5.0, quiet_seconds=2.0) > base
+    crowd = viewers.crowd_longest(clients=10000, pushes=5, timeout=5.0, quiet_seconds=2.0)
+    assert viewers.crowd_longest(clients=10000, pushes=6, timeout=6.0, quiet_seconds=2.0) > crowd
+    assert JOB.time_limit > viewers.longest(sizes=(3, 6), pushes=5, timeout=5.0, quiet_seconds=2.0)
+
+
+# ---------------------------------------------------------------- jobs and figures as JSON
+
+
 def test_the_viewers_job_reaches_the_load_process_as_it_was_planned():
     document = through_text(JOB.to_json())
     assert document["phase"] == "viewers"
-    assert [v["client_id"] for v in document["viewers"]] == ["bench-viewer-1-0", "bench-viewer-1-1"]
+    assert document["logins"][0] == {
+        "client_id": "bench-viewer-1-0",
+        "cert_file": "/certs/v0.pem",
+        "key_file": "/certs/v0.key",
+    }
     assert job_from_json(document) == JOB
 
 
-def test_a_viewers_job_without_viewers_is_bad_input():
-    document = through_text(JOB.to_json())
-    document["viewers"] = []
-    with pytest.raises(InvalidJsonError, match="no viewers"):
+def test_the_crowd_job_reaches_the_load_process_as_it_was_planned():
+    document = through_text(CROWD_JOB.to_json())
+    assert document["phase"] == "crowd"
+    assert job_from_json(document) == CROWD_JOB
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"sizes": [3, 7]}, "fewer than 7"),
+        ({"sizes": []}, "not counts"),
+        ({"sizes": [0]}, "not counts"),
+        ({"pids": [1, 2]}, "not 3 process ids"),
+        ({"pids": [1, 2, 0]}, "not 3 process ids"),
+    ],
+)
+def test_a_viewers_job_that_does_not_add_up_is_bad_input(change, complaint):
+    document = {**through_text(JOB.to_json()), **change}
+    with pytest.raises(InvalidJsonError, match=complaint):
         job_from_json(document)
 
 
-def test_the_viewer_figures_come_back_with_every_sample():
-    sent = viewer_figures(lost=3)
+def test_the_viewer_and_crowd_figures_come_back_with_every_sample():
+    sent = ViewerFigures((viewer_run(3, lost=2), viewer_run(6)))
     assert JOB.figures_from_json(through_text(figures_to_json("viewers", sent))) == sent
+    crowd = CrowdFigures(6, 4, fan_out(10, 80.0, 200.0, lost=1))
+    assert CROWD_JOB.figures_from_json(through_text(figures_to_json("crowd", crowd))) == crowd
 
 
 # ---------------------------------------------------------------- report
 
 
-def test_viewer_latencies_are_compared_with_the_broker_round_trip():
-    found = {figure.key: figure for figure in figures(results(viewer_figures()))}
-    assert list(found)[3:] == [
-        "viewers.push_to_viewer.p50",
-        "viewers.push_to_viewer.p99",
-        "viewers.push_to_viewer.max",
-        "viewers.delivered",
+def test_each_size_is_reported_against_as_many_viewers_on_direct_mutual_tls():
+    figures_ = found(viewers=ViewerFigures((viewer_run(1000), viewer_run(3000))))
+    assert list(figures_)[:8] == [
+        "viewers.1000.direct.p50",
+        "viewers.1000.direct.p99",
+        "viewers.1000.direct.max",
+        "viewers.1000.gateway.p50",
+        "viewers.1000.gateway.p99",
+        "viewers.1000.gateway.max",
+        "viewers.1000.gateway.delivered",
+        "viewers.1000.gateway.memory",
     ]
-    assert found["viewers.push_to_viewer.p50"].value == pytest.approx(5.0)
-    assert found["viewers.push_to_viewer.p50"].ratio == pytest.approx(25.0)
-    assert found["viewers.push_to_viewer.p99"].ratio == pytest.approx(22.5)
-    assert found["viewers.delivered"].ratio is None
+    assert figures_["viewers.1000.gateway.p50"].ratio == pytest.approx(60 / 50)
+    assert figures_["viewers.1000.gateway.p99"].ratio == pytest.approx(1.5)
+    # the gateway's process and its broker, per viewer, against the direct broker's
+    assert figures_["viewers.1000.gateway.memory"].value == pytest.approx(71.0)
+    assert figures_["viewers.1000.gateway.memory"].ratio == pytest.approx(71 / 25)
+    assert figures_["viewers.growth.gateway.p99"].value == pytest.approx(1.0)
+    assert figures_["viewers.1000.gateway.p99"].label == "push -> 1000 viewers, gateway, p99"
+
+
+@pytest.mark.parametrize(
+    ("gateway_p99", "mark_1000", "mark_3000"),
+    [(150.0, "pass", "pass"), (201.0, "pass", "miss"), (1001.0, "miss", "miss")],
+)
+def test_below_3000_viewers_p99_within_a_second_from_3000_within_twice_direct(
+    gateway_p99, mark_1000, mark_3000
+):
+    runs = (viewer_run(1000, gateway_p99=gateway_p99), viewer_run(3000, gateway_p99=gateway_p99))
+    figures_ = found(viewers=ViewerFigures(runs))
+    assert figures_["viewers.1000.gateway.p99"].mark == mark_1000
+    assert figures_["viewers.3000.gateway.p99"].mark == mark_3000
+    assert figures_["viewers.3000.gateway.p99"].target.describe("ms") == "ratio <= 2.00"
+
+
+def test_a_viewer_that_missed_a_push_misses_the_delivery_target():
+    figures_ = found(viewers=ViewerFigures((viewer_run(1000, lost=1),)))
+    assert figures_["viewers.1000.gateway.delivered"].mark == "miss"
+    assert "viewers.growth.gateway.p99" not in figures_  # one size: no growth
 
 
 @pytest.mark.parametrize(
     ("p99", "lost", "marks"),
-    [(9.0, 0, ("pass", "pass")), (1500.0, 0, ("miss", "pass")), (9.0, 1, ("pass", "miss"))],
+    [(900.0, 0, ("pass", "pass")), (1100.0, 0, ("miss", "pass")), (900.0, 1, ("pass", "miss"))],
 )
-def test_viewer_targets_p99_1_s_and_every_push_delivered(p99, lost, marks):
-    found = {f.key: f for f in figures(results(viewer_figures(p99=p99, lost=lost)))}
-    assert (found["viewers.push_to_viewer.p99"].mark, found["viewers.delivered"].mark) == marks
+def test_the_crowd_within_a_second_every_push_delivered(p99, lost, marks):
+    crowd = CrowdFigures(5000, 5000, fan_out(10000, 300.0, p99, lost=lost, stack_memory=10240000))
+    figures_ = found(crowd=crowd)
+    assert (figures_["crowd.p99"].mark, figures_["crowd.delivered"].mark) == marks
+    assert figures_["crowd.memory"].value == pytest.approx(1.0)
+    assert figures_["crowd.p99"].label == ("push -> 10000 viewers (5000 devices, 5000 pages), p99")
 
 
-def test_the_viewers_phase_in_the_table_and_the_json():
-    run = results(viewer_figures(lost=2))
-    table = render_table(run)
-    assert "(f) push -> 200 MQTT viewers, p99" in table
-    assert "(f) 200 viewers, 10 pushes: 1998 of 2000 delivered" in table
-    phase = to_json(run)["phases"]["viewers"]
-    assert (phase["deliveries"], phase["delivered"], phase["push_to_viewer"]["lost"]) == (
-        2000,
-        1998,
-        2,
+def test_the_viewers_and_the_crowd_in_the_table_and_the_json():
+    run = Results(
+        MACHINE,
+        quick=False,
+        viewers=ViewerFigures((viewer_run(3, lost=2),)),
+        crowd=CrowdFigures(2, 2, fan_out(4, 80.0, 200.0)),
     )
-    assert any(note.startswith("(f)") for note in to_json(run)["notes"])
+    table = render_table(run)
+    assert "push -> 3 viewers, gateway, p99" in table
+    assert "viewers: 3 through the gateway: 3 of 3 open" in table
+    assert "crowd: 2 devices and 2 pages: 4 of 4 open" in table
+    phases = to_json(run)["phases"]
+    gateway = phases["viewers"]["runs"][0]["gateway"]
+    assert (gateway["deliveries"], gateway["delivered"]) == (30, 28)
+    assert (phases["crowd"]["devices"], phases["crowd"]["pages"]) == (2, 2)
 
 
-def test_swan_bench_measures_200_viewers_by_default_and_few_when_quick():
+def test_swan_bench_measures_1000_and_3000_viewers_by_default_and_the_crowd_only_when_named():
     assert "viewers" in PHASES
+    assert "crowd" not in PHASES
     full, quick = Plan.defaults(quick=False), Plan.defaults(quick=True)
-    assert (full.viewers, full.viewer_pushes) == (200, 10)
-    assert quick.viewers < full.viewers
-    assert quick.viewer_pushes < full.viewer_pushes
+    assert full.viewers == (1000, 3000)
+    assert (full.crowd_devices, full.crowd_pages) == (5000, 5000)
+    assert max(quick.viewers) < 10
+    assert quick.crowd_devices + quick.crowd_pages < 10

@@ -1,0 +1,138 @@
+"""One client's connection to the broker, as the gateway holds it: a protocol, not a stream.
+
+What the broker sends a client (every viewer's copy of a documents message, say) is framed,
+decided and written to the client in the callback that received it: no task is woken and no
+future made per message, which is most of what a stream reader costs per packet and what a
+fan-out to thousands of clients pays thousands of times. The decisions are the gateway's
+own (`pass_on`), unchanged. Flow control both ways: a client that does not read fast enough
+pauses the reading from the broker until its buffer drains (as awaiting its `drain` did);
+what the client sends the broker is written with `write` and paced by `drain`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from swan.local.core.broker_limits import Disconnect
+
+CLIENT_HIGH_WATER: Final = 64 * 1024  # bytes buffered for a client before the broker waits
+
+
+class ClientSink(Protocol):
+    """What the link writes a client to: a TLS stream, or a WebSocket."""
+
+    @property
+    def transport(self) -> asyncio.BaseTransport: ...
+
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class BrokerLink(asyncio.Protocol):
+    """The broker's side of one piped client (see the module's docstring)."""
+
+    def __init__(
+        self,
+        client: ClientSink,
+        pass_on: Callable[[bytes, BrokerLink], tuple[int, Disconnect | None]],
+        on_ending: Callable[[Disconnect], None],
+    ) -> None:
+        """`pass_on(data, link)` frames the whole packets of `data`, writes those the client
+        may have to it (and answers for the others on `link`) and says where the first
+        incomplete packet starts, or that the client must be disconnected (`on_ending`)."""
+        self._client = client
+        self._pass_on = pass_on
+        self._on_ending = on_ending
+        self._transport: asyncio.Transport | None = None
+        self._held = b""
+        self._paused: asyncio.Future[None] | None = None  # writes to the broker paused
+        self._waiting_for_client = False
+        self._drainer: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    # ------------------------------------------------------------ from the broker
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):  # a unix stream's: always
+            self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed.done():
+            return
+        whole = self._held + data if self._held else data
+        used, ending = self._pass_on(whole, self)
+        if ending is not None:
+            self._on_ending(ending)
+            self.close()
+            self._client.close()
+            return
+        self._held = whole[used:]
+        if not self._waiting_for_client and _buffered(self._client) > CLIENT_HIGH_WATER:
+            self._wait_for_client()
+
+    def eof_received(self) -> bool:
+        return False  # the broker is done: close
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002  (any cause)
+        self._client.close()
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _wait_for_client(self) -> None:
+        """Stop reading the broker until the client's buffer has drained."""
+        if self._transport is None:
+            return
+        self._waiting_for_client = True
+        self._transport.pause_reading()
+        self._drainer = asyncio.get_running_loop().create_task(self._client_drained())
+
+    async def _client_drained(self) -> None:
+        try:
+            await self._client.drain()
+        except (ConnectionError, OSError):
+            self.close()
+            return
+        finally:
+            self._waiting_for_client = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    # ------------------------------------------------------------ to the broker
+
+    def pause_writing(self) -> None:
+        if self._paused is None or self._paused.done():
+            self._paused = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Until the broker has taken what was written; ConnectionResetError once it is gone."""
+        if self.closed.done():
+            raise ConnectionResetError("the broker closed the connection")
+        if self._paused is not None and not self._paused.done():
+            await self._paused
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _buffered(client: ClientSink) -> int:
+    transport = client.transport
+    if isinstance(transport, asyncio.WriteTransport):
+        return transport.get_write_buffer_size()
+    return 0
