@@ -1,10 +1,10 @@
 """Following the button shadow: get it on connect, then every `/update/documents`.
 
-What every client does (the web backend, the Pi, `swan up`'s console): the newest version
-wins, older or repeated messages are dropped (shadow messages are not ordered), and a
-reconnect asks for the document again. A get refused as throttled (AWS serves 20 shadow
-requests a second per thing, so a hundred devices back at once are refused in part) is
-asked again after a jittered, growing pause, until the document arrives.
+What every client does (the Pi, `swan up`'s console; the page the same in its script): the
+newest version wins, older or repeated messages are dropped (shadow messages are not
+ordered), and a reconnect asks for the document again. A get refused as throttled (AWS
+serves 20 shadow requests a second per thing, so a hundred devices back at once are refused
+in part) is asked again after a jittered, growing pause, until the document arrives.
 """
 
 from __future__ import annotations

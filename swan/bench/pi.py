@@ -191,7 +191,7 @@ def run(seconds: float, say: Callable[[str], None]) -> PiBench:
                 ports=LocalPorts(*free_ports(4), **ANY_OTHER_PORT),
             )
         )
-        _push(stack.service_endpoint(f"bench-pi-push-{run_id}"))
+        _push(stack.device_endpoint(f"bench-pi-push-{run_id}"))
         runs = []
         children: Sequence[tuple[str, str, bool]] = (
             ("baseline: idle MQTT 5 client", "idle", True),
@@ -208,17 +208,18 @@ def run(seconds: float, say: Callable[[str], None]) -> PiBench:
 
 
 def _push(endpoint: Endpoint) -> None:
-    """One push, as the web backend sends it: the countdown runs for the whole bench."""
+    """One push, as a device sends it: the countdown runs for the whole bench."""
     from swan.adapters.mqtt import connect  # noqa: PLC0415
     from swan.core.codecs import PushRequest  # noqa: PLC0415
-    from swan.core.topics import BUTTON_SHADOW, WEB_PUSH  # noqa: PLC0415
+    from swan.core.topics import BUTTON_SHADOW, push_topic  # noqa: PLC0415
 
     transport = connect(endpoint)
     try:
         written = threading.Event()
         transport.subscribe(BUTTON_SHADOW.update_documents, lambda _: written.set())
-        request = PushRequest(uuid.uuid4().hex, "web", session="bench")
-        transport.publish(WEB_PUSH, json.dumps(request.to_payload()).encode()).result(10)
+        request = PushRequest(uuid.uuid4().hex, "cli")
+        payload = json.dumps(request.to_payload()).encode()
+        transport.publish(push_topic(endpoint.client_id), payload).result(10)
         if not written.wait(10):
             raise PiBenchError("setup", "push never reached the button shadow")
     finally:

@@ -65,12 +65,11 @@ class ButtonClick:
 
 @dataclass(frozen=True)
 class PushRequest:
-    """A push from the Pi, the CLI or the web backend, on `swan/push/<thing>`."""
+    """A push from a Pi or the CLI on `swan/push/<thing>`, or from a browser's identity on
+    `swan/push/web/<identity id>`."""
 
     client_token: str
     source: PushSource
-    # Who is pushing within the principal (a browser's id behind the one web backend).
-    session: str | None = None
     # What was typed at the `>:` prompt, for the `swan` rule set.
     code: str | None = None
 
@@ -82,7 +81,6 @@ class PushRequest:
         return cls(
             client_token=fields.string("clientToken", max_bytes=CLIENT_TOKEN_MAX_BYTES),
             source=fields.choice("source", PUSH_SOURCES),
-            session=fields.optional_string("session", max_bytes=128),
             code=fields.optional_string("code", max_bytes=64),
         )
 
@@ -99,8 +97,6 @@ class PushRequest:
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"clientToken": self.client_token, "source": self.source}
-        if self.session is not None:
-            payload["session"] = self.session
         if self.code is not None:
             payload["code"] = self.code
         return payload

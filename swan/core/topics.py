@@ -185,8 +185,10 @@ class PushOutcome(StrEnum):
     REJECTED = "rejected"
 
 
-WEB_SENDER: Final = "web"
-"""The sender the web backend pushes as, on behalf of every browser it serves."""
+WEB_IDENTITIES: Final = "web"
+"""The level under `swan/push/` that holds browsers' Cognito identities' push topics
+(`swan/push/web/<identity id>`), a sender of none. No thing is named so: its push topic
+would be the identities' prefix, and its policy's `swan/push/<itself>/*` their answers."""
 
 _PUSH_PREFIX: Final = "swan/push"
 PUSH_REQUESTS: Final = _join(_PUSH_PREFIX, SINGLE_LEVEL)
@@ -219,7 +221,7 @@ class PushTopic:
 
 
 def push_topic(sender: str) -> str:
-    """The topic `sender` (a device's thing name, or `WEB_SENDER`) publishes pushes on."""
+    """The topic the device `sender` (its thing name) publishes pushes on."""
     validate_thing_name(sender)
     return _join(_PUSH_PREFIX, sender)
 
@@ -229,12 +231,9 @@ def push_reply_topic(sender: str, outcome: PushOutcome) -> str:
     return _join(push_topic(sender), outcome)
 
 
-WEB_PUSH: Final = push_topic(WEB_SENDER)
-
-# A browser's identity pushes on `swan/push/web/<identity id>`: under the web's own push
-# topic, one level down. No identity id is `accepted` or `rejected`, so the web topic's own
-# answers (`swan/push/web/accepted`) are never an identity's request.
-_IDENTITY_PREFIX: Final = WEB_PUSH
+# A browser's identity pushes on `swan/push/web/<identity id>`, one level below where a
+# device's push topic would be; `swan/push/web` itself is nobody's.
+_IDENTITY_PREFIX: Final = _join(_PUSH_PREFIX, WEB_IDENTITIES)
 IDENTITY_PUSH_REQUESTS: Final = _join(_IDENTITY_PREFIX, SINGLE_LEVEL)
 _IDENTITY_PUSH_TOPIC: Final = re.compile(
     rf"{_IDENTITY_PREFIX}/(?P<sender>{_ANY_LEVEL})(?:/(?P<outcome>{_one_of(PushOutcome)}))?"
@@ -249,8 +248,8 @@ def identity_push_topic(identity_id: str) -> str:
 
 def parse_push_topic(topic: str) -> PushTopic | None:
     """Parse a push request or reply topic (a device's or an identity's); None for any
-    other topic."""
-    if found := _PUSH_TOPIC.fullmatch(topic):
+    other topic (`swan/push/web` too: that level is the identities', no device's)."""
+    if (found := _PUSH_TOPIC.fullmatch(topic)) and found["sender"] != WEB_IDENTITIES:
         validate_thing_name(found["sender"])
         identity = False
     elif found := _IDENTITY_PUSH_TOPIC.fullmatch(topic):

@@ -95,10 +95,10 @@ def handle_click(serial: str, event: Mapping[str, Any], ports: Ports) -> dict[st
 def handle_push_request(
     topic: topics.PushTopic, event: Mapping[str, Any], ports: Ports
 ) -> dict[str, Any]:
-    """A push request on `swan/push/<sender>` (a device, or the local web backend) or
-    `swan/push/web/<identity id>` (a browser's Cognito identity), answered on the topic's
-    `/accepted` or `/rejected`. Whom the rate limit counts comes from the topic, which the
-    sender's policy or role vouches for, never from the payload."""
+    """A push request on `swan/push/<thing>` (a device) or `swan/push/web/<identity id>` (a
+    browser's Cognito identity), answered on the topic's `/accepted` or `/rejected`. Whom
+    the rate limit counts comes from the topic, which the sender's policy or role vouches
+    for, never from the payload."""
     try:
         request = _parse_request(topic, event)
     except InvalidPayloadError as error:
@@ -108,9 +108,6 @@ def handle_push_request(
         return {"outcome": "malformed", "reason": str(error)}
     if topic.identity:
         by, principal = "web", identity_principal(topic.sender)
-    elif request.source == "web":
-        # The local web backend, one connection for every browser: its word for which.
-        by, principal = "web", f"web/{request.session or 'anonymous'}"
     else:
         by, principal = topic.sender, device_principal(topic.sender)
     push = Push(ports.clock.now(), by, request.source, "SINGLE", code=request.code)
@@ -145,12 +142,9 @@ def identity_principal(identity_id: str) -> str:
 
 def _parse_request(topic: topics.PushTopic, event: Mapping[str, Any]) -> PushRequest:
     request = PushRequest.from_payload(_payload(event))
-    web_topic = topic.identity or topic.sender == topics.WEB_SENDER
-    if web_topic != (request.source == "web"):
+    if topic.identity != (request.source == "web"):
         raise InvalidPayloadError(
-            PushRequest.KIND,
-            "source",
-            "'web' comes only from a browser's or the web backend's topic",
+            PushRequest.KIND, "source", "'web' comes only from a browser's identity's topic"
         )
     return request
 

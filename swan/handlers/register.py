@@ -33,7 +33,7 @@ from swan.certs.errors import (
 from swan.certs.folder import check_thing_name
 from swan.core.codecs import CertificateRegistered
 from swan.core.errors import InvalidPayloadError
-from swan.core.topics import BUTTON_THING, WEB_SENDER
+from swan.core.topics import BUTTON_THING, WEB_IDENTITIES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The button's shadow and the web backend's identity are not for devices.
-RESERVED_THING_NAMES: Final = frozenset({BUTTON_THING, WEB_SENDER})
+# The button's shadow is not a device's, nor is the level of the browsers' push topics.
+RESERVED_THING_NAMES: Final = frozenset({BUTTON_THING, WEB_IDENTITIES})
 
 RefusalReason = Literal[
     "unknown_certificate",

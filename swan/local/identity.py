@@ -4,25 +4,23 @@ broker, and provisioning.
 On start the local CA is registered with auto-registration (as `swan deploy` does on AWS)
 and the template's IoT policies are created in the registry; new device certificates signed
 by the CA are then registered just in time through the gateway and the register_device
-handler. `provision` does the same registration directly, for the project's own principals
-(the web backend) and for tests.
+handler. `provision` does the same registration directly, for the stack's own devices (the
+virtual Pi, the bench) and for tests.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from swan.adapters.mqtt import Endpoint
 from swan.certs.authority import certificate_pem
-from swan.core.topics import WEB_SENDER
 from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.core.policy import PolicyContext, Principal
 from swan.local.gateway import DeviceGateway, GatewayPlan
-from swan.local.policies import DEVICE_POLICY, WEB_POLICY
+from swan.local.policies import DEVICE_POLICY
 from swan.local.registry import Registry
 
 if TYPE_CHECKING:
@@ -36,12 +34,6 @@ if TYPE_CHECKING:
     from swan.local.mosquitto import BrokerPlan
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PolicyNames:
-    device: str
-    web: str
 
 
 class DeviceIdentity:
@@ -66,10 +58,7 @@ class DeviceIdentity:
         self._broker = broker
         self._clock = clock
         self.registry = Registry(registry_file, clock)
-        self.policies = PolicyNames(
-            device=deployment.policies[DEVICE_POLICY].name,
-            web=deployment.policies[WEB_POLICY].name,
-        )
+        self.device_policy = deployment.policies[DEVICE_POLICY].name
         server = certs.server_files
         self.gateway = DeviceGateway(
             GatewayPlan(host, port, server.certificate, server.key),
@@ -103,8 +92,7 @@ class DeviceIdentity:
 
     def provision(self, thing: str) -> Endpoint:
         """An mTLS endpoint for `thing`, registered and active: its certificate issued by the
-        local CA if it has none, the thing created, the policy (WebPolicy for `web`,
-        DevicePolicy for any other) and the thing attached."""
+        local CA if it has none, the thing created, DevicePolicy and the thing attached."""
         stored = self._certs.ensure_device(thing, now=datetime.now(UTC))
         certificate = stored.issued.certificate
         ca = self.registry.ca_for(certificate)
@@ -114,8 +102,7 @@ class DeviceIdentity:
         if record.status != "ACTIVE":
             record = self.registry.set_certificate_status(record.id, "ACTIVE")
         self.registry.create_thing(thing)
-        policy = self.policies.web if thing == WEB_SENDER else self.policies.device
-        self.registry.attach_policy(policy, record.arn)
+        self.registry.attach_policy(self.device_policy, record.arn)
         self.registry.attach_thing_principal(thing, record.arn)
         return self.endpoint(thing)
 
@@ -133,10 +120,9 @@ class DeviceIdentity:
 
     # ------------------------------------------------------------ for the gateway
 
-    def _upstream(self, record: CertificateRecordLike) -> Path:
-        names = {policy.name for policy in self.registry.attached_policies(record.arn)}
-        if self.policies.web in names:
-            return self._broker.web_socket
+    def _upstream(self, _record: CertificateRecordLike) -> Path:
+        """Every certificate is a device's: the broker's device listener, behind the policy
+        check (its ACL is DevicePolicy's, as a second line)."""
         return self._broker.device_socket
 
     def _principal(self, record: CertificateRecordLike, client_id: str) -> Principal:

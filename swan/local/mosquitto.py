@@ -7,8 +7,11 @@ PUBACK and the message that follows it):
 - devices: only the device gateway connects here, on behalf of the devices it admitted; the
   ACL is derived from the template's DevicePolicy, with `%c` (the client id, which the
   gateway made sure is the thing name) for the policy variables;
-- web: the same for the web backend, with the ACL derived from WebPolicy.
-The device port itself belongs to the gateway (swan.local.gateway), which terminates mTLS.
+- identities: only the gateway's WebSocket door connects here, on behalf of the browsers'
+  Cognito identities it verified; the ACL is derived from the identity pool's role, with
+  `%c` (the identity id) for `${cognito-identity.amazonaws.com:sub}`.
+The device port and the WebSocket ports belong to the gateway (swan.local.gateway), which
+terminates mTLS and verifies the signed WebSocket URLs.
 """
 
 from __future__ import annotations
@@ -62,17 +65,14 @@ class BrokerPlan:
     directory: Path
     internal_socket: Path
     device_socket: Path
-    web_socket: Path
+    identity_socket: Path  # browsers' Cognito identities, over WebSocket
     service: Account
     device_acl: str
-    web_acl: str
-    identity_socket: Path | None = None  # browsers' Cognito identities, over WebSocket
-    identity_acl: str = ""
+    identity_acl: str  # empty without an identity pool's role: nothing is allowed
 
     @property
     def sockets(self) -> tuple[Path, ...]:
-        identities = (self.identity_socket,) if self.identity_socket is not None else ()
-        return (self.internal_socket, self.device_socket, self.web_socket, *identities)
+        return (self.internal_socket, self.device_socket, self.identity_socket)
 
 
 def broker_settings(run_as: str) -> str:
@@ -114,21 +114,10 @@ listener 0 {plan.device_socket}
 allow_anonymous true
 acl_file {d / "acl-devices.conf"}
 
-# the web backend, through the device gateway
-listener 0 {plan.web_socket}
-allow_anonymous true
-acl_file {d / "acl-web.conf"}
-""" + _identity_listener(plan)
-
-
-def _identity_listener(plan: BrokerPlan) -> str:
-    if plan.identity_socket is None:
-        return ""
-    return f"""
 # browsers' Cognito identities, through the gateway's WebSocket door (which verified them)
 listener 0 {plan.identity_socket}
 allow_anonymous true
-acl_file {plan.directory / "acl-identities.conf"}
+acl_file {d / "acl-identities.conf"}
 """
 
 
@@ -147,7 +136,6 @@ def write_config(plan: BrokerPlan) -> Path:
         "acl-devices.conf": plan.device_acl,
         "acl-internal.conf": f"user {plan.service.username}\ntopic readwrite #\n"
         f"topic readwrite $aws/#\n",
-        "acl-web.conf": plan.web_acl,
         "acl-identities.conf": plan.identity_acl,
         "passwd-internal": render_password_line(plan.service, os.urandom(12)),
     }

@@ -1,8 +1,9 @@
 """The local broker's ACLs, from the IoT policies of the template (no I/O).
 
-The template's `DevicePolicy` and `WebPolicy` are what AWS IoT Core enforces; the broker's
-device and web listeners get ACLs derived from the same documents by `swan.local.core.acl`, in
-the template's account and region, so the two cannot drift apart.
+The template's `DevicePolicy` is what AWS IoT Core enforces on a device; the broker's device
+listener gets an ACL derived from the same document by `swan.local.core.acl`, in the
+template's account and region, so the two cannot drift apart. The identity listener's comes
+the same way from the identity pool's role.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ if TYPE_CHECKING:
     from swan.local.deployment import Deployment, Policy
 
 DEVICE_POLICY: Final = "DevicePolicy"
-WEB_POLICY: Final = "WebPolicy"
 
 
 def device_acl(deployment: Deployment) -> str:
     """The device listener's ACL: every client is a thing whose client id is its name."""
-    return _acl(deployment, DEVICE_POLICY, things=True)
-
-
-def web_acl(deployment: Deployment) -> str:
-    """The web listener's ACL: the web backend is no thing, so thing variables match nothing."""
-    return _acl(deployment, WEB_POLICY, things=False)
+    context = deployment.context
+    return mosquitto_acl(
+        [_policy(deployment, DEVICE_POLICY).document],
+        listener_context(context.region, context.account_id, context.partition, things=True),
+    )
 
 
 def identity_acl(deployment: Deployment, role_documents: Sequence[Mapping[str, Any]]) -> str:
@@ -41,14 +40,6 @@ def identity_acl(deployment: Deployment, role_documents: Sequence[Mapping[str, A
         listener_context(
             context.region, context.account_id, context.partition, things=False, identities=True
         ),
-    )
-
-
-def _acl(deployment: Deployment, logical_id: str, *, things: bool) -> str:
-    context = deployment.context
-    return mosquitto_acl(
-        [_policy(deployment, logical_id).document],
-        listener_context(context.region, context.account_id, context.partition, things=things),
     )
 
 

@@ -39,7 +39,7 @@ from swan.local.functions import FunctionHost
 from swan.local.identity import DeviceIdentity
 from swan.local.intrinsics import context_for, resolve
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
-from swan.local.policies import device_acl, identity_acl, web_acl
+from swan.local.policies import device_acl, identity_acl
 from swan.local.ports import ensure_free
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
@@ -262,7 +262,7 @@ class LocalStack:
             partition=deployment.context.partition,
             lookup=cognito.lookup,
             roles=identity_roles,
-            upstream=plan.identity_socket or plan.web_socket,
+            upstream=plan.identity_socket,
         )
         broker = self._started(Mosquitto(plan))
         transport = connect(_service_endpoint(plan, "swan-stack"))
@@ -454,11 +454,9 @@ def broker_plan(
         directory=state_dir / "broker",
         internal_socket=socket_path(state_dir, "internal"),
         device_socket=socket_path(state_dir, "devices"),
-        web_socket=socket_path(state_dir, "web"),
+        identity_socket=socket_path(state_dir, "identities"),
         service=Account("swan-services", secrets.token_urlsafe(24)),
         device_acl=device_acl(deployment),
-        web_acl=web_acl(deployment),
-        identity_socket=socket_path(state_dir, "identities") if identity_roles else None,
         identity_acl=identity_acl(deployment, documents) if documents else "",
     )
 

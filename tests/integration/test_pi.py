@@ -8,6 +8,7 @@ import queue
 import signal
 import threading
 import time
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -22,7 +23,7 @@ from swan.core.button_shadow import to_reported
 from swan.core.codecs import PushRequest
 from swan.core.countdown import Countdown, Push, Rules
 from swan.core.render import AMBER, GLYPHS, GREEN
-from swan.core.topics import BUTTON_SHADOW, WEB_PUSH
+from swan.core.topics import BUTTON_SHADOW, identity_push_topic
 from swan.local.virtual_pi import virtual_pi
 
 WAIT = 10.0
@@ -97,8 +98,8 @@ def start_pi():
 
 @pytest.fixture
 def service(stack):
-    """A connection on the internal listener, as the project's services and the web
-    backend's link to the broker are; subscriptions land in queues."""
+    """A connection on the internal listener, as the project's services are; subscriptions
+    land in queues."""
     transport = connect(stack.service_endpoint(unique("svc-")))
     yield Service(transport)
     transport.close()
@@ -114,10 +115,12 @@ class Service:
         return messages
 
     def web_push(self):
-        """What the web backend publishes when a browser pushes."""
-        request = PushRequest(unique("tok-"), "web", session=unique("browser-"))
+        """What a browser's Cognito identity publishes when it pushes (the WebSocket door
+        and the role's checks are tests/integration/test_mqtt_websocket.py's)."""
+        request = PushRequest(unique("tok-"), "web")
         payload = json.dumps(request.to_payload()).encode()
-        self.transport.publish(WEB_PUSH, payload).result(WAIT)
+        topic = identity_push_topic(f"us-east-1:{uuid.uuid4()}")
+        self.transport.publish(topic, payload).result(WAIT)
 
     def publish(self, topic, document):
         self.transport.publish(topic, json.dumps(document).encode()).result(WAIT)

@@ -1,8 +1,10 @@
-"""The template's IoT policies, as ACLs, on a real Mosquitto: the broker allows what AWS would.
+"""The template's IoT policy and the browsers' role, as ACLs, on a real Mosquitto: the broker
+allows what AWS would.
 
 A broker of its own, with plain listeners whose identity is the client id (`%c`), as behind
-the device gateway: the device listener has the ACL of `DevicePolicy`, the web listener that
-of `WebPolicy`, and a listener without an ACL stands in for the project's services. Each
+the gateway: the device listener has the ACL of `DevicePolicy`, the identity listener that of
+`WebBackendRole` (the identity pool's unauthenticated role, whose client id is the Cognito
+identity id), and a listener without an ACL stands in for the project's services. Each
 client publishes on every topic of a matrix (MQTT 5: a refused QoS 1 publish is answered
 with PUBACK reason 135) and subscribes to everything (Mosquitto grants every subscription;
 what the ACL refuses is never delivered); the results must match `swan.local.core.policy` and the
@@ -24,16 +26,21 @@ from support import free_port, unique
 
 from swan.adapters.mqtt import MqttError, connect
 from swan.local import mosquitto
+from swan.local.authorization import role_documents
 from swan.local.core.acl import Access, acl_allows, listener_context, mosquitto_acl
 from swan.local.core.policy import PolicyContext, Principal
 from swan.local.deployment import read_template
 from swan.local.intrinsics import context_for
-from swan.local.policies import device_acl, web_acl
+from swan.local.policies import device_acl, identity_acl
 from swan.local.stack import broker_plan
 from swan.local.template import load_template
+from swan.local.web_gateway import mqtt_documents
 
 TEMPLATE = Path(__file__).parents[2] / "sam" / "template.yaml"
 TIMEOUT = 5.0
+IDENTITY_ROLE = "WebBackendRole"
+IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+OTHER_IDENTITY = "us-east-1:00000000-1111-2222-3333-444444444444"
 
 SUCCESS, NO_SUBSCRIBERS, NOT_AUTHORIZED = 0x00, 0x10, 0x87
 GRANTED_QOS_1 = 0x01
@@ -149,26 +156,36 @@ class Mqtt5:
 @dataclass(frozen=True)
 class Broker:
     device_port: int
-    web_port: int
+    identity_port: int
     service_port: int
     device_acl: str
-    web_acl: str
+    identity_acl: str
 
 
 @pytest.fixture(scope="module")
-def template_deployment():
-    template = load_template(TEMPLATE)
+def template():
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def template_deployment(template):
     role = {"ExpirySchedulerRole.Arn": "arn:aws:iam::000000000000:role/x"}
     return read_template(template, context_for(template, attributes=role))
 
 
 @pytest.fixture(scope="module")
-def acl_broker(template_deployment, tmp_path_factory):
+def role_mqtt(template, template_deployment):
+    """The browsers' role's MQTT statements, as the stack gives them to the door and broker."""
+    return mqtt_documents(role_documents(template, template_deployment.context)[IDENTITY_ROLE])
+
+
+@pytest.fixture(scope="module")
+def acl_broker(template_deployment, role_mqtt, tmp_path_factory):
     directory = tmp_path_factory.mktemp("policy-broker")
     ports = free_port(), free_port(), free_port()
-    acls = device_acl(template_deployment), web_acl(template_deployment)
+    acls = device_acl(template_deployment), identity_acl(template_deployment, role_mqtt)
     (directory / "device.acl").write_text(acls[0])
-    (directory / "web.acl").write_text(acls[1])
+    (directory / "identity.acl").write_text(acls[1])
     config = directory / "mosquitto.conf"
     config.write_text(
         f"""\
@@ -184,7 +201,7 @@ allow_anonymous true
 acl_file {directory / "device.acl"}
 listener {ports[1]} 127.0.0.1
 allow_anonymous true
-acl_file {directory / "web.acl"}
+acl_file {directory / "identity.acl"}
 listener {ports[2]} 127.0.0.1
 allow_anonymous true
 """
@@ -225,9 +242,10 @@ RESPONSES = {
 
 
 def topics_about(thing: str) -> list[str]:
-    """Every topic of The Swan's families that names `thing`."""
-    topics = [f"iotbutton/{thing}", f"swan/push/{thing}"]
-    topics += [f"swan/push/{thing}/accepted", f"swan/push/{thing}/rejected"]
+    """Every topic of The Swan's families that names `thing` (or identity)."""
+    topics = [f"iotbutton/{thing}"]
+    for push in (f"swan/push/{thing}", f"swan/push/web/{thing}"):
+        topics += [push, f"{push}/accepted", f"{push}/rejected"]
     for prefix in (f"$aws/things/{thing}/shadow", f"$aws/things/{thing}/shadow/name/lamp"):
         for operation, answers in RESPONSES.items():
             topics.append(f"{prefix}/{operation}")
@@ -236,15 +254,19 @@ def topics_about(thing: str) -> list[str]:
 
 
 def matrix(client_id: str) -> list[str]:
-    things = dict.fromkeys([client_id, "pi-hall", "button", "web"])
+    things = dict.fromkeys([client_id, "pi-hall", "button", "web", IDENTITY, OTHER_IDENTITY])
     return [topic for thing in things for topic in topics_about(thing)]
 
 
-def principal(template_deployment, logical_id: str, client_id: str) -> Principal:
+def principal(template_deployment, role_mqtt, logical_id: str, client_id: str) -> Principal:
     context = template_deployment.context
-    thing = client_id if logical_id == "DevicePolicy" else None
-    identity = PolicyContext(thing, client_id, context.region, context.account_id)
-    return Principal.of([template_deployment.policies[logical_id].document], identity)
+    if logical_id == "DevicePolicy":
+        who = PolicyContext(client_id, client_id, context.region, context.account_id)
+        return Principal.of([template_deployment.policies[logical_id].document], who)
+    who = PolicyContext(
+        None, client_id, context.region, context.account_id, cognito_identity=client_id
+    )
+    return Principal.of(role_mqtt, who)
 
 
 CASES = [
@@ -254,22 +276,22 @@ CASES = [
     # broker behind it still agrees with the policy for that name.
     ("DevicePolicy", "button"),
     ("DevicePolicy", "web"),
-    ("WebPolicy", "web"),
+    (IDENTITY_ROLE, IDENTITY),
 ]
 
 
 def endpoint(acl_broker: Broker, logical_id: str) -> tuple[int, str]:
     if logical_id == "DevicePolicy":
         return acl_broker.device_port, acl_broker.device_acl
-    return acl_broker.web_port, acl_broker.web_acl
+    return acl_broker.identity_port, acl_broker.identity_acl
 
 
 @pytest.mark.parametrize(("logical_id", "client_id"), CASES)
 def test_the_broker_refuses_exactly_the_publishes_the_policy_refuses(
-    acl_broker, template_deployment, logical_id, client_id
+    acl_broker, template_deployment, role_mqtt, logical_id, client_id
 ):
     port, acl = endpoint(acl_broker, logical_id)
-    who = principal(template_deployment, logical_id, client_id)
+    who = principal(template_deployment, role_mqtt, logical_id, client_id)
     client = Mqtt5(port, client_id)
     try:
         answers = {topic: client.publish(topic) for topic in matrix(client_id)}
@@ -287,10 +309,10 @@ def test_the_broker_refuses_exactly_the_publishes_the_policy_refuses(
 
 @pytest.mark.parametrize(("logical_id", "client_id"), CASES)
 def test_the_broker_delivers_exactly_what_the_policy_lets_the_client_receive(
-    acl_broker, template_deployment, logical_id, client_id
+    acl_broker, template_deployment, role_mqtt, logical_id, client_id
 ):
     port, acl = endpoint(acl_broker, logical_id)
-    who = principal(template_deployment, logical_id, client_id)
+    who = principal(template_deployment, role_mqtt, logical_id, client_id)
     topics = matrix(client_id)
     receivable = [t for t in topics if who.can_subscribe(t) and who.can_receive(t)]
     client = Mqtt5(port, client_id)
@@ -329,31 +351,40 @@ def test_a_client_id_unlike_a_thing_name_gets_nothing_from_the_patterns(acl_brok
 # ---------------------------------------------------------------- one source
 
 
-def test_the_listener_acls_are_the_template_policies_translated(template_deployment):
+def test_the_listener_acls_are_the_template_policies_translated(template_deployment, role_mqtt):
     context = template_deployment.context
-    for logical_id, acl, things in (
-        ("DevicePolicy", device_acl(template_deployment), True),
-        ("WebPolicy", web_acl(template_deployment), False),
-    ):
-        document = template_deployment.policies[logical_id].document
-        identity = listener_context(context.region, context.account_id, things=things)
-        assert acl == mosquitto_acl([document], identity)
+    device = template_deployment.policies["DevicePolicy"].document
+    things = listener_context(context.region, context.account_id, things=True)
+    assert device_acl(template_deployment) == mosquitto_acl([device], things)
+    identities = listener_context(context.region, context.account_id, things=False, identities=True)
+    assert identity_acl(template_deployment, role_mqtt) == mosquitto_acl(role_mqtt, identities)
 
 
-def test_the_broker_config_carries_the_acl_derived_from_the_template(template_deployment, tmp_path):
-    plan = broker_plan(tmp_path, template_deployment)
+def test_the_broker_config_carries_the_acls_derived_from_the_template(
+    template_deployment, role_mqtt, tmp_path
+):
+    plan = broker_plan(tmp_path, template_deployment, {IDENTITY_ROLE: role_mqtt})
     mosquitto.write_config(plan)
     assert (plan.directory / "acl-devices.conf").read_text() == device_acl(template_deployment)
-    assert (plan.directory / "acl-web.conf").read_text() == web_acl(template_deployment)
+    assert (plan.directory / "acl-identities.conf").read_text() == identity_acl(
+        template_deployment, role_mqtt
+    )
+    assert sorted(path.name for path in plan.directory.glob("acl-*")) == [
+        "acl-devices.conf",
+        "acl-identities.conf",
+        "acl-internal.conf",
+    ]
 
 
 # ---------------------------------------------------------------- the gateway, in front
 
 
-def test_the_gateway_keeps_out_a_device_whose_thing_is_named_button(identity):
+@pytest.mark.parametrize("name", ["button", "web"])
+def test_the_gateway_keeps_out_a_device_whose_thing_is_named_button_or_web(identity, name):
     # What JITR refuses, done by hand: an active certificate, DevicePolicy, the thing
-    # "button" attached. The policy's Deny on Connect keeps it off the acl_broker, so the ACL's
-    # %c is never "button" and nobody but the functions writes the button shadow.
+    # attached. The policy's Deny on Connect keeps it off the broker, so the ACL's %c is never
+    # "button" (nobody but the functions writes the button shadow) nor "web" (whose
+    # swan/push/web/* would be every identity's push topics and answers).
     with pytest.raises(MqttError):
-        connect(identity.provision("button"), timeout=5)
-    connect(identity.provision(unique("button-")), timeout=5).close()
+        connect(identity.provision(name), timeout=5)
+    connect(identity.provision(unique(f"{name}-")), timeout=5).close()

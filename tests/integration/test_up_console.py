@@ -62,7 +62,6 @@ class Terminal:
 def env():
     ports = {
         "SWAN_DEVICE_PORT": 0,  # any free port: what was bound must reach stack.json
-        "SWAN_WEB_BROKER_PORT": free_port(),
         "SWAN_IOT_DATA_PORT": free_port(),
         "SWAN_SCHEDULER_PORT": free_port(),
         "SWAN_IOT_PORT": free_port(),

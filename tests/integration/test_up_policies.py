@@ -66,7 +66,7 @@ def stack_on(state, template=TEMPLATE):
 
 def device_policy_versions(stack):
     registry = stack.running.identity.registry
-    name = stack.running.identity.policies.device
+    name = stack.running.identity.device_policy
     return [(v.version, v.is_default) for v in registry.policy_versions(name)]
 
 
@@ -115,5 +115,5 @@ def test_restarts_keep_an_unchanged_policy_and_version_a_changed_one(tmp_path):
     with stack_on(state, changed) as stack:
         assert device_policy_versions(stack) == [(1, False), (2, True)]
         registry = stack.running.identity.registry
-        in_effect = json.loads(registry.policy(stack.running.identity.policies.device).document)
+        in_effect = json.loads(registry.policy(stack.running.identity.device_policy).document)
         assert in_effect["Statement"][-1]["Effect"] == "Deny"

@@ -32,14 +32,11 @@ def test_aws_takes_every_name_and_document_of_the_stack(stack_name):
     assert [str(m) for m in found if not m.fits] == []
 
 
-def test_the_iot_policies_fit_in_2048_characters_for_the_longest_arns():
+def test_the_iot_policy_fits_in_2048_characters_for_the_longest_arns():
     documents = {
         m.where: m.length for m in measured("a" * LONGEST) if m.limit is limits.IOT_POLICY_DOCUMENT
     }
-    assert set(documents) == {
-        "Resources.DevicePolicy.Properties.PolicyDocument",
-        "Resources.WebPolicy.Properties.PolicyDocument",
-    }
+    assert set(documents) == {"Resources.DevicePolicy.Properties.PolicyDocument"}
     assert all(length <= 2048 for length in documents.values()), documents
     assert all(length > 1000 for length in documents.values())  # whole ARNs were measured
 
@@ -100,10 +97,10 @@ def test_a_stack_name_too_long_is_refused_naming_the_limit_and_the_longest():
 
 def test_a_policy_document_over_2048_characters_is_a_breach():
     bigger = copy.deepcopy(TEMPLATE)
-    statements = bigger["Resources"]["WebPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = bigger["Resources"]["DevicePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     statements += copy.deepcopy(statements)
     broken = [m for m in limits.breaches(bigger, "swan") if m.limit is limits.IOT_POLICY_DOCUMENT]
-    assert [m.where for m in broken] == ["Resources.WebPolicy.Properties.PolicyDocument"]
+    assert [m.where for m in broken] == ["Resources.DevicePolicy.Properties.PolicyDocument"]
 
 
 def test_whitespace_is_not_counted_and_variables_are_counted_as_written():

@@ -1,7 +1,7 @@
 """Least privilege, read from sam/template.yaml: every role and IoT policy of the AWS
 deployment allows exactly the actions on exactly the resources listed here, nothing more;
-and a browser's Cognito role reads the button shadow as `WebPolicy` lets the local web
-backend, and pushes only as itself, as AWS IoT Core would evaluate both (swan.local.core.policy)."""
+and a browser's Cognito role reads the button shadow and pushes only as itself, as AWS IoT
+Core would evaluate it (swan.local.core.policy)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ def aws():
         resources={
             "ButtonThing": "button",
             "DevicePolicy": f"{STACK}-device",
-            "WebPolicy": f"{STACK}-web",
             "ExpiryScheduleGroup": f"{STACK}-expiry",
             "HistoryTable": "swan-HistoryTable-1",
             "WebIdentityPool": f"{REGION}:0000-pool",
@@ -181,10 +180,6 @@ def web_role_policy(aws) -> dict[str, Any]:
     return policy["PolicyDocument"]
 
 
-def web_iot_policy(aws) -> dict[str, Any]:
-    return resolved(aws, "WebPolicy", "Properties", "PolicyDocument")
-
-
 SUB = "${cognito-identity.amazonaws.com:sub}"
 IDENTITY = f"{REGION}:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
 OTHER_IDENTITY = f"{REGION}:00000000-1111-2222-3333-444444444444"
@@ -234,7 +229,7 @@ def test_the_web_role_allows_nothing_but_a_browsers_mqtt(aws):
     [
         (IDENTITY, True),
         (OTHER_IDENTITY, False),  # another browser: it keeps its connection
-        ("web", False),  # the local backend's fixed id
+        ("web", False),
         ("web.4f2a9c1e0b7d", False),
         ("pi-kitchen", False),
         ("G030JF0553648RUH", False),
@@ -256,7 +251,7 @@ def test_an_identity_pushes_and_hears_answers_only_on_its_own_topics(aws):
         assert not browser.can_subscribe(f"{theirs}/{outcome}")
         assert not browser.can_receive(f"{theirs}/{outcome}")
     assert not browser.can_subscribe("swan/push/web/+/accepted")
-    assert not browser.can_publish("swan/push/web")  # the local backend's topic
+    assert not browser.can_publish("swan/push/web")  # nobody's topic
     assert not browser.can_publish(f"swan/push/{IDENTITY}")  # a device's kind of topic
 
 
@@ -284,14 +279,11 @@ TOPICS = [
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_an_identity_reads_the_button_shadow_as_the_local_backend_does(aws, topic):
-    """Apart from its own push topics, an identity may do what `WebPolicy` lets the local
-    web backend do: read the button shadow, nothing else."""
+def test_apart_from_its_push_topics_an_identity_only_reads_the_button_shadow(aws, topic):
     browser = identity(aws)
-    local = Principal.of([web_iot_policy(aws)], PolicyContext(None, "web", REGION, ACCOUNT))
-    assert browser.can_publish(topic) == local.can_publish(topic)
-    assert browser.can_subscribe(topic) == local.can_subscribe(topic)
-    assert browser.can_receive(topic) == local.can_receive(topic)
+    assert browser.can_publish(topic) is (topic == "$aws/things/button/shadow/get")
+    assert browser.can_subscribe(topic) is (topic in SHADOW_READS)
+    assert browser.can_receive(topic) is (topic in SHADOW_READS)
 
 
 def test_the_web_role_derives_a_local_acl_for_identities(aws):
@@ -365,9 +357,10 @@ def test_the_device_policy_allows_its_own_topics_and_reading_the_button_only(aws
 @pytest.mark.parametrize(
     "thing", ["pi-kitchen", "G030JF0553648RUH", "button", "web", "button-2", "x:y_z"]
 )
-def test_no_device_that_may_connect_may_write_the_button_shadow_or_push_as_the_web(aws, thing):
+def test_no_device_that_may_connect_may_write_the_button_shadow_or_hear_an_identity(aws, thing):
     # A device acts only on a connection: the Deny on Connect for "button" and "web" is what
-    # keeps their shadow and push topics from a thing so named (${iot:ClientId} = thing name).
+    # keeps the button shadow and the identities' push topics (swan/push/web/*) from a thing
+    # so named (${iot:ClientId} = thing name).
     device = Principal.of([device_policy(aws)], PolicyContext(thing, thing, REGION, ACCOUNT))
     writes = [
         f"$aws/things/button/shadow/{topic}"
@@ -376,6 +369,8 @@ def test_no_device_that_may_connect_may_write_the_button_shadow_or_push_as_the_w
     wrongs = [
         *(device.can_publish(topic) for topic in [*writes, "swan/push/web"]),
         device.can_receive("swan/push/web/accepted"),
+        device.can_subscribe(f"swan/push/web/{IDENTITY}/accepted"),
+        device.can_receive(f"swan/push/web/{IDENTITY}/accepted"),
     ]
     assert device.can_connect() is (thing not in ("button", "web"))
     assert not (device.can_connect() and any(wrongs))
@@ -418,13 +413,10 @@ def test_no_policy_in_the_template_names_every_resource(aws):
     assert checked > 20
 
 
-def test_the_iot_policies_are_the_only_iot_policies(aws):
+def test_the_device_policy_is_the_only_iot_policy(aws):
     document, _ = aws
     kinds = {logical_id: r["Type"] for logical_id, r in document["Resources"].items()}
-    assert sorted(k for k, kind in kinds.items() if kind == "AWS::IoT::Policy") == [
-        "DevicePolicy",
-        "WebPolicy",
-    ]
+    assert sorted(k for k, kind in kinds.items() if kind == "AWS::IoT::Policy") == ["DevicePolicy"]
     assert "AWS::IoT::PolicyPrincipalAttachment" not in kinds.values()
 
 

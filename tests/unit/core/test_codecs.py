@@ -70,9 +70,9 @@ class TestButtonClick:
 
 
 class TestPushRequest:
-    def test_the_web_backend_request(self):
+    def test_a_browsers_request(self):
         request = PushRequest.from_payload(load_event("push_request_web"))
-        assert request == PushRequest("web-7f3a9c1e-0001", "web", "b7d1c0de")
+        assert request == PushRequest("web-7f3a9c1e-0001", "web")
         assert request.to_payload() == load_event("push_request_web")
 
     def test_the_code_travels_with_the_request(self):
@@ -85,7 +85,6 @@ class TestPushRequest:
             ({"clientToken": "x" * 65}, "clientToken"),
             ({"clientToken": None}, "clientToken"),
             ({"source": "button"}, "source"),
-            ({"session": 7}, "session"),
             ({"code": "4" * 65}, "code"),
         ],
     )

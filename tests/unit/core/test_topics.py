@@ -19,8 +19,7 @@ from swan.core.topics import (
     PUSH_REPLIES,
     PUSH_REQUESTS,
     SHADOW_REQUESTS,
-    WEB_PUSH,
-    WEB_SENDER,
+    WEB_IDENTITIES,
     PushOutcome,
     PushTopic,
     ShadowOperation,
@@ -284,9 +283,8 @@ def test_bad_button_serials_are_refused(serial):
 
 def test_push_requests_and_replies():
     assert push_topic("pi-kitchen") == "swan/push/pi-kitchen"
-    assert WEB_PUSH == "swan/push/web"
     assert push_reply_topic("pi-kitchen", PushOutcome.ACCEPTED) == "swan/push/pi-kitchen/accepted"
-    assert push_reply_topic(WEB_SENDER, PushOutcome.REJECTED) == "swan/push/web/rejected"
+    assert push_reply_topic("cli-1", PushOutcome.REJECTED) == "swan/push/cli-1/rejected"
 
 
 def test_push_subscriptions_separate_requests_from_replies():
@@ -299,7 +297,7 @@ def test_push_subscriptions_separate_requests_from_replies():
 
 
 def test_push_topics_parse_back():
-    assert parse_push_topic(WEB_PUSH) == PushTopic(WEB_SENDER)
+    assert parse_push_topic(push_topic("pi-kitchen")) == PushTopic("pi-kitchen")
     reply = push_reply_topic("cli-1", PushOutcome.REJECTED)
     assert parse_push_topic(reply) == PushTopic("cli-1", PushOutcome.REJECTED)
 
@@ -328,7 +326,16 @@ def test_a_devices_push_topic_knows_its_replies():
 
 
 @pytest.mark.parametrize(
-    "identity", ["", "pi-kitchen", "us-east-1:XYZ", "us east 1:ab", f"us-east-1:{'a' * 50}"]
+    "identity",
+    [
+        "",
+        "accepted",
+        "rejected",
+        "pi-kitchen",
+        "us-east-1:XYZ",
+        "us east 1:ab",
+        f"us-east-1:{'a' * 50}",
+    ],
 )
 def test_a_push_on_a_topic_with_no_identity_id_is_refused(identity):
     with pytest.raises(InvalidTopicError, match="Cognito identity id"):
@@ -346,6 +353,7 @@ def test_a_push_on_a_topic_with_no_identity_id_is_refused(identity):
         "iotbutton/x",
         "swan/push/web/x/maybe",
         "swan/push/web/x/accepted/y",
+        f"swan/push/{WEB_IDENTITIES}",
     ],
 )
 def test_other_topics_are_not_push_topics(topic):

@@ -125,7 +125,7 @@ def test_push_requests_are_answered_counted_once_and_kept_in_history(function):
     request = load_event("rule_push_request_pi")
     first = push.lambda_handler(request, Context())
     again = push.lambda_handler(request, Context())  # QoS 1 redelivery
-    web = push.lambda_handler(load_event("rule_push_request_web"), Context())
+    web = push.lambda_handler(load_event("rule_push_request_identity"), Context())
     assert [first["number"], again["number"], web["number"]] == [1, 1, 2]
     assert shadow()["pushes"] == 2
     recent = [(e["n"], e["by"], e["source"]) for e in shadow()["recent"]]
@@ -134,7 +134,7 @@ def test_push_requests_are_answered_counted_once_and_kept_in_history(function):
     assert topics == [
         "swan/push/pi-kitchen/accepted",
         "swan/push/pi-kitchen/accepted",
-        "swan/push/web/accepted",
+        "swan/push/web/us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f/accepted",
     ]
     _, reply = published()[0]
     assert reply["clientToken"] == request["clientToken"]

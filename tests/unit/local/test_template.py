@@ -444,7 +444,7 @@ SAM_TEMPLATE = """
                 Action: iot:Connect
                 Resource: !Sub 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:client/${!iot:Connection.Thing.ThingName}'
 
-      WebPolicy:
+      LampPolicy:
         Type: AWS::IoT::Policy
         Properties:
           PolicyDocument: '{"Version": "2012-10-17", "Statement": []}'
@@ -538,7 +538,7 @@ def test_rules_for_a_topic_are_the_enabled_matching_ones(deployment):
     assert [r.logical_id for r in enabled_rules_for(deployment, "iotbutton/G030")] == [
         "PushFunctionClicks"
     ]
-    assert [r.logical_id for r in enabled_rules_for(deployment, "swan/push/web")] == [
+    assert [r.logical_id for r in enabled_rules_for(deployment, "swan/push/pi-kitchen")] == [
         "PushFunctionPushes"
     ]
     assert enabled_rules_for(deployment, "swan/other") == []
@@ -565,8 +565,8 @@ def test_policies_are_read_with_their_documents_resolved(deployment):
             }
         ],
     }
-    web = deployment.policies["WebPolicy"]
-    assert (web.name, web.document) == ("WebPolicy", {"Version": "2012-10-17", "Statement": []})
+    lamp = deployment.policies["LampPolicy"]
+    assert (lamp.name, lamp.document) == ("LampPolicy", {"Version": "2012-10-17", "Statement": []})
 
 
 def test_parameters_are_listed_with_their_defaults(deployment):

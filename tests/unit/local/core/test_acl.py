@@ -1,7 +1,8 @@
 """The broker ACL derived from the IoT policies, and Mosquitto's ACL check, side by side.
 
-The golden files are the ACLs the template's policies make; the properties check that the
-ACL lets a client do exactly what `swan.local.core.policy` says AWS would. What `acl_allows` models
+The golden files are the ACLs the template's device policy and the browsers' identity role
+make; the properties check that the ACL lets a client do exactly what `swan.local.core.policy`
+says AWS would. What `acl_allows` models
 was checked against Mosquitto 2.0.11 (tests/integration/test_policy_acl.py does so too).
 """
 
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swan.core.errors import InvalidTopicError
+from swan.local.authorization import role_documents
 from swan.local.core.acl import (
     Access,
     AclRule,
@@ -31,6 +33,7 @@ from swan.local.core.policy import PolicyContext, Principal
 from swan.local.deployment import read_template
 from swan.local.intrinsics import context_for
 from swan.local.template import load_template
+from swan.local.web_gateway import mqtt_documents
 
 ROOT = Path(__file__).parents[4]
 GOLDEN = Path(__file__).parent / "golden" / "acl"
@@ -41,22 +44,29 @@ NO_THINGS = listener_context(REGION, ACCOUNT, things=False)
 THING = "${iot:Connection.Thing.ThingName}"
 
 
+IDENTITY_ROLE = "WebBackendRole"
+# The listener each document's ACL is for: the device listener (thing variables are the
+# client id) and the identity listener (the Cognito identity id is the client id).
+LISTENERS = {"DevicePolicy": {"things": True}, IDENTITY_ROLE: {"things": False, "identities": True}}
+
+
 @cache
 def swan():
-    """The template's policies, resolved as the local stack resolves them."""
+    """The template's device policy and the browsers' role's MQTT statements, resolved as
+    the local stack resolves them."""
     template = load_template(ROOT / "sam" / "template.yaml")
     context = context_for(template, attributes={"ExpirySchedulerRole.Arn": "arn:role"})
     deployment = read_template(template, context)
     policies = {name: policy.document for name, policy in deployment.policies.items()}
+    (policies[IDENTITY_ROLE],) = mqtt_documents(role_documents(template, context)[IDENTITY_ROLE])
     return deployment.context, policies
 
 
 @cache
 def acl_for(name):
     context, policies = swan()
-    things = name == "DevicePolicy"
     return mosquitto_acl(
-        [policies[name]], listener_context(context.region, context.account_id, things=things)
+        [policies[name]], listener_context(context.region, context.account_id, **LISTENERS[name])
     )
 
 
@@ -87,13 +97,15 @@ def readable(*topics):
 # ---------------------------------------------------------------- the template's ACLs
 
 
-@pytest.mark.parametrize(("policy", "golden"), [("DevicePolicy", "device"), ("WebPolicy", "web")])
+@pytest.mark.parametrize(
+    ("policy", "golden"), [("DevicePolicy", "device"), (IDENTITY_ROLE, "identity")]
+)
 def test_the_template_policies_make_the_golden_acls(policy, golden):
     assert acl_for(policy) == (GOLDEN / f"{golden}.acl").read_text()
 
 
 def test_the_golden_acls_load_in_mosquitto_terms():
-    for golden in ("device", "web"):
+    for golden in ("device", "identity"):
         acl = parse_acl((GOLDEN / f"{golden}.acl").read_text())
         assert acl.users == {}
         assert all(rule.topic for rule in acl.patterns)
@@ -104,21 +116,26 @@ def test_the_golden_acls_load_in_mosquitto_terms():
 NAME_CHARS = string.ascii_letters + string.digits + ":_-"
 names = st.text(alphabet=NAME_CHARS, min_size=1, max_size=8)
 shadow_names = st.text(alphabet=NAME_CHARS + "$", min_size=1, max_size=8)
-clients = st.one_of(names, st.sampled_from(["button", "web", "pi-kitchen", "G030JF055364XVRB"]))
+IDENTITY = "us-east-1:8f2c7d1e-4b3a-4c5d-9e6f-0a1b2c3d4e5f"
+clients = st.one_of(
+    names, st.sampled_from(["button", "web", "pi-kitchen", "G030JF055364XVRB", IDENTITY])
+)
 OPERATIONS = ("get", "update", "delete", "list")
 ANSWERS = (None, "accepted", "rejected", "delta", "documents", "other")
 
 
 @st.composite
 def family_topics(draw, client):
-    """A topic of one of The Swan's families, about the client, another thing, button or web."""
-    thing = draw(st.sampled_from([client, draw(names), "button", "web"]))
-    family = draw(st.sampled_from(["click", "push", "shadow", "named", "random"]))
+    """A topic of one of The Swan's families, about the client, another thing or identity,
+    button or web."""
+    thing = draw(st.sampled_from([client, draw(names), "button", "web", IDENTITY]))
+    family = draw(st.sampled_from(["click", "push", "identity", "shadow", "named", "random"]))
     if family == "click":
         return f"iotbutton/{thing}"
-    if family == "push":
+    if family in ("push", "identity"):
         answer = draw(st.sampled_from(ANSWERS))
-        return f"swan/push/{thing}" + (f"/{answer}" if answer else "")
+        prefix = "swan/push" if family == "push" else "swan/push/web"
+        return f"{prefix}/{thing}" + (f"/{answer}" if answer else "")
     if family in ("shadow", "named"):
         prefix = f"$aws/things/{thing}/shadow"
         if family == "named":
@@ -136,9 +153,13 @@ def parsed_acl_for(name):
 
 def principal(policy, client):
     context, policies = swan()
-    thing = client if policy == "DevicePolicy" else None
-    identity = PolicyContext(thing, client, context.region, context.account_id)
-    return Principal.of([policies[policy]], identity)
+    if policy == "DevicePolicy":
+        who = PolicyContext(client, client, context.region, context.account_id)
+    else:
+        who = PolicyContext(
+            None, client, context.region, context.account_id, cognito_identity=client
+        )
+    return Principal.of([policies[policy]], who)
 
 
 def aws_allows(who, access, topic):
@@ -147,7 +168,7 @@ def aws_allows(who, access, topic):
     return who.can_subscribe(topic) and who.can_receive(topic)
 
 
-@pytest.mark.parametrize("policy", ["DevicePolicy", "WebPolicy"])
+@pytest.mark.parametrize("policy", ["DevicePolicy", IDENTITY_ROLE])
 @settings(max_examples=300)
 @given(client=clients, data=st.data())
 def test_the_acl_allows_exactly_what_the_policy_allows(policy, client, data):
@@ -167,7 +188,7 @@ VOCABULARY = (
 )  # fmt: skip
 
 
-@pytest.mark.parametrize("policy", ["DevicePolicy", "WebPolicy"])
+@pytest.mark.parametrize("policy", ["DevicePolicy", IDENTITY_ROLE])
 @settings(max_examples=300)
 @given(client=clients, data=st.data())
 def test_the_acl_never_allows_more_than_the_policy(policy, client, data):

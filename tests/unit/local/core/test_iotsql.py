@@ -90,9 +90,15 @@ def test_button_rule_parses_to_its_parts():
 
 
 def test_push_rule_names_the_thing_from_the_topic():
-    request = load_event("push_request_web")
-    output = parse_rule(PUSH_RULE).evaluate(message("swan/push/web", request, client_id="web"))
-    assert output == {**request, "thing": "web", "clientId": "web", "receivedAt": NOW_MS}
+    request = {"clientToken": "push-pi-kitchen-0042", "source": "pi"}
+    topic = "swan/push/pi-kitchen"
+    output = parse_rule(PUSH_RULE).evaluate(message(topic, request, client_id="pi-kitchen"))
+    assert output == {
+        **request,
+        "thing": "pi-kitchen",
+        "clientId": "pi-kitchen",
+        "receivedAt": NOW_MS,
+    }
 
 
 def test_push_rule_ignores_the_replies_it_causes():

@@ -422,11 +422,6 @@ def as_device(swan_policies):
     return lambda thing: device(thing)(swan_policies["DevicePolicy"].document)
 
 
-@pytest.fixture
-def web(swan_policies):
-    return device(None, client_id="web")(swan_policies["WebPolicy"].document)
-
-
 OPERATIONS = ("get", "update", "delete")
 RESPONSES = {
     "get": ("accepted", "rejected"),
@@ -454,7 +449,7 @@ BUTTON_READS = (
 
 def test_the_policies_are_named_after_the_stack(swan_policies):
     assert swan_policies["DevicePolicy"].name == "swan-local-device"
-    assert swan_policies["WebPolicy"].name == "swan-local-web"
+    assert list(swan_policies) == ["DevicePolicy"]  # a browser's identity has its role
 
 
 def test_a_device_connects_only_as_its_thing(as_device, swan_policies):
@@ -495,9 +490,8 @@ def test_a_device_receives_its_replies_and_shadow_responses_only(as_device):
     assert not pi.can_receive("$aws/things/pi-hall/shadow/get")
 
 
-@pytest.mark.parametrize("principal", ["device", "web"])
-def test_everyone_reads_the_button_shadow_and_nobody_writes_it(principal, as_device, web):
-    client = web if principal == "web" else as_device("pi-kitchen")
+def test_a_device_reads_the_button_shadow_and_never_writes_it(as_device):
+    client = as_device("pi-kitchen")
     assert client.can_publish("$aws/things/button/shadow/get")
     for topic in BUTTON_READS:
         assert client.can_subscribe(topic)
@@ -514,7 +508,8 @@ ARN_CTX = PolicyContext(None, "x", REGION, ACCOUNT)
 @pytest.mark.parametrize("name", ["button", "web"])
 def test_a_device_named_the_button_or_the_web_never_connects(as_device, name):
     # Every MQTT action needs a connection; the explicit Deny wins over ConnectAsItsThing, so
-    # its ${iot:ClientId} can never be "button" (the button shadow) or "web" (the web's push).
+    # its ${iot:ClientId} can never be "button" (the button shadow) or "web" (its push
+    # topics would be the prefix of the browsers' identities', swan/push/web/<identity id>).
     impostor = as_device(name)
     assert impostor.decide(CONNECT, f"{ARN}:client/{name}") is Decision.DENY
     assert as_device(f"{name}-kitchen").can_connect()
@@ -526,18 +521,3 @@ def test_no_device_may_write_any_shadow_over_https(as_device):
     http = f"{ARN}:thing/button"
     assert impostor.decide("iot:UpdateThingShadow", http) is not Decision.ALLOW
     assert impostor.decide("iot:DeleteThingShadow", f"{http}/lamp") is not Decision.ALLOW
-
-
-def test_the_web_pushes_as_web_and_hears_only_its_replies(web, swan_policies):
-    assert web.can_connect()
-    assert not device(None, client_id="pi")(swan_policies["WebPolicy"].document).can_connect()
-    assert web.can_publish("swan/push/web")
-    assert not web.can_publish("swan/push/pi-kitchen")
-    assert not web.can_publish("iotbutton/G030JF055364XVRB")
-    for topic in ("swan/push/web/accepted", "swan/push/web/rejected"):
-        assert web.can_subscribe(topic)
-        assert web.can_receive(topic)
-    assert not web.can_receive("swan/push/pi-kitchen/accepted")
-    requests, responses = shadow_topics("pi-kitchen")
-    assert not any(web.can_publish(topic) for topic in requests)
-    assert not any(web.can_receive(topic) for topic in responses)
