@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import swan
@@ -20,7 +20,7 @@ from device.matrix import open_matrix
 from device.pi import Pi
 from swan.adapters.clock import SystemClock
 from swan.adapters.mqtt5 import Mqtt5Transport, Will
-from swan.core.backoff import Backoff
+from swan.core.backoff import RECONNECT, Backoff
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -39,7 +39,7 @@ class PiPlan:
     matrix: MatrixName
     frames: Path | None = None
     keys: bool = True
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = RECONNECT
     exit_after: float | None = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -205,10 +206,11 @@ def connect_retrying(
 
 
 def reconnect_arguments(backoff: Backoff = RECONNECT) -> dict[str, int]:
-    """awscrt's MQTT 3.1.1 reconnect settings for `backoff` (whole seconds, at least 1)."""
+    """awscrt's MQTT 3.1.1 reconnect settings for `backoff`: that client counts whole
+    seconds, so each wait is rounded up (never shorter than the policy's), at least 1 s."""
     return {
-        "reconnect_min_timeout_secs": max(1, round(backoff.first_delay)),
-        "reconnect_max_timeout_secs": max(1, round(backoff.max_delay)),
+        "reconnect_min_timeout_secs": max(1, math.ceil(backoff.first_delay)),
+        "reconnect_max_timeout_secs": max(1, math.ceil(backoff.max_delay)),
     }
 
 

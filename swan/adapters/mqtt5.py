@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.mqtt import Endpoint, Message, MqttError
-from swan.core.backoff import Backoff
+from swan.core.backoff import RECONNECT, Backoff
 from swan.core.topics import matches
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Mqtt5Transport:
         endpoint: Endpoint,
         *,
         will: Will | None = None,
-        backoff: Backoff | None = None,
+        backoff: Backoff = RECONNECT,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[Exception | None], None] | None = None,
         on_connect_failed: Callable[[Exception | None], None] | None = None,
@@ -113,7 +113,7 @@ class Mqtt5Transport:
         self.connections = 0
         self.failures = 0
         self._client = mqtt5_client_builder.mtls_from_path(
-            **builder_arguments(endpoint, will=will, backoff=backoff or Backoff()),
+            **builder_arguments(endpoint, will=will, backoff=backoff),
             on_publish_received=self._received,
             on_lifecycle_connection_success=self._connection_success,
             on_lifecycle_connection_failure=self._connection_failure,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swan.commands import Command, certs_dir, port_number
+from swan.core.backoff import RECONNECT
 from swan.core.errors import InvalidSettingError
 from swan.settings import Settings
 
@@ -74,9 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-backoff",
         type=float,
-        default=32.0,
+        default=RECONNECT.max_delay,
         metavar="SECONDS",
-        help="longest wait between two connection attempts (default: 32)",
+        help=f"longest wait between two connection attempts (default: {RECONNECT.max_delay:g})",
     )
     parser.add_argument(
         "--exit-after",
@@ -96,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     from device.app import PiPlan  # noqa: PLC0415
     from device.app import run as run_pi  # noqa: PLC0415
     from swan.commands.device_endpoint import ConnectOptions, resolve  # noqa: PLC0415
-    from swan.core.backoff import Backoff  # noqa: PLC0415
 
     if args.pictures is not None:
         from device.pictures import write_pictures  # noqa: PLC0415
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         matrix=_matrix(args.matrix),
         frames=args.frames,
         keys=not args.no_keys,
-        backoff=Backoff(first_delay=0.5, max_delay=args.max_backoff),
+        backoff=replace(RECONNECT, max_delay=args.max_backoff),
         exit_after=args.exit_after,
     )
     return run_pi(plan, lambda line: print(line, file=sys.stderr, flush=True))

@@ -5,10 +5,12 @@ A wait grows from `first_delay`, doubling each time, up to `max_delay`, and is s
 lost the same broker never come back in lockstep:
 https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 
-Who waits by it: a device's MQTT 5 connection (swan.adapters.mqtt5, awscrt reconnecting by
-itself from the policy's first and longest wait, with its own decorrelated jitter), the
-MQTT 3.1.1 connections (swan.adapters.mqtt and mqtt_websocket: `RECONNECT`, in awscrt's
-whole seconds), a first connection retried while just-in-time registration runs
+Every reconnecting client waits by one policy, `RECONNECT`: a device's MQTT 5 connection
+(swan.adapters.mqtt5, awscrt reconnecting by itself from the policy's first wait to its
+longest, with its own decorrelated jitter; the Pi, device.app, and `swan pi`, whose
+--max-backoff sets the longest wait) and the MQTT 3.1.1 connections (swan.adapters.mqtt and
+mqtt_websocket, in awscrt's whole seconds, so from 1 s). The same rule, with waits of their
+own, retries a first connection while just-in-time registration runs
 (swan.adapters.mqtt.connect_retrying) and a throttled read of the button shadow
 (swan.adapters.follower). The page's JavaScript waits by the same rule (`backoffMs` in
 webapp/components/swan_view.js; tests/unit/webapp holds the two to each other).
@@ -50,5 +52,5 @@ class Backoff:
         return self.ceiling(attempt) * (1 - draw / 2)
 
 
-RECONNECT: Final = Backoff(first_delay=1.0, max_delay=32.0)
-"""An MQTT 3.1.1 connection's own reconnects (awscrt takes whole seconds)."""
+RECONNECT: Final = Backoff(first_delay=0.5, max_delay=32.0)
+"""Every reconnecting client's policy: half a second, doubling, up to 32 s."""

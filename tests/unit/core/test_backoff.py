@@ -25,8 +25,8 @@ def test_jitter_takes_the_wait_between_half_the_ceiling_and_all_of_it():
     assert backoff.delay(3, 0.999) == pytest.approx(4.004)
 
 
-def test_an_mqtt_connection_reconnects_from_1_to_32_seconds():
-    assert (RECONNECT.first_delay, RECONNECT.max_delay) == (1.0, 32.0)
+def test_every_reconnecting_client_waits_from_half_a_second_up_to_32():
+    assert (RECONNECT.first_delay, RECONNECT.max_delay) == (0.5, 32.0)
 
 
 @pytest.mark.parametrize(("first", "longest"), [(0, 1), (-1, 1), (2, 1)])

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from awscrt import mqtt5
 
-from swan.adapters.mqtt import Endpoint, MqttError
+from swan.adapters.mqtt import Endpoint, MqttError, reconnect_arguments
 from swan.adapters.mqtt5 import Mqtt5Transport, Will, builder_arguments
 from swan.certs.files import CertificateStore
-from swan.core.backoff import Backoff
+from swan.core.backoff import RECONNECT, Backoff
 
 
 @pytest.fixture
@@ -49,6 +49,25 @@ def test_a_device_connects_as_its_thing_with_backoff_jitter_and_a_will(endpoint)
     assert not arguments["will"].retain
     assert arguments["enable_metrics_collection"] is False
     assert 30 <= arguments["keep_alive_interval_sec"] <= 1200  # what AWS IoT allows
+
+
+def test_a_device_reconnects_by_the_one_policy_in_awscrts_milliseconds(endpoint):
+    arguments = builder_arguments(endpoint, will=None, backoff=RECONNECT)
+    assert (arguments["min_reconnect_delay_ms"], arguments["max_reconnect_delay_ms"]) == (
+        500,
+        32_000,
+    )
+
+
+def test_an_mqtt311_connection_reconnects_by_it_in_whole_seconds_never_shorter():
+    assert reconnect_arguments() == {
+        "reconnect_min_timeout_secs": 1,
+        "reconnect_max_timeout_secs": 32,
+    }
+    assert reconnect_arguments(Backoff(1.2, 7.5)) == {
+        "reconnect_min_timeout_secs": 2,
+        "reconnect_max_timeout_secs": 8,
+    }
 
 
 def test_without_a_certificate_there_is_no_mqtt5_device():
