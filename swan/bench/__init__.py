@@ -1,6 +1,6 @@
 """`swan bench`: how fast the local system is, against the raw broker it runs on.
 
-One module per measurement: `broker` (a, the baseline), `shadow` (b), `push` (c) and
+One module per measurement: `broker` (a, the baseline), `shadow` shadow, `push` push and
 `gateway` (d, the device gateway against `direct`, a private broker reached by mutual TLS);
 the load loops they share (`loops`); `report` (pure: figures in, table and JSON out);
 `runner` (a private local stack and the order of the phases).

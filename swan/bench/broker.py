@@ -1,7 +1,7 @@
-"""(a) The baseline: Mosquitto alone, one publisher and one subscriber, QoS 1.
+"""broker The baseline: Mosquitto alone, one publisher and one subscriber, QoS 1.
 
 The same bytes as a shadow update, on the broker's internal listener (a unix socket), so that
-(b) differs from (a) only by the shadow service in the middle.
+shadow differs from broker only by the shadow service in the middle.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from swan.bench.loops import Replies, latency_then_throughput, request_payload, token_of
-from swan.bench.report import BrokerFigures
+from swan.bench.measured import BrokerFigures
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,5 +1,5 @@
 """Many clients following the button shadow, held by worker processes, and one fan-out
-measured through them: what (e) `web`, `viewers` and `crowd` share.
+measured through them: what web `web`, `viewers` and `crowd` share.
 
 The clients live in worker processes (`python -m swan.bench.page_worker`, a share each), so
 that neither the stack nor the load process carries their parsing: they are not what is
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.bench import proc
 from swan.bench.fanout import delivery_latencies, merged
 from swan.bench.loops import BenchTimeoutError
+from swan.bench.measured import FanOut, Idle
 from swan.bench.page_worker import COMMAND_BYTES, OPENING, TICK
-from swan.bench.report import FanOut, Idle
 from swan.core.codecs import ButtonClick
 from swan.core.errors import SwanError
 

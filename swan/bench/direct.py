@@ -1,4 +1,4 @@
-"""The baseline of (d): a second, private Mosquitto that devices reach by mutual TLS directly,
+"""The baseline of gateway: a second, private Mosquitto that devices reach by mutual TLS directly,
 as they did before the device gateway.
 
 One TLS listener on a loopback TCP port, requiring a client certificate signed by the
@@ -48,7 +48,7 @@ def render_config(plan: DirectPlan, run_as: str) -> str:
     """mosquitto.conf of the direct broker (pure). The stack's broker-wide settings
     (swan.local.mosquitto), so that only the path to it differs."""
     return f"""\
-# Written by `swan bench`: direct mutual TLS to Mosquitto, the baseline of (d).
+# Written by `swan bench`: direct mutual TLS to Mosquitto, the baseline of gateway.
 {broker_settings(run_as)}
 listener {plan.port} {HOST}
 cafile {plan.ca_file}

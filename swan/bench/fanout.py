@@ -1,14 +1,14 @@
 """One push reaching many viewers: each viewer's latency, and the pushes added up. Pure.
 
 A viewer is what it saw: the push counts of the messages that reached it, with their
-arrival times. (e) counts web pages' board changes, (f) MQTT subscribers' documents messages.
+arrival times. web counts web pages' board changes, viewers MQTT subscribers' documents messages.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from swan.bench.report import Latencies
+from swan.bench.measured import Latencies
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""(d) The device gateway: one device's QoS 1 publishes, through the gateway and directly.
+"""gateway The device gateway: one device's QoS 1 publishes, through the gateway and directly.
 
 The same device (its certificate, its client id, the same bytes as the other phases) once
 connects through the stack's device port, where the gateway terminates mutual TLS and pipes
@@ -30,7 +30,7 @@ import math
 from typing import TYPE_CHECKING, Protocol
 
 from swan.bench.loops import WARM_UP, Replies, pipelined, request_payload, sequential
-from swan.bench.report import GatewayFigures, Latencies, PathFigures, Throughput
+from swan.bench.measured import GatewayFigures, Latencies, PathFigures, Throughput
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

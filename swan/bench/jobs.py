@@ -17,7 +17,7 @@ from swan.adapters.mqtt import Endpoint
 from swan.bench import gateway, push, viewers, web
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.loops import Load
-from swan.bench.report import (
+from swan.bench.measured import (
     BrokerFigures,
     CrowdFigures,
     FanOut,
@@ -50,7 +50,7 @@ PhaseFigures = (
 
 @dataclass(frozen=True)
 class BrokerJob:
-    """(a): `publisher` publishes to `topic`, which `subscriber` subscribes to."""
+    """broker: `publisher` publishes to `topic`, which `subscriber` subscribes to."""
 
     PHASE: ClassVar[str] = "broker"
 
@@ -81,7 +81,7 @@ class BrokerJob:
 
 @dataclass(frozen=True)
 class ShadowJob:
-    """(b): `client` updates `thing`'s shadow; `listener` hears the answers."""
+    """shadow: `client` updates `thing`'s shadow; `listener` hears the answers."""
 
     PHASE: ClassVar[str] = "shadow"
 
@@ -114,7 +114,7 @@ class ShadowJob:
 
 @dataclass(frozen=True)
 class PushJob:
-    """(c): `buttons` (serial, device login) click `rate` times a second; `watcher` follows
+    """push: `buttons` (serial, device login) click `rate` times a second; `watcher` follows
     the button shadow's documents."""
 
     PHASE: ClassVar[str] = "push"
@@ -156,7 +156,7 @@ class PushJob:
 
 @dataclass(frozen=True)
 class GatewayJob:
-    """(d): one device publishes to `topic` by `direct` (mutual TLS to a private broker) and by
+    """gateway: one device publishes to `topic` by `direct` (mutual TLS to a private broker) and by
     `gateway` (the same device through the stack's device gateway)."""
 
     PHASE: ClassVar[str] = "gateway"
@@ -189,7 +189,7 @@ class GatewayJob:
 
 @dataclass(frozen=True)
 class WebJob:
-    """(e): at each of `sizes`, as many direct subscribers (`direct`: the broker's internal
+    """web: at each of `sizes`, as many direct subscribers (`direct`: the broker's internal
     listener; its client id is their prefix) and then as many pages (Cognito identities of
     `pool_id` at `cognito`, over SigV4-signed WebSockets at `ws_url`) follow the button
     shadow; `button` (serial, device login) pushes `pushes` times; then `quiet_seconds` with
@@ -254,7 +254,7 @@ class WebJob:
 
 @dataclass(frozen=True)
 class Pages:
-    """Where pages get their identities and open their WebSockets (`crowd`, and (e))."""
+    """Where pages get their identities and open their WebSockets (`crowd`, and web)."""
 
     ws_url: str
     cognito: str
@@ -342,13 +342,20 @@ class ViewersJob:
 
 @dataclass(frozen=True)
 class CrowdJob:
-    """`crowd`: `logins` (devices) through the gateway at `gateway` and `pages` pages at
-    `door`, all open at once; `button` pushes `pushes` times; then `quiet_seconds` idle.
-    `pids`: the stack's and its broker's."""
+    """`crowd`: first the baseline, `logins` (devices) on `direct` (a mutual-TLS Mosquitto
+    fed by the relay, as in `viewers`) and as many direct subscribers as pages on the stack's
+    broker (`subscribers`: the login on its internal listener); then the devices through the
+    gateway at `gateway` and `pages` pages at `door`, all open at once; `button` pushes
+    `pushes` times; then `quiet_seconds` idle. `pids`: the stack's, its broker's, the direct
+    broker's."""
 
     PHASE: ClassVar[str] = "crowd"
 
     button: tuple[str, Endpoint]
+    relay_source: Endpoint
+    relay_sink: Endpoint
+    direct: tuple[str, int]
+    subscribers: Endpoint
     gateway: tuple[str, int]
     ca_file: str
     logins: tuple[tuple[str, str, str], ...]
@@ -357,7 +364,7 @@ class CrowdJob:
     pushes: int
     timeout: float
     quiet_seconds: float
-    pids: tuple[int, int]
+    pids: tuple[int, int, int]
 
     @property
     def time_limit(self) -> float:
@@ -374,6 +381,10 @@ class CrowdJob:
         return {
             "phase": self.PHASE,
             "button": {"serial": serial, "endpoint": endpoint_to_json(endpoint)},
+            "relay_source": endpoint_to_json(self.relay_source),
+            "relay_sink": endpoint_to_json(self.relay_sink),
+            "direct": {"host": self.direct[0], "port": self.direct[1]},
+            "subscribers": endpoint_to_json(self.subscribers),
             "gateway": {"host": self.gateway[0], "port": self.gateway[1]},
             "ca_file": self.ca_file,
             "logins": _logins_to_json(self.logins),
@@ -388,7 +399,10 @@ class CrowdJob:
     def figures_from_json(self, document: object) -> CrowdFigures:
         fields = _answer(document, self.PHASE)
         return CrowdFigures(
-            fields.count("devices"), fields.count("pages"), _fan_out(fields.object("fan_out"))
+            fields.count("devices"),
+            fields.count("pages"),
+            direct=_fan_out(fields.object("direct")),
+            fan_out=_fan_out(fields.object("fan_out")),
         )
 
 
@@ -474,6 +488,10 @@ def job_from_json(document: object) -> Job:  # noqa: PLR0911  (one return per ph
         button = fields.object("button")
         return CrowdJob(
             button=(button.text("serial"), endpoint_from_json(button.object("endpoint"))),
+            relay_source=endpoint_from_json(fields.object("relay_source")),
+            relay_sink=endpoint_from_json(fields.object("relay_sink")),
+            direct=_address(fields.object("direct")),
+            subscribers=endpoint_from_json(fields.object("subscribers")),
             gateway=_address(fields.object("gateway")),
             ca_file=fields.text("ca_file"),
             logins=_logins(fields, 0),
@@ -482,7 +500,7 @@ def job_from_json(document: object) -> Job:  # noqa: PLR0911  (one return per ph
             pushes=fields.count("pushes"),
             timeout=fields.positive("timeout"),
             quiet_seconds=fields.positive("quiet_seconds"),
-            pids=_pids(fields, 2),  # type: ignore[arg-type]
+            pids=_pids(fields, 3),  # type: ignore[arg-type]
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
 

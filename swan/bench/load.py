@@ -134,20 +134,31 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:  # 
                 )
         if isinstance(job, jobs.CrowdJob):
             serial, login = job.button
-            door = job.door
+            door, subscribers = job.door, job.subscribers
             setup = Setup(
-                door.ws_url, door.cognito, door.pool_id, door.region, "", "", "", job.timeout
+                door.ws_url,
+                door.cognito,
+                door.pool_id,
+                door.region,
+                str(subscribers.socket_path),
+                subscribers.username or "",
+                subscribers.password or "",
+                job.timeout,
             )
-            return viewers.measure_crowd(
-                setup,
-                (serial, connected(login)),
-                gateway=Devices(*job.gateway, job.ca_file, job.logins),
-                pages=job.pages,
-                pushes=job.pushes,
-                quiet_seconds=job.quiet_seconds,
-                watched=crowds.Watched(*job.pids),
-                say=say,
-            )
+            relay = viewers.Relay(connected(job.relay_source), connected(job.relay_sink))
+            with relay:
+                return viewers.measure_crowd(
+                    setup,
+                    (serial, connected(login)),
+                    gateway=Devices(*job.gateway, job.ca_file, job.logins),
+                    direct=Devices(*job.direct, job.ca_file, job.logins),
+                    pages=job.pages,
+                    pushes=job.pushes,
+                    quiet_seconds=job.quiet_seconds,
+                    watched=crowds.Watched(job.pids[0], job.pids[1]),
+                    direct_watched=crowds.Watched(job.pids[2], job.pids[1]),
+                    say=say,
+                )
         say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")
         buttons = [(serial, connected(endpoint)) for serial, endpoint in job.buttons]
         return push.measure(

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from swan.bench.report import Latencies, Throughput
+from swan.bench.measured import Latencies, Throughput
 from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ def latency_then_throughput(
     say: Callable[[str], None],
 ) -> tuple[Latencies, Throughput]:
     """A warm-up, `load.samples` requests one at a time, then `load.window` in flight for
-    `load.seconds`: (a) and (b) alike. For the progress lines: `latency` names what one
+    `load.seconds`: broker and shadow alike. For the progress lines: `latency` names what one
     request is timed as, `requests` what they are, `throughput` whose throughput it is."""
     seconds, timeout = load.seconds, load.timeout
     sequential(send, replies, prefix="w", count=WARM_UP, seconds=seconds, timeout=timeout)

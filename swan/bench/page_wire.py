@@ -1,4 +1,4 @@
-"""The client's side of MQTT 3.1.1, as much as a page of (e) speaks, as plain bytes. Pure.
+"""The client's side of MQTT 3.1.1, as much as a page of web speaks, as plain bytes. Pure.
 
 A page connects (clean session, a keep-alive, no will), subscribes to the button shadow's
 documents, the answers to a get and to its pushes, publishes one get (QoS 1), unsubscribes

@@ -1,6 +1,6 @@
-"""`python -m swan.bench.page_worker`: a share of (e)'s clients, in a process of its own.
+"""`python -m swan.bench.page_worker`: a share of web's clients, in a process of its own.
 
-(e) spreads its pages over a few of these (`swan.bench.web` starts them), so that neither
+web spreads its pages over a few of these (`swan.bench.web` starts them), so that neither
 the stack nor the load process that clicks has to carry a thousand connections' parsing;
 the clients are not what is measured. A worker reads its setup (one JSON line) on stdin,
 then one command a line, and answers each with one JSON line on stdout:
@@ -47,9 +47,9 @@ MOST_PROBLEMS: Final = 3  # reasons kept for clients that did not open
 COMMAND_BYTES: Final = 64 * 1024 * 1024  # the longest command line
 
 DESCRIPTION = """\
-Hold a share of the clients of `swan bench` phase (e): pages over SigV4-signed WebSockets,
+Hold a share of the clients of `swan bench` phase web: pages over SigV4-signed WebSockets,
 or direct subscribers of the broker. Reads its setup and then one command a line (JSON) on
-stdin, answers each with one JSON line on stdout; progress on stderr. Started by the (e)
+stdin, answers each with one JSON line on stdout; progress on stderr. Started by the web
 load process, not meant to be run by hand.
 """
 

@@ -1,4 +1,4 @@
-"""The clients of (e), many on one asyncio loop: pages, and the direct subscribers they are
+"""The clients of web, many on one asyncio loop: pages, and the direct subscribers they are
 compared with.
 
 A page does what the static page does in a browser, without drawing anything: it gets an
@@ -78,7 +78,7 @@ _SUBSCRIBE_ID, _GET_ID, _UNSUBSCRIBE_ID = 1, 2, 3
 
 
 class PageError(SwanError, ConnectionError):
-    """A client of (e) could not connect, was refused, or lost its connection."""
+    """A client of web could not connect, was refused, or lost its connection."""
 
     def __init__(self, who: str, problem: str) -> None:
         self.who = who

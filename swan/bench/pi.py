@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from swan.adapters.mqtt import Endpoint
-    from swan.bench.report import Machine
+    from swan.bench.measured import Machine
 
 SCHEMA: Final = "swan.bench.pi/1"
 CPU_TARGET: Final = 2.0  # percent of one core

@@ -1,5 +1,5 @@
 """What /proc says about one process of the stack: the CPU time it has used and the memory
-it holds. (e) reads the stack's process (the device gateway and its WebSocket door run in
+it holds. web reads the stack's process (the device gateway and its WebSocket door run in
 it) and Mosquitto's, from the load process, before and after each spell it measures.
 
 `parse_stat` and `parse_rss` are pure; `read` reads /proc once.

@@ -1,4 +1,4 @@
-"""(c) The push path: IoT Button clicks at a fixed rate -> the button shadow's documents.
+"""push The push path: IoT Button clicks at a fixed rate -> the button shadow's documents.
 
 A device connection (mTLS, as a real button) publishes clicks on `iotbutton/<serial>`; the
 rules engine hands each to the push handler, which records it in history and writes the
@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from swan.bench.loops import BenchTimeoutError
-from swan.bench.report import Latencies, PushFigures
+from swan.bench.measured import Latencies, PushFigures
 from swan.core.codecs import ButtonClick, ShadowDocuments
 from swan.core.errors import InvalidPayloadError
 from swan.core.topics import BUTTON_SHADOW

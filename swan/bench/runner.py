@@ -2,7 +2,7 @@
 
 The stack runs in a temporary state directory on free loopback ports (never the default
 ones, so the bench can run beside `swan up`), with rules that do not rate-limit the
-bench's own clicks; so does the direct-mTLS broker of (d), for that phase only. Both are
+bench's own clicks; so does the direct-mTLS broker of gateway, for that phase only. Both are
 stopped and the directory removed whatever happens.
 """
 
@@ -33,7 +33,7 @@ from swan.bench.jobs import (
     WebJob,
 )
 from swan.bench.loops import Load
-from swan.bench.report import Machine, Results
+from swan.bench.measured import Machine, Results
 from swan.core.countdown import Rules
 from swan.local.cognito import RequestQuotas
 from swan.local.core.broker_limits import UNMETERED
@@ -43,28 +43,28 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from swan.adapters.mqtt import Endpoint
-    from swan.bench.report import CrowdFigures, ViewerFigures, WebFigures
+    from swan.bench.measured import CrowdFigures, ViewerFigures, WebFigures
     from swan.local.stack import LocalStack
 
 Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web", "crowd"]
 # Every phase on the private stack, in the order they run.
 ALL_PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
-# The phases without (e)'s pages and the crowd: the plan's default.
+# The phases without web's pages and the crowd: the plan's default.
 PHASES: Final[tuple[Phase, ...]] = ALL_PHASES[:5]
-# `swan bench web`: the pages beside the same pushes reaching MQTT viewers (devices); (a) is
-# the baseline of (f)'s ratios, (e) has its own (direct subscribers).
+# `swan bench web`: the pages beside the same pushes reaching MQTT viewers (devices); broker is
+# the baseline of viewers's ratios, web has its own (direct subscribers).
 WEB_PHASES: Final[tuple[Phase, ...]] = ("broker", "viewers", "web")
 PORTS: Final = 4  # device, iot-data, scheduler, iot
 # No rate limit on the bench's clicks; otherwise the rules `swan up` runs with.
 BENCH_RULES: Final = Rules(min_push_interval=0)
 # AWS's message broker limits but its two rates (100 publishes/s, 512 KiB/s per connection):
-# (d) measures what the gateway costs, not AWS's quota.
+# gateway measures what the gateway costs, not AWS's quota.
 BENCH_LIMITS: Final = UNMETERED
 # Cognito's request quotas are adjustable: the bench's pages ask for identities by the
 # thousand at once, as on an account that had them raised (25 GetId a second would make
-# (e)'s 1,000 pages wait 40 s before the first connects).
+# web's 1,000 pages wait 40 s before the first connects).
 BENCH_COGNITO_QUOTAS: Final = RequestQuotas(get_id=100_000, get_credentials_for_identity=100_000)
-# The clicks of (c) take turns among this many buttons (principals): at 20 clicks/s each
+# The clicks of push take turns among this many buttons (principals): at 20 clicks/s each
 # button clicks every 250 ms, so concurrent handlers never race on one principal's history.
 BUTTONS: Final = 5
 # Descriptors of the stack's process beyond two per crowd client (its files, the services).
@@ -84,14 +84,14 @@ class Plan:
     rate: float = 20.0
     push_seconds: float = 10.0
     timeout: float = 5.0
-    clients: tuple[int, ...] = (200, 1000)  # the sizes of (e): pages open at once
+    clients: tuple[int, ...] = (200, 1000)  # the sizes of web: pages open at once
     web_pushes: int = 5
     viewers: tuple[int, ...] = (1000, 3000)  # the sizes of `viewers`: devices at once
     viewer_pushes: int = 5
     viewer_quiet_seconds: float = 2.0  # a short idle spell: memory is what is read there
     crowd_devices: int = 5000  # `crowd`: devices through the gateway ...
     crowd_pages: int = 5000  # ... and pages through its WebSocket door, all at once
-    quiet_seconds: float = 60.0  # (e)'s idle spell: one keep-alive of every page
+    quiet_seconds: float = 60.0  # web's idle spell: one keep-alive of every page
 
     @classmethod
     def defaults(cls, *, quick: bool) -> Plan:
@@ -144,7 +144,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
-        # The last one: (d)'s direct broker.
+        # The last one: gateway's direct broker.
         *stack_ports, direct_port = free_ports(PORTS + 1)
         ports = LocalPorts(*stack_ports, **ANY_OTHER_PORT)
         say(f"starting a private local stack in {state} ...")
@@ -219,7 +219,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
         if "web" in plan.phases:
             results = replace(results, web=_web_phase(plan, stack, run_id, say))
         if "crowd" in plan.phases:
-            results = replace(results, crowd=_crowd_phase(plan, stack, run_id, say))
+            crowd = _crowd_phase(plan, stack, run_id, direct_port, state, say)
+            results = replace(results, crowd=crowd)
         say("stopping the private local stack ...")
     return results
 
@@ -227,7 +228,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
 def _web_phase(
     plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
 ) -> WebFigures:
-    """(e): pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
+    """web: pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
     serves the static page with), against direct subscribers of its broker; an IoT Button
     pushes."""
     endpoints = stack.endpoints()
@@ -287,15 +288,8 @@ def _viewers_phase(
     button = (serial, stack.device_endpoint(serial))
     relay = stack.device_endpoint(f"bench-relay-{run_id}")
     logins = _logins(stack, f"bench-viewer-{run_id}", max(plan.viewers), say)
-    direct_plan = DirectPlan(
-        directory=state / "direct-viewers",
-        port=direct_port,
-        ca_file=stack.certs.ca_files.certificate,
-        cert_file=stack.certs.server_files.certificate,
-        key_file=stack.certs.server_files.key,
-    )
     say(f"starting a direct mTLS Mosquitto on port {direct_port} ...")
-    with DirectBroker(direct_plan) as direct:
+    with DirectBroker(_direct_plan(stack, state / "direct-viewers", direct_port)) as direct:
         if direct.pid is None:
             raise AssertionError  # unreachable: a started broker has a pid
         job = ViewersJob(
@@ -316,9 +310,15 @@ def _viewers_phase(
 
 
 def _crowd_phase(
-    plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
+    plan: Plan,
+    stack: LocalStack,
+    run_id: str,
+    direct_port: int,
+    state: Path,
+    say: Callable[[str], None],
 ) -> CrowdFigures:
-    """`crowd`: devices through the gateway and pages through its door, all at once."""
+    """`crowd`: devices through the gateway and pages through its door, all at once, after
+    the same devices on a mutual-TLS Mosquitto of their own and as many direct subscribers."""
     endpoints = stack.endpoints()
     broker_pid = stack.running.broker.pid
     if (
@@ -330,21 +330,42 @@ def _crowd_phase(
         raise AssertionError  # unreachable: a running stack serves them all
     serial = f"BENCH{run_id.upper()}CROWD"
     button = (serial, stack.device_endpoint(serial))
+    relay = stack.device_endpoint(f"bench-crowd-relay-{run_id}")
     logins = _logins(stack, f"bench-crowd-{run_id}", plan.crowd_devices, say)
-    gateway = stack.device_endpoint(f"bench-crowd-{run_id}-0")
-    job = CrowdJob(
-        button=button,
-        gateway=(gateway.host, gateway.port),
-        ca_file=str(stack.certs.ca_files.certificate),
-        logins=logins,
-        door=Pages(endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, LOCAL_REGION),
-        pages=plan.crowd_pages,
-        pushes=plan.viewer_pushes,
-        timeout=plan.timeout,
-        quiet_seconds=plan.viewer_quiet_seconds,
-        pids=(os.getpid(), broker_pid),
+    say(f"starting a direct mTLS Mosquitto on port {direct_port} ...")
+    with DirectBroker(_direct_plan(stack, state / "direct-crowd", direct_port)) as direct:
+        if direct.pid is None:
+            raise AssertionError  # unreachable: a started broker has a pid
+        job = CrowdJob(
+            button=button,
+            relay_source=stack.service_endpoint(f"bench-crowd-relay-{run_id}"),
+            relay_sink=replace(relay, port=direct_port),
+            direct=(relay.host, direct_port),
+            subscribers=stack.service_endpoint(f"bench-crowd-direct-{run_id}"),
+            gateway=(relay.host, relay.port),
+            ca_file=str(stack.certs.ca_files.certificate),
+            logins=logins,
+            door=Pages(
+                endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, LOCAL_REGION
+            ),
+            pages=plan.crowd_pages,
+            pushes=plan.viewer_pushes,
+            timeout=plan.timeout,
+            quiet_seconds=plan.viewer_quiet_seconds,
+            pids=(os.getpid(), broker_pid, direct.pid),
+        )
+        return child.run(job, say)
+
+
+def _direct_plan(stack: LocalStack, directory: Path, port: int) -> DirectPlan:
+    """A private Mosquitto with a mutual-TLS listener trusting the stack's CA."""
+    return DirectPlan(
+        directory=directory,
+        port=port,
+        ca_file=stack.certs.ca_files.certificate,
+        cert_file=stack.certs.server_files.certificate,
+        key_file=stack.certs.server_files.key,
     )
-    return child.run(job, say)
 
 
 def allow_descriptors(needed: int, say: Callable[[str], None]) -> int:

@@ -1,11 +1,11 @@
-"""(b) The shadow service: updates to things' classic shadows over MQTT.
+"""shadow The shadow service: updates to things' classic shadows over MQTT.
 
 Latency is the publish of `/update` -> its `/update/accepted`, one update at a time;
 throughput counts accepted updates per second with `window` updates in flight, as a
 pipelined client would send them. AWS takes 20 requests a second per thing, and so does the
 shadow service, so the updates go round `THINGS` things: each gets a few a second.
 
-As in (a), one connection publishes and another subscribes. On one connection, each
+As in broker, one connection publishes and another subscribes. On one connection, each
 request would follow the client's PUBACK of the previous answer, and awscrt, which does not
 set TCP_NODELAY, would hold it back for the broker's delayed ACK (about 40 ms on Linux):
 that is the client's cost, not the shadow service's.
@@ -18,7 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Final
 
 from swan.bench.loops import Replies, latency_then_throughput, request_payload, token_of
-from swan.bench.report import ShadowFigures
+from swan.bench.measured import ShadowFigures
 from swan.core.topics import ShadowTopics
 
 if TYPE_CHECKING:

@@ -31,8 +31,8 @@ import threading
 from typing import TYPE_CHECKING, Final, Self
 
 from swan.bench import crowds
+from swan.bench.measured import CrowdFigures, ViewerFigures, ViewerRun
 from swan.bench.page_worker import Devices
-from swan.bench.report import CrowdFigures, ViewerFigures, ViewerRun
 from swan.core.topics import BUTTON_SHADOW
 
 if TYPE_CHECKING:
@@ -153,15 +153,18 @@ def measure_crowd(  # noqa: PLR0913  (the phase's settings, one keyword each)
     button: tuple[str, Transport],
     *,
     gateway: Devices,
+    direct: Devices,
     pages: int,
     pushes: int,
     quiet_seconds: float,
     watched: crowds.Watched,
+    direct_watched: crowds.Watched,
     say: Callable[[str], None],
     command: Sequence[str] = crowds.WORKER_COMMAND,
 ) -> CrowdFigures:
-    """`gateway.logins` devices and `pages` pages, each worker holding some of both, all
-    open at once; one fan-out."""
+    """The baseline (the devices on `direct`, and as many direct subscribers of the broker as
+    pages), then `gateway.logins` devices and `pages` pages: each worker holds some of both,
+    all open at once; a fan-out each. The relay must be running for the direct devices."""
 
     async def run() -> CrowdFigures:
         total = len(gateway.logins) + pages
@@ -170,22 +173,40 @@ def measure_crowd(  # noqa: PLR0913  (the phase's settings, one keyword each)
             crowd = crowds.Crowd(
                 workers, crowds.clicker(button), pushes, quiet_seconds, setup.timeout, say
             )
-            zero = crowds.usage(watched)
-            # Devices and pages are opened one kind after the other by the same workers: the
-            # fan-out's open command per worker is a list of both.
-            page_split = crowds.shares(pages, len(workers))
-            opens = [
-                {"do": "open", "kind": "mixed", "parts": [device, page]}
-                for device, page in zip(
+            zero_direct, zero = crowds.usage(direct_watched), crowds.usage(watched)
+            split = crowds.shares(pages, len(workers))
+            baseline = await crowd.fan_out(
+                _mixed(
+                    device_opens(direct, direct.logins, len(workers)),
+                    [_open("direct", share, f"crowd-{n}") for n, share in enumerate(split)],
+                ),
+                "devices on direct mutual TLS and direct subscribers",
+                direct_watched,
+                zero_direct,
+            )
+            through = await crowd.fan_out(
+                _mixed(
                     device_opens(gateway, gateway.logins, len(workers)),
-                    [
-                        {"do": "open", "kind": "page", "count": share, "prefix": "crowd"}
-                        for share in page_split
-                    ],
-                    strict=True,
-                )
-            ]
-            fan_out = await crowd.fan_out(opens, "devices and pages", watched, zero)
-        return CrowdFigures(len(gateway.logins), pages, fan_out)
+                    [_open("page", share, "crowd") for share in split],
+                ),
+                "devices and pages through the gateway",
+                watched,
+                zero,
+            )
+        return CrowdFigures(len(gateway.logins), pages, baseline, through)
 
     return asyncio.run(run())
+
+
+def _open(kind: str, count: int, prefix: str) -> dict[str, object]:
+    return {"do": "open", "kind": kind, "count": count, "prefix": prefix}
+
+
+def _mixed(
+    devices: Sequence[dict[str, object] | None], others: Sequence[dict[str, object]]
+) -> list[dict[str, object] | None]:
+    """Each worker's devices, then its other clients, in one open command."""
+    return [
+        {"do": "open", "kind": "mixed", "parts": [device, other]}
+        for device, other in zip(devices, others, strict=True)
+    ]

@@ -1,4 +1,4 @@
-"""(e) Push -> every page: the static page's path, through the gateway's WebSocket door.
+"""web Push -> every page: the static page's path, through the gateway's WebSocket door.
 
 No server of ours sits between the browsers and the broker: each page is its own Cognito
 identity on its own SigV4-signed WebSocket (`swan.bench.pages`), and the broker fans a push
@@ -29,7 +29,7 @@ import asyncio
 from typing import TYPE_CHECKING, Final
 
 from swan.bench import crowds
-from swan.bench.report import WebFigures, WebRun
+from swan.bench.measured import WebFigures, WebRun
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -20,19 +20,19 @@ parts --only names. The bench starts its own local stack (Mosquitto, the shadow 
 rules engine and the Lambda handlers) in a temporary directory on free loopback ports, so it
 can run beside `swan up`; --state-dir is not used.
 
-  (a) broker    Mosquitto alone, the baseline: one client publishes QoS 1 to a topic
+  broker        Mosquitto alone, the baseline: one client publishes QoS 1 to a topic
                 another subscribes to, on the internal listener. Round trip p50/p99
                 (publish -> delivery, one message at a time) and throughput (messages/s
                 delivered with --window messages in flight).
-  (b) shadow    The shadow service: update -> /update/accepted of one thing's shadow over
+  shadow        The shadow service: update -> /update/accepted of one thing's shadow over
                 MQTT, p50/p99 one update at a time, and sustained throughput (accepted
                 updates/s with --window in flight). Target: >= 2000 updates/s.
-  (c) push      An IoT Button (mTLS) clicks at --rate per second; a subscriber follows
+  push          An IoT Button (mTLS) clicks at --rate per second; a subscriber follows
                 $aws/things/button/shadow/update/documents. Clicks in a burst share one
                 shadow write, so a click's latency is the time until the first documents
                 message whose `pushes` count includes it. Targets at 20 clicks/s:
                 p50 <= 15 ms, p99 <= 50 ms.
-  (d) gateway   The device gateway against direct mutual TLS: one provisioned device
+  gateway       The device gateway against direct mutual TLS: one provisioned device
                 publishes QoS 1 through the gateway (the stack's device port) and
                 directly to a second, private Mosquitto with an mTLS listener (the
                 baseline of this phase). p50/p99 of publish -> PUBACK, one at a time,
@@ -40,7 +40,7 @@ can run beside `swan up`; --state-dir is not used.
                 topic nobody subscribes to: every topic a device may publish is answered
                 by a handler of the stack, which would be timed too. The paths take
                 turns in short runs. Target: gateway throughput >= 0.9 of direct.
-  (e) web       Push -> every page, as the static page reaches AWS IoT: at each --clients
+  web           Push -> every page, as the static page reaches AWS IoT: at each --clients
                 size (200, then 1000), pages each with its own Cognito identity (the
                 stack's Cognito Identity) speak MQTT over a SigV4-presigned WebSocket to
                 the gateway's door, spread over worker processes; before them, as many
@@ -80,13 +80,13 @@ can run beside `swan up`; --state-dir is not used.
 viewers, with the baseline of the viewers' ratios. `swan bench pi` is --only pi.
 `swan bench` with no --only runs everything but crowd (about 5 minutes).
 
-Every figure is shown with its ratio to the matching (a) figure measured in the same run
-(latency: x times the bare round trip; throughput: the share of the broker's), in (d) to
-the matching direct-mTLS figure, in (e) to the same figure of as many direct subscribers,
+Every figure is shown with its ratio to the matching broker figure measured in the same run
+(latency: x times the bare round trip; throughput: the share of the broker's), in gateway to
+the matching direct-mTLS figure, in web to the same figure of as many direct subscribers,
 and a pass/miss mark where it has a target. Absolute
 numbers on a busy machine vary; the ratios travel better. Progress goes to stderr.
 
-The load of each phase, (a) included, runs in a child process of its own
+The load of each phase, broker included, runs in a child process of its own
 (python -m swan.bench.load), so the process measured hosts only the stack; a child that
 outlives its phase's time limit (from --seconds, --push-seconds and --timeout) is killed.
 """
@@ -114,18 +114,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the results as JSON to PATH ('-': stdout, the table then goes to stderr)",
     )
     parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw p50 and p99 of push -> every viewer against the viewers (viewers, "
+        "crowd) as a PNG picture at PNG",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=PARTS,
         help="measure only this part; repeat for more (default: all; the ratios of "
-        "(b) and (c) need broker; (d), (e), viewers and pi have their own baselines; crowd "
+        "shadow and push need broker; gateway, web, viewers and pi have their own baselines; crowd "
         "runs only when named)",
     )
     parser.add_argument(
         "--samples",
         type=_positive(int),
         metavar="N",
-        help="latency samples of (a), (b) and each path of (d), one request at a time "
+        help="latency samples of broker, shadow and each path of gateway, one request at a time "
         "(default 1000)",
     )
     parser.add_argument(
@@ -144,13 +150,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate",
         type=_positive(float),
         metavar="PER_S",
-        help="IoT Button clicks per second in (c) (default 20; the targets are stated at 20)",
+        help="IoT Button clicks per second in push (default 20; the targets are stated at 20)",
     )
     parser.add_argument(
         "--push-seconds",
         type=_positive(float),
         metavar="S",
-        help="how long (c) clicks (default 10)",
+        help="how long push clicks (default 10)",
     )
     parser.add_argument(
         "--clients",
@@ -190,6 +196,9 @@ def run(args: argparse.Namespace) -> int:
         )
     chosen = {"web": runner.WEB_PHASES, "pi": ("pi",)}.get(args.target, args.only or DEFAULT_PARTS)
     phases = tuple(p for p in runner.ALL_PHASES if p in chosen)
+    if args.plot is not None and not {"viewers", "crowd"} & set(phases):
+        raise InvalidSettingError("--plot", args.plot, "draws viewers or crowd, which do not run")
+    results = None
     json_to_stdout = args.json == "-"
     table_out = sys.stderr if json_to_stdout else sys.stdout
     document: dict[str, Any] = {}
@@ -209,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         results = runner.run(plan, say=_progress)
         table_out.write(report.render_table(results))
         document = report.to_json(results)
+
     if "pi" in chosen:
         _progress("measuring the Raspberry Pi client ...")
         pi_seconds = args.seconds or (pi.QUICK_SECONDS if args.quick else pi.SECONDS)
@@ -225,6 +235,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             Path(args.json).write_text(text)
             _progress(f"wrote {args.json}")
+    if args.plot is not None and results is not None:
+        from swan.bench import plot  # noqa: PLC0415  (Pillow: only to plot)
+
+        machine = results.machine
+        title = f"push -> every viewer, p50 and p99 ({machine.cores} cores, {machine.cpu})"
+        plot.draw(results, Path(args.plot), title)
+        _progress(f"drew {args.plot}")
     return 0
 
 

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 MQTT_SUBPROTOCOL: Final = "mqtt"
 READ_CHUNK: Final = 65536
+BINARY_FINAL: Final = 0x82  # FIN, opcode 0x2 (binary)
+SHORT_LENGTH: Final = 126  # lengths below fit the header's 7 bits
+MEDIUM_LENGTH: Final = 1 << 16  # below: 126 and 16 bits; from here: 127 and 64 bits
 # RFC 6455 section 7.4.1: 1003, "a type of data it cannot accept" (MQTT is binary only).
 UNACCEPTABLE_DATA: Final = 1003
 NORMAL_CLOSURE: Final = 1000
@@ -186,8 +189,10 @@ class WebSocketStream:
         return self._writer.transport
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        """One binary message: framed here (the door negotiates no extension, so a server's
+        frame is a header and the bytes), one write, one copy."""
         if self._ws.state is ConnectionState.OPEN:
-            self._writer.write(self._ws.send(BytesMessage(data=bytes(data))))
+            self._writer.write(binary_frame_header(len(data)) + data)
 
     async def drain(self) -> None:
         await self._writer.drain()
@@ -204,3 +209,14 @@ class WebSocketStream:
         if self._ws.state is ConnectionState.OPEN and not self._writer.is_closing():
             with contextlib.suppress(Exception):
                 self._writer.write(self._ws.send(CloseConnection(code=code, reason=reason)))
+
+
+def binary_frame_header(length: int) -> bytes:
+    """The header of a server's final, unmasked binary frame of `length` bytes (RFC 6455
+    section 5.2: FIN and opcode 0x2, then the length in 7 bits, or 126 and 16 bits, or 127
+    and 64 bits)."""
+    if length < SHORT_LENGTH:
+        return bytes((BINARY_FINAL, length))
+    if length < MEDIUM_LENGTH:
+        return bytes((BINARY_FINAL, 126)) + length.to_bytes(2, "big")
+    return bytes((BINARY_FINAL, 127)) + length.to_bytes(8, "big")

@@ -17,7 +17,7 @@ from swan.bench import child
 from swan.bench.child import LoadProcessError, LoadTimeoutError
 from swan.bench.jobs import BrokerJob
 from swan.bench.loops import Load
-from swan.bench.report import BrokerFigures, Latencies, Throughput
+from swan.bench.measured import BrokerFigures, Latencies, Throughput
 from swan.cli import main
 
 FIGURES = (
@@ -87,7 +87,7 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
     assert tuple(figures) == FIGURES
     for key in FIGURES:
         if key.endswith(("idle_cpu", "idle_traffic", "memory")):
-            continue  # (e)'s quick spell is shorter than a ping; a few clients' memory may be 0
+            continue  # web's quick spell is shorter than a ping; a few clients' memory may be 0
         assert figures[key]["value"] > 0, key
         if not key.endswith(".delivered") and ".growth." not in key:
             # a share, or a growth (a size against another), has no baseline
@@ -106,11 +106,10 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
         assert document["phases"]["gateway"][path]["throughput"]["completed"] > 0, path
     assert figures["gateway.throughput"]["target"] == {"op": ">=", "limit": 0.9, "of": "ratio"}
     assert figures["gateway.throughput"]["mark"] in ("pass", "miss")
-    assert "(b) shadow throughput" in err
+    assert "shadow: throughput" in err
     assert "measuring shadow throughput" in err  # the load process's progress, passed on
-    assert "(d) gateway throughput" in err
+    assert "gateway: via the gateway, throughput" in err
     assert "measuring direct mTLS and gateway throughput" in err
-    assert any("separate process" in note for note in document["notes"])
 
 
 def test_only_some_phases_and_the_json_in_a_file(capsys, tmp_path):
@@ -118,9 +117,9 @@ def test_only_some_phases_and_the_json_in_a_file(capsys, tmp_path):
     argv = ["bench", "--quick", "--only", "gateway", "--only", "broker", "--json", str(written)]
     assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert "(a) broker pub -> sub, p50" in out
-    assert "(d) gateway throughput" in out
-    assert "(b)" not in out.split("counted:")[0]
+    assert "broker: pub -> sub, p50" in out
+    assert "gateway: via the gateway, throughput" in out
+    assert "shadow:" not in out.split("counted:")[0]
     assert "starting a direct mTLS Mosquitto" in err
     document = json.loads(written.read_text())
     assert list(document["figures"]) == [*FIGURES[:3], *FIGURES[8:14]]

@@ -80,5 +80,5 @@ def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(cap
     assert figures["web.growth.p99"]["value"] > 0
     assert "starting 1 client worker" in err
     assert f"{SIZES[1]} of {SIZES[1]} pages open" in err  # the load process's progress
-    assert f"(e) push -> {SIZES[1]} pages, p99" in err  # the table, on stderr
+    assert f"web: push -> {SIZES[1]} pages, p99" in err  # the table, on stderr
     assert document["phases"]["viewers"]["runs"][0]["gateway"]["deliveries"] > 0

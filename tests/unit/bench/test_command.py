@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from swan.bench.measured import Machine, Results
 from swan.bench.pi import PiBench, PiRun
-from swan.bench.report import Machine, Results
 from swan.bench.runner import Plan
 from swan.cli import build_parser, main
 
@@ -16,11 +16,11 @@ def test_help_says_what_each_figure_means(capsys):
     assert exited.value.code == 0
     out = capsys.readouterr().out
     for words in (
-        "(a) broker",
-        "(b) shadow",
-        "(c) push",
-        "(d) gateway",
-        "(e) web",
+        "  broker ",
+        "  shadow ",
+        "  push ",
+        "  gateway ",
+        "  web ",
         "  viewers ",
         "  crowd ",
         "2x direct",

@@ -1,4 +1,4 @@
-"""The direct-mTLS broker of (d): its configuration (nothing is started)."""
+"""The direct-mTLS broker of gateway: its configuration (nothing is started)."""
 
 from pathlib import Path
 

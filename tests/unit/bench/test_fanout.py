@@ -1,10 +1,10 @@
-"""One push reaching many viewers (web pages in (e), MQTT subscribers in (f)): each viewer's
+"""One push reaching many viewers (web pages in web, MQTT subscribers in viewers): each viewer's
 latency from the click, what counts as lost, and the pushes added up."""
 
 import pytest
 
 from swan.bench.fanout import delivery_latencies, merged
-from swan.bench.report import Latencies
+from swan.bench.measured import Latencies
 
 
 def test_a_viewers_latency_runs_from_the_click_to_the_first_count_that_includes_it():

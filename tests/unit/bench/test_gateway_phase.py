@@ -1,4 +1,4 @@
-"""(d) on in-memory transports: both paths measured in turn, each PUBACK an answer."""
+"""gateway on in-memory transports: both paths measured in turn, each PUBACK an answer."""
 
 from concurrent.futures import Future
 

@@ -18,7 +18,7 @@ from swan.bench.jobs import (
 )
 from swan.bench.json_fields import InvalidJsonError
 from swan.bench.loops import Load
-from swan.bench.report import (
+from swan.bench.measured import (
     BrokerFigures,
     GatewayFigures,
     Latencies,

@@ -88,7 +88,7 @@ def test_pipelined_keeps_at_most_window_requests_in_flight_and_gives_up_on_a_sta
     assert throughput.seconds < 1
 
 
-# ---------------------------------------------------------------- (c): clicks to documents
+# ---------------------------------------------------------------- push: clicks to documents
 
 
 def test_each_click_runs_to_the_first_documents_message_that_counts_it():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from swan.bench.measured import Machine
 from swan.bench.pi import PiBench, PiRun, ProcessSample, parse_sample, render_table, to_json
-from swan.bench.report import Machine
 from swan.cli import build_parser
 
 # /proc/<pid>/stat of a process whose name has a space and a parenthesis in it

@@ -1,11 +1,13 @@
 """The bench report: percentiles, ratios to the broker baseline, targets, table and JSON."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from swan.bench.report import (
-    SCHEMA,
+from swan.bench.figures import figures, ratio
+from swan.bench.measured import (
     BrokerFigures,
     GatewayFigures,
     Latencies,
@@ -15,12 +17,10 @@ from swan.bench.report import (
     Results,
     ShadowFigures,
     Throughput,
-    figures,
     percentile,
-    ratio,
-    render_table,
-    to_json,
 )
+from swan.bench.report import ABOUT, SCHEMA, render_table, to_json
+from swan.bench.runner import ALL_PHASES
 
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
 ALL_KEYS = [
@@ -258,16 +258,16 @@ def test_the_table_names_the_machine_and_shows_every_figure_with_ratio_and_mark(
     table = render_table(results(shadow=shadow(per_second=1500), push=push(p50=12.0)))
     assert "machine: Test CPU 3000, 2 cores, Python 3.11.7" in table
     lines = table.splitlines()
-    (shadow_line,) = [line for line in lines if "(b) shadow throughput" in line]
+    (shadow_line,) = [line for line in lines if "shadow: throughput" in line]
     assert "1500 updates/s" in shadow_line
     assert "x0.188" in shadow_line  # 1500 / 8000
     assert ">= 2000 updates/s" in shadow_line
     assert shadow_line.endswith("MISS")
-    (p50_line,) = [line for line in lines if "(c) click -> documents at 20/s, p50" in line]
+    (p50_line,) = [line for line in lines if "push: click -> documents at 20/s, p50" in line]
     assert "12.0 ms" in p50_line
     assert "x60.0" in p50_line
     assert p50_line.endswith("pass")
-    (base_line,) = [line for line in lines if "(a) broker pub -> sub, p50" in line]
+    (base_line,) = [line for line in lines if "broker: pub -> sub, p50" in line]
     assert "0.200 ms" in base_line
     assert "x1.00" in base_line
 
@@ -275,29 +275,32 @@ def test_the_table_names_the_machine_and_shows_every_figure_with_ratio_and_mark(
 def test_the_table_shows_the_gateway_against_direct_mtls():
     table = render_table(results(gateway=gateway(per_second=8000.0)))
     lines = table.splitlines()
-    (line,) = [line for line in lines if "(d) gateway throughput, 100 in flight" in line]
+    (line,) = [
+        line for line in lines if "gateway: via the gateway, throughput, 100 in flight" in line
+    ]
     assert "8000 msg/s" in line
     assert "x0.800" in line  # 8000 / 10000
     assert "ratio >= 0.900" in line
     assert line.endswith("MISS")
-    (direct_line,) = [line for line in lines if "(d) direct mTLS publish -> PUBACK, p50" in line]
+    (direct_line,) = [
+        line for line in lines if "gateway: direct mTLS, publish -> PUBACK, p50" in line
+    ]
     assert "0.150 ms" in direct_line
     assert "x1.00" in direct_line
-    assert "(d) direct mTLS: 100 latency samples; 50000 messages in 5.00 s" in table
-    assert "(d) gateway: 100 latency samples; 40000 messages in 5.00 s" in table
-    assert "refuses the topic" in table  # why publish -> PUBACK, not pub -> sub
+    assert "gateway: direct mTLS: 100 latency samples; 50000 messages in 5.00 s" in table
+    assert "gateway: via the gateway: 100 latency samples; 40000 messages in 5.00 s" in table
 
 
 def test_the_table_says_what_was_counted_and_how_click_latency_is_defined():
     table = render_table(results(shadow=shadow(rejected=3)))
-    assert "(b) 100 latency samples, 1 lost; 12500 updates in 5.00 s, 3 rejected" in table
-    assert "(c) 100 clicks in 4.95 s, covered by 60 documents messages" in table
-    assert "first documents message whose `pushes` count includes it" in table
+    assert "shadow: 100 latency samples, 1 lost; 12500 updates in 5.00 s, 3 rejected" in table
+    assert "push: 100 clicks in 4.95 s, covered by 60 documents messages" in table
+    assert table.endswith(f"\n{ABOUT}\n")  # what each figure means is told elsewhere
 
 
 def test_the_table_without_a_baseline_shows_dashes():
     table = render_table(results(broker=None))
-    (line,) = [line for line in table.splitlines() if "(b) shadow update -> accepted, p50" in line]
+    (line,) = [line for line in table.splitlines() if "shadow: update -> accepted, p50" in line]
     assert line.split()[-1] == "-"
 
 
@@ -309,7 +312,7 @@ def test_a_quick_run_says_so():
 # ---------------------------------------------------------------- the JSON
 
 
-def test_the_json_has_machine_settings_figures_phases_and_notes():
+def test_the_json_has_machine_settings_figures_phases_and_where_they_are_explained():
     document = to_json(results())
     json.dumps(document)  # plain JSON values only
     assert document["schema"] == SCHEMA
@@ -323,13 +326,13 @@ def test_the_json_has_machine_settings_figures_phases_and_notes():
     assert document["settings"] == {"samples": 100}
     assert list(document["figures"]) == ALL_KEYS
     assert set(document["phases"]) == {"broker", "shadow", "push", "gateway"}
-    assert any("coalesced" in note for note in document["notes"])
+    assert document["about"] == ABOUT
 
 
 def test_each_json_figure_has_value_unit_ratio_target_and_mark():
     figure = to_json(results(shadow=shadow(per_second=1500)))["figures"]["shadow.throughput"]
     assert figure == {
-        "label": "(b) shadow throughput, 100 in flight",
+        "label": "shadow: throughput, 100 in flight",
         "value": 1500.0,
         "unit": "updates/s",
         "ratio": 0.1875,
@@ -345,7 +348,7 @@ def test_each_json_figure_has_value_unit_ratio_target_and_mark():
 def test_the_gateway_figure_in_json_holds_its_ratio_to_the_target():
     figure = to_json(results())["figures"]["gateway.throughput"]
     assert figure == {
-        "label": "(d) gateway throughput, 100 in flight",
+        "label": "gateway: via the gateway, throughput, 100 in flight",
         "value": 9500.0,
         "unit": "msg/s",
         "ratio": 0.95,
@@ -387,3 +390,9 @@ def test_a_phase_without_samples_has_null_latencies_in_json():
     assert document["figures"]["shadow.update.p50"]["value"] is None
     assert document["phases"]["shadow"]["update"]["min_ms"] is None
     assert document["phases"]["shadow"]["update"]["lost"] == 5
+
+
+def test_every_phase_is_explained_in_the_performance_page_under_its_one_name():
+    page = (Path(__file__).parents[3] / "docs" / "performance.md").read_text()
+    headings = set(re.findall(r"^### `?([a-z]+)`?", page, flags=re.MULTILINE))
+    assert set(ALL_PHASES) | {"pi"} <= headings

@@ -10,10 +10,10 @@ import pytest
 
 from swan.adapters.mqtt import Endpoint, MemoryBroker
 from swan.bench import crowds, viewers
+from swan.bench.figures import figures
 from swan.bench.jobs import CrowdJob, Pages, ViewersJob, figures_to_json, job_from_json
 from swan.bench.json_fields import Fields, InvalidJsonError
-from swan.bench.page_worker import Devices, Setup, Worker
-from swan.bench.report import (
+from swan.bench.measured import (
     CrowdFigures,
     FanOut,
     Idle,
@@ -22,10 +22,9 @@ from swan.bench.report import (
     Results,
     ViewerFigures,
     ViewerRun,
-    figures,
-    render_table,
-    to_json,
 )
+from swan.bench.page_worker import Devices, Setup, Worker
+from swan.bench.report import render_table, to_json
 from swan.bench.runner import PHASES, Plan
 from swan.core.topics import BUTTON_SHADOW
 
@@ -58,6 +57,10 @@ JOB = ViewersJob(
 )
 CROWD_JOB = CrowdJob(
     button=("BENCH1CROWD", device("BENCH1CROWD")),
+    relay_source=Endpoint.local(Path("/state/internal.sock"), "bench-crowd-relay-1", "u", "p"),
+    relay_sink=device("bench-crowd-relay-1"),
+    direct=("localhost", 9001),
+    subscribers=Endpoint.local(Path("/state/internal.sock"), "bench-crowd-direct-1", "u", "p"),
     gateway=("localhost", 8883),
     ca_file="/state/certs/ca.pem",
     logins=LOGINS,
@@ -66,7 +69,7 @@ CROWD_JOB = CrowdJob(
     pushes=5,
     timeout=5.0,
     quiet_seconds=2.0,
-    pids=(11, 12),
+    pids=(11, 12, 13),
 )
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
 
@@ -236,7 +239,7 @@ def test_a_viewers_job_that_does_not_add_up_is_bad_input(change, complaint):
 def test_the_viewer_and_crowd_figures_come_back_with_every_sample():
     sent = ViewerFigures((viewer_run(3, lost=2), viewer_run(6)))
     assert JOB.figures_from_json(through_text(figures_to_json("viewers", sent))) == sent
-    crowd = CrowdFigures(6, 4, fan_out(10, 80.0, 200.0, lost=1))
+    crowd = CrowdFigures(6, 4, fan_out(10, 70.0, 150.0), fan_out(10, 80.0, 200.0, lost=1))
     assert CROWD_JOB.figures_from_json(through_text(figures_to_json("crowd", crowd))) == crowd
 
 
@@ -261,7 +264,7 @@ def test_each_size_is_reported_against_as_many_viewers_on_direct_mutual_tls():
     assert figures_["viewers.1000.gateway.memory"].value == pytest.approx(71.0)
     assert figures_["viewers.1000.gateway.memory"].ratio == pytest.approx(71 / 25)
     assert figures_["viewers.growth.gateway.p99"].value == pytest.approx(1.0)
-    assert figures_["viewers.1000.gateway.p99"].label == "push -> 1000 viewers, gateway, p99"
+    assert figures_["viewers.1000.gateway.p99"].label == "viewers: push -> 1000, gateway, p99"
 
 
 @pytest.mark.parametrize(
@@ -289,11 +292,18 @@ def test_a_viewer_that_missed_a_push_misses_the_delivery_target():
     [(900.0, 0, ("pass", "pass")), (1100.0, 0, ("miss", "pass")), (900.0, 1, ("pass", "miss"))],
 )
 def test_the_crowd_within_a_second_every_push_delivered(p99, lost, marks):
-    crowd = CrowdFigures(5000, 5000, fan_out(10000, 300.0, p99, lost=lost, stack_memory=10240000))
+    crowd = CrowdFigures(
+        5000,
+        5000,
+        fan_out(10000, 200.0, 600.0, broker_memory=5120000),
+        fan_out(10000, 300.0, p99, lost=lost, stack_memory=10240000),
+    )
     figures_ = found(crowd=crowd)
     assert (figures_["crowd.p99"].mark, figures_["crowd.delivered"].mark) == marks
     assert figures_["crowd.memory"].value == pytest.approx(1.0)
-    assert figures_["crowd.p99"].label == ("push -> 10000 viewers (5000 devices, 5000 pages), p99")
+    assert figures_["crowd.memory"].ratio == pytest.approx(2.0)
+    assert figures_["crowd.p99"].ratio == pytest.approx(p99 / 600)
+    assert figures_["crowd.p99"].label == ("crowd: push -> 10000 (5000 devices, 5000 pages), p99")
 
 
 def test_the_viewers_and_the_crowd_in_the_table_and_the_json():
@@ -301,12 +311,13 @@ def test_the_viewers_and_the_crowd_in_the_table_and_the_json():
         MACHINE,
         quick=False,
         viewers=ViewerFigures((viewer_run(3, lost=2),)),
-        crowd=CrowdFigures(2, 2, fan_out(4, 80.0, 200.0)),
+        crowd=CrowdFigures(2, 2, fan_out(4, 70.0, 150.0), fan_out(4, 80.0, 200.0)),
     )
     table = render_table(run)
-    assert "push -> 3 viewers, gateway, p99" in table
+    assert "viewers: push -> 3, gateway, p99" in table
     assert "viewers: 3 through the gateway: 3 of 3 open" in table
-    assert "crowd: 2 devices and 2 pages: 4 of 4 open" in table
+    assert "crowd: 2 devices and 2 pages, direct: 4 of 4 open" in table
+    assert "crowd: 2 devices and 2 pages, through the gateway: 4 of 4 open" in table
     phases = to_json(run)["phases"]
     gateway = phases["viewers"]["runs"][0]["gateway"]
     assert (gateway["deliveries"], gateway["delivered"]) == (30, 28)

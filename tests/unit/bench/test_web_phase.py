@@ -1,4 +1,4 @@
-"""(e) the pages phase's pure parts: the MQTT a page speaks, the URL it presigns (held to the
+"""web the pages phase's pure parts: the MQTT a page speaks, the URL it presigns (held to the
 gateway's own verifier), how the clients are spread and the phase bounded, the stack's CPU
 and memory from /proc, the job and figures as JSON, the report, and `swan bench web`."""
 
@@ -12,12 +12,10 @@ import pytest
 
 from swan.adapters.mqtt import Endpoint
 from swan.bench import page_wire, web
+from swan.bench.figures import figures
 from swan.bench.jobs import WebJob, figures_to_json, job_from_json
 from swan.bench.json_fields import Fields, InvalidJsonError
-from swan.bench.page_worker import Setup, Worker
-from swan.bench.pages import Credentials, presigned_target
-from swan.bench.proc import parse_rss, parse_stat, read
-from swan.bench.report import (
+from swan.bench.measured import (
     BrokerFigures,
     FanOut,
     Idle,
@@ -27,10 +25,11 @@ from swan.bench.report import (
     Throughput,
     WebFigures,
     WebRun,
-    figures,
-    render_table,
-    to_json,
 )
+from swan.bench.page_worker import Setup, Worker
+from swan.bench.pages import Credentials, presigned_target
+from swan.bench.proc import parse_rss, parse_stat, read
+from swan.bench.report import render_table, to_json
 from swan.bench.runner import PHASES, WEB_PHASES, Plan
 from swan.cli import main
 from swan.core.errors import InvalidSettingError
@@ -381,7 +380,7 @@ def test_growth_from_the_smallest_size_to_the_largest():
     assert figures_["web.growth.p99"].value == pytest.approx(4.0)
     assert figures_["web.growth.idle_cpu"].value == pytest.approx(3.0)
     assert figures_["web.growth.memory"].value == pytest.approx(5.0)
-    assert figures_["web.growth.p99"].label == "(e) growth of p99, 200 -> 1000 pages"
+    assert figures_["web.growth.p99"].label == "web: growth of p99, 200 -> 1000 pages"
     assert "web.growth.p99" not in found(WebFigures((web_run(200),)))  # one size: no growth
 
 
@@ -426,19 +425,19 @@ def test_nothing_to_divide_by_gives_no_ratio_and_no_crash():
     assert figures_["web.5.memory"].value is None
     assert figures_["web.5.idle_cpu"].ratio is None
     table = render_table(results(WebFigures((WebRun(5, nothing, nothing),))))
-    assert "(e) push -> 5 pages, p50" in table
-    assert "(e) 5 pages: 0 of 5 open" in table
+    assert "web: push -> 5 pages, p50" in table
+    assert "web: 5 pages: 0 of 5 open" in table
 
 
 def test_the_pages_phase_in_the_table_and_the_json():
     run = results(WebFigures((web_run(200, lost=2), web_run(1000))))
     table = render_table(run)
-    assert "(e) push -> 200 pages, p99" in table
-    assert "(e) push -> 200 direct subscribers, p50" in table
-    assert "(e) stack CPU, 200 pages idle" in table
-    assert "(e) growth of p99, 200 -> 1000 pages" in table
+    assert "web: push -> 200 pages, p99" in table
+    assert "web: push -> 200 direct subscribers, p50" in table
+    assert "web: stack CPU, 200 pages idle" in table
+    assert "web: growth of p99, 200 -> 1000 pages" in table
     assert (
-        "(e) 200 pages: 200 of 200 open in 2.50 s (gets: 180 accepted, 20 rejected 429); " in table
+        "web: 200 pages: 200 of 200 open in 2.50 s (gets: 180 accepted, 20 rejected 429); " in table
     )
     assert "5 pushes: 998 of 1000 delivered; memory +7.81 MB stack" in table
     document = to_json(run)
@@ -458,7 +457,6 @@ def test_the_pages_phase_in_the_table_and_the_json():
     assert pages["idle"]["stack_percent_of_core"] == 0.5
     assert pages["idle"]["bytes_per_client_second"] == 0.2
     assert pages["gets"] == {"accepted": 180, "rejected 429": 20}
-    assert any(note.startswith("(e)") for note in document["notes"])
 
 
 def test_the_broker_baseline_is_not_needed_by_the_pages():

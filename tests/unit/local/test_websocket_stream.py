@@ -22,7 +22,13 @@ from wsproto.events import (
     TextMessage,
 )
 
-from swan.local.websocket import Refusal, Upgrade, WebSocketStream, accept
+from swan.local.websocket import (
+    Refusal,
+    Upgrade,
+    WebSocketStream,
+    accept,
+    binary_frame_header,
+)
 
 WAIT = 5
 CONNACK = b"\x20\x02\x00\x00"
@@ -207,6 +213,32 @@ def test_what_the_server_writes_goes_out_as_binary_messages():
     first, second = run(scenario)
     assert isinstance(first, BytesMessage)
     assert (first.data, second.data) == (CONNACK, PUBLISH)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_a_message_of_any_length_reaches_the_client_whole(size):
+    payload = bytes(n % 251 for n in range(size))
+
+    async def scenario():
+        client, stream = await upgraded()
+        stream.write(memoryview(payload))
+        await stream.drain()
+        received = b""
+        while True:  # wsproto hands a long message over in pieces
+            event = await client.event()
+            assert isinstance(event, BytesMessage)
+            received += event.data
+            if event.message_finished:
+                return received
+
+    assert run(scenario) == payload
+
+
+def test_the_frame_header_takes_7_16_or_64_bits_of_length():
+    assert binary_frame_header(125) == b"\x82\x7d"
+    assert binary_frame_header(126) == b"\x82\x7e\x00\x7e"
+    assert binary_frame_header(65535) == b"\x82\x7e\xff\xff"
+    assert binary_frame_header(65536) == b"\x82\x7f" + (65536).to_bytes(8, "big")
 
 
 # ---------------------------------------------------------------- control frames and endings
