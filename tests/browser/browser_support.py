@@ -113,9 +113,19 @@ def stop_site(site: Site) -> None:
     site.stack.stop()
 
 
+# How often one browser may push in the tests: short, yet long enough that a second push
+# made "at once" lands within it even on a loaded machine (a click, a publish, a handler).
+PUSH_INTERVAL = 1.5
+
+
 def quick(rules: Rules) -> Rules:
-    """Rules for tests: pushes may come every half second."""
-    return replace(rules, min_push_interval=0.5)
+    """Rules for tests: pushes may come every `PUSH_INTERVAL` seconds."""
+    return replace(rules, min_push_interval=PUSH_INTERVAL)
+
+
+def past_the_last_push() -> None:
+    """Wait out the rate limit of the page's last push."""
+    time.sleep(PUSH_INTERVAL + 0.1)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
