@@ -24,7 +24,18 @@ https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limit
   throttled: dropped, the connection kept (the `PublishIn.Throttle` metric counts them);
 - throughput per connection: 512 KB/s; "data that exceeds the maximum throughput is delayed
   in processing" (`bytes_delay`: the gateway reads no more until the delay is over);
-- subscriptions per SUBSCRIBE: 8; subscriptions per connection: 50.
+- subscriptions per SUBSCRIBE: 8; subscriptions per connection: 50;
+- keep-alive period: "The default keep-alive period of 1,200 seconds is used when a client
+  requests a keep-alive period of zero or > 1,200 seconds. If a client requests a keep-alive
+  period of < 30 seconds but > zero, the server treats the client as though it requested a
+  keep-alive period of 30 seconds" (`keep_alive`): the gateway asks the broker for that
+  period on the client's behalf, so the broker drops a silent client after 1.5 times it, as
+  AWS does (its lifecycle event's MQTT_KEEP_ALIVE_TIMEOUT);
+- connect requests per second per client ID: 1, "AWS IoT Core restricts MQTT CONNECT
+  requests from the same accountId and clientId to 1 MQTT CONNECT operation per second"
+  (`ConnectRate`): a CONNECT sooner than a second after the client id's last one is refused,
+  MQTT 5 with CONNACK 0x9F (connection rate exceeded), MQTT 3.1.1, which has no code for
+  it, by closing the connection (the documents do not say which answer AWS gives).
 
 What AWS answers, after the "MQTT" page of the developer guide
 (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html: "AWS IoT differences from
@@ -126,6 +137,15 @@ class BrokerLimits:
     bytes_per_second: float | None = 512.0 * KIB
     filters_per_subscribe: int = 8
     subscriptions_per_connection: int = 50
+    keep_alive_seconds: int = 1200  # the default and the longest
+    shortest_keep_alive_seconds: int = 30
+    connects_per_second_per_client: float = 1.0
+
+    def keep_alive(self, requested: int) -> int:
+        """The keep-alive period AWS applies to a client that asked for `requested`."""
+        if requested == 0 or requested > self.keep_alive_seconds:
+            return self.keep_alive_seconds
+        return max(requested, self.shortest_keep_alive_seconds)
 
     def client_id_problem(self, client_id: str) -> str | None:
         """Why AWS refuses this client id at the connect, or None."""
@@ -152,6 +172,30 @@ class BrokerLimits:
 AWS_LIMITS: Final = BrokerLimits()
 UNMETERED: Final = BrokerLimits(publishes_per_second=None, bytes_per_second=None)
 """AWS's limits without the two rates: for measuring the gateway's own cost."""
+
+
+CONNECT_RATE_KEPT: Final = 10_000
+"""Client ids remembered at most; past it the ones outside the window are forgotten."""
+
+
+class ConnectRate:
+    """Each client id's last admitted CONNECT, to hold AWS's CONNECTs per second per client
+    id (see the module docstring). Memory is bounded: a client id whose window has passed
+    is forgotten when `CONNECT_RATE_KEPT` are remembered."""
+
+    def __init__(self, per_second: float) -> None:
+        self.window = 1 / per_second
+        self._last: dict[str, float] = {}
+
+    def admit(self, client_id: str, now: float) -> bool:
+        """Whether a CONNECT for `client_id` at `now` is within the rate (then it counts)."""
+        last = self._last.get(client_id)
+        if last is not None and 0 <= now - last < self.window:
+            return False
+        if len(self._last) >= CONNECT_RATE_KEPT:
+            self._last = {k: t for k, t in self._last.items() if 0 <= now - t < self.window}
+        self._last[client_id] = now
+        return True
 
 
 class TokenBucket:

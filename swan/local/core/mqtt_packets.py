@@ -13,7 +13,7 @@ PUBLISH, 3.8 SUBSCRIBE, 3.9 SUBACK) and MQTT 5.0 (2.2.2 properties, 2.4 reason c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from swan.core.errors import SwanError
@@ -42,6 +42,7 @@ TOPIC_FILTER_INVALID: Final = 0x8F
 TOPIC_NAME_INVALID: Final = 0x90
 PACKET_TOO_LARGE: Final = 0x95
 QUOTA_EXCEEDED: Final = 0x97
+CONNECTION_RATE_EXCEEDED: Final = 0x9F
 
 _USERNAME_FLAG: Final = 0x80
 _PASSWORD_FLAG: Final = 0x40
@@ -82,6 +83,8 @@ class Connect:
     keep_alive: int
     clean_start: bool
     will_topic: str | None = None
+    # where the keep-alive's two bytes are in the packet (not part of what it says)
+    keep_alive_at: int = field(default=0, compare=False)
 
 
 class PublishHeader(NamedTuple):
@@ -180,7 +183,8 @@ def parse_connect(packet: Bytes) -> Connect:
     if decoded is None:
         raise MalformedPacketError("truncated fixed header")
     length, used = decoded
-    body = packet[1 + used :]
+    start = 1 + used
+    body = packet[start:]
     if len(body) != length:
         raise MalformedPacketError(f"CONNECT says {length} bytes, has {len(body)}")
     reader = _Reader(body, "CONNECT")
@@ -192,6 +196,7 @@ def parse_connect(packet: Bytes) -> Connect:
     flags = reader.byte()
     if flags & _RESERVED_FLAG:
         raise MalformedPacketError("the reserved connect flag is set")
+    keep_alive_at = start + reader.at
     keep_alive = reader.uint16()
     if protocol == MQTT5:
         reader.skip(reader.varint())  # CONNECT properties
@@ -203,7 +208,23 @@ def parse_connect(packet: Bytes) -> Connect:
         will_topic = reader.text()
         reader.binary()  # will payload
     username = reader.text() if flags & _USERNAME_FLAG else None
-    return Connect(protocol, client_id, username, keep_alive, bool(flags & 0x02), will_topic)
+    clean_start = bool(flags & 0x02)
+    return Connect(
+        protocol, client_id, username, keep_alive, clean_start, will_topic, keep_alive_at
+    )
+
+
+def with_keep_alive(packet: Bytes, seconds: int) -> bytes:
+    """The same whole CONNECT asking for `seconds` of keep-alive (0 to 65535): the two
+    bytes after the connect flags (MQTT 3.1.1 and MQTT 5, section 3.1.2.10)."""
+    at = parse_connect(packet).keep_alive_at
+    return bytes(packet[:at]) + seconds.to_bytes(2, "big") + bytes(packet[at + 2 :])
+
+
+def encode_connack(reason: int, *, mqtt5: bool) -> bytes:
+    """A CONNACK refusing the connection: MQTT 5's reason code, no session, no properties
+    (MQTT 3.1.1 has no code for most refusals: its caller closes the connection instead)."""
+    return _packet(CONNACK_TYPE << 4, bytes((0, reason, 0)) if mqtt5 else bytes((0, reason)))
 
 
 # ---------------------------------------------------------------- PUBLISH
@@ -369,6 +390,10 @@ class _Reader:
     @property
     def done(self) -> bool:
         return self._at >= len(self._data)
+
+    @property
+    def at(self) -> int:
+        return self._at
 
     def take(self, count: int) -> Bytes:
         if count < 0 or self._at + count > len(self._data):

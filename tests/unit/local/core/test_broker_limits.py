@@ -7,9 +7,11 @@ from test_mqtt_packets import publish_packet, subscribe_body
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
     CACHE_SIZE,
+    CONNECT_RATE_KEPT,
     HEADER_ALLOWANCE,
     UNMETERED,
     BrokerLimits,
+    ConnectRate,
     DeviceSession,
     Disconnect,
     Refuse,
@@ -404,3 +406,34 @@ def test_limits_are_values():
     assert BrokerLimits() == AWS_LIMITS
     assert UNMETERED.payload_bytes == AWS_LIMITS.payload_bytes
     assert UNMETERED.publishes_per_second is None
+
+
+# ---------------------------------------------------------------- keep-alive, connect rate
+
+
+@pytest.mark.parametrize(
+    ("requested", "applied"),
+    [(0, 1200), (1, 30), (29, 30), (30, 30), (60, 60), (1200, 1200), (1201, 1200), (65535, 1200)],
+)
+def test_the_keep_alive_is_awss_period_for_what_the_client_asked(requested, applied):
+    assert AWS_LIMITS.keep_alive(requested) == applied
+
+
+def test_a_client_id_connects_once_a_second():
+    rate = ConnectRate(AWS_LIMITS.connects_per_second_per_client)
+    assert rate.admit("pi-kitchen", 100.0)
+    assert not rate.admit("pi-kitchen", 100.9)
+    assert rate.admit("pi-hall", 100.9)  # each client id its own
+    assert not rate.admit("pi-kitchen", 100.99)  # a refused one does not count
+    assert rate.admit("pi-kitchen", 101.0)
+    assert not rate.admit("pi-kitchen", 101.5)
+
+
+def test_the_client_ids_remembered_are_bounded():
+    rate = ConnectRate(1.0)
+    for n in range(CONNECT_RATE_KEPT):
+        assert rate.admit(f"c{n}", 100.0)
+    assert rate.admit("late", 102.0)  # the others' windows have passed: forgotten
+    assert len(rate._last) == 1
+    assert rate.admit("c0", 102.0)
+    assert not rate.admit("late", 102.5)

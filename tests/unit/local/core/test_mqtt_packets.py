@@ -13,6 +13,7 @@ from swan.local.core.mqtt_packets import (
     Suback,
     Subscribe,
     decode_remaining_length,
+    encode_connack,
     encode_disconnect,
     encode_puback,
     encode_remaining_length,
@@ -25,6 +26,7 @@ from swan.local.core.mqtt_packets import (
     parse_subscribe,
     parse_unsubscribe,
     suback_packet_id,
+    with_keep_alive,
 )
 
 
@@ -64,6 +66,21 @@ def test_mqtt_5_connect_with_properties_will_and_username():
 def test_mqtt_311_connect_with_a_last_will():
     parsed = parse_connect(connect(will=True))
     assert (parsed.client_id, parsed.will_topic) == ("pi-kitchen", "swan/status/pi-kitchen")
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_a_connect_asks_for_another_keep_alive_and_says_the_same_otherwise(level):
+    packet = connect("G030", level=level, username="u", will=True)
+    changed = with_keep_alive(packet, 1200)
+    assert parse_connect(changed).keep_alive == 1200
+    assert parse_connect(changed) == Connect(**{**vars(parse_connect(packet)), "keep_alive": 1200})
+    assert len(changed) == len(packet)
+    assert with_keep_alive(changed, 30) == packet
+
+
+def test_a_refusing_connack_carries_mqtt_5s_reason_code():
+    assert encode_connack(0x9F, mqtt5=True) == bytes([0x20, 3, 0, 0x9F, 0])
+    assert encode_connack(0x03, mqtt5=False) == bytes([0x20, 2, 0, 0x03])
 
 
 def test_mqtt_31_connect():
