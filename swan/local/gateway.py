@@ -46,6 +46,7 @@ from swan.core.topics import jitr_topic
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
     BrokerLimits,
+    ConnectRate,
     DeviceSession,
     Disconnect,
     Outcome,
@@ -53,11 +54,14 @@ from swan.local.core.broker_limits import (
 )
 from swan.local.core.mqtt_packets import (
     CONNECT,
+    CONNECTION_RATE_EXCEEDED,
     MQTT5,
     MalformedPacketError,
     decode_remaining_length,
+    encode_connack,
     fixed_header,
     parse_connect,
+    with_keep_alive,
 )
 from swan.local.core.policy import PolicyDocumentError
 from swan.local.gateway_link import BrokerLink, ClientSink
@@ -188,6 +192,7 @@ class DeviceGateway:
         self._upstream = upstream
         self._principal = principal
         self.limits = limits
+        self._connects = ConnectRate(limits.connects_per_second_per_client)
         self.connect_timeout = CONNECT_TIMEOUT
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Listener | None = None
@@ -394,6 +399,16 @@ class DeviceGateway:
             self.refuse(why, admitted.key[:12])
             return
         loop = asyncio.get_running_loop()
+        if not self._connects.admit(connect.client_id, loop.time()):
+            self.refuse(
+                "connection rate exceeded: one CONNECT a second per client id", admitted.key[:12]
+            )
+            if connect.protocol == MQTT5:
+                writer.write(encode_connack(CONNECTION_RATE_EXCEEDED, mqtt5=True))
+            return
+        keep_alive = self.limits.keep_alive(connect.keep_alive)
+        if keep_alive != connect.keep_alive:  # the broker keeps the period AWS would
+            packet = with_keep_alive(packet, keep_alive)
         session = DeviceSession(
             admitted.principal,
             mqtt5=connect.protocol == MQTT5,

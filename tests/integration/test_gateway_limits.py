@@ -396,10 +396,24 @@ def read_packet(tls):
     return header + body
 
 
-def connect_packet(client_id):
+def connect_packet(client_id, *, level=4, keep_alive=30):
     raw = client_id.encode()
-    body = b"\x00\x04MQTT\x04\x02\x00\x1e" + len(raw).to_bytes(2, "big") + raw
+    properties = b"\x00" if level == 5 else b""  # MQTT 5: no CONNECT properties
+    head = mqtt_string(b"MQTT") + bytes([level, 0x02]) + keep_alive.to_bytes(2, "big")
+    body = head + properties + len(raw).to_bytes(2, "big") + raw
     return b"\x10" + mqtt_varint(len(body)) + body
+
+
+@contextlib.contextmanager
+def raw_device(endpoint, identity, packet):
+    """A device's TLS connection that has sent `packet` as its CONNECT."""
+    with socket.create_connection(("127.0.0.1", identity.port), timeout=WAIT) as raw:
+        tls = tls_to(endpoint, raw)
+        tls.sendall(packet)
+        yield tls
+
+
+CONNACK_ACCEPTED = b"\x20\x02\x00\x00"
 
 
 class LogWaiter(logging.Handler):
@@ -464,3 +478,37 @@ def test_a_connect_whose_last_will_the_policies_do_not_allow_is_refused(endpoint
         connect(replace(endpoint, will=("swan/status/someone-else", b"offline")), timeout=5)
     allowed = connect(replace(endpoint, will=(f"swan/status/{thing}", b"offline")), timeout=5)
     allowed.close()
+
+
+# ---------------------------------------------------------------- keep-alive, connect rate
+
+
+def test_mqtt_311_a_client_id_connects_once_a_second_as_on_aws(endpoint, identity, thing):
+    with raw_device(endpoint, identity, connect_packet(thing)) as first:
+        assert read_packet(first) == CONNACK_ACCEPTED
+        with raw_device(endpoint, identity, connect_packet(thing)) as again:
+            assert again.recv(1) == b""  # within the second: closed, no CONNACK
+    time.sleep(1.0)
+    with raw_device(endpoint, identity, connect_packet(thing)) as later:
+        assert read_packet(later) == CONNACK_ACCEPTED
+
+
+def test_mqtt_5_a_second_connect_within_the_second_is_told_connection_rate_exceeded(
+    endpoint, identity, thing
+):
+    with raw_device(endpoint, identity, connect_packet(thing, level=5)) as first:
+        assert read_packet(first)[3] == 0x00  # success
+        with raw_device(endpoint, identity, connect_packet(thing, level=5)) as again:
+            assert read_packet(again) == b"\x20\x03\x00\x9f\x00"
+            assert again.recv(1) == b""
+
+
+def test_a_keep_alive_under_30_s_is_kept_as_30_as_aws_does(endpoint, identity, thing):
+    """Mosquitto drops a client that asked for 2 s once it has been silent for 3 s (it looks
+    every few seconds: 5 to 6 s, measured); AWS treats a keep-alive under 30 s as 30 s, and
+    so does the gateway."""
+    with raw_device(endpoint, identity, connect_packet(thing, keep_alive=2)) as device:
+        assert read_packet(device) == CONNACK_ACCEPTED
+        time.sleep(7)  # well past when Mosquitto would have dropped it
+        device.sendall(b"\xc0\x00")  # PINGREQ
+        assert read_packet(device) == b"\xd0\x00"  # PINGRESP: still connected

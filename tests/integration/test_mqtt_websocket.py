@@ -289,9 +289,9 @@ def test_each_identity_is_its_own_rate_limit_principal(stack, pool):
 
 
 def test_a_url_presigned_as_the_sdks_do_is_upgraded_on_both_doors(stack, pool):
-    identity = pool.new_identity()
     endpoints = stack.endpoints()
     for url in (endpoints.mqtt_wss, endpoints.mqtt_ws):
+        identity = pool.new_identity()  # one CONNECT a second per client id
         door = Door.of(str(url))
         with dial(door, stack.endpoints().ca_file) as client:
             assert client.upgrade(door.host, presign_for(door, identity)) == (101, b"")
