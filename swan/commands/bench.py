@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 DESCRIPTION = """\
-Measure The Swan on this machine: everything below by default (about 2.5 minutes), or the
-parts --only names. The bench starts its own local stack (Mosquitto, the shadow service, the
-rules engine and the Lambda handlers) in a temporary directory on free loopback ports, so it
-can run beside `swan up`; --state-dir is not used.
+Measure The Swan on this machine: everything below but crowd by default (about 10 minutes:
+web takes 4.7, viewers 2.5), or the parts --only names. The bench starts its own local stack
+(Mosquitto, the shadow service, the rules engine and the Lambda handlers) in a temporary
+directory on free loopback ports, so it can run beside `swan up`; --state-dir is not used.
 
   broker        Mosquitto alone, the baseline: one client publishes QoS 1 to a topic
                 another subscribes to, on the internal listener. Round trip p50/p99
@@ -64,27 +64,30 @@ can run beside `swan up`; --state-dir is not used.
                 delivered, and memory per idle connection (the gateway's process and
                 Mosquitto, against the direct Mosquitto). Targets: p99 <= 1 s, every
                 push delivered; from 3000 viewers, the gateway's p99 <= 2x direct.
-  crowd         Not run by default (--only crowd; about 4 minutes): 10,000 viewers at
+  crowd         Not run by default (--only crowd; about 5 minutes): 10,000 viewers at
                 once, 5,000 devices (mutual TLS, through the gateway) and 5,000 pages
                 (SigV4-signed WebSockets at the gateway's door), mixed in worker
-                processes; the same pushes; p50/p99/max, the share delivered, memory
-                per idle connection. Targets: p99 <= 1 s, every push delivered. The
-                bench raises its open-file limit for it where it may (root).
+                processes, after their baseline (the same devices on direct mutual
+                TLS and 5,000 direct subscribers); the same pushes; p50/p99/max, the
+                share delivered, memory per idle connection. Targets: p99 <= 1 s,
+                every push delivered. The bench raises its open-file limit as far as
+                it may (each client through the gateway holds two).
   pi            The Raspberry Pi client: `swan pi` in a child process (recording matrix,
                 then terminal to /dev/null) while the countdown runs, against an idle
                 MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups
                 per second over --seconds (default 20). Target: <= 2 % of one core,
                 <= 60 MB. A table of its own; in the JSON under `pi`.
 
-`swan bench web` is --only broker --only viewers --only web: the pages beside the MQTT
-viewers, with the baseline of the viewers' ratios. `swan bench pi` is --only pi.
-`swan bench` with no --only runs everything but crowd (about 5 minutes).
+`swan bench web` is --only broker --only viewers --only web: the pages beside the
+devices. `swan bench pi` is --only pi.
+`swan bench` with no --only runs everything but crowd.
 
 Every figure is shown with its ratio to the matching broker figure measured in the same run
-(latency: x times the bare round trip; throughput: the share of the broker's), in gateway to
-the matching direct-mTLS figure, in web to the same figure of as many direct subscribers,
-and a pass/miss mark where it has a target. Absolute
-numbers on a busy machine vary; the ratios travel better. Progress goes to stderr.
+(latency: x times the bare round trip; throughput: the share of the broker's), in gateway
+and viewers to the matching direct-mTLS figure, in web to the same figure of as many direct
+subscribers, in crowd to its direct baseline, and a pass/miss mark where it has a target.
+Absolute numbers on a busy machine vary; the ratios travel better. Progress goes to stderr.
+--plot draws p50 and p99 of viewers and crowd against the viewers (a PNG, with Pillow).
 
 The load of each phase, broker included, runs in a child process of its own
 (python -m swan.bench.load), so the process measured hosts only the stack; a child that
