@@ -194,10 +194,10 @@ export function refreshAt(expiresMs, receivedMs) {
 }
 
 // Wait before reconnect attempt `attempt` (0, 1, ...): doubling from half a second up to
-// 20 s, less a random part of up to a half (`random` in [0, 1)) so pages spread out: the
-// rule of swan.core.backoff.Backoff (tests/unit/webapp holds the two to each other).
+// 32 s, less a random part of up to a half (`random` in [0, 1)) so pages spread out: every
+// client's policy, swan.core.backoff.RECONNECT (tests/unit/webapp holds the two together).
 export function backoffMs(attempt, random) {
-  const ceiling = Math.min(20_000, 500 * 2 ** Math.min(attempt, 16));
+  const ceiling = Math.min(32_000, 500 * 2 ** Math.min(attempt, 16));
   return Math.round(ceiling * (1 - random / 2));
 }
 

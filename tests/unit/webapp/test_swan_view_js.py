@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swan.core.backoff import Backoff
+from swan.core.backoff import RECONNECT
 from swan.core.countdown import alarm_window
 from webapp.page_state import INITIAL
 
@@ -69,8 +69,7 @@ def test_the_page_and_the_core_have_the_same_alarm_window():
 
 
 @needs_node
-def test_the_page_reconnects_by_the_cores_backoff():
-    page_backoff = Backoff(first_delay=0.5, max_delay=20.0)  # what swan_view.js waits
+def test_the_page_reconnects_by_every_clients_policy():
     cases = [(attempt, draw) for attempt in range(20) for draw in (0.0, 0.1, 0.37, 0.5, 0.99)]
     script = (
         f"import({json.dumps(VIEW.as_uri())}).then((view) => console.log(JSON.stringify("
@@ -79,5 +78,5 @@ def test_the_page_reconnects_by_the_cores_backoff():
     ran = node("--input-type=module", "-e", script)
     assert ran.returncode == 0, ran.stderr
     page_ms = json.loads(ran.stdout)
-    core_ms = [page_backoff.delay(attempt, draw) * 1000 for attempt, draw in cases]
+    core_ms = [RECONNECT.delay(attempt, draw) * 1000 for attempt, draw in cases]
     assert all(abs(page - core) <= 0.5 for page, core in zip(page_ms, core_ms, strict=True))
