@@ -82,3 +82,29 @@ def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(cap
     assert f"{SIZES[1]} of {SIZES[1]} pages open" in err  # the load process's progress
     assert f"web: push -> {SIZES[1]} pages, p99" in err  # the table, on stderr
     assert document["phases"]["viewers"]["runs"][0]["gateway"]["deliveries"] > 0
+
+
+def test_a_quick_crowd_mixes_devices_and_pages_after_its_direct_baseline_and_draws_them(
+    capsys, tmp_path
+):
+    picture = tmp_path / "viewers.png"
+    assert main(["bench", "--quick", "--only", "crowd", "--json", "-", "--plot", str(picture)]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert tuple(document["figures"]) == (
+        "crowd.direct.p50",
+        "crowd.direct.p99",
+        "crowd.p50",
+        "crowd.p99",
+        "crowd.max",
+        "crowd.delivered",
+        "crowd.memory",
+    )
+    crowd = document["phases"]["crowd"]
+    clients = crowd["devices"] + crowd["pages"]
+    for run in ("direct", "fan_out"):  # every client opened and heard every push
+        assert crowd[run]["connected"] == crowd[run]["clients"] == clients, run
+        assert crowd[run]["delivered"] == crowd[run]["deliveries"] > 0, run
+    assert document["figures"]["crowd.p99"]["ratio"] > 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "devices and pages through the gateway open" in err
