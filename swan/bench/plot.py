@@ -2,9 +2,9 @@
 
 p50 and p99 against the number of viewers (a log scale), for the viewers on direct mutual TLS
 and through the device gateway (`viewers`), and the crowd's mixed devices and pages if it
-ran. `series` and `scale` are pure; `draw` writes a PNG with Pillow, which the device extra
-already brings (sense-emu draws with it); there is no plotting library among the project's
-dependencies and the picture needs no more than lines, dots and text.
+ran. `series` and `scale` are pure; `draw` writes a PNG with Pillow (the local extra; the
+device extra brings it too, for sense-emu): the picture needs no more than lines, dots and
+text, so no plotting library.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class NoPillowError(SwanError, RuntimeError):
 
     def __init__(self) -> None:
         super().__init__(
-            "the plot needs Pillow (the device extra brings it: uv sync --extra device)"
+            "the plot needs Pillow (the local extra brings it: uv sync --extra local)"
         )
 
 
