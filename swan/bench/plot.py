@@ -46,9 +46,7 @@ class NoPillowError(SwanError, RuntimeError):
     """Pillow, which draws the picture, is not installed."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "the plot needs Pillow (the local extra brings it: uv sync --extra local)"
-        )
+        super().__init__("the plot needs Pillow (the local extra brings it: uv sync --extra local)")
 
 
 @dataclass(frozen=True)
