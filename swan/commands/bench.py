@@ -95,7 +95,6 @@ outlives its phase's time limit (from --seconds, --push-seconds and --timeout) i
 """
 
 PARTS = ("broker", "shadow", "push", "gateway", "web", "viewers", "crowd", "pi")
-DEFAULT_PARTS = tuple(part for part in PARTS if part != "crowd")  # crowd: only when named
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSettingError(
             "--only", args.only, f"does not go with `swan bench {args.target}`"
         )
-    chosen = {"web": runner.WEB_PHASES, "pi": ("pi",)}.get(args.target, args.only or DEFAULT_PARTS)
+    default = (*runner.PHASES, "pi")  # the plan's default phases, then the Pi's own
+    chosen = {"web": runner.WEB_PHASES, "pi": ("pi",)}.get(args.target, args.only or default)
     phases = tuple(p for p in runner.ALL_PHASES if p in chosen)
     if args.plot is not None and not {"viewers", "crowd"} & set(phases):
         raise InvalidSettingError("--plot", args.plot, "draws viewers or crowd, which do not run")

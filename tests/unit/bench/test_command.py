@@ -52,7 +52,7 @@ def test_bad_options_are_exit_code_2_with_the_reason(capsys, argv, complaint):
 
 
 def test_every_phase_runs_by_default_and_gateway_can_run_alone():
-    assert Plan().phases == ("broker", "shadow", "push", "gateway", "viewers")
+    assert Plan().phases == ("broker", "shadow", "push", "gateway", "viewers", "web")
     args = build_parser().parse_args(["bench", "--only", "gateway"])
     assert args.only == ["gateway"]
 

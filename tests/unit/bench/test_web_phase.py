@@ -480,7 +480,7 @@ def test_swan_bench_web_measures_the_pages_at_the_sizes_asked_for(monkeypatch):
     plan = planned[0]
     assert plan.phases == WEB_PHASES == ("broker", "viewers", "web")
     assert (plan.clients, plan.quiet_seconds) == ((50, 300), 3.0)
-    assert "web" not in PHASES  # the plan's default leaves the pages out
+    assert "web" in PHASES  # a plan's default is swan bench's: the pages too
 
 
 def test_the_full_run_opens_200_then_1000_pages_and_quick_a_few():
