@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 UNIT_DIR = Path(__file__).parent / "unit"
+
+# Timing is the bench's business, never a test's: no deadline per Hypothesis example (a loaded
+# machine failed a correct one for being slow). Under CI Hypothesis's own "ci" profile is the
+# parent, as it already has no deadline.
+settings.register_profile("swan", parent=settings.default, deadline=None)
+settings.load_profile("swan")
 # Where `swan` keeps certificates when a test has not said: nowhere (no directory can be made
 # under /dev/null), so a test that forgot fails loudly instead of writing the repository's
 # certs/. Each test gets a folder of its own below (_certificates_of_its_own); a fixture
