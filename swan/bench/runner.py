@@ -226,12 +226,9 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     return results
 
 
-def _web_phase(
-    plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
-) -> WebFigures:
-    """web: pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
-    serves the static page with), against direct subscribers of its broker; an IoT Button
-    pushes."""
+def _page_side(stack: LocalStack) -> tuple[str, str, str, int]:
+    """What pages need of a running stack: its WebSocket door (plain), its Cognito Identity
+    and identity pool; and its broker's pid."""
     endpoints = stack.endpoints()
     broker_pid = stack.running.broker.pid
     if (
@@ -241,13 +238,23 @@ def _web_phase(
         or broker_pid is None
     ):
         raise AssertionError  # unreachable: a running stack serves them all
+    return endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, broker_pid
+
+
+def _web_phase(
+    plan: Plan, stack: LocalStack, run_id: str, say: Callable[[str], None]
+) -> WebFigures:
+    """web: pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
+    serves the static page with), against direct subscribers of its broker; an IoT Button
+    pushes."""
+    ws_url, cognito, pool_id, broker_pid = _page_side(stack)
     serial = f"BENCH{run_id.upper()}WEB"
     job = WebJob(
         button=(serial, stack.device_endpoint(serial)),
         direct=stack.service_endpoint(f"bench-direct-{run_id}"),
-        ws_url=endpoints.mqtt_ws,
-        cognito=endpoints.cognito,
-        pool_id=endpoints.identity_pool_id,
+        ws_url=ws_url,
+        cognito=cognito,
+        pool_id=pool_id,
         region=LOCAL_REGION,
         sizes=plan.clients,
         pushes=plan.web_pushes,
@@ -320,15 +327,7 @@ def _crowd_phase(
 ) -> CrowdFigures:
     """`crowd`: devices through the gateway and pages through its door, all at once, after
     the same devices on a mutual-TLS Mosquitto of their own and as many direct subscribers."""
-    endpoints = stack.endpoints()
-    broker_pid = stack.running.broker.pid
-    if (
-        endpoints.mqtt_ws is None
-        or endpoints.cognito is None
-        or endpoints.identity_pool_id is None
-        or broker_pid is None
-    ):
-        raise AssertionError  # unreachable: a running stack serves them all
+    ws_url, cognito, pool_id, broker_pid = _page_side(stack)
     serial = f"BENCH{run_id.upper()}CROWD"
     button = (serial, stack.device_endpoint(serial))
     relay = stack.device_endpoint(f"bench-crowd-relay-{run_id}")
@@ -346,9 +345,7 @@ def _crowd_phase(
             gateway=(relay.host, relay.port),
             ca_file=str(stack.certs.ca_files.certificate),
             logins=logins,
-            door=Pages(
-                endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, LOCAL_REGION
-            ),
+            door=Pages(ws_url, cognito, pool_id, LOCAL_REGION),
             pages=plan.crowd_pages,
             pushes=plan.viewer_pushes,
             timeout=plan.timeout,

@@ -408,7 +408,7 @@ class DeviceGateway:
             return
         keep_alive = self.limits.keep_alive(connect.keep_alive)
         if keep_alive != connect.keep_alive:  # the broker keeps the period AWS would
-            packet = with_keep_alive(packet, keep_alive)
+            packet = with_keep_alive(packet, connect, keep_alive)
         session = DeviceSession(
             admitted.principal,
             mqtt5=connect.protocol == MQTT5,

@@ -20,6 +20,26 @@ from swan.bench.loops import Load
 from swan.bench.measured import BrokerFigures, Latencies, Throughput
 from swan.cli import main
 
+# The quick bench's viewers (3, then 6 devices), each size through the gateway beside directly.
+VIEWER_FIGURES = (
+    *(
+        f"viewers.{n}.{key}"
+        for n in (3, 6)
+        for key in (
+            "direct.p50",
+            "direct.p99",
+            "direct.max",
+            "gateway.p50",
+            "gateway.p99",
+            "gateway.max",
+            "gateway.delivered",
+            "gateway.memory",
+        )
+    ),
+    "viewers.growth.direct.p99",
+    "viewers.growth.gateway.p99",
+)
+
 FIGURES = (
     "broker.round_trip.p50",
     "broker.round_trip.p99",
@@ -56,22 +76,7 @@ FIGURES = (
     "web.growth.p99",
     "web.growth.idle_cpu",
     "web.growth.memory",
-    *(
-        f"viewers.{n}.{key}"
-        for n in (3, 6)
-        for key in (
-            "direct.p50",
-            "direct.p99",
-            "direct.max",
-            "gateway.p50",
-            "gateway.p99",
-            "gateway.max",
-            "gateway.delivered",
-            "gateway.memory",
-        )
-    ),
-    "viewers.growth.direct.p99",
-    "viewers.growth.gateway.p99",
+    *VIEWER_FIGURES,
 )
 ENDPOINT = Endpoint.local(Path("/nowhere/internal.sock"), "bench-test", "user", "password")
 JOB = BrokerJob(ENDPOINT, ENDPOINT, "swan-bench/test", Load(10, 1.0, 7, 1.0))

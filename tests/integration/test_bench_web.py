@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from test_bench import VIEWER_FIGURES
+
 from swan.cli import main
 
 SIZES = (3, 6)
@@ -42,22 +44,7 @@ def test_a_quick_web_bench_opens_pages_through_the_door_and_times_every_push(cap
         *web_figures(SIZES[0]),
         *web_figures(SIZES[1]),
         *GROWTH,
-        *(
-            f"viewers.{n}.{key}"
-            for n in (3, 6)
-            for key in (
-                "direct.p50",
-                "direct.p99",
-                "direct.max",
-                "gateway.p50",
-                "gateway.p99",
-                "gateway.max",
-                "gateway.delivered",
-                "gateway.memory",
-            )
-        ),
-        "viewers.growth.direct.p99",
-        "viewers.growth.gateway.p99",
+        *VIEWER_FIGURES,
     )  # viewers, the same pushes reaching devices, beside the pages
     runs = document["phases"]["web"]["runs"]
     assert [run["pages"] for run in runs] == list(SIZES)

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from swan.core.errors import SwanError
 from swan.core.tokenbucket import refilled
-from swan.local.core.policy import Decision
+from swan.local.core.policy import COGNITO_IDENTITY_VARIABLE, Decision
 from swan.local.core.trust import trust_decision
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ COGNITO_IDENTITY: Final = "cognito-identity.amazonaws.com"
 ASSUME_ROLE_ACTION: Final = "sts:AssumeRoleWithWebIdentity"
 AUDIENCE_KEY: Final = f"{COGNITO_IDENTITY}:aud"
 AUTHENTICATION_METHODS_KEY: Final = f"{COGNITO_IDENTITY}:amr"
-SUBJECT_KEY: Final = f"{COGNITO_IDENTITY}:sub"
+SUBJECT_KEY: Final = COGNITO_IDENTITY_VARIABLE  # the identity id, in policies and trust alike
 UNAUTHENTICATED: Final = "unauthenticated"
 SESSION_NAME: Final = "CognitoIdentityCredentials"
 

@@ -214,10 +214,11 @@ def parse_connect(packet: Bytes) -> Connect:
     )
 
 
-def with_keep_alive(packet: Bytes, seconds: int) -> bytes:
-    """The same whole CONNECT asking for `seconds` of keep-alive (0 to 65535): the two
-    bytes after the connect flags (MQTT 3.1.1 and MQTT 5, section 3.1.2.10)."""
-    at = parse_connect(packet).keep_alive_at
+def with_keep_alive(packet: Bytes, connect: Connect, seconds: int) -> bytes:
+    """The same whole CONNECT (`connect`, as `parse_connect` read it) asking for `seconds` of
+    keep-alive (0 to 65535): the two bytes after the connect flags (MQTT 3.1.1 and MQTT 5,
+    section 3.1.2.10)."""
+    at = connect.keep_alive_at
     return bytes(packet[:at]) + seconds.to_bytes(2, "big") + bytes(packet[at + 2 :])
 
 

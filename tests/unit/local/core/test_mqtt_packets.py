@@ -71,11 +71,11 @@ def test_mqtt_311_connect_with_a_last_will():
 @pytest.mark.parametrize("level", [4, 5])
 def test_a_connect_asks_for_another_keep_alive_and_says_the_same_otherwise(level):
     packet = connect("G030", level=level, username="u", will=True)
-    changed = with_keep_alive(packet, 1200)
+    changed = with_keep_alive(packet, parse_connect(packet), 1200)
     assert parse_connect(changed).keep_alive == 1200
     assert parse_connect(changed) == Connect(**{**vars(parse_connect(packet)), "keep_alive": 1200})
     assert len(changed) == len(packet)
-    assert with_keep_alive(changed, 30) == packet
+    assert with_keep_alive(changed, parse_connect(changed), 30) == packet
 
 
 def test_a_refusing_connack_carries_mqtt_5s_reason_code():
