@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swan.commands import Command
+from swan.commands import Command, certs_dir
 from swan.core.codecs import ButtonClick
 from swan.core.countdown import CLICK_TYPES
 from swan.core.errors import InvalidPayloadError
@@ -66,23 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from device.button import press  # noqa: PLC0415
-    from swan.adapters.mqtt import Endpoint  # noqa: PLC0415
-    from swan.certs.files import CertificateStore  # noqa: PLC0415
-    from swan.local.runtime import StackInfo  # noqa: PLC0415
+    from swan.commands.device_endpoint import ConnectOptions, resolve  # noqa: PLC0415
 
     state_dir = args.state_dir or Settings.from_env().state_dir
     click = _click(args)
-    info = StackInfo.read(state_dir)
-    certs = CertificateStore(Path(info.certs_dir))
-    device = certs.ensure_device(click.serial_number, now=datetime.now(UTC))
-    endpoint = Endpoint(
-        info.device_host,
-        info.device_port,
-        click.serial_number,
-        ca_file=certs.ca_files.certificate,
-        cert_file=device.files.certificate,
-        key_file=device.files.key,
-    )
+    # The running local stack's device port and CA, a certificate of its own issued by it
+    # (the environment's AWS endpoint is the Pi's business, not a virtual button's).
+    endpoint = resolve(ConnectOptions(thing=click.serial_number), {}, state_dir, certs_dir(args))
 
     def registering(attempt: int, error: Exception) -> None:
         if attempt == 1:
