@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.pages import Credentials, PageError, Session
@@ -307,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     raise_descriptor_limit()  # a client is a descriptor: thousands in one worker
     try:
-        return asyncio.run(_serve())
+        return event_loop.run(_serve())
     except KeyboardInterrupt:  # Ctrl-C reaches the bench and its children alike
         return 130
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.certs.authority import der_certificate_id
 from swan.core.topics import jitr_topic
@@ -66,7 +67,7 @@ from swan.local.core.mqtt_packets import (
 from swan.local.core.policy import PolicyDocumentError
 from swan.local.gateway_link import BrokerLink, ClientSink
 from swan.local.listener import Listener
-from swan.local.unix_socket import open_unix_connection
+from swan.local.unix_socket import connect_unix_protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
@@ -238,7 +239,7 @@ class DeviceGateway:
     # ------------------------------------------------------------ the loop
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = event_loop.new_event_loop()
         self._loop = loop
         loop.set_exception_handler(_quiet_exceptions)
         try:
@@ -415,18 +416,15 @@ class DeviceGateway:
             now=loop.time(),
             limits=self.limits,
         )
-        _, upstream_writer = await open_unix_connection(
-            admitted.upstream, within=self.connect_timeout
+        broker = await connect_unix_protocol(
+            admitted.upstream,
+            BrokerLink(
+                writer,
+                lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
+                lambda ending: log.warning("closing a device connection: %s", ending.reason),
+            ),
+            within=self.connect_timeout,
         )
-        broker = BrokerLink(
-            writer,
-            lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
-            lambda ending: log.warning("closing a device connection: %s", ending.reason),
-        )
-        # From now on the broker's bytes go to the link (nothing has come yet: the broker
-        # speaks once it has the CONNECT).
-        upstream_writer.transport.set_protocol(broker)
-        broker.connection_made(upstream_writer.transport)
         self._live[admitted.key].add(writer)
         admitted.touch()
         ending = None

@@ -12,7 +12,7 @@ what the client sends the broker is written with `write` and paced by `drain`.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,8 +59,9 @@ class BrokerLink(asyncio.Protocol):
     # ------------------------------------------------------------ from the broker
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.Transport):  # a unix stream's: always
-            self._transport = transport
+        # A unix stream's transport: asyncio's, or an event loop's own (uvloop's do not
+        # subclass asyncio.Transport, but are one).
+        self._transport = cast("asyncio.Transport", transport)
 
     def data_received(self, data: bytes) -> None:
         if self.closed.done():
@@ -132,7 +133,6 @@ class BrokerLink(asyncio.Protocol):
 
 
 def _buffered(client: ClientSink) -> int:
-    transport = client.transport
-    if isinstance(transport, asyncio.WriteTransport):
-        return transport.get_write_buffer_size()
-    return 0
+    # Any write transport has it, asyncio's or an event loop's own (uvloop's).
+    size = getattr(client.transport, "get_write_buffer_size", None)
+    return int(size()) if callable(size) else 0

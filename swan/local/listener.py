@@ -28,6 +28,8 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from swan.adapters.event_loop import has_own_tls
+
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Awaitable, Callable
@@ -189,6 +191,12 @@ class Listener:
         if self._ssl is None:
             await loop.connect_accepted_socket(lambda: protocol, client)
             return
+        timeout = math.ceil(self.handshaking.bounds.seconds)  # a bound on top
+        if has_own_tls(loop):  # uvloop's TLS: in C, and its read buffer is not resident
+            await loop.connect_accepted_socket(
+                lambda: protocol, client, ssl=self._ssl, ssl_handshake_timeout=timeout
+            )
+            return
         # What `connect_accepted_socket(ssl=...)` does, with a TLS layer that reads a record
         # at a time (`RecordSizedTls`).
         handshaken: asyncio.Future[None] = loop.create_future()
@@ -198,7 +206,7 @@ class Listener:
             self._ssl,
             handshaken,
             server_side=True,
-            ssl_handshake_timeout=math.ceil(self.handshaking.bounds.seconds),  # a bound on top
+            ssl_handshake_timeout=timeout,
         )
         transport, _ = await loop.connect_accepted_socket(lambda: tls, client)
         try:

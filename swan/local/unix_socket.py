@@ -11,19 +11,43 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 RETRY: Final = 0.005  # seconds between tries while the backlog is full
+P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 
 async def open_unix_connection(
     path: Path, *, within: float, retry: float = RETRY
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A connection to the unix socket at `path`; TimeoutError if its listener's backlog
-    stays full for `within` seconds, OSError as `connect` raises it otherwise."""
+    """A stream to the unix socket at `path`; TimeoutError if its listener's backlog stays
+    full for `within` seconds, OSError as `connect` raises it otherwise."""
+    sock = await _connected(path, within=within, retry=retry)
+    try:
+        return await asyncio.open_unix_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def connect_unix_protocol(
+    path: Path, protocol: P, *, within: float, retry: float = RETRY
+) -> P:
+    """`protocol` connected to the unix socket at `path` (no stream in between), as
+    `open_unix_connection` connects."""
+    sock = await _connected(path, within=within, retry=retry)
+    try:
+        await asyncio.get_running_loop().create_unix_connection(lambda: protocol, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return protocol
+
+
+async def _connected(path: Path, *, within: float, retry: float) -> socket.socket:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -32,13 +56,13 @@ async def open_unix_connection(
         while True:
             try:
                 sock.connect(str(path))
-                break
             except BlockingIOError:
                 if loop.time() >= deadline:
                     message = f"{path}: the listener's backlog stayed full for {within:g} s"
                     raise TimeoutError(message) from None
                 await asyncio.sleep(retry)
-        return await asyncio.open_unix_connection(sock=sock)
+            else:
+                return sock
     except BaseException:
         sock.close()
         raise

@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from support import free_port, unique
+from identity_support import running_identity, service_endpoint
 
-from swan.adapters.clock import SystemClock
-from swan.adapters.mqtt import Endpoint, connect
+from swan.adapters.mqtt import connect
 from swan.certs.files import CertificateStore
-from swan.local.identity import DeviceIdentity
 from swan.local.mosquitto import Mosquitto
 from swan.local.stack import broker_plan, local_deployment
 
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from swan.adapters.mqtt import CrtTransport
+    from swan.local.identity import DeviceIdentity
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,16 +49,6 @@ def broker(state_dir, deployment) -> Iterator[Mosquitto]:
         yield running
 
 
-def service_endpoint(broker: Mosquitto, client_id: str | None = None) -> Endpoint:
-    plan = broker.plan
-    return Endpoint.local(
-        plan.internal_socket,
-        client_id or unique("svc-"),
-        plan.service.username,
-        plan.service.password,
-    )
-
-
 @pytest.fixture
 def service(broker: Mosquitto) -> Iterator[CrtTransport]:
     """A connection on the internal listener, as the project's services connect."""
@@ -72,18 +61,5 @@ def service(broker: Mosquitto) -> Iterator[CrtTransport]:
 def identity(broker, pki, deployment, state_dir) -> Iterator[DeviceIdentity]:
     """The registry and the device gateway in front of the broker (no functions: devices
     are provisioned, not registered just in time)."""
-    events = connect(service_endpoint(broker, "identity-events"))
-    running = DeviceIdentity(
-        registry_file=state_dir / "registry.db",
-        certs=pki,
-        deployment=deployment,
-        broker=broker.plan,
-        host="127.0.0.1",
-        port=free_port(),
-        publish=events.publish,
-        clock=SystemClock(),
-    )
-    running.start()
-    yield running
-    running.stop()
-    events.close()
+    with running_identity(broker, pki, deployment, state_dir / "registry.db") as running:
+        yield running

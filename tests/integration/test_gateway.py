@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from identity_support import running_identity
 from support import local_boto3, start_local_stack, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect, connect_retrying
@@ -19,6 +20,18 @@ from swan.core.codecs import ButtonClick
 from swan.core.countdown import Rules
 
 WAIT = 10
+
+
+@pytest.fixture(scope="module", params=["uvloop", "asyncio"])
+def identity(request, broker, pki, deployment, tmp_path_factory):
+    """The gateway of these tests on each event loop it runs on (swan.adapters.event_loop):
+    uvloop's, with its own TLS, and asyncio's, with the listener's record-sized TLS."""
+    registry_file = tmp_path_factory.mktemp(request.param) / "registry.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SWAN_EVENT_LOOP", request.param)
+        with running_identity(broker, pki, deployment, registry_file) as running:
+            assert type(running.gateway._loop).__module__.startswith(request.param)
+            yield running
 
 
 def write_pair(directory, name, issued):

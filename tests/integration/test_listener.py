@@ -8,6 +8,9 @@ import asyncio
 import ssl
 from datetime import UTC, datetime
 
+import pytest
+
+from swan.adapters import event_loop
 from swan.certs.files import CertificateStore
 from swan.local.listener import Bounds, Listener
 
@@ -32,8 +35,14 @@ async def closed(reader: asyncio.StreamReader) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True, params=["uvloop", "asyncio"])
+def loop_kind(request, monkeypatch):
+    """Every test on both event loops the gateway runs on: uvloop brings its own TLS."""
+    monkeypatch.setenv("SWAN_EVENT_LOOP", request.param)
+
+
 def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario(), 30))
+    return event_loop.run(asyncio.wait_for(scenario(), 30))
 
 
 def test_a_client_that_speaks_is_handed_on_with_its_first_bytes():
