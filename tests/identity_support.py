@@ -47,8 +47,8 @@ def running_identity(
         publish=events.publish,
         clock=SystemClock(),
     )
-    running.start()
     try:
+        running.start()
         yield running
     finally:
         running.stop()

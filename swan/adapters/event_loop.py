@@ -13,6 +13,8 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from swan.core.errors import InvalidSettingError
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from typing import Any
@@ -26,10 +28,10 @@ ASYNCIO: Final = "asyncio"
 
 def wanted(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
     """The loop asked for: `SWAN_EVENT_LOOP` (uvloop or asyncio), uvloop by default."""
-    name = environ.get(VARIABLE, UVLOOP).strip().casefold() or UVLOOP
+    given = environ.get(VARIABLE, UVLOOP)
+    name = given.strip().casefold() or UVLOOP
     if name not in (UVLOOP, ASYNCIO):
-        message = f"{VARIABLE} must be {UVLOOP} or {ASYNCIO}, not {name!r}"
-        raise ValueError(message)
+        raise InvalidSettingError(VARIABLE, given, f"must be {UVLOOP} or {ASYNCIO}")
     return name
 
 

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.certs.authority import der_certificate_id
+from swan.core.errors import InvalidSettingError
 from swan.core.topics import jitr_topic
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
@@ -239,7 +240,12 @@ class DeviceGateway:
     # ------------------------------------------------------------ the loop
 
     def _run(self) -> None:
-        loop = event_loop.new_event_loop()
+        try:
+            loop = event_loop.new_event_loop()
+        except InvalidSettingError as error:  # SWAN_EVENT_LOOP: reported to start()
+            self._failure = error
+            self._ready.set()
+            return
         self._loop = loop
         loop.set_exception_handler(_quiet_exceptions)
         try:

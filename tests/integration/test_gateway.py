@@ -18,6 +18,7 @@ from swan.certs import authority
 from swan.core.backoff import Backoff
 from swan.core.codecs import ButtonClick
 from swan.core.countdown import Rules
+from swan.core.errors import InvalidSettingError
 
 WAIT = 10
 
@@ -32,6 +33,17 @@ def identity(request, broker, pki, deployment, tmp_path_factory):
         with running_identity(broker, pki, deployment, registry_file) as running:
             assert type(running.gateway._loop).__module__.startswith(request.param)
             yield running
+
+
+def test_an_unknown_event_loop_stops_the_gateway_s_start_naming_the_setting(
+    broker, pki, deployment, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SWAN_EVENT_LOOP", "trio")
+    with (
+        pytest.raises(InvalidSettingError, match="SWAN_EVENT_LOOP='trio'"),
+        running_identity(broker, pki, deployment, tmp_path / "registry.db"),
+    ):
+        pass  # pragma: no cover - the start raises
 
 
 def write_pair(directory, name, issued):

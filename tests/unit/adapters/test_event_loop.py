@@ -10,6 +10,7 @@ import pytest
 import uvloop
 
 from swan.adapters import event_loop
+from swan.core.errors import InvalidSettingError
 
 
 def test_uvloop_is_the_default_and_asyncio_can_be_asked_for():
@@ -19,7 +20,9 @@ def test_uvloop_is_the_default_and_asyncio_can_be_asked_for():
 
 
 def test_an_unknown_loop_is_refused_naming_the_choices():
-    with pytest.raises(ValueError, match="SWAN_EVENT_LOOP must be uvloop or asyncio, not 'trio'"):
+    with pytest.raises(
+        InvalidSettingError, match="SWAN_EVENT_LOOP='trio': must be uvloop or asyncio"
+    ):
         event_loop.wanted({"SWAN_EVENT_LOOP": "trio"})
 
 
