@@ -200,7 +200,10 @@ class Worker:
     async def _opened(
         self, count: int, open_one: Callable[[int], Awaitable[Session]]
     ) -> dict[str, Any]:
-        """Open `count` clients, `OPENING` at a time, each within the timeout; what opened."""
+        """Open `count` clients, `OPENING` at a time, each within the timeout; what opened.
+        Each is one of the worker's clients (kept alive by `keep_alive`) as soon as it is
+        open, not once all are: thousands take longer to open than a keep-alive and a half,
+        after which the broker drops a client that has sent nothing."""
         gate = asyncio.Semaphore(OPENING)
         problems: list[str] = []
 
@@ -208,14 +211,15 @@ class Worker:
             async with gate:
                 try:
                     async with asyncio.timeout(self.setup.timeout):
-                        return await open_one(n)
+                        session = await open_one(n)
                 except (TimeoutError, OSError, PageError, _CognitoError) as error:
                     problems.append(str(error) or type(error).__name__)
                     return None
+                self.sessions.append(session)
+                return session
 
         started = asyncio.get_running_loop().time()
         fresh = [s for s in await asyncio.gather(*map(opened, range(count))) if s is not None]
-        self.sessions += fresh
         gets = Counter(session.got or "unanswered" for session in fresh)
         return {
             "opened": len(fresh),

@@ -3,6 +3,7 @@ gateway's own verifier), how the clients are spread and the phase bounded, the s
 and memory from /proc, the job and figures as JSON, the report, and `swan bench web`."""
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from swan.bench.measured import (
     WebRun,
 )
 from swan.bench.page_worker import Setup, Worker
-from swan.bench.pages import Credentials, presigned_target
+from swan.bench.pages import KEEP_ALIVE, Credentials, Session, presigned_target
 from swan.bench.proc import parse_rss, parse_stat, read
 from swan.bench.report import render_table, to_json
 from swan.bench.runner import PHASES, WEB_PHASES, Plan
@@ -332,6 +333,50 @@ def test_a_worker_with_no_clients_answers_at_once():
         {"sent": 0, "received": 0},
         {"seen": []},
     ]
+
+
+class RecordingWriter:
+    """Where a client writes, kept."""
+
+    def __init__(self):
+        self.written = bytearray()
+
+    def write(self, data):
+        self.written += data
+
+
+def test_a_client_is_kept_alive_from_its_opening_while_the_others_still_open():
+    """Thousands of clients take longer to open than the broker waits for a silent one (a
+    keep-alive and a half): the first must be pinged before the last is open."""
+
+    async def scenario():
+        worker = Worker(Setup.from_json(JOB_SETUP))
+        first = Session("first", clock=lambda: 0.0)
+        first._writer = RecordingWriter()  # an open client, without a socket
+        last_may_open = asyncio.Event()
+
+        async def open_one(n):
+            if n == 0:
+                return first
+            await last_may_open.wait()
+            return Session("last")
+
+        opening = asyncio.create_task(worker._opened(2, open_one))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while not worker.sessions:  # noqa: ASYNC110  (the worker's own list)
+                    await asyncio.sleep(0.01)
+        for session in worker.sessions:  # as keep_alive does, every TICK
+            session.ping_if_quiet(now=float(KEEP_ALIVE))
+        pinged = bytes(first._writer.written)
+        last_may_open.set()
+        answer = await opening
+        return pinged, answer["opened"], [s.client_id for s in worker.sessions]
+
+    pinged, opened, sessions = asyncio.run(scenario())
+    assert pinged == page_wire.PINGREQ
+    assert opened == 2
+    assert sessions == ["first", "last"]
 
 
 # ---------------------------------------------------------------- report
