@@ -70,8 +70,9 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 processes, after their baseline (the same devices on direct mutual
                 TLS and 5,000 direct subscribers); the same pushes; p50/p99/max, the
                 share delivered, memory per idle connection. Targets: p99 <= 1 s,
-                every push delivered. The bench raises its open-file limit as far as
-                it may (each client through the gateway holds two).
+                every push delivered. --crowd-devices and --crowd-pages change the
+                mix (0 of either: the other alone). The bench raises its open-file
+                limit as far as it may (each client through the gateway holds two).
   pi            The Raspberry Pi client: `swan pi` in a child process (recording matrix,
                 then terminal to /dev/null) while the countdown runs, against an idle
                 MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups
@@ -176,6 +177,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 1000 and 3000)",
     )
     parser.add_argument(
+        "--crowd-devices",
+        type=_count,
+        metavar="N",
+        help="crowd: devices through the gateway (default 5000; 0: pages only)",
+    )
+    parser.add_argument(
+        "--crowd-pages",
+        type=_count,
+        metavar="N",
+        help="crowd: pages through the gateway's WebSocket door (default 5000; 0: devices only)",
+    )
+    parser.add_argument(
         "--quiet-seconds",
         type=_positive(float),
         metavar="S",
@@ -216,8 +229,14 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             clients=tuple(args.clients) if args.clients else None,
             viewers=tuple(args.viewers) if args.viewers else None,
+            crowd_devices=args.crowd_devices,
+            crowd_pages=args.crowd_pages,
             quiet_seconds=args.quiet_seconds,
         )
+        if plan.crowd_devices + plan.crowd_pages == 0:
+            raise InvalidSettingError(
+                "--crowd-devices", 0, "and --crowd-pages 0 leave the crowd without viewers"
+            )
         results = runner.run(plan, say=_progress)
         table_out.write(report.render_table(results))
         document = report.to_json(results)
@@ -250,6 +269,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:

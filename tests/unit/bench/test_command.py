@@ -42,6 +42,8 @@ def test_help_says_what_each_figure_means(capsys):
         (["--samples", "0"], "must be positive"),
         (["--rate", "fast"], "not a number"),
         (["--only", "everything"], "invalid choice"),
+        (["--crowd-pages", "-1"], "must be 0 or more"),
+        (["--crowd-devices", "many"], "not a whole number"),
     ],
 )
 def test_bad_options_are_exit_code_2_with_the_reason(capsys, argv, complaint):
@@ -131,3 +133,20 @@ def test_swan_bench_pi_is_the_pi_alone_with_its_own_json(monkeypatch, capsys):
 def test_a_target_does_not_take_only(capsys):
     assert main(["bench", "pi", "--only", "shadow"]) == 2
     assert "swan bench pi" in capsys.readouterr().err
+
+
+def test_the_crowd_s_mix_is_chosen_and_one_side_may_be_empty(monkeypatch):
+    planned, _ = fake_runs(monkeypatch)
+    argv = ["bench", "--only", "crowd", "--crowd-devices", "0", "--crowd-pages", "700"]
+    assert main(argv) == 0
+    assert (planned[0].crowd_devices, planned[0].crowd_pages) == (0, 700)
+    assert main(["bench", "--only", "crowd"]) == 0
+    assert (planned[1].crowd_devices, planned[1].crowd_pages) == (5000, 5000)
+
+
+def test_a_crowd_of_nobody_is_refused(monkeypatch, capsys):
+    planned, _ = fake_runs(monkeypatch)
+    argv = ["bench", "--only", "crowd", "--crowd-devices", "0", "--crowd-pages", "0"]
+    assert main(argv) == 2
+    assert planned == []
+    assert "leave the crowd without viewers" in capsys.readouterr().err
