@@ -97,9 +97,19 @@ def write_private(path: Path, text: str) -> None:
 def private_database(path: Path) -> Path:
     """Make an SQLite database private before it is opened: its directory 0700, the file
     created (empty, as SQLite takes a new database) or narrowed to 0600, and any side files
-    narrowed too, so the -wal and -shm files SQLite creates next are 0600 as well."""
+    narrowed too, so the -wal and -shm files SQLite creates next are 0600 as well.
+
+    An existing database is narrowed by its name, never opened here: closing any descriptor
+    of a file drops every POSIX lock this process holds on it, SQLite's included ("How To
+    Corrupt An SQLite Database File", 2.2, https://www.sqlite.org/howtocorrupt.html). A
+    process with the database open already (two functions sharing the history) would lose
+    its shared lock; the next process to close the file would then take itself for the last
+    one, checkpoint and reset the write-ahead log, and later commits here would be lost."""
     private_directory(path.parent)
-    os.close(open_private(path, os.O_RDONLY))
+    try:
+        os.close(open_private(path, os.O_RDONLY | os.O_EXCL))  # new: nobody has it open
+    except FileExistsError:
+        path.chmod(PRIVATE_FILE)
     for suffix in SQLITE_SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).chmod(PRIVATE_FILE)

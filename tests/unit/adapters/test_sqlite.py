@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import subprocess
+import sys
 from contextlib import closing
 
 import pytest
@@ -125,6 +127,43 @@ def test_a_file_another_process_is_writing_is_in_use_after_the_busy_timeout(path
             Database(path, NOTES, error=NotesError, busy_timeout_ms=50)
         other.execute("ROLLBACK")
     assert caught.value.path == path
+
+
+def test_a_second_connection_in_one_process_loses_no_commit_to_other_processes(path):
+    """Two stores on one file in one process (the push and expiry functions share the
+    history) while other processes open and close it (`swan status`): every commit stays.
+    Opening the file outside SQLite would drop this process's locks, and another process
+    closing would then reset the write-ahead log under the first connection's commits."""
+    first = Database(path, NOTES, error=NotesError)
+    second = Database(path, NOTES, error=NotesError)
+    for text in ("one", "two", "three"):
+        with first.transaction() as db:
+            db.execute("INSERT INTO notes VALUES (?)", (text,))
+        in_another_process(OPEN_AND_CLOSE, path)
+    seen = in_another_process(READ_NOTES, path)
+    first.close()
+    second.close()
+    assert seen == "one two three"
+
+
+OPEN_AND_CLOSE = """
+import sys
+from pathlib import Path
+from swan.adapters.sqlite import Database, Schema
+Database(Path(sys.argv[1]), Schema(version=2, create=())).close()
+"""
+READ_NOTES = """
+import sqlite3, sys
+print(*(text for (text,) in sqlite3.connect(sys.argv[1]).execute("SELECT text FROM notes")))
+"""
+
+
+def in_another_process(code, path):
+    """What `code` prints, run by another Python process with `path` as its argument."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
 
 
 def test_an_exclusive_database_refuses_a_second_owner(path):
