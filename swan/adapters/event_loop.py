@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from swan.core.errors import InvalidSettingError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Mapping
     from typing import Any
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ UVLOOP: Final = "uvloop"
 ASYNCIO: Final = "asyncio"
 
 
-def wanted(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
+def wanted(environ: Mapping[str, str] = os.environ) -> str:
     """The loop asked for: `SWAN_EVENT_LOOP` (uvloop or asyncio), uvloop by default."""
     given = environ.get(VARIABLE, UVLOOP)
     name = given.strip().casefold() or UVLOOP
