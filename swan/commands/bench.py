@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swan.commands import Command
+from swan.commands.arguments import whole_number
 from swan.core.errors import InvalidSettingError
 
 if TYPE_CHECKING:
@@ -178,13 +179,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--crowd-devices",
-        type=_count,
+        type=whole_number(0),
         metavar="N",
         help="crowd: devices through the gateway (default 5000; 0: pages only)",
     )
     parser.add_argument(
         "--crowd-pages",
-        type=_count,
+        type=whole_number(0),
         metavar="N",
         help="crowd: pages through the gateway's WebSocket door (default 5000; 0: devices only)",
     )
@@ -269,16 +270,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:

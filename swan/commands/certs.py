@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from swan.certs import defaults
 from swan.commands import Command, certs_dir
+from swan.commands.arguments import whole_number
 from swan.settings import Settings
 
 if TYPE_CHECKING:
@@ -286,21 +287,11 @@ def _add_force(parser: argparse.ArgumentParser, help_text: str) -> None:
 def _add_days(parser: argparse.ArgumentParser, default: int) -> None:
     parser.add_argument(
         "--days",
-        type=_positive_int,
+        type=whole_number(1),
         default=default,
         metavar="N",
         help="how many days the certificate stays valid (default: %(default)s)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
-    return value
 
 
 def _store(args: argparse.Namespace) -> CertificateStore:
