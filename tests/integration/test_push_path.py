@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -172,3 +174,44 @@ def test_nobody_pushing_ends_the_world_and_a_push_starts_a_new_run(tmp_path_fact
         transport.close()
     finally:
         stack.stop()
+
+
+HISTORY_OPENED_AND_CLOSED = """
+import sys
+from pathlib import Path
+from swan.adapters.history import SqliteHistory
+SqliteHistory(Path(sys.argv[1])).close()
+"""
+LAST_IN_HISTORY = """
+import sqlite3, sys
+query = "SELECT number, at FROM pushes ORDER BY number DESC LIMIT 1"
+print(*(sqlite3.connect(sys.argv[1]).execute(query).fetchone() or ("none", "none")))
+"""
+
+
+def test_every_push_reaches_history_while_other_processes_open_and_close_it(stack, watcher):
+    """`swan status` opens and closes the history the stack's functions hold open (the push
+    and the expiry function, one process): every push stays in it, as the shadow counts it."""
+    history = stack.state_dir / "history.db"
+    serial = unique("G030").upper()
+    device = connect(stack.device_endpoint(serial))
+    try:
+        for _ in range(3):
+            in_another_process(HISTORY_OPENED_AND_CLOSED, history)
+            click = ButtonClick(serial, "SINGLE", 1650)
+            topic = f"iotbutton/{serial}"
+            device.publish(topic, json.dumps(click.to_payload()).encode()).result(WAIT)
+            countdown = next_countdown(watcher)
+            last = in_another_process(LAST_IN_HISTORY, history)
+            assert last == f"{countdown.pushes} {countdown.last_push.at!r}"
+            time.sleep(1.1)  # past the button's minimum push interval
+    finally:
+        device.close()
+
+
+def in_another_process(code, path):
+    """What `code` prints, run by another Python process with `path` as its argument."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
