@@ -43,7 +43,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.certs.authority import der_certificate_id
-from swan.core.errors import InvalidSettingError
 from swan.core.topics import jitr_topic
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
@@ -241,14 +240,9 @@ class DeviceGateway:
 
     def _run(self) -> None:
         try:
-            loop = event_loop.new_event_loop()
-        except InvalidSettingError as error:  # SWAN_EVENT_LOOP: reported to start()
-            self._failure = error
-            self._ready.set()
-            return
-        self._loop = loop
-        loop.set_exception_handler(_quiet_exceptions)
-        try:
+            loop = event_loop.new_event_loop()  # a bad SWAN_EVENT_LOOP is reported too
+            self._loop = loop
+            loop.set_exception_handler(_quiet_exceptions)
             loop.run_until_complete(self._serve())
         except BaseException as error:  # noqa: BLE001  (reported to start())
             self._failure = error
