@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,3 +85,11 @@ def mqtt_string(text: str | bytes) -> bytes:
     """MQTT's length-prefixed string (UTF-8 text, or raw bytes as given)."""
     raw = text.encode() if isinstance(text, str) else text
     return len(raw).to_bytes(2, "big") + raw
+
+
+def in_another_process(code: str, path: Path) -> str:
+    """What `code` prints, run by another Python process with `path` as its argument."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()

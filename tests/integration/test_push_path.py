@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import subprocess
 import sys
 import time
 from dataclasses import replace
 
 import pytest
-from support import start_local_stack, unique
+from support import in_another_process, start_local_stack, unique
 
 from swan.adapters.mqtt import connect
 from swan.core.button_shadow import from_shadow_state
@@ -207,11 +206,3 @@ def test_every_push_reaches_history_while_other_processes_open_and_close_it(stac
             time.sleep(1.1)  # past the button's minimum push interval
     finally:
         device.close()
-
-
-def in_another_process(code, path):
-    """What `code` prints, run by another Python process with `path` as its argument."""
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-import subprocess
-import sys
 from contextlib import closing
 
 import pytest
+from support import in_another_process
 
 from swan.adapters.history import HistoryUnavailableError, SqliteHistory
 from swan.adapters.sqlite import Database, DatabaseError, Schema
@@ -156,14 +155,6 @@ READ_NOTES = """
 import sqlite3, sys
 print(*(text for (text,) in sqlite3.connect(sys.argv[1]).execute("SELECT text FROM notes")))
 """
-
-
-def in_another_process(code, path):
-    """What `code` prints, run by another Python process with `path` as its argument."""
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def test_an_exclusive_database_refuses_a_second_owner(path):
