@@ -33,6 +33,7 @@ from swan.core.errors import SwanError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from swan.adapters.mqtt import Transport
     from swan.bench.page_worker import Setup
@@ -61,10 +62,11 @@ class WorkerError(SwanError, RuntimeError):
 
 @dataclass(frozen=True)
 class Watched:
-    """The processes read from /proc: the one in front of the clients (the stack's, where
-    the gateway runs; or a broker the clients reach directly) and the broker behind it."""
+    """The processes read from /proc: those in front of the clients (the stack's, where
+    the device gateway runs, and the WebSocket door's; or a broker the clients reach
+    directly), counted together, and the broker behind them."""
 
-    stack: int
+    front: tuple[int, ...]
     broker: int
 
 
@@ -308,9 +310,11 @@ class Crowd:
         return sum(int(a.get("sent", 0)) + int(a.get("received", 0)) for a in answers)
 
 
-def usage(watched: Watched) -> tuple[proc.Usage, proc.Usage]:
-    """The watched processes now, from /proc."""
-    return proc.read(watched.stack), proc.read(watched.broker)
+def usage(watched: Watched, where: Path = proc.PROC) -> tuple[proc.Usage, proc.Usage]:
+    """The watched processes now, from /proc: those in front summed, and the broker."""
+    front = [proc.read(pid, where) for pid in watched.front]
+    summed = proc.Usage(sum(u.cpu_seconds for u in front), sum(u.rss_bytes for u in front))
+    return summed, proc.read(watched.broker, where)
 
 
 def _count(command: dict[str, Any] | None) -> int:

@@ -193,7 +193,8 @@ class WebJob:
     listener; its client id is their prefix) and then as many pages (Cognito identities of
     `pool_id` at `cognito`, over SigV4-signed WebSockets at `ws_url`) follow the button
     shadow; `button` (serial, device login) pushes `pushes` times; then `quiet_seconds` with
-    no pushes. `stack_pid` and `broker_pid` are the processes read from /proc."""
+    no pushes. `front_pids` (the stack's and its WebSocket door's) and `broker_pid` are
+    the processes read from /proc."""
 
     PHASE: ClassVar[str] = "web"
 
@@ -207,7 +208,7 @@ class WebJob:
     pushes: int
     timeout: float
     quiet_seconds: float
-    stack_pid: int
+    front_pids: tuple[int, ...]
     broker_pid: int
 
     @property
@@ -234,7 +235,7 @@ class WebJob:
             "pushes": self.pushes,
             "timeout": self.timeout,
             "quiet_seconds": self.quiet_seconds,
-            "stack_pid": self.stack_pid,
+            "front_pids": list(self.front_pids),
             "broker_pid": self.broker_pid,
         }
 
@@ -347,7 +348,7 @@ class CrowdJob:
     broker (`subscribers`: the login on its internal listener); then the devices through the
     gateway at `gateway` and `pages` pages at `door`, all open at once; `button` pushes
     `pushes` times; then `quiet_seconds` idle. `pids`: the stack's, its broker's, the direct
-    broker's."""
+    broker's, the WebSocket door's."""
 
     PHASE: ClassVar[str] = "crowd"
 
@@ -364,7 +365,7 @@ class CrowdJob:
     pushes: int
     timeout: float
     quiet_seconds: float
-    pids: tuple[int, int, int]
+    pids: tuple[int, int, int, int]
 
     @property
     def time_limit(self) -> float:
@@ -465,7 +466,7 @@ def job_from_json(document: object) -> Job:  # noqa: PLR0911  (one return per ph
             pushes=fields.count("pushes"),
             timeout=fields.positive("timeout"),
             quiet_seconds=fields.positive("quiet_seconds"),
-            stack_pid=fields.count("stack_pid"),
+            front_pids=_pids(fields, 2, "front_pids"),
             broker_pid=fields.count("broker_pid"),
         )
     if phase == ViewersJob.PHASE:
@@ -500,7 +501,7 @@ def job_from_json(document: object) -> Job:  # noqa: PLR0911  (one return per ph
             pushes=fields.count("pushes"),
             timeout=fields.positive("timeout"),
             quiet_seconds=fields.positive("quiet_seconds"),
-            pids=_pids(fields, 3),  # type: ignore[arg-type]
+            pids=_pids(fields, 4),  # type: ignore[arg-type]
         )
     raise InvalidJsonError(f"{fields.where}.phase", f"not a phase: {phase!r}")
 
@@ -533,10 +534,10 @@ def _address(fields: Fields) -> tuple[str, int]:
     return fields.text("host"), fields.count("port")
 
 
-def _pids(fields: Fields, count: int) -> tuple[int, ...]:
-    pids = fields.numbers("pids")
+def _pids(fields: Fields, count: int, key: str = "pids") -> tuple[int, ...]:
+    pids = fields.numbers(key)
     if len(pids) != count or any(pid < 1 or pid != int(pid) for pid in pids):
-        raise InvalidJsonError(f"{fields.where}.pids", f"not {count} process ids")
+        raise InvalidJsonError(f"{fields.where}.{key}", f"not {count} process ids")
     return tuple(int(pid) for pid in pids)
 
 

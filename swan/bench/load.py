@@ -110,7 +110,7 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:  # 
                 sizes=job.sizes,
                 pushes=job.pushes,
                 quiet_seconds=job.quiet_seconds,
-                watched=web.Watched(job.stack_pid, job.broker_pid),
+                watched=web.Watched(job.front_pids, job.broker_pid),
                 prefix=direct.client_id,
                 say=say,
             )
@@ -128,8 +128,8 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:  # 
                     sizes=job.sizes,
                     pushes=job.pushes,
                     quiet_seconds=job.quiet_seconds,
-                    watched=crowds.Watched(job.pids[0], job.pids[1]),
-                    direct_watched=crowds.Watched(job.pids[0], job.pids[2]),
+                    watched=crowds.Watched((job.pids[0],), job.pids[1]),
+                    direct_watched=crowds.Watched((job.pids[0],), job.pids[2]),
                     say=say,
                 )
         if isinstance(job, jobs.CrowdJob):
@@ -155,8 +155,8 @@ def measure(job: jobs.Job, say: Callable[[str], None]) -> jobs.PhaseFigures:  # 
                     pages=job.pages,
                     pushes=job.pushes,
                     quiet_seconds=job.quiet_seconds,
-                    watched=crowds.Watched(job.pids[0], job.pids[1]),
-                    direct_watched=crowds.Watched(job.pids[2], job.pids[1]),
+                    watched=crowds.Watched((job.pids[0], job.pids[3]), job.pids[1]),
+                    direct_watched=crowds.Watched((job.pids[2],), job.pids[1]),
                     say=say,
                 )
         say(f"connecting {len(job.buttons)} IoT Buttons over mTLS ...")

@@ -1,6 +1,7 @@
 """What /proc says about one process of the stack: the CPU time it has used and the memory
-it holds. web reads the stack's process (the device gateway and its WebSocket door run in
-it) and Mosquitto's, from the load process, before and after each spell it measures.
+it holds. web reads the stack's processes in front of the broker (its own, where the device
+gateway runs, and the WebSocket door's) and Mosquitto's, from the load process, before and
+after each spell it measures.
 
 `parse_stat` and `parse_rss` are pure; `read` reads /proc once.
 """

@@ -226,19 +226,21 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     return results
 
 
-def _page_side(stack: LocalStack) -> tuple[str, str, str, int]:
+def _page_side(stack: LocalStack) -> tuple[str, str, str, int, int]:
     """What pages need of a running stack: its WebSocket door (plain), its Cognito Identity
-    and identity pool; and its broker's pid."""
+    and identity pool; and its broker's pid and its door's."""
     endpoints = stack.endpoints()
     broker_pid = stack.running.broker.pid
+    door_pid = stack.running.door.pid
     if (
         endpoints.mqtt_ws is None
         or endpoints.cognito is None
         or endpoints.identity_pool_id is None
         or broker_pid is None
+        or door_pid is None
     ):
         raise AssertionError  # unreachable: a running stack serves them all
-    return endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, broker_pid
+    return endpoints.mqtt_ws, endpoints.cognito, endpoints.identity_pool_id, broker_pid, door_pid
 
 
 def _web_phase(
@@ -247,7 +249,7 @@ def _web_phase(
     """web: pages through the stack's own Cognito Identity and WebSocket door (what `swan up`
     serves the static page with), against direct subscribers of its broker; an IoT Button
     pushes."""
-    ws_url, cognito, pool_id, broker_pid = _page_side(stack)
+    ws_url, cognito, pool_id, broker_pid, door_pid = _page_side(stack)
     serial = f"BENCH{run_id.upper()}WEB"
     job = WebJob(
         button=(serial, stack.device_endpoint(serial)),
@@ -260,7 +262,7 @@ def _web_phase(
         pushes=plan.web_pushes,
         timeout=plan.timeout,
         quiet_seconds=plan.quiet_seconds,
-        stack_pid=os.getpid(),
+        front_pids=(os.getpid(), door_pid),
         broker_pid=broker_pid,
     )
     return child.run(job, say)
@@ -327,7 +329,7 @@ def _crowd_phase(
 ) -> CrowdFigures:
     """`crowd`: devices through the gateway and pages through its door, all at once, after
     the same devices on a mutual-TLS Mosquitto of their own and as many direct subscribers."""
-    ws_url, cognito, pool_id, broker_pid = _page_side(stack)
+    ws_url, cognito, pool_id, broker_pid, door_pid = _page_side(stack)
     serial = f"BENCH{run_id.upper()}CROWD"
     button = (serial, stack.device_endpoint(serial))
     relay = stack.device_endpoint(f"bench-crowd-relay-{run_id}")
@@ -350,7 +352,7 @@ def _crowd_phase(
             pushes=plan.viewer_pushes,
             timeout=plan.timeout,
             quiet_seconds=plan.viewer_quiet_seconds,
-            pids=(os.getpid(), broker_pid, direct.pid),
+            pids=(os.getpid(), broker_pid, direct.pid, door_pid),
         )
         return child.run(job, say)
 

@@ -16,9 +16,10 @@ refilled. A warm-up push, then `pushes` pushes one at a time: an IoT Button (mTL
 real one) clicks, the push handler writes the shadow, and every client notes when the
 documents message with the new count arrives; the next push waits until every client has it
 (or the timeout), then a gap. Then `quiet_seconds` (by default one keep-alive of the page,
-60 s) with the clients open and no pushes: the CPU the stack's process (the gateway and its
-door live there) and Mosquitto used, and the bytes the clients sent and received (their
-keep-alives, one each). Memory: both processes' resident sets with the clients open, less
+60 s) with the clients open and no pushes: the CPU the stack's processes in front of the
+broker (the stack's own, where the device gateway runs, and the WebSocket door's, counted
+together) and Mosquitto used, and the bytes the clients sent and received (their
+keep-alives, one each). Memory: their resident sets with the clients open, less
 what they held before the phase's first client. /proc is read by this process, which holds
 no client but the button.
 """

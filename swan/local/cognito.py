@@ -132,7 +132,8 @@ class CognitoIdentity:
         self.quotas = quotas or RequestQuotas()
         self._budgets: dict[str, Budget] = {}  # by operation, for the whole account
         self._budgets_lock = threading.Lock()
-        self._store = CognitoStore(state_dir / DATABASE, limits or CognitoLimits())
+        self.database_file = state_dir / DATABASE  # the credentials it issued (SQLite)
+        self._store = CognitoStore(self.database_file, limits or CognitoLimits())
         self.pool_ids = self._store.pool_ids(pool_logical_ids(template), self.region)
         context = dataclasses.replace(context, resources={**context.resources, **self.pool_ids})
         self.pools = identity_pools(template, context)

@@ -24,13 +24,13 @@ from swan.local.policies import DEVICE_POLICY
 from swan.local.registry import Registry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from pathlib import Path
 
     from swan.adapters.clock import Clock
     from swan.certs.files import CertificateStore
     from swan.local.deployment import Deployment
-    from swan.local.gateway import CertificateRecordLike, Door
+    from swan.local.gateway import CertificateRecordLike
     from swan.local.mosquitto import BrokerPlan
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ class DeviceIdentity:
         publish: Callable[[str, bytes], object],
         clock: Clock,
         limits: BrokerLimits = AWS_LIMITS,
-        doors: Sequence[Door] = (),
     ) -> None:
         self._certs = certs
         self._deployment = deployment
@@ -68,7 +67,6 @@ class DeviceIdentity:
             upstream=self._upstream,
             principal=self._principal,
             limits=limits,
-            doors=doors,
         )
 
     def start(self) -> None:

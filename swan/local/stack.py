@@ -47,7 +47,9 @@ from swan.local.shadow_process import ShadowServiceProcess
 from swan.local.signed import require_signature
 from swan.local.sigv4 import iot_api, scheduler_api
 from swan.local.template import load_template
-from swan.local.web_gateway import WebDoorPlan, WebSocketDoor, mqtt_documents
+from swan.local.web_door_process import WebDoorProcess
+from swan.local.web_door_service import DoorProcessPlan
+from swan.local.web_gateway import WebDoorPlan, mqtt_documents
 from swan.local.webapp import PageBuild, PagePlan, WebPage, page_config
 
 if TYPE_CHECKING:
@@ -249,21 +251,6 @@ class LocalStack:
         )
         identity_roles = _identity_roles(cognito, policies)
         plan = broker_plan(self.state_dir, deployment, identity_roles)
-        door = WebSocketDoor(
-            WebDoorPlan(
-                "127.0.0.1",
-                self.ports.mqtt_ws,
-                self.ports.mqtt_wss,
-                self.certs.server_files.certificate,
-                self.certs.server_files.key,
-            ),
-            region=region,
-            account=deployment.context.account_id,
-            partition=deployment.context.partition,
-            lookup=cognito.lookup,
-            roles=identity_roles,
-            upstream=plan.identity_socket,
-        )
         broker = self._started(Mosquitto(plan))
         transport = connect(_service_endpoint(plan, "swan-stack"))
         self._exit.callback(transport.close)
@@ -278,7 +265,28 @@ class LocalStack:
                 publish=transport.publish,
                 clock=self.clock,
                 limits=self.broker_limits,
-                doors=(door,),
+            )
+        )
+        door = self._started(
+            WebDoorProcess(
+                DoorProcessPlan(
+                    WebDoorPlan(
+                        "127.0.0.1",
+                        self.ports.mqtt_ws,
+                        self.ports.mqtt_wss,
+                        self.certs.server_files.certificate,
+                        self.certs.server_files.key,
+                    ),
+                    region=region,
+                    account=deployment.context.account_id,
+                    partition=deployment.context.partition,
+                    roles=identity_roles,
+                    upstream=plan.identity_socket,
+                    cognito_database=cognito.database_file,
+                    limits=self.broker_limits,
+                ),
+                plan_file=self.state_dir / "web-door.json",
+                log_file=self.state_dir / "logs" / "web-door.log",
             )
         )
         controlplane = ControlPlane(identity.registry, self.clock, port=self.ports.iot)
@@ -543,4 +551,4 @@ class Running:
     host: FunctionHost
     engine: RulesEngine
     cognito: CognitoIdentity
-    door: WebSocketDoor
+    door: WebDoorProcess

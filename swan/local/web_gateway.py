@@ -13,7 +13,8 @@ Before any MQTT:
   with `${cognito-identity.amazonaws.com:sub}` the identity's id, are its policies (the one
   evaluator, swan.local.core.policy, devices' too). Other credentials (the administrator's, a
   function role's) are refused here: locally only identities ride the WebSocket.
-Then the client is one more connection of the gateway: its CONNECT must be allowed by the
+Then the client is relayed as a device is (`swan.local.relay`), in the door's own process
+(`swan.local.web_door_service`): its CONNECT must be allowed by the
 role (the client id is the identity id), every packet is held to AWS IoT Core's limits and
 the role, and the connection is dropped when its credentials expire (or after 24 hours,
 AWS IoT's longest WebSocket connection: https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
@@ -42,8 +43,8 @@ from swan.local.core.policy import (
     plain_glob,
 )
 from swan.local.core.sigv4 import is_loopback_host
-from swan.local.gateway import Admitted
 from swan.local.listener import Listener
+from swan.local.relay import Admitted
 from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api
 from swan.local.websocket import Refusal, Upgrade, accept
 
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
-    from swan.local.gateway import DeviceGateway
+    from swan.local.relay import Relay
     from swan.local.sigv4 import SigningKey
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,14 @@ class WebDoorPlan:
     wss_port: int
     cert_file: Path
     key_file: Path
+
+
+def door_url(port: int, *, tls: bool) -> str:
+    """The endpoint a client presigns: `wss://localhost:<port>/mqtt` (as AWS serves it, for
+    a client that trusts the local CA) or `ws://127.0.0.1:<port>/mqtt` (for a browser)."""
+    if tls:
+        return f"wss://localhost:{port}{MQTT_PATH}"
+    return f"ws://127.0.0.1:{port}{MQTT_PATH}"
 
 
 def mqtt_documents(document: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -95,7 +104,7 @@ def _about_mqtt(statement: Mapping[str, Any]) -> bool:
 
 
 class WebSocketDoor:
-    """Admits WebSocket clients into `gateway` (started on its loop by `open`)."""
+    """Admits WebSocket clients into a relay (`swan.local.relay`), on its loop (`open`)."""
 
     def __init__(  # noqa: PLR0913  (each is a separate outside thing)
         self,
@@ -118,19 +127,18 @@ class WebSocketDoor:
         self._roles = roles
         self._upstream = upstream
         self._now = now
-        self._gateway: DeviceGateway | None = None
+        self._relay_to: Relay | None = None
         self.ws_port = plan.ws_port
         self.wss_port = plan.wss_port
 
     def url(self, *, tls: bool = True) -> str:
-        """The endpoint a client presigns: `wss://localhost:<port>/mqtt` or the plain one."""
-        if tls:
-            return f"wss://localhost:{self.wss_port}{MQTT_PATH}"
-        return f"ws://127.0.0.1:{self.ws_port}{MQTT_PATH}"
+        """The endpoint a client presigns (`door_url`)."""
+        return door_url(self.wss_port if tls else self.ws_port, tls=tls)
 
-    async def open(self, gateway: DeviceGateway) -> list[Listener]:
-        """Listen on both ports, on the gateway's loop; the gateway closes the servers."""
-        self._gateway = gateway
+    async def open(self, relay: Relay) -> list[Listener]:
+        """Listen on both ports, on the running loop, admitting clients into `relay`; the
+        caller closes the servers (`Relay.close`)."""
+        self._relay_to = relay
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.plan.cert_file, self.plan.key_file)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -144,62 +152,62 @@ class WebSocketDoor:
     # ------------------------------------------------------------ one client
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        gateway = self._gateway
-        if gateway is None:  # pragma: no cover - servers start only through open()
+        relay = self._relay_to
+        if relay is None:  # pragma: no cover - servers start only through open()
             writer.close()
             return
         admitted: list[SigningKey] = []
-        async with gateway.holding(writer):
+        async with relay.holding(writer):
             try:
                 stream = await asyncio.wait_for(
                     accept(reader, writer, lambda upgrade: self._decide(upgrade, admitted)),
                     HANDSHAKE_TIMEOUT,
                 )
                 if stream is not None and admitted:
-                    await self._relay(gateway, admitted[0], stream)
+                    await self._pipe(relay, admitted[0], stream)
                     stream.close()
             except TimeoutError:
-                gateway.refuse("no WebSocket upgrade within the time allowed", "a web client")
+                relay.refuse("no WebSocket upgrade within the time allowed", "a web client")
             except (ConnectionError, OSError, asyncio.IncompleteReadError):
                 pass
             except Exception:
                 log.exception("web client connection failed")
 
     def _decide(self, upgrade: Upgrade, admitted: list[SigningKey]) -> Refusal | None:
-        gateway = self._gateway
-        assert gateway is not None  # noqa: S101  (set before any server starts)
+        relay = self._relay_to
+        assert relay is not None  # noqa: S101  (set before any server starts)
         if not is_loopback_host(upgrade.host):
-            gateway.refuse(f"bad upgrade: Host {upgrade.host!r} is not this machine", "web")
+            relay.refuse(f"bad upgrade: Host {upgrade.host!r} is not this machine", "web")
             return Refusal(403, "only loopback names are served")
         path, _, query = upgrade.target.partition("?")
         if path != MQTT_PATH:
-            gateway.refuse(f"bad upgrade: no endpoint at {quote(path)}", "a web client")
+            relay.refuse(f"bad upgrade: no endpoint at {quote(path)}", "a web client")
             return Refusal(404, f"MQTT over WebSocket is served at {MQTT_PATH}")
         headers = {**upgrade.headers, "host": upgrade.host}
         try:
             key = self._verifier.verify(IncomingRequest("GET", path, query, headers), self._now())
         except RequestRefusedError as refused:
-            gateway.refuse(f"bad signature: {refused.message}", "a web client")
+            relay.refuse(f"bad signature: {refused.message}", "a web client")
             return Refusal(403, refused.message)
         if key.identity_id is None or role_of(key.principal_arn) not in self._roles:
-            gateway.refuse("not a Cognito identity's credentials", key.access_key_id)
+            relay.refuse("not a Cognito identity's credentials", key.access_key_id)
             return Refusal(403, "only a Cognito identity's credentials connect here")
         admitted.append(key)
         return None
 
-    async def _relay(self, gateway: DeviceGateway, key: SigningKey, stream: Any) -> None:
+    async def _pipe(self, relay: Relay, key: SigningKey, stream: Any) -> None:
         who = f"identity {key.identity_id}"
-        first = await gateway.first_connect(who, stream)
+        first = await relay.first_connect(who, stream)
         if first is None:
             return
         packet, connect = first
         try:
             principal = self._principal(key, connect.client_id)
         except PolicyDocumentError as error:
-            gateway.refuse(f"the role's policies cannot be evaluated: {error}", who)
+            relay.refuse(f"the role's policies cannot be evaluated: {error}", who)
             return
         if not principal.can_connect():
-            gateway.refuse(f"the role does not allow connecting as {connect.client_id!r}", who)
+            relay.refuse(f"the role does not allow connecting as {connect.client_id!r}", who)
             return
         loop = asyncio.get_running_loop()
         remaining = LONGEST_CONNECTION
@@ -208,7 +216,7 @@ class WebSocketDoor:
         admitted = Admitted(
             key.access_key_id, principal, self._upstream, closes_at=loop.time() + remaining
         )
-        await gateway.pipe(admitted, packet, stream, stream)
+        await relay.pipe(admitted, packet, stream, stream)
 
     def _principal(self, key: SigningKey, client_id: str) -> Principal:
         role = role_of(key.principal_arn)

@@ -23,7 +23,7 @@ from swan.adapters.mqtt import Endpoint, MqttError, connect
 
 WAIT = 10
 KIB = 1024
-GATEWAY_LOG = "swan.local.gateway"
+GATEWAY_LOGS = ("swan.local.gateway", "swan.local.relay")  # the device door, its relay
 ACCEPTED = (mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS)
 
 
@@ -430,9 +430,10 @@ class LogWaiter(logging.Handler):
 
 
 def refused_quietly(caplog, endpoint, identity, sent, reason, *, ending=False):
-    caplog.set_level(logging.INFO, logger=GATEWAY_LOG)
     waiter = LogWaiter(reason)
-    logging.getLogger(GATEWAY_LOG).addHandler(waiter)
+    for name in GATEWAY_LOGS:
+        caplog.set_level(logging.INFO, logger=name)
+        logging.getLogger(name).addHandler(waiter)
     try:
         with socket.create_connection(("127.0.0.1", identity.port), timeout=WAIT) as raw:
             tls = tls_to(endpoint, raw)
@@ -442,8 +443,9 @@ def refused_quietly(caplog, endpoint, identity, sent, reason, *, ending=False):
             assert tls.recv(1) == b""  # closed: no CONNACK
         assert waiter.seen.wait(WAIT), f"no log line saying {reason!r}"
     finally:
-        logging.getLogger(GATEWAY_LOG).removeHandler(waiter)
-    gateway = [r for r in caplog.records if r.name == GATEWAY_LOG]
+        for name in GATEWAY_LOGS:
+            logging.getLogger(name).removeHandler(waiter)
+    gateway = [r for r in caplog.records if r.name in GATEWAY_LOGS]
     assert [r for r in gateway if r.levelno >= logging.WARNING or r.exc_info] == []
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -56,6 +58,7 @@ WAIT = 10
 SHORT_CREDENTIALS = 4  # seconds: the second stack's credentials, to watch them expire
 SUBACK_FAILURE = 0x80
 MOST_DOCUMENTS = 20  # shadow documents a test reads past, at most
+PAGES = 10  # raw clients held open at once
 
 
 # ---------------------------------------------------------------- identities
@@ -286,6 +289,28 @@ def test_each_identity_is_its_own_rate_limit_principal(stack, pool):
     assert outcomes["rejected"]["reason"] == "rate_limited"
     assert seconds.topic.endswith("/accepted")  # another identity, the same second
     assert seconds.json()["clientToken"] == "second-1"
+
+
+def open_files(pid: int) -> int:
+    return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
+
+
+def test_pages_are_held_by_the_doors_own_process_not_the_stacks(stack, pool):
+    # Each page takes two descriptors (its connection, the relay's to the broker): the
+    # door's, in a process of its own, so that devices and pages each have a process's
+    # open-file limit. This process holds the stack and the test's own clients (one each).
+    door = stack.running.door.pid
+    assert door not in (None, os.getpid())
+    before = open_files(os.getpid()), open_files(door)
+    with contextlib.ExitStack() as held:
+        for _ in range(PAGES):
+            identity = pool.new_identity()
+            client = held.enter_context(wss_client(stack))
+            assert client.upgrade(wss(stack).host, presign_for(wss(stack), identity))[0] == 101
+            assert client.connect(identity.id) == CONNACK_ACCEPTED
+        during = open_files(os.getpid()), open_files(door)
+    assert during[1] - before[1] >= 2 * PAGES
+    assert during[0] - before[0] < 2 * PAGES
 
 
 def test_a_url_presigned_as_the_sdks_do_is_upgraded_on_both_doors(stack, pool):

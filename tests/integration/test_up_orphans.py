@@ -120,6 +120,7 @@ def its_children(up, reap):
     names = [name_of(pid) for pid in found]
     assert any("mosquitto" in name for name in names), names
     assert any("swan.local.shadow_service" in name for name in names), names
+    assert any("swan.local.web_door_service" in name for name in names), names
     return found
 
 

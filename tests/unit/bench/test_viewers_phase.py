@@ -69,7 +69,7 @@ CROWD_JOB = CrowdJob(
     pushes=5,
     timeout=5.0,
     quiet_seconds=2.0,
-    pids=(11, 12, 13),
+    pids=(11, 12, 13, 14),
 )
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
 

@@ -13,6 +13,7 @@ import pytest
 
 from swan.adapters.mqtt import Endpoint
 from swan.bench import page_wire, web
+from swan.bench.crowds import Watched, usage
 from swan.bench.figures import figures
 from swan.bench.jobs import WebJob, figures_to_json, job_from_json
 from swan.bench.json_fields import Fields, InvalidJsonError
@@ -70,7 +71,7 @@ JOB = WebJob(
     pushes=5,
     timeout=5.0,
     quiet_seconds=60.0,
-    stack_pid=4242,
+    front_pids=(4242, 4244),
     broker_pid=4343,
 )
 MACHINE = Machine(cpu="Test CPU 3000", cores=2, python="3.11.7", platform="Linux-test")
@@ -238,6 +239,24 @@ def test_a_process_is_read_from_proc(tmp_path):
     assert usage.cpu_seconds > 0
     with pytest.raises(OSError):  # noqa: PT011  (gone: whichever OSError the kernel says)
         read(11, proc=tmp_path)
+
+
+def fake_process(proc, pid, ticks, rss_kib):
+    (proc / str(pid)).mkdir()
+    (proc / str(pid) / "stat").write_text(f"{pid} (python) S 1 {pid} 0 0 -1 0 0 0 0 0 {ticks} 0")
+    (proc / str(pid) / "status").write_text(f"Name:\tpython\nVmRSS:\t{rss_kib} kB\n")
+
+
+def test_the_processes_in_front_of_the_broker_are_counted_together(tmp_path):
+    # The stack's own process (the device gateway) and the WebSocket door's: one front.
+    fake_process(tmp_path, 10, ticks=100, rss_kib=1024)
+    fake_process(tmp_path, 20, ticks=300, rss_kib=3072)
+    fake_process(tmp_path, 30, ticks=50, rss_kib=512)
+    front, broker = usage(Watched((10, 20), 30), tmp_path)
+    alone, _ = usage(Watched((10,), 30), tmp_path)
+    assert front.rss_bytes == 4 * MIB
+    assert front.cpu_seconds == pytest.approx(4 * alone.cpu_seconds)
+    assert broker.rss_bytes == MIB // 2
 
 
 # ---------------------------------------------------------------- job and figures as JSON

@@ -1,0 +1,380 @@
+"""What AWS IoT Core's message broker does for a client once a door has let it in, whichever
+door (mutual TLS, `swan.local.gateway`; a signed WebSocket, `swan.local.web_gateway`).
+
+Its CONNECT is read whole and held to the limits (size, client id, one a second per client
+id, its last will's topic), then the client is piped to a broker listener (a unix socket of
+Mosquitto), every MQTT packet framed both ways (no copies: memoryview slices of what was
+read, runs of packets passed on with one write) and held to AWS IoT Core's message broker:
+its limits and its answers, and every policy of the client's principal, evaluated together
+for Publish, Subscribe and Receive (`swan.local.core.broker_limits` says which limits, which
+answers, and where they are documented). Refused connections and packets kept back are
+counted by reason; live connections are filed by key (a certificate id, an access key id),
+so that a door can close those of a key at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from swan.local.core.broker_limits import (
+    AWS_LIMITS,
+    BrokerLimits,
+    ConnectRate,
+    DeviceSession,
+    Disconnect,
+    Outcome,
+    Refuse,
+)
+from swan.local.core.mqtt_packets import (
+    CONNECT,
+    CONNECTION_RATE_EXCEEDED,
+    MQTT5,
+    MalformedPacketError,
+    decode_remaining_length,
+    encode_connack,
+    fixed_header,
+    parse_connect,
+    with_keep_alive,
+)
+from swan.local.gateway_link import BrokerLink, ClientSink
+from swan.local.unix_socket import connect_unix_protocol
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable
+    from pathlib import Path
+
+    from swan.local.core.mqtt_packets import Connect
+    from swan.local.core.policy import Principal
+    from swan.local.listener import Listener
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+PIPE_CHUNK = 65536
+SHUTDOWN_TIMEOUT = 5.0
+_ARRIVING = ""  # where connections not yet piped are filed (no key is empty)
+
+
+class ByteSource(Protocol):
+    """What the relay reads a client from: a TLS stream, or a WebSocket's messages."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+    async def readexactly(self, n: int) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """What the relay writes a client (or the broker) to."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A client let in: `key` files its live connections (a certificate id, an access key
+    id), `principal` holds its policies, `upstream` is the broker listener it is piped to,
+    `touch` notes it was seen; `closes_at` (the loop's clock) ends it, if given."""
+
+    key: str
+    principal: Principal
+    upstream: Path
+    touch: Callable[[], None] = lambda: None
+    closes_at: float | None = None
+
+
+class Relay:
+    """The connections of one event loop's doors, and what they may do once in."""
+
+    def __init__(self, limits: BrokerLimits = AWS_LIMITS) -> None:
+        self.limits = limits
+        self._connects = ConnectRate(limits.connects_per_second_per_client)
+        self.connect_timeout = CONNECT_TIMEOUT
+        self._live: dict[str, set[ByteSink]] = defaultdict(set)
+        self.refused: dict[str, int] = defaultdict(int)  # reason -> count
+        self.dropped: dict[str, int] = defaultdict(int)  # packets kept back: reason -> count
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def live_connections(self, key: str) -> int:
+        return len(self._live.get(key, ()))
+
+    def close_live(self, key: str) -> None:
+        """Close every live connection filed under `key` (a revoked certificate's, say)."""
+        for writer in list(self._live.get(key, ())):
+            log.info("closing a connection of %s...", key[:12])
+            writer.close()
+
+    def track(self, task: asyncio.Task[Any] | None, writer: ByteSink) -> None:
+        """Count a connection's handler in, so that stopping waits for it to finish, and
+        its connection, so that stopping closes it even before it is piped (a client still
+        in its handshake or yet to send CONNECT would otherwise hold the stop up)."""
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+        self._live[_ARRIVING].add(writer)
+
+    def settled(self, writer: ByteSink) -> None:
+        """The connection `track` counted in has ended."""
+        self._live[_ARRIVING].discard(writer)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, writer: asyncio.StreamWriter) -> AsyncIterator[None]:
+        """A connection's life in its handler: counted in (`track`) while it runs, out and
+        closed when it ends, however it ends."""
+        self.track(asyncio.current_task(), writer)
+        try:
+            yield
+        finally:
+            self.settled(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def close(self, servers: Iterable[Listener]) -> None:
+        """Stop: the servers stop accepting, every connection is closed, and every handler
+        is let finish (they may note "last seen" somewhere the caller closes next)."""
+        servers = list(servers)
+        for server in servers:
+            server.close()
+        for writers in list(self._live.values()):
+            for writer in list(writers):
+                writer.close()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=SHUTDOWN_TIMEOUT)
+        for server in servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), SHUTDOWN_TIMEOUT)
+
+    def refuse(self, reason: str, who: str) -> None:
+        """Count and log one refused connection (`who`: what it presented)."""
+        self.refused[_key(reason)] += 1
+        log.info("refused %s: %s", who, reason)
+
+    # ------------------------------------------------------------ the CONNECT
+
+    async def first_connect(self, who: str, reader: ByteSource) -> tuple[bytes, Connect] | None:
+        """The client's CONNECT, read, parsed, and its client id one AWS takes; None:
+        refused (one log line)."""
+        packet = await self.read_connect(who, reader)
+        if packet is None:
+            return None
+        connect = parse_connect(packet)
+        problem = self.limits.client_id_problem(connect.client_id)
+        if problem is not None:
+            self.refuse(f"bad CONNECT: {problem}", who)
+            return None
+        return packet, connect
+
+    async def read_connect(self, who: str, reader: ByteSource) -> bytes | None:
+        """The client's CONNECT, whole and well formed, or None (refused, one log line)."""
+        try:
+            packet = await asyncio.wait_for(
+                _read_connect(reader, self.limits.payload_bytes), self.connect_timeout
+            )
+            parse_connect(packet)
+        except MalformedPacketError as error:
+            self.refuse(f"bad CONNECT: {error.problem}", who)
+        except TimeoutError:
+            self.refuse(f"bad CONNECT: none within {self.connect_timeout:g} s", who)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.refuse("bad CONNECT: the connection closed before it ended", who)
+        else:
+            return packet
+        return None
+
+    # ------------------------------------------------------------ the pipe
+
+    async def pipe(
+        self,
+        admitted: Admitted,
+        packet: bytes,
+        reader: ByteSource,
+        writer: ClientSink,
+    ) -> None:
+        """Relay a client whose CONNECT (`packet`) its principal may make: refused if its
+        last will is not its to publish, else piped to the broker, packet by packet, every
+        one held to the limits and the principal's policies, until either side closes (or
+        `admitted.closes_at`, on the loop's clock)."""
+        connect = parse_connect(packet)
+        if not self._may_leave_a_will(admitted.principal, connect.will_topic):
+            why = f"the policies do not allow its last will's topic {connect.will_topic!r}"
+            self.refuse(why, admitted.key[:12])
+            return
+        loop = asyncio.get_running_loop()
+        if not self._connects.admit(connect.client_id, loop.time()):
+            self.refuse(
+                "connection rate exceeded: one CONNECT a second per client id", admitted.key[:12]
+            )
+            if connect.protocol == MQTT5:
+                writer.write(encode_connack(CONNECTION_RATE_EXCEEDED, mqtt5=True))
+            return
+        keep_alive = self.limits.keep_alive(connect.keep_alive)
+        if keep_alive != connect.keep_alive:  # the broker keeps the period AWS would
+            packet = with_keep_alive(packet, connect, keep_alive)
+        session = DeviceSession(
+            admitted.principal,
+            mqtt5=connect.protocol == MQTT5,
+            now=loop.time(),
+            limits=self.limits,
+        )
+        broker = await connect_unix_protocol(
+            admitted.upstream,
+            BrokerLink(
+                writer,
+                lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
+                lambda ending: log.warning("closing a device connection: %s", ending.reason),
+            ),
+            within=self.connect_timeout,
+        )
+        self._live[admitted.key].add(writer)
+        admitted.touch()
+        ending = None
+        if admitted.closes_at is not None:
+            ending = loop.call_at(admitted.closes_at, self._expired, connect.client_id, writer)
+        log.info("client %s connected (%s...)", connect.client_id, admitted.key[:12])
+        try:
+            broker.write(packet)
+            await asyncio.gather(
+                self._from_device(session, reader, broker, writer, connect.client_id),
+                broker.closed,
+            )
+        finally:
+            if ending is not None:
+                ending.cancel()
+            self._live[admitted.key].discard(writer)
+            broker.close()
+            admitted.touch()
+            log.info("client %s disconnected", connect.client_id)
+
+    def _expired(self, client_id: str, writer: ByteSink) -> None:
+        log.info("client %s disconnected: its credentials expired", client_id)
+        self.dropped["credentials expired"] += 1
+        writer.close()
+
+    def _may_leave_a_will(self, principal: Principal, topic: str | None) -> bool:
+        """AWS refuses a connect whose last will it would not let the device publish
+        (its lifecycle event says AUTHORIZATION_FAILED, "including when a Last Will topic is
+        not authorized": https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html)."""
+        if topic is None:
+            return True
+        return self.limits.topic_problem(topic) is None and principal.can_publish(topic)
+
+    async def _from_device(
+        self,
+        session: DeviceSession,
+        device: ByteSource,
+        broker: ByteSink,
+        back: ByteSink,
+        client_id: str,
+    ) -> None:
+        """Device -> broker: every packet framed and decided; the throughput limit holds."""
+        loop = asyncio.get_running_loop()
+        held = b""
+        try:
+            while chunk := await device.read(PIPE_CHUNK):
+                data = held + chunk if held else chunk
+                now = loop.time()
+
+                def decide(first: int, body: memoryview, now: float = now) -> Outcome:
+                    return session.from_device(first, body, now)
+
+                used, ending = self._pass_on(data, decide, broker, back, session.too_large)
+                if ending is not None:
+                    log.info("device %s disconnected by the gateway: %s", client_id, ending.reason)
+                    self.dropped[_key(ending.reason)] += 1
+                    if ending.reply:
+                        back.write(ending.reply)
+                    back.close()
+                    return
+                held = data[used:]
+                await broker.drain()
+                delay = session.bytes_delay(now, len(chunk))
+                if delay > 0:
+                    await asyncio.sleep(delay)  # AWS delays what exceeds the throughput
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            broker.close()
+
+    def _pass_on(
+        self,
+        data: bytes,
+        decide: Callable[[int, memoryview], Outcome],
+        onward: ByteSink,
+        back: ByteSink,
+        too_large: Callable[[int, int], Disconnect | None] | None,
+    ) -> tuple[int, Disconnect | None]:
+        """Frame the whole packets in `data`, pass them on in runs (one write each) and act
+        on the decisions; (where the first incomplete packet starts, a Disconnect)."""
+        view = memoryview(data)
+        end = len(data)
+        big = self.limits.payload_bytes
+        start = run = 0
+        try:
+            while start < end and (header := fixed_header(data, start)) is not None:
+                body, length = header
+                if length > big and too_large and (verdict := too_large(data[start], length)):
+                    return start, verdict  # before it is all read: never buffered
+                stop = body + length
+                if stop > end:
+                    break
+                outcome = decide(data[start], view[body:stop])
+                if outcome is not None:
+                    if run < start:
+                        onward.write(view[run:start])
+                    if isinstance(outcome, Disconnect):
+                        return start, outcome
+                    self._keep_back(outcome, onward, back)
+                    run = stop
+                start = stop
+        except MalformedPacketError as error:
+            return start, Disconnect(error.problem)
+        if run < start:
+            onward.write(view[run:start])
+        return start, None
+
+    def _keep_back(self, refused: Refuse, onward: ByteSink, back: ByteSink) -> None:
+        self.dropped[_key(refused.reason)] += 1
+        log.debug("packet kept back: %s", refused.reason)
+        if refused.reply:
+            back.write(refused.reply)
+        if refused.instead:
+            onward.write(refused.instead)
+
+
+async def _read_connect(reader: ByteSource, limit: int) -> bytes:
+    """The client's first packet, which must be a CONNECT of at most `limit` bytes (AWS
+    "rejects publish and connect requests larger than" its message size)."""
+    first = await reader.readexactly(1)
+    if first[0] != CONNECT:
+        raise MalformedPacketError("the first packet must be CONNECT")
+    header = b""
+    while (decoded := decode_remaining_length(header)) is None:
+        header += await reader.readexactly(1)
+    length, _ = decoded
+    if length > limit:
+        raise MalformedPacketError(f"a CONNECT of {length} bytes (at most {limit})")
+    return first + header + await reader.readexactly(length)
+
+
+def _key(reason: str) -> str:
+    return reason.split(":", maxsplit=1)[0]
+
+
+def quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A doors' loop's exception handler: failed TLS handshakes (no certificate, unknown CA,
+    expired, random bytes) are a door doing its job: a debug line, not an error with a
+    traceback."""
+    error = context.get("exception")
+    if isinstance(error, ssl.SSLError | ConnectionError | TimeoutError):
+        log.debug("connection refused at TLS: %s", error)
+        return
+    loop.default_exception_handler(context)
