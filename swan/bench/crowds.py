@@ -27,7 +27,7 @@ from swan.bench import proc
 from swan.bench.fanout import delivery_latencies, merged
 from swan.bench.loops import BenchTimeoutError
 from swan.bench.measured import FanOut, Idle
-from swan.bench.page_worker import COMMAND_BYTES, OPENING, TICK
+from swan.bench.page_worker import COMMAND_BYTES, OPENING, TICK, longest_open
 from swan.core.codecs import ButtonClick
 from swan.core.errors import SwanError
 
@@ -83,8 +83,8 @@ def shares(count: int, workers: int) -> list[int]:
 
 def opening_bound(size: int, workers: int, timeout: float) -> float:
     """The longest `size` clients take to open: each worker opens its share `OPENING` at a
-    time, each client within `timeout`."""
-    return math.ceil(max(shares(size, workers)) / OPENING) * timeout
+    time, each client within `longest_open(timeout)`."""
+    return math.ceil(max(shares(size, workers)) / OPENING) * longest_open(timeout)
 
 
 def fan_out_bound(
@@ -212,7 +212,7 @@ class Crowd:
         size = sum(_count(command) for command in opens)
         self.say(f"opening {size} {what} ...")
         split = [_count(command) for command in opens]
-        bound = math.ceil(max(split, default=0) / OPENING) * self.timeout
+        bound = math.ceil(max(split, default=0) / OPENING) * longest_open(self.timeout)
         began = self.clock()
         answers = await asyncio.gather(
             *(
@@ -224,12 +224,13 @@ class Crowd:
         open_seconds = self.clock() - began
         after = usage(watched)
         connected = sum(int(answer.get("opened", 0)) for answer in answers)
+        retried = sum(int(answer.get("retried", 0)) for answer in answers)
         gets: dict[str, int] = {}
         for answer in answers:
             for name, number in dict(answer.get("gets", {})).items():
                 gets[str(name)] = gets.get(str(name), 0) + int(number)
         problems = [str(p) for answer in answers for p in answer.get("problems", [])]
-        self.say(f"{connected} of {size} {what} open in {open_seconds:.1f} s")
+        self.say(f"{connected} of {size} {what} open in {open_seconds:.1f} s ({retried} retries)")
         if problems:
             self.say(f"not opened: {problems[0]}")
         try:
@@ -256,6 +257,7 @@ class Crowd:
             clients=size,
             connected=connected,
             open_seconds=open_seconds,
+            retried=retried,
             gets=gets,
             pushes=self.pushes,
             push_to_client=latencies,

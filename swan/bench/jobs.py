@@ -627,6 +627,7 @@ def _fan_out(fields: Fields) -> FanOut:
         clients=fields.count("clients"),
         connected=fields.count("connected"),
         open_seconds=fields.number("open_seconds"),
+        retried=fields.count("retried"),
         gets={name: gets.count(name) for name in gets.values},
         pushes=fields.count("pushes"),
         push_to_client=_latencies(fields.object("push_to_client")),

@@ -93,7 +93,8 @@ class Idle:
 @dataclass(frozen=True)
 class FanOut:
     """One fan-out of web: `clients` clients follow the button shadow (pages, or the direct
-    subscribers of the baseline), `connected` of them opened in `open_seconds`, their gets
+    subscribers of the baseline), `connected` of them opened in `open_seconds` (`retried`:
+    tries beyond a client's first, after one that timed out or failed), their gets
     on connect answered as `gets` says; `pushes` pushes, each timed from the click to its
     arrival at every client (a client that missed it, or never opened, lost it); the stack's
     and Mosquitto's resident memory with the clients open, less what they held before the
@@ -108,6 +109,7 @@ class FanOut:
     stack_memory_bytes: int
     broker_memory_bytes: int
     idle: Idle
+    retried: int = 0
 
     @property
     def deliveries(self) -> int:

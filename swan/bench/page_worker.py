@@ -6,8 +6,10 @@ the clients are not what is measured. A worker reads its setup (one JSON line) o
 then one command a line, and answers each with one JSON line on stdout:
 
 - `{"do": "open", "kind": "page"|"direct", "count": N, "prefix": P}`: open N clients,
-  `OPENING` at a time (a page first gets its own Cognito identity and credentials);
-  answers how many opened, why some did not, and what their gets were answered;
+  `OPENING` at a time (a page first gets its own Cognito identity and credentials), each
+  tried again a second after a failure, `ATTEMPTS` times at most; answers how many opened,
+  how many tries it took beyond the first, why some did not, and what their gets were
+  answered;
   `{"do": "open", "kind": "device", "devices": {...}}` opens a device per login over mutual
   TLS (`Devices`); `{"do": "open", "kind": "mixed", "parts": [open, ...]}` each part in turn;
 - `{"do": "wait", "above": C}`: until every open client has seen a push count above C, or
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
 OPENING: Final = 20  # clients connecting at the same time, per worker, as people arriving
+# A client that does not get in within the timeout tries again, as the page and the AWS
+# SDKs do, a second later (AWS takes one CONNECT a second per client id); at most this often.
+ATTEMPTS: Final = 3
+RETRY_AFTER: Final = 1.0
 COGNITO_AT_ONCE: Final = 4  # Cognito calls in flight per worker (its server takes 64)
 TICK: Final = 1.0  # how often the keep-alives are looked at
 MOST_PROBLEMS: Final = 3  # reasons kept for clients that did not open
@@ -53,6 +59,11 @@ or direct subscribers of the broker. Reads its setup and then one command a line
 stdin, answers each with one JSON line on stdout; progress on stderr. Started by the web
 load process, not meant to be run by hand.
 """
+
+
+def longest_open(timeout: float) -> float:
+    """The longest one client takes to open, or to fail: every try within `timeout`."""
+    return ATTEMPTS * timeout + (ATTEMPTS - 1) * RETRY_AFTER
 
 
 @dataclass(frozen=True)
@@ -200,23 +211,32 @@ class Worker:
     async def _opened(
         self, count: int, open_one: Callable[[int], Awaitable[Session]]
     ) -> dict[str, Any]:
-        """Open `count` clients, `OPENING` at a time, each within the timeout; what opened.
-        Each is one of the worker's clients (kept alive by `keep_alive`) as soon as it is
-        open, not once all are: thousands take longer to open than a keep-alive and a half,
-        after which the broker drops a client that has sent nothing."""
+        """Open `count` clients, `OPENING` at a time, each try within the timeout (and up to
+        `ATTEMPTS` tries); what opened. Each is one of the worker's clients (kept alive by
+        `keep_alive`) as soon as it is open, not once all are: thousands take longer to open
+        than a keep-alive and a half, after which the broker drops a client that has sent
+        nothing."""
         gate = asyncio.Semaphore(OPENING)
         problems: list[str] = []
+        retries: list[int] = []
 
         async def opened(n: int) -> Session | None:
-            async with gate:
-                try:
-                    async with asyncio.timeout(self.setup.timeout):
-                        session = await open_one(n)
-                except (TimeoutError, OSError, PageError, _CognitoError) as error:
-                    problems.append(str(error) or type(error).__name__)
-                    return None
-                self.sessions.append(session)
-                return session
+            failure = ""
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    retries.append(n)
+                    await asyncio.sleep(RETRY_AFTER)
+                async with gate:
+                    try:
+                        async with asyncio.timeout(self.setup.timeout):
+                            session = await open_one(n)
+                    except (TimeoutError, OSError, PageError, _CognitoError) as error:
+                        failure = str(error) or type(error).__name__
+                        continue
+                    self.sessions.append(session)
+                    return session
+            problems.append(failure)
+            return None
 
         started = asyncio.get_running_loop().time()
         fresh = [s for s in await asyncio.gather(*map(opened, range(count))) if s is not None]
@@ -224,6 +244,7 @@ class Worker:
         return {
             "opened": len(fresh),
             "failed": count - len(fresh),
+            "retried": len(retries),
             "problems": problems[:MOST_PROBLEMS],
             "gets": dict(gets),
             "seconds": asyncio.get_running_loop().time() - started,

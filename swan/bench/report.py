@@ -124,6 +124,7 @@ def _fan_out_details(fan_out: FanOut) -> dict[str, Any]:
         "clients": fan_out.clients,
         "connected": fan_out.connected,
         "open_seconds": _rounded(fan_out.open_seconds),
+        "retried": fan_out.retried,
         "gets": dict(fan_out.gets),
         "pushes": fan_out.pushes,
         "deliveries": fan_out.deliveries,
@@ -257,7 +258,8 @@ def _fan_out_line(what: str, fan_out: FanOut) -> str:
     gets = ", ".join(f"{count} {answer}" for answer, count in sorted(fan_out.gets.items()))
     return (
         f"{what}: {fan_out.connected} of {fan_out.clients} open in "
-        f"{number_text(fan_out.open_seconds)} s (gets: {gets or 'none'}); {fan_out.pushes} pushes: "
+        f"{number_text(fan_out.open_seconds)} s ({fan_out.retried} retries; gets: "
+        f"{gets or 'none'}); {fan_out.pushes} pushes: "
         f"{len(fan_out.push_to_client.seconds)} of {fan_out.deliveries} delivered; "
         f"memory +{number_text(fan_out.stack_memory_bytes / MIB)} MB stack, "
         f"+{number_text(fan_out.broker_memory_bytes / MIB)} MB Mosquitto; idle "

@@ -68,7 +68,7 @@ BENCH_COGNITO_QUOTAS: Final = RequestQuotas(get_id=100_000, get_credentials_for_
 # The clicks of push take turns among this many buttons (principals): at 20 clicks/s each
 # button clicks every 250 ms, so concurrent handlers never race on one principal's history.
 BUTTONS: Final = 5
-# Descriptors of the stack's process beyond two per crowd client (its files, the services).
+# Descriptors of a process of the stack beyond its crowd clients' (its files, the services).
 DESCRIPTOR_SPARE: Final = 1024
 Logins = tuple[tuple[str, str, str], ...]
 
@@ -140,8 +140,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
 
     run_id = uuid.uuid4().hex[:8]
-    if "crowd" in plan.phases:  # before the stack: its broker inherits the limit
-        allow_descriptors(2 * (plan.crowd_devices + plan.crowd_pages) + DESCRIPTOR_SPARE, say)
+    if "crowd" in plan.phases:  # before the stack: its broker and its door inherit the limit
+        allow_descriptors(crowd_descriptors(plan.crowd_devices, plan.crowd_pages), say)
     results = Results(machine=machine(), quick=plan.quick, settings=plan.settings())
     with ExitStack() as cleanup:
         state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="swan-bench-")))
@@ -366,6 +366,13 @@ def _direct_plan(stack: LocalStack, directory: Path, port: int) -> DirectPlan:
         cert_file=stack.certs.server_files.certificate,
         key_file=stack.certs.server_files.key,
     )
+
+
+def crowd_descriptors(devices: int, pages: int) -> int:
+    """The open files the busiest process of the stack needs for a crowd: two a device in the
+    stack's own (its connection, the gateway's to the broker), two a page in the WebSocket
+    door's, one a client in Mosquitto's."""
+    return max(2 * devices, 2 * pages, devices + pages) + DESCRIPTOR_SPARE
 
 
 def allow_descriptors(needed: int, say: Callable[[str], None]) -> int:

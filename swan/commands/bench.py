@@ -49,10 +49,11 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 the baseline. An IoT Button pushes, one push at a time; a page's latency
                 is click -> the first documents message there that includes the push:
                 p50/p99/max over every (page, push), and the share delivered. Then
-                --quiet-seconds (default 60, one keep-alive) with no pushes: the stack
-                process's CPU (from /proc) as a share of one core and the bytes per
-                second per idle page; and the gateway's memory per page. Targets: p99
-                <= 1 s, every push delivered; idle CPU <= 2% of a core at 200 pages.
+                --quiet-seconds (default 60, one keep-alive) with no pushes: the CPU
+                of the stack's processes in front of the broker (its own and the
+                WebSocket door's, from /proc) as a share of one core and the bytes per
+                second per idle page; and their memory per page. Targets: p99 <= 1 s,
+                every push delivered; idle CPU <= 2% of a core at 200 pages.
   viewers       Push -> every viewer, through the device gateway against direct
                 mutual TLS: at each --viewers size (1000, then 3000), devices with
                 their own certificates (as Raspberry Pis) follow the button shadow's
@@ -73,7 +74,8 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 share delivered, memory per idle connection. Targets: p99 <= 1 s,
                 every push delivered. --crowd-devices and --crowd-pages change the
                 mix (0 of either: the other alone). The bench raises its open-file
-                limit as far as it may (each client through the gateway holds two).
+                limit as far as it may: each device holds two descriptors of the
+                stack's process, each page two of the WebSocket door's.
   pi            The Raspberry Pi client: `swan pi` in a child process (recording matrix,
                 then terminal to /dev/null) while the countdown runs, against an idle
                 MQTT 5 client as the baseline: CPU share of one core, peak RSS, wake-ups

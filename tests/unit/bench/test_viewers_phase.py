@@ -25,7 +25,7 @@ from swan.bench.measured import (
 )
 from swan.bench.page_worker import Devices, Setup, Worker
 from swan.bench.report import render_table, to_json
-from swan.bench.runner import PHASES, Plan
+from swan.bench.runner import DESCRIPTOR_SPARE, PHASES, Plan, crowd_descriptors
 from swan.core.topics import BUTTON_SHADOW
 
 
@@ -332,3 +332,12 @@ def test_swan_bench_measures_1000_and_3000_viewers_by_default_and_the_crowd_only
     assert (full.crowd_devices, full.crowd_pages) == (5000, 5000)
     assert max(quick.viewers) < 10
     assert quick.crowd_devices + quick.crowd_pages < 10
+
+
+def test_the_default_crowd_fits_a_20000_descriptor_limit_in_every_process_of_the_stack():
+    # Devices hold two of the stack's process each, pages two of the WebSocket door's, and
+    # Mosquitto one per client: 5,000 + 5,000 fit where the hard limit is 20,000.
+    assert crowd_descriptors(5000, 5000) == 10_000 + DESCRIPTOR_SPARE
+    assert crowd_descriptors(10_000, 0) == 20_000 + DESCRIPTOR_SPARE  # all in one process
+    assert crowd_descriptors(0, 10_000) == 20_000 + DESCRIPTOR_SPARE
+    assert crowd_descriptors(3000, 1000) == 6000 + DESCRIPTOR_SPARE

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from swan.adapters.mqtt import Endpoint
-from swan.bench import page_wire, web
+from swan.bench import page_wire, page_worker, web
 from swan.bench.crowds import Watched, usage
 from swan.bench.figures import figures
 from swan.bench.jobs import WebJob, figures_to_json, job_from_json
@@ -29,7 +29,7 @@ from swan.bench.measured import (
     WebRun,
 )
 from swan.bench.page_worker import Setup, Worker
-from swan.bench.pages import KEEP_ALIVE, Credentials, Session, presigned_target
+from swan.bench.pages import KEEP_ALIVE, Credentials, PageError, Session, presigned_target
 from swan.bench.proc import parse_rss, parse_stat, read
 from swan.bench.report import render_table, to_json
 from swan.bench.runner import PHASES, WEB_PHASES, Plan
@@ -364,6 +364,30 @@ class RecordingWriter:
         self.written += data
 
 
+def test_a_client_that_does_not_get_in_tries_again_as_a_real_one_does(monkeypatch):
+    """A try that fails (timed out, refused) is not the client's last: it tries again a
+    second later, as the page and the AWS SDKs do, `ATTEMPTS` times in all; each retry is
+    counted, and a client that never got in says why."""
+    monkeypatch.setattr(page_worker, "RETRY_AFTER", 0.0)
+    tries: dict[int, int] = {}
+
+    async def open_one(n):
+        tries[n] = tries.get(n, 0) + 1
+        if n == 0 and tries[n] == 1:
+            raise TimeoutError  # the first try of client 0 only
+        if n == 1:
+            raise PageError("page client-1", "upgrade refused: 403")
+        return Session(f"client-{n}")
+
+    worker = Worker(Setup.from_json(JOB_SETUP))
+    answer = asyncio.run(worker._opened(3, open_one))
+    assert tries == {0: 2, 1: page_worker.ATTEMPTS, 2: 1}
+    assert (answer["opened"], answer["failed"]) == (2, 1)
+    assert answer["retried"] == 1 + (page_worker.ATTEMPTS - 1)
+    assert answer["problems"] == ["page client-1 upgrade refused: 403"]
+    assert sorted(s.client_id for s in worker.sessions) == ["client-0", "client-2"]
+
+
 def test_a_client_is_kept_alive_from_its_opening_while_the_others_still_open():
     """Thousands of clients take longer to open than the broker waits for a silent one (a
     keep-alive and a half): the first must be pinged before the last is open."""
@@ -501,7 +525,8 @@ def test_the_pages_phase_in_the_table_and_the_json():
     assert "web: stack CPU, 200 pages idle" in table
     assert "web: growth of p99, 200 -> 1000 pages" in table
     assert (
-        "web: 200 pages: 200 of 200 open in 2.50 s (gets: 180 accepted, 20 rejected 429); " in table
+        "web: 200 pages: 200 of 200 open in 2.50 s"
+        " (0 retries; gets: 180 accepted, 20 rejected 429); " in table
     )
     assert "5 pushes: 998 of 1000 delivered; memory +7.81 MB stack" in table
     document = to_json(run)
