@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
 from swan.adapters.memory import give_large_blocks_back
 from swan.core import names
-from swan.core.errors import InvalidTopicError, SwanError
+from swan.core.errors import InvalidTopicError
 from swan.core.port_numbers import port_argument
 from swan.core.topics import (
     NAMED_SHADOW_REQUESTS,
@@ -72,6 +72,7 @@ from swan.local.core.shadow import (
 )
 from swan.local.core.shadow_errors import INTERNAL_FAILURE, THROTTLED
 from swan.local.core.shadow_throttle import Budget, Throttled, admit, is_full
+from swan.local.service_main import run_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -421,15 +422,7 @@ PASSWORD_VARIABLE = "SWAN_SERVICE_PASSWORD"  # noqa: S105  (a variable name)
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the shadow service (MQTT and HTTP) until SIGTERM or SIGINT."""
     options = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return _serve(options)
-    except SwanError as error:
-        log.error("%s", error)  # noqa: TRY400  (the message says it all; no traceback)
-        return 1
+    return run_service(lambda: _serve(options), verbose=options.verbose)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.adapters.private_files import write_private
-from swan.core.errors import SwanError
 from swan.local.core.broker_limits import BrokerLimits
+from swan.local.service_main import run_service
 from swan.local.web_gateway import WebDoorPlan
 
 if TYPE_CHECKING:
@@ -112,17 +112,12 @@ def bound_ports(output: str) -> tuple[int, int] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the door until SIGTERM or SIGINT (or its parent is gone)."""
     options = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        plan = DoorProcessPlan.read(options.plan)
-        event_loop.run(_serve(plan))
-    except SwanError as error:
-        log.error("%s", error)  # noqa: TRY400  (the message says it all; no traceback)
-        return 1
-    return 0
+
+    def serve() -> int:
+        event_loop.run(_serve(DoorProcessPlan.read(options.plan)))
+        return 0
+
+    return run_service(serve, verbose=options.verbose)
 
 
 def _parser() -> argparse.ArgumentParser:
