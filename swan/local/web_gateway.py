@@ -14,10 +14,10 @@ Before any MQTT:
   evaluator, swan.local.core.policy, devices' too). Other credentials (the administrator's, a
   function role's) are refused here: locally only identities ride the WebSocket.
 Then the client is relayed as a device is (`swan.local.relay`), in the door's own process
-(`swan.local.web_door_service`): its CONNECT must be allowed by the
-role (the client id is the identity id), every packet is held to AWS IoT Core's limits and
-the role, and the connection is dropped when its credentials expire (or after 24 hours,
-AWS IoT's longest WebSocket connection: https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
+(`swan.local.web_door_service`): its CONNECT must be allowed by the role (the client id is
+the identity id), every packet is held to AWS IoT Core's limits and the role, and the
+connection is dropped when its credentials expire (or after 24 hours, AWS IoT's longest
+WebSocket connection: https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
 """
 
 from __future__ import annotations
