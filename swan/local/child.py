@@ -86,6 +86,12 @@ class ChildProcess:
 
     def start(self, ready: Callable[[ChildProcess], bool], timeout: float) -> None:
         """Start, then wait until `ready(self)` (polled) or fail with the log's tail."""
+        self.launch()
+        self.wait_ready(ready, timeout)
+
+    def launch(self) -> None:
+        """Start the process and return at once (`wait_ready` waits for it): several
+        children then start side by side."""
         private_directory(self.log_file.parent)
         self._offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with os.fdopen(open_private(self.log_file, os.O_WRONLY | os.O_APPEND), "ab") as out:
@@ -98,12 +104,16 @@ class ChildProcess:
                 env=self.env,
                 cwd=self.cwd,
             )
+
+    def wait_ready(self, ready: Callable[[ChildProcess], bool], timeout: float) -> None:
+        """Wait until the launched process is `ready(self)` (polled), or stop it and fail
+        with its log's tail."""
         try:
             self._wait(ready, timeout)
         except BaseException:
             self.stop()  # never leave a child behind
             raise
-        log.info("%s started (pid %s)", self.name, self._process.pid)
+        log.info("%s started (pid %s)", self.name, self.pid)
 
     def stop(self, timeout: float = 10.0, grace: float = 3.0) -> None:
         """SIGTERM, and SIGKILL if it is not gone within `timeout` seconds. A process group

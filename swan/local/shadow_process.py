@@ -79,8 +79,14 @@ class ShadowServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
 
+    def launch(self) -> None:
+        """Start the process; `start` then waits until it is ready."""
+        self.child.launch()
+
     def start(self) -> None:
-        self.child.start(lambda child: READY in child.output(), START_TIMEOUT)
+        if self.child.pid is None:
+            self.launch()
+        self.child.wait_ready(lambda child: READY in child.output(), START_TIMEOUT)
 
     def stop(self) -> None:
         self.child.stop()

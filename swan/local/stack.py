@@ -267,42 +267,39 @@ class LocalStack:
                 limits=self.broker_limits,
             )
         )
-        door = self._started(
-            WebDoorProcess(
-                DoorProcessPlan(
-                    WebDoorPlan(
-                        "127.0.0.1",
-                        self.ports.mqtt_ws,
-                        self.ports.mqtt_wss,
-                        self.certs.server_files.certificate,
-                        self.certs.server_files.key,
-                    ),
-                    region=region,
-                    account=deployment.context.account_id,
-                    partition=deployment.context.partition,
-                    roles=identity_roles,
-                    upstream=plan.identity_socket,
-                    cognito_database=cognito.database_file,
-                    limits=self.broker_limits,
+        door = WebDoorProcess(
+            DoorProcessPlan(
+                WebDoorPlan(
+                    "127.0.0.1",
+                    self.ports.mqtt_ws,
+                    self.ports.mqtt_wss,
+                    self.certs.server_files.certificate,
+                    self.certs.server_files.key,
                 ),
-                plan_file=self.state_dir / "web-door.json",
-                log_file=self.state_dir / "logs" / "web-door.log",
-            )
+                region=region,
+                account=deployment.context.account_id,
+                partition=deployment.context.partition,
+                roles=identity_roles,
+                upstream=plan.identity_socket,
+                cognito_database=cognito.database_file,
+                limits=self.broker_limits,
+            ),
+            plan_file=self.state_dir / "web-door.json",
+            log_file=self.state_dir / "logs" / "web-door.log",
         )
+        shadows = ShadowServiceProcess(
+            database=self.state_dir / "shadows.db",
+            broker=plan,
+            http_port=self.ports.iot_data or _free_port(),
+            log_file=self.state_dir / "logs" / "shadow-service.log",
+            credentials_dir=self.state_dir,
+        )
+        self._started_together(door, shadows)  # two interpreters starting side by side
         controlplane = ControlPlane(identity.registry, self.clock, port=self.ports.iot)
         controlplane.api.server.check = require_signature(
             iot_api(region), keys.lookup, roles=statements
         )
         self._started(controlplane)
-        shadows = self._started(
-            ShadowServiceProcess(
-                database=self.state_dir / "shadows.db",
-                broker=plan,
-                http_port=self.ports.iot_data or _free_port(),
-                log_file=self.state_dir / "logs" / "shadow-service.log",
-                credentials_dir=self.state_dir,
-            )
-        )
         invoke = _Invoker()
         scheduler = LocalScheduler(
             self.state_dir / "scheduler.db",
@@ -379,6 +376,15 @@ class LocalStack:
         part.start()
         self._exit.callback(part.stop)
         return part
+
+    def _started_together(self, *children: _Child) -> None:
+        """Child processes launched at once, then each waited for: their start-up (an
+        interpreter, imports) overlaps instead of adding up."""
+        for child in children:
+            self._exit.callback(child.stop)
+            child.launch()
+        for child in children:
+            child.start()
 
     # ------------------------------------------------------------ helpers
 
@@ -520,6 +526,12 @@ class _Part(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class _Child(_Part, Protocol):
+    """A part that is a child process: `launch` starts it, `start` waits until it is ready."""
+
+    def launch(self) -> None: ...
 
 
 class _Invoker:

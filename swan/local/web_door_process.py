@@ -38,9 +38,15 @@ class WebDoorProcess:
     def pid(self) -> int | None:
         return self.child.pid
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the process; `start` then waits until it listens."""
         self.plan.write(self._plan_file)
-        self.child.start(lambda child: bound_ports(child.output()) is not None, START_TIMEOUT)
+        self.child.launch()
+
+    def start(self) -> None:
+        if self.child.pid is None:
+            self.launch()
+        self.child.wait_ready(lambda child: bound_ports(child.output()) is not None, START_TIMEOUT)
         ports = bound_ports(self.child.output())
         assert ports is not None  # noqa: S101  (ready means it said them)
         self.ws_port, self.wss_port = ports

@@ -181,3 +181,50 @@ def test_the_tether_runs_nothing_when_its_parent_is_already_gone(tmp_path):
     )  # fmt: skip
     assert tethered.returncode == 125
     assert not marker.exists()
+
+
+# Says "ready" once the file it is given exists.
+GATED = """
+import pathlib, sys, time
+gate = pathlib.Path(sys.argv[1])
+while not gate.exists():
+    time.sleep(0.01)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_children_launched_together_start_side_by_side_and_each_is_waited_for(tmp_path):
+    # The stack launches its children (the shadow service, the WebSocket door) at once and
+    # only then waits for each: both run before either is ready.
+    gate = tmp_path / "gate"
+    children = [
+        ChildProcess(name, [sys.executable, "-c", GATED, str(gate)], tmp_path / f"{name}.log")
+        for name in ("first", "second")
+    ]
+    try:
+        for child in children:
+            child.launch()
+        assert all(child.running for child in children)
+        assert not any("ready" in child.output() for child in children)
+        gate.touch()
+        for child in children:
+            child.wait_ready(lambda c: "ready" in c.output(), 10)
+        assert all("ready" in child.output() for child in children)
+    finally:
+        for child in children:
+            child.stop()
+    assert not any(child.running for child in children)
+
+
+def test_a_launched_child_that_is_never_ready_is_stopped(tmp_path):
+    child = ChildProcess(
+        "a gated child", [sys.executable, "-c", GATED, str(tmp_path / "no")], tmp_path / "gated.log"
+    )
+    child.launch()
+    pid = child.pid
+    with pytest.raises(ChildFailedError, match=r"was not ready in 0\.3 s"):
+        child.wait_ready(lambda c: "ready" in c.output(), 0.3)
+    assert not child.running
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone, and reaped
