@@ -126,11 +126,12 @@ def run(args: argparse.Namespace) -> int:
         profile = _write_profile(stack, endpoints)
         # For `reflex run` on the page (webapp/README.md): the local deployment's config.
         (state_dir / SITE_CONFIG).write_text(json.dumps(stack.page_config(), indent=2) + "\n")
+        lost = None
         try:
             stack.heal()
             out.write(_banner(endpoints, rules, profile))
             with _virtual_pi(stack) if args.with_pi else contextlib.nullcontext():
-                _console(stack, out, sys.stdin, args.exit_after)
+                lost = _console(stack, out, sys.stdin, args.exit_after)
         except KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how a user stops it: a clean stop, exit code 0
         finally:
@@ -141,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         _tell("swan up: its output was closed (the reader of the pipe left): stopped")
     if _reader_left(sys.stderr):  # `2>&1 | tee`: a log line while stopping is still pending
         _discard(sys.stderr)
+    if lost is not None:
+        _tell(f"swan up: {lost}: stopped everything")
+        return 1
     return 0
 
 
@@ -269,7 +273,9 @@ def _banner(endpoints: Endpoints, rules: Rules, profile: tuple[Path, Path]) -> s
     return "\n".join(lines)
 
 
-def _console(stack: LocalStack, out: Output, keys: TextIO, exit_after: float | None) -> None:
+def _console(stack: LocalStack, out: Output, keys: TextIO, exit_after: float | None) -> str | None:
+    """Push on Enter and show the countdown until the time is up, the reader leaves or a
+    child process of the stack ends by itself: then which one and how (else None)."""
     from swan.adapters.follower import ButtonFollower  # noqa: PLC0415
     from swan.adapters.mqtt import connect  # noqa: PLC0415
 
@@ -287,6 +293,10 @@ def _console(stack: LocalStack, out: Output, keys: TextIO, exit_after: float | N
         tty = out.isatty()
         shown: tuple[object, ...] = ()
         while not out.gone() and (exit_after is None or time.monotonic() - started < exit_after):
+            lost = stack.lost_child()
+            if lost is not None:
+                out.write(f"\n  {lost}: stopping everything\n")
+                return lost
             line = _read_line(keys, timeout=0.25)
             if line is not None:
                 request = {"clientToken": uuid.uuid4().hex, "source": "cli"}
@@ -309,6 +319,7 @@ def _console(stack: LocalStack, out: Output, keys: TextIO, exit_after: float | N
     finally:
         follower.stop()
         transport.close()
+    return None
 
 
 def _phase(observed: Observed | None, now: float) -> str | None:

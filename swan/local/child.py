@@ -133,6 +133,16 @@ class ChildProcess:
             process.kill()
             process.wait(KILL_WAIT)
 
+    def ended(self) -> str | None:
+        """How the process ended, if it ended by itself ("exited with status 1", "was killed
+        by SIGKILL"); None while it runs, and once `stop` has stopped it."""
+        process = self._process
+        if process is None or (status := process.poll()) is None:
+            return None
+        if status < 0:
+            return f"was killed by {signal.Signals(-status).name}"
+        return f"exited with status {status}"
+
     def output(self) -> str:
         """What the process wrote to its log since this start."""
         try:

@@ -168,6 +168,11 @@ class Mosquitto:
     def pid(self) -> int | None:
         return self._child.pid if self._child else None
 
+    @property
+    def process(self) -> ChildProcess | None:
+        """The broker's process, once started."""
+        return self._child
+
     def start(self) -> None:
         binary = find_mosquitto()
         config = write_config(self.plan)

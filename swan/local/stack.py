@@ -199,6 +199,17 @@ class LocalStack:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def lost_child(self) -> str | None:
+        """Which of the stack's child processes (Mosquitto, the shadow service, the WebSocket
+        door) ended by itself while the stack runs, how, and where its log is; None while
+        they all run."""
+        running = self.running
+        for child in (running.broker.process, running.shadows.child, running.door.child):
+            ended = child.ended() if child is not None else None
+            if child is not None and ended is not None:
+                return f"{child.name} {ended} (its log: {child.log_file})"
+        return None
+
     def heal(self) -> None:
         """After a restart, let the expiry handler look once: it marks a failure that
         happened while the stack was down, or sets the alarm for the current deadline."""

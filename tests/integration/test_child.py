@@ -228,3 +228,29 @@ def test_a_launched_child_that_is_never_ready_is_stopped(tmp_path):
     assert not child.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone, and reaped
+
+
+def test_a_child_that_ends_by_itself_says_how_and_one_that_was_stopped_says_nothing(tmp_path):
+    quits = ChildProcess(
+        "a quitter",
+        [sys.executable, "-c", "print('ready', flush=True); raise SystemExit(3)"],
+        tmp_path / "quits.log",
+    )
+    quits.start(lambda c: "ready" in c.output(), 10)
+    deadline = time.monotonic() + GONE
+    while quits.ended() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert quits.ended() == "exited with status 3"
+
+    killed = ChildProcess(
+        "a victim", [sys.executable, "-c", GATED, str(tmp_path / "no")], tmp_path / "victim.log"
+    )
+    killed.launch()
+    assert killed.ended() is None  # running
+    os.kill(killed.pid, signal.SIGKILL)
+    deadline = time.monotonic() + GONE
+    while killed.ended() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert killed.ended() == "was killed by SIGKILL"
+    killed.stop()
+    assert killed.ended() is None  # stopped on purpose: nothing to report

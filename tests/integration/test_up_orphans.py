@@ -154,6 +154,27 @@ def test_its_reader_gone_it_stops_cleanly(env, state, reap, tmp_path):
     assert "Exception ignored" not in said
 
 
+def test_a_child_that_ends_by_itself_stops_it_saying_which(env, reap, tmp_path):
+    # Pages would lose the stand-in with no word: swan up says which part ended, how, and
+    # where its log is, stops everything else and exits 1.
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        up = start_up(env, stderr=stderr)
+    wait_until_up(up)
+    found = its_children(up, reap)
+    door = next(pid for pid in found if "swan.local.web_door_service" in name_of(pid))
+
+    os.kill(door, signal.SIGKILL)
+
+    assert up.wait(WAIT) == 1
+    said = up.stdout.read()
+    assert "the WebSocket door was killed by SIGKILL (its log: " in said
+    assert "web-door.log): stopping everything" in said
+    assert "stopped" in said
+    assert "swan up: the WebSocket door was killed by SIGKILL" in errors.read_text()
+    assert left_running(found, GONE) == []
+
+
 @contextlib.contextmanager
 def a_device(env):
     """A Pi (`swan pi`, its own process) connected through the device gateway."""
