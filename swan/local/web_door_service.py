@@ -62,19 +62,7 @@ class DoorProcessPlan:
     limits: BrokerLimits
 
     def write(self, path: Path) -> None:
-        door = {**asdict(self.door), "cert_file": str(self.door.cert_file)}
-        door["key_file"] = str(self.door.key_file)
-        plan = {
-            "door": door,
-            "region": self.region,
-            "account": self.account,
-            "partition": self.partition,
-            "roles": self.roles,
-            "upstream": str(self.upstream),
-            "cognito_database": str(self.cognito_database),
-            "limits": asdict(self.limits),
-        }
-        write_private(path, json.dumps(plan, indent=1))
+        write_private(path, json.dumps(asdict(self), indent=1, default=str))  # paths as text
 
     @classmethod
     def read(cls, path: Path) -> DoorProcessPlan:
