@@ -230,7 +230,7 @@ class Relay:
             BrokerLink(
                 writer,
                 lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
-                lambda ending: log.warning("closing a device connection: %s", ending.reason),
+                lambda ending: log.warning("closing a client connection: %s", ending.reason),
             ),
             within=self.connect_timeout,
         )
@@ -288,7 +288,7 @@ class Relay:
 
                 used, ending = self._pass_on(data, decide, broker, back, session.too_large)
                 if ending is not None:
-                    log.info("device %s disconnected by the gateway: %s", client_id, ending.reason)
+                    log.info("client %s disconnected by the gateway: %s", client_id, ending.reason)
                     self.dropped[_key(ending.reason)] += 1
                     if ending.reply:
                         back.write(ending.reply)
