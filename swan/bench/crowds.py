@@ -84,7 +84,12 @@ def shares(count: int, workers: int) -> list[int]:
 def opening_bound(size: int, workers: int, timeout: float) -> float:
     """The longest `size` clients take to open: each worker opens its share `OPENING` at a
     time, each client within `longest_open(timeout)`."""
-    return math.ceil(max(shares(size, workers)) / OPENING) * longest_open(timeout)
+    return share_opening_bound(max(shares(size, workers)), timeout)
+
+
+def share_opening_bound(share: int, timeout: float) -> float:
+    """The longest one worker takes to open its `share` of the clients, `OPENING` at a time."""
+    return math.ceil(share / OPENING) * longest_open(timeout)
 
 
 def fan_out_bound(
@@ -212,7 +217,7 @@ class Crowd:
         size = sum(_count(command) for command in opens)
         self.say(f"opening {size} {what} ...")
         split = [_count(command) for command in opens]
-        bound = math.ceil(max(split, default=0) / OPENING) * longest_open(self.timeout)
+        bound = share_opening_bound(max(split, default=0), self.timeout)
         began = self.clock()
         answers = await asyncio.gather(
             *(

@@ -85,8 +85,10 @@ class ChildProcess:
         return self._process is not None and self._process.poll() is None
 
     def start(self, ready: Callable[[ChildProcess], bool], timeout: float) -> None:
-        """Start, then wait until `ready(self)` (polled) or fail with the log's tail."""
-        self.launch()
+        """Start (unless `launch` already did), then wait until `ready(self)` (polled) or
+        fail with the log's tail."""
+        if self._process is None:
+            self.launch()
         self.wait_ready(ready, timeout)
 
     def launch(self) -> None:

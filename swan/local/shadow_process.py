@@ -84,9 +84,7 @@ class ShadowServiceProcess:
         self.child.launch()
 
     def start(self) -> None:
-        if self.child.pid is None:
-            self.launch()
-        self.child.wait_ready(lambda child: READY in child.output(), START_TIMEOUT)
+        self.child.start(lambda child: READY in child.output(), START_TIMEOUT)
 
     def stop(self) -> None:
         self.child.stop()

@@ -204,9 +204,9 @@ class LocalStack:
         door) ended by itself while the stack runs, how, and where its log is; None while
         they all run."""
         running = self.running
-        for child in (running.broker.process, running.shadows.child, running.door.child):
-            ended = child.ended() if child is not None else None
-            if child is not None and ended is not None:
+        children = (running.broker.process, running.shadows.child, running.door.child)
+        for child in filter(None, children):
+            if (ended := child.ended()) is not None:
                 return f"{child.name} {ended} (its log: {child.log_file})"
         return None
 

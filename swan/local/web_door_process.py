@@ -45,8 +45,8 @@ class WebDoorProcess:
 
     def start(self) -> None:
         if self.child.pid is None:
-            self.launch()
-        self.child.wait_ready(lambda child: bound_ports(child.output()) is not None, START_TIMEOUT)
+            self.plan.write(self._plan_file)  # else `launch` wrote it
+        self.child.start(lambda child: bound_ports(child.output()) is not None, START_TIMEOUT)
         ports = bound_ports(self.child.output())
         assert ports is not None  # noqa: S101  (ready means it said them)
         self.ws_port, self.wss_port = ports
