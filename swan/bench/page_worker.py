@@ -39,6 +39,7 @@ from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.bench.json_fields import Fields, InvalidJsonError
 from swan.bench.pages import Credentials, PageError, Session
+from swan.bench.push import PushCounts
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -142,6 +143,7 @@ class Worker:
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         self.sessions: list[Session] = []
+        self.counts = PushCounts()  # every client here gets the same documents: decoded once
         self._cognito: Any = None
         self._cognito_gate = asyncio.Semaphore(COGNITO_AT_ONCE)
 
@@ -177,7 +179,7 @@ class Worker:
 
         async def open_one(n: int) -> Session:
             client_id, cert_file, key_file = devices.logins[n]
-            session = Session(client_id)
+            session = Session(client_id, counts=self.counts)
             try:
                 await session.open_device(devices.host, devices.port, context(cert_file, key_file))
             except BaseException:
@@ -193,10 +195,10 @@ class Worker:
             try:
                 if kind == "page":
                     credentials = await self._identity()
-                    session = Session(credentials.identity_id)
+                    session = Session(credentials.identity_id, counts=self.counts)
                     await session.open_page(self.setup.ws_url, credentials, self.setup.region)
                 else:
-                    session = Session(f"{prefix}-{n}")
+                    session = Session(f"{prefix}-{n}", counts=self.counts)
                     await session.open_direct(
                         Path(self.setup.socket_path), self.setup.username, self.setup.password
                     )

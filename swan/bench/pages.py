@@ -49,7 +49,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from swan.adapters.mqtt import Message
 from swan.bench import page_wire
-from swan.bench.push import documents_pushes
+from swan.bench.push import PushCounts
 from swan.core.errors import SwanError
 from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
 from swan.local.core.mqtt_packets import (
@@ -177,9 +177,17 @@ class _WebSocketLink:
 class Session:
     """One client following the button shadow: a page, or a direct subscriber."""
 
-    def __init__(self, client_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        clock: Callable[[], float] = time.monotonic,
+        counts: PushCounts | None = None,
+    ) -> None:
+        """`counts`: how the push count is read from a documents message, shared by the
+        clients of one process (each distinct payload decoded once); a new one by default."""
         self.client_id = client_id
         self._clock = clock
+        self._counts = PushCounts() if counts is None else counts
         self._framer = page_wire.Framer()
         self._link: _Link = _RawLink()
         self._writer: asyncio.StreamWriter | None = None
@@ -354,7 +362,7 @@ class Session:
             topic = header.topic.decode()
             payload = body[len(body) - header.payload_size :]
             if topic == BUTTON_SHADOW.update_documents:
-                pushes = documents_pushes(Message(topic, payload))
+                pushes = self._counts(Message(topic, payload))
                 if pushes is not None:
                     self.seen.append((pushes, at))
             elif topic in GET_ANSWERS:
