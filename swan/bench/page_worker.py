@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.bench.json_fields import Fields, InvalidJsonError
-from swan.bench.pages import Credentials, PageError, Session
-from swan.bench.push import PushCounts
+from swan.bench.pages import Audience, Credentials, PageError, Session
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -143,7 +142,7 @@ class Worker:
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         self.sessions: list[Session] = []
-        self.counts = PushCounts()  # every client here gets the same documents: decoded once
+        self.audience = Audience()  # what its clients share
         self._cognito: Any = None
         self._cognito_gate = asyncio.Semaphore(COGNITO_AT_ONCE)
 
@@ -179,7 +178,7 @@ class Worker:
 
         async def open_one(n: int) -> Session:
             client_id, cert_file, key_file = devices.logins[n]
-            session = Session(client_id, counts=self.counts)
+            session = Session(client_id, audience=self.audience)
             try:
                 await session.open_device(devices.host, devices.port, context(cert_file, key_file))
             except BaseException:
@@ -195,10 +194,10 @@ class Worker:
             try:
                 if kind == "page":
                     credentials = await self._identity()
-                    session = Session(credentials.identity_id, counts=self.counts)
+                    session = Session(credentials.identity_id, audience=self.audience)
                     await session.open_page(self.setup.ws_url, credentials, self.setup.region)
                 else:
-                    session = Session(f"{prefix}-{n}", counts=self.counts)
+                    session = Session(f"{prefix}-{n}", audience=self.audience)
                     await session.open_direct(
                         Path(self.setup.socket_path), self.setup.username, self.setup.password
                     )
@@ -253,12 +252,7 @@ class Worker:
         }
 
     async def wait(self, above: float) -> dict[str, Any]:
-        waiting = [asyncio.ensure_future(s.wait_above(above)) for s in self.sessions]
-        if waiting:
-            _, late = await asyncio.wait(waiting, timeout=self.setup.timeout)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self.audience.wait_past(self.sessions, above, self.setup.timeout)
         reached = sum(1 for s in self.sessions if (s.most is not None and s.most > above))
         most = max((s.most for s in self.sessions if s.most is not None), default=None)
         return {"reached": reached, "most": most}

@@ -64,7 +64,7 @@ from swan.local.unix_socket import open_unix_connection
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
 READ_SIZE: Final = 65536
@@ -174,6 +174,40 @@ class _WebSocketLink:
         return bytes(mqtt), bytes(back)
 
 
+class Audience:
+    """What the clients of one process share: the push count read once from each distinct
+    documents message (`counts`), and one wait for all of them to get past a push
+    (`wait_past`). The bench's clients share the machine with what they measure: a task
+    per client per push, woken by each of its reads, was a quarter of a worker's CPU."""
+
+    def __init__(self) -> None:
+        self.counts = PushCounts()
+        self._above = 0.0
+        self._behind: set[Session] = set()
+        self._caught_up = asyncio.Event()
+
+    async def wait_past(self, sessions: Iterable[Session], above: float, within: float) -> None:
+        """Until each of `sessions` has seen a push count above `above` or is closed, or
+        `within` seconds have passed."""
+        self._above = above
+        self._behind = {s for s in sessions if not s.past(above)}
+        self._caught_up.clear()
+        try:
+            if self._behind:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(within):
+                        await self._caught_up.wait()
+        finally:
+            self._behind = set()
+
+    def heard(self, session: Session) -> None:
+        """`session` saw something (a push, its end): one fewer to wait for if it is past."""
+        if session in self._behind and session.past(self._above):
+            self._behind.discard(session)
+            if not self._behind:
+                self._caught_up.set()
+
+
 class Session:
     """One client following the button shadow: a page, or a direct subscriber."""
 
@@ -181,13 +215,13 @@ class Session:
         self,
         client_id: str,
         clock: Callable[[], float] = time.monotonic,
-        counts: PushCounts | None = None,
+        audience: Audience | None = None,
     ) -> None:
-        """`counts`: how the push count is read from a documents message, shared by the
-        clients of one process (each distinct payload decoded once); a new one by default."""
+        """`audience`: what this client shares with the others of its process; its own by
+        default."""
         self.client_id = client_id
         self._clock = clock
-        self._counts = PushCounts() if counts is None else counts
+        self._audience = Audience() if audience is None else audience
         self._framer = page_wire.Framer()
         self._link: _Link = _RawLink()
         self._writer: asyncio.StreamWriter | None = None
@@ -199,14 +233,10 @@ class Session:
         self._token = uuid.uuid4().hex
         self.got: str | None = None  # the get's answer: "accepted", or "rejected <code>"
         self.seen: list[tuple[int, float]] = []  # (pushes, arrival) of each documents message
+        self.most: int | None = None  # the highest push count seen (None: none yet)
         self.sent_bytes = 0
         self.received_bytes = 0
         self.last_sent = clock()
-
-    @property
-    def most(self) -> int | None:
-        """The highest push count seen (None: no documents message yet)."""
-        return max((pushes for pushes, _ in self.seen), default=None)
 
     @property
     def alive(self) -> bool:
@@ -283,16 +313,9 @@ class Session:
         if self._suback is None or SUBACK_FAILURE in self._suback:
             raise PageError(self.client_id, f"was refused a subscription ({self._suback!r})")
 
-    async def wait_above(self, pushes: float) -> bool:
-        """Until a documents message with more than `pushes` arrived (False: connection lost)."""
-        while True:
-            most = self.most
-            if most is not None and most > pushes:
-                return True
-            if self._failed is not None:
-                return False
-            self._changed.clear()
-            await self._changed.wait()
+    def past(self, pushes: float) -> bool:
+        """Whether a push count above `pushes` arrived here, or never will (it is closed)."""
+        return (self.most is not None and self.most > pushes) or self._failed is not None
 
     def ping_if_quiet(self, now: float) -> None:
         """A PINGREQ if nothing was sent for the keep-alive (MQTT 3.1.1, 3.1.2.10)."""
@@ -315,6 +338,7 @@ class Session:
         if self._failed is None:
             self._failed = PageError(self.client_id, "was closed")
         self._changed.set()
+        self._audience.heard(self)
 
     # ------------------------------------------------------------ the connection
 
@@ -345,6 +369,7 @@ class Session:
             self._failed = PageError(self.client_id, f"failed: {error}")
         finally:
             self._changed.set()
+            self._audience.heard(self)
 
     def _take(self, data: bytes, at: float) -> None:
         mqtt, back = self._link.unwrap(data)
@@ -362,9 +387,12 @@ class Session:
             topic = header.topic.decode()
             payload = body[len(body) - header.payload_size :]
             if topic == BUTTON_SHADOW.update_documents:
-                pushes = self._counts(Message(topic, payload))
+                pushes = self._audience.counts(Message(topic, payload))
                 if pushes is not None:
                     self.seen.append((pushes, at))
+                    if self.most is None or pushes > self.most:
+                        self.most = pushes
+                        self._audience.heard(self)
             elif topic in GET_ANSWERS:
                 self._take_get_answer(topic, payload)
         elif kind == CONNACK_TYPE:
