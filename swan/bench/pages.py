@@ -37,18 +37,11 @@ from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    Request,
-)
+from wsproto.events import AcceptConnection, RejectConnection, Request
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from swan.adapters.mqtt import Message
-from swan.bench import page_wire
+from swan.bench import page_frames, page_wire
 from swan.bench.push import PushCounts
 from swan.core.errors import SwanError
 from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
@@ -141,37 +134,65 @@ class _RawLink:
 
 
 class _WebSocketLink:
+    """The upgrade by wsproto (the presigned request, the answer checked), then frames by
+    `page_frames`: wsproto is given the upgrade's answer and nothing after it, so that no
+    frame is left inside it."""
+
     def __init__(self, who: str, host: str, target: str) -> None:
         self._who = who
         self._host = host
         self._target = target
         self._ws = WSConnection(ConnectionType.CLIENT)
+        self._answer = bytearray()  # the upgrade's answer, until its blank line
+        self._frames = page_frames.FrameReader()
         self.open = False
 
     def opening(self) -> bytes:
         return self._ws.send(Request(host=self._host, target=self._target, subprotocols=["mqtt"]))
 
     def wrap(self, mqtt: bytes) -> bytes:
-        return self._ws.send(BytesMessage(data=mqtt))
+        return page_frames.client_frame(mqtt)
 
     def unwrap(self, data: bytes) -> tuple[bytes, bytes]:
+        if not self.open:
+            data = self._upgrade(data)
         mqtt, back = bytearray(), bytearray()
         try:
-            self._ws.receive_data(data or None)
+            for opcode, payload in self._frames.feed(data):
+                if opcode == page_frames.BINARY:
+                    mqtt += payload
+                elif opcode == page_frames.PING:
+                    back += page_frames.client_frame(payload, page_frames.PONG)
+                elif opcode == page_frames.CLOSE:
+                    code = page_frames.close_code(payload)
+                    raise PageError(self._who, f"was closed by the gateway ({code})")
+                elif opcode == page_frames.TEXT:
+                    raise PageError(self._who, "was sent a text message (MQTT's are binary)")
+        except page_frames.FrameError as error:
+            raise PageError(self._who, f"broke the WebSocket protocol: {error}") from error
+        return bytes(mqtt), bytes(back)
+
+    def _upgrade(self, data: bytes) -> bytes:
+        """Hold what arrives until the upgrade's answer is whole, have wsproto judge it;
+        what came after it (frames already)."""
+        self._answer += data
+        end = self._answer.find(b"\r\n\r\n")
+        if end < 0:
+            return b""
+        answer, rest = bytes(self._answer[: end + 4]), bytes(self._answer[end + 4 :])
+        self._answer.clear()
+        try:
+            self._ws.receive_data(answer)
             for event in self._ws.events():
                 if isinstance(event, AcceptConnection):
                     self.open = True
                 elif isinstance(event, RejectConnection):
                     raise PageError(self._who, f"was refused the upgrade: {event.status_code}")
-                elif isinstance(event, BytesMessage):
-                    mqtt += event.data
-                elif isinstance(event, Ping):
-                    back += self._ws.send(event.response())
-                elif isinstance(event, CloseConnection):
-                    raise PageError(self._who, f"was closed by the gateway ({event.code})")
         except (RemoteProtocolError, LocalProtocolError) as error:
             raise PageError(self._who, f"broke the WebSocket protocol: {error}") from error
-        return bytes(mqtt), bytes(back)
+        if not self.open:
+            raise PageError(self._who, "was not answered its upgrade")
+        return rest
 
 
 class Audience:
