@@ -33,7 +33,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 from urllib.parse import quote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -53,14 +53,13 @@ from swan.local.core.mqtt_packets import (
     parse_publish,
     parse_suback,
 )
-from swan.local.unix_socket import open_unix_connection
+from swan.local.unix_socket import connect_unix_protocol
 
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
-READ_SIZE: Final = 65536
 SUBSCRIBE_QOS: Final = 1  # as the page: every documents message is acknowledged
 # The page's keep-alive (KEEPALIVE_SECONDS in swan_link.jsx). AWS IoT Core takes 30 to 1,200 s
 # (message broker limits, https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
@@ -229,8 +228,10 @@ class Audience:
                 self._caught_up.set()
 
 
-class Session:
-    """One client following the button shadow: a page, or a direct subscriber."""
+class Session(asyncio.Protocol):
+    """One client following the button shadow: a page, or a direct subscriber. It is its
+    socket's protocol: what arrives is taken as it arrives (no stream in between, no task
+    woken per read; a worker holds a thousand of them on one loop)."""
 
     def __init__(
         self,
@@ -245,8 +246,8 @@ class Session:
         self._audience = Audience() if audience is None else audience
         self._framer = page_wire.Framer()
         self._link: _Link = _RawLink()
-        self._writer: asyncio.StreamWriter | None = None
-        self._reading: asyncio.Task[None] | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._lost: asyncio.Future[None] | None = None  # resolved when the socket is closed
         self._failed: PageError | None = None
         self._changed = asyncio.Event()
         self._connack: int | None = None
@@ -269,39 +270,33 @@ class Session:
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         target = presigned_target(ws_url, credentials, region)
         self._link = _WebSocketLink(self.client_id, f"{host}:{port}", target)
-        reader, writer = await asyncio.open_connection(host, port)
-        await self._open(reader, writer, PushTopic(self.client_id, identity=True))
+        await asyncio.get_running_loop().create_connection(lambda: self, host, port)
+        await self._open(PushTopic(self.client_id, identity=True))
 
     async def open_device(self, host: str, port: int, context: ssl.SSLContext) -> None:
         """Connect as a device that follows the button shadow (a Pi, say): mutual TLS with
         the device's certificate, MQTT 3.1.1 as its thing, one QoS 1 subscription to the
         documents; no get, so that a broker without the shadow service serves it too."""
-        reader, writer = await asyncio.open_connection(
-            host, port, ssl=context, server_hostname=host
+        await asyncio.get_running_loop().create_connection(
+            lambda: self, host, port, ssl=context, server_hostname=host
         )
-        self._writer = writer
-        self._reading = asyncio.create_task(self._read(reader))
         await self._connect()
         followed = (BUTTON_SHADOW.update_documents,)
         await self._subscribe(followed)
 
     async def open_direct(self, socket_path: Path, username: str, password: str) -> None:
         """Connect as a direct subscriber on the broker's unix socket."""
-        reader, writer = await open_unix_connection(socket_path, within=UNIX_CONNECT_WITHIN)
-        await self._open(reader, writer, PushTopic(self.client_id), username, password)
+        await connect_unix_protocol(socket_path, self, within=UNIX_CONNECT_WITHIN)
+        await self._open(PushTopic(self.client_id), username, password)
 
     async def _open(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
         pushes: PushTopic,
         username: str | None = None,
         password: str | None = None,
     ) -> None:
         """CONNECT, SUBSCRIBE as the page does, its get, and UNSUBSCRIBE from the get's answers
         once its own is in. `pushes`: the client's own push topic, whose answers it follows."""
-        self._writer = writer
-        self._reading = asyncio.create_task(self._read(reader))
         self._write(self._link.opening())
         if not self._link.open:
             await self._until(lambda: self._link.open)
@@ -350,14 +345,44 @@ class Session:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
-            with contextlib.suppress(Exception):  # the other side may be gone already
-                await writer.wait_closed()
-        task, self._reading = self._reading, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        if self._lost is not None:
+            await self._lost
+        self._fail(PageError(self.client_id, "was closed"))
+
+    # ------------------------------------------------------------ the socket's protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._writer = cast("asyncio.WriteTransport", transport)
+        self._lost = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self._failed is not None:
+            return
+        self.received_bytes += len(data)
+        try:
+            self._take(data, self._clock())
+        except PageError as error:
+            self._fail(error)
+        except ValueError as error:  # MQTT this client cannot read
+            self._fail(PageError(self.client_id, f"failed: {error}"))
+
+    def eof_received(self) -> bool:
+        self._fail(PageError(self.client_id, "lost its connection"))
+        return False  # the transport closes itself; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        why = "lost its connection" if exc is None else f"failed: {exc}"
+        self._fail(PageError(self.client_id, why))
+        self._writer = None
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+
+    def _fail(self, error: PageError) -> None:
+        """The end of this client, for the first reason given: it reads nothing more."""
         if self._failed is None:
-            self._failed = PageError(self.client_id, "was closed")
+            self._failed = error
+        if self._writer is not None:
+            self._writer.close()
         self._changed.set()
         self._audience.heard(self)
 
@@ -375,22 +400,6 @@ class Session:
                 raise self._failed
             self._changed.clear()
             await self._changed.wait()
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while data := await reader.read(READ_SIZE):
-                at = self._clock()
-                self.received_bytes += len(data)
-                self._take(data, at)
-            self._take(b"", self._clock())  # the end: a WebSocket's close is read from it
-            self._failed = PageError(self.client_id, "lost its connection")
-        except PageError as error:
-            self._failed = error
-        except (OSError, ValueError) as error:  # a reset, or MQTT this client cannot read
-            self._failed = PageError(self.client_id, f"failed: {error}")
-        finally:
-            self._changed.set()
-            self._audience.heard(self)
 
     def _take(self, data: bytes, at: float) -> None:
         mqtt, back = self._link.unwrap(data)
