@@ -3,13 +3,17 @@ measured through them: what web `web`, `viewers` and `crowd` share.
 
 The clients live in worker processes (`python -m swan.bench.page_worker`, a share each), so
 that neither the stack nor the load process carries their parsing: they are not what is
-measured. A fan-out is: the clients open (each worker its share, `OPENING` at a time), a
-warm-up push and then `pushes` pushes one at a time (an IoT Button clicks; every client
-notes when the documents message with the new count arrives, on CLOCK_MONOTONIC, which every
-process of the machine shares; the next push waits until every client has it, or the
-timeout, then a gap), an idle spell with no pushes (the CPU of the watched processes and the
-bytes on the clients' sockets), and the clients close. Memory: the watched processes'
-resident sets with the clients open, less what they held before (`zero`).
+measured. They share the machine with what they time, so they are kept lean
+(`swan.bench.pages`): each is its socket's protocol, a worker decodes each distinct documents
+message once and waits for its clients with one wait, not one per client.
+
+A fan-out is: the clients open (each worker its share, `OPENING` at a time), a warm-up push
+and then `pushes` pushes one at a time (an IoT Button clicks; every client notes when the
+documents message with the new count arrives, on CLOCK_MONOTONIC, which every process of the
+machine shares; the next push waits until every client has it, or the timeout, then a gap),
+an idle spell with no pushes (the CPU of the watched processes and the bytes on the clients'
+sockets), and the clients close. Memory: the watched processes' resident sets with the
+clients open, less what they held before (`zero`).
 """
 
 from __future__ import annotations
