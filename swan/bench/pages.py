@@ -8,8 +8,9 @@ with SigV4 for `iotdevicegateway` (botocore's signer; the host with its port sig
 payload hash the SHA-256 of the empty body, the session token appended after signing, as
 AWS IoT documents for temporary credentials:
 https://docs.aws.amazon.com/iot/latest/developerguide/iam-users-groups-roles.html), upgrades
-to a WebSocket with the `mqtt` subprotocol (wsproto), and speaks MQTT 3.1.1 in binary
-messages as its identity id (the only client id its role lets it connect as).
+to a WebSocket with the `mqtt` subprotocol (wsproto; its frames by `swan.bench.page_frames`),
+and speaks MQTT 3.1.1 in binary messages as its identity id (the only client id its role lets
+it connect as).
 
 Over MQTT it does what the page's link (webapp/components/swan_link.jsx) does: connects
 with a clean session and a 60 s keep-alive, subscribes at QoS 1 to the button shadow's
