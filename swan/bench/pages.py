@@ -66,7 +66,6 @@ SUBSCRIBE_QOS: Final = 1  # as the page: every documents message is acknowledged
 # (message broker limits, https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
 KEEP_ALIVE: Final = 60
 GET_ANSWERS: Final = (BUTTON_SHADOW.get_accepted, BUTTON_SHADOW.get_rejected)
-DOCUMENTS: Final = BUTTON_SHADOW.update_documents  # built once: it is checked every message
 UNIX_CONNECT_WITHIN: Final = 10.0  # the longest a direct subscriber waits for the backlog
 _SUBSCRIBE_ID, _GET_ID, _UNSUBSCRIBE_ID = 1, 2, 3
 
@@ -283,7 +282,7 @@ class Session(asyncio.Protocol):
             lambda: self, host, port, ssl=context, server_hostname=host
         )
         await self._connect()
-        followed = (DOCUMENTS,)
+        followed = (BUTTON_SHADOW.update_documents,)
         await self._subscribe(followed)
 
     async def open_direct(self, socket_path: Path, username: str, password: str) -> None:
@@ -305,7 +304,7 @@ class Session(asyncio.Protocol):
         await self._connect(username, password)
         followed = (
             *GET_ANSWERS,
-            DOCUMENTS,
+            BUTTON_SHADOW.update_documents,
             *(pushes.reply(outcome) for outcome in PushOutcome),
         )
         await self._subscribe(followed)
@@ -418,7 +417,7 @@ class Session(asyncio.Protocol):
                 self.send(page_wire.puback_packet(header.packet_id))
             topic = header.topic.decode()
             payload = body[len(body) - header.payload_size :]
-            if topic == DOCUMENTS:
+            if topic == BUTTON_SHADOW.update_documents:
                 pushes = self._audience.counts(Message(topic, payload))
                 if pushes is not None:
                     self.seen.append((pushes, at))

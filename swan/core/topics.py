@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Final
 
 from swan.core import names
@@ -323,7 +324,8 @@ def _check_response(operation: ShadowOperation, response: ShadowResponse | None)
 
 @dataclass(frozen=True)
 class ShadowTopics:
-    """Every topic of one shadow: the classic one, or a named one if `shadow_name` is set."""
+    """Every topic of one shadow: the classic one, or a named one if `shadow_name` is set.
+    Each named topic is built once per shadow (clients check them on every message)."""
 
     thing: str
     shadow_name: str | None = None
@@ -331,7 +333,7 @@ class ShadowTopics:
     def __post_init__(self) -> None:
         _check_shadow(self.thing, self.shadow_name)
 
-    @property
+    @cached_property
     def prefix(self) -> str:
         classic = _join(_THINGS_PREFIX, self.thing, _SHADOW)
         if self.shadow_name is None:
@@ -345,47 +347,47 @@ class ShadowTopics:
             return _join(self.prefix, operation)
         return _join(self.prefix, operation, response)
 
-    @property
+    @cached_property
     def get(self) -> str:
         return self.topic(ShadowOperation.GET)
 
-    @property
+    @cached_property
     def get_accepted(self) -> str:
         return self.topic(ShadowOperation.GET, ShadowResponse.ACCEPTED)
 
-    @property
+    @cached_property
     def get_rejected(self) -> str:
         return self.topic(ShadowOperation.GET, ShadowResponse.REJECTED)
 
-    @property
+    @cached_property
     def update(self) -> str:
         return self.topic(ShadowOperation.UPDATE)
 
-    @property
+    @cached_property
     def update_accepted(self) -> str:
         return self.topic(ShadowOperation.UPDATE, ShadowResponse.ACCEPTED)
 
-    @property
+    @cached_property
     def update_rejected(self) -> str:
         return self.topic(ShadowOperation.UPDATE, ShadowResponse.REJECTED)
 
-    @property
+    @cached_property
     def update_delta(self) -> str:
         return self.topic(ShadowOperation.UPDATE, ShadowResponse.DELTA)
 
-    @property
+    @cached_property
     def update_documents(self) -> str:
         return self.topic(ShadowOperation.UPDATE, ShadowResponse.DOCUMENTS)
 
-    @property
+    @cached_property
     def delete(self) -> str:
         return self.topic(ShadowOperation.DELETE)
 
-    @property
+    @cached_property
     def delete_accepted(self) -> str:
         return self.topic(ShadowOperation.DELETE, ShadowResponse.ACCEPTED)
 
-    @property
+    @cached_property
     def delete_rejected(self) -> str:
         return self.topic(ShadowOperation.DELETE, ShadowResponse.REJECTED)
 
