@@ -42,6 +42,7 @@ from swan.adapters import event_loop
 from swan.adapters.descriptors import raise_descriptor_limit
 from swan.certs.authority import der_certificate_id
 from swan.core.topics import jitr_topic
+from swan.local.client_link import ClientStream
 from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.core.policy import PolicyDocumentError
 from swan.local.listener import Listener
@@ -207,7 +208,7 @@ class DeviceGateway(Relay):
             try:
                 record = self._admit(writer)
                 if record is not None:
-                    await self._relay(record, reader, writer)
+                    await self._relay(record, ClientStream(reader, writer), writer)
             except Exception:
                 log.exception("device connection failed")
 
@@ -238,7 +239,7 @@ class DeviceGateway(Relay):
     async def _relay(
         self,
         record: CertificateRecordLike,
-        reader: asyncio.StreamReader,
+        reader: ClientStream,
         writer: asyncio.StreamWriter,
     ) -> None:
         who = f"certificate {record.id[:12]}..."

@@ -6,7 +6,8 @@ future made per message, which is most of what a stream reader costs per packet 
 fan-out to thousands of clients pays thousands of times. The decisions are the gateway's
 own (`pass_on`), unchanged. Flow control both ways: a client that does not read fast enough
 pauses the reading from the broker until its buffer drains (as awaiting its `drain` did);
-what the client sends the broker is written with `write` and paced by `drain`.
+what the client sends the broker is written with `write` and paced by `when_writable` (the
+client is not read while the broker's buffer is full: `swan.local.relay.FromDevice`).
 """
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ class BrokerLink(asyncio.Protocol):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
+
+    def when_writable(self, then: Callable[[], None]) -> bool:
+        """Whether writes to the broker are paused (its buffer is full); if so, `then` is
+        called once they resume (or the broker is gone)."""
+        if self._paused is None or self._paused.done():
+            return False
+        self._paused.add_done_callback(lambda _: then())
+        return True
 
     async def drain(self) -> None:
         """Until the broker has taken what was written; ConnectionResetError once it is gone."""

@@ -13,7 +13,8 @@ Each stage holds at most `per_source` connections from one address and `total` i
 past either bound the *oldest* connection of that stage (from that address first) is
 closed to make room, so a flood of silent connections churns through the bounds while a
 client that speaks at once gets through within its round trips. Then `on_client(reader,
-writer)` takes the connection, as `asyncio.start_server` would call it.
+writer)` takes the connection, as `asyncio.start_server` would call it (its protocol can be
+tapped once the client is piped: `swan.local.client_link`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.event_loop import has_own_tls
+from swan.local.client_link import TappableProtocol
 
 if TYPE_CHECKING:
     import ssl
@@ -187,7 +189,7 @@ class Listener:
     async def _connect(self, client: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2**16)
-        protocol = asyncio.StreamReaderProtocol(reader, self._on_client)
+        protocol = TappableProtocol(reader, self._on_client)
         if self._ssl is None:
             await loop.connect_accepted_socket(lambda: protocol, client)
             return

@@ -20,7 +20,7 @@ import logging
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
     from pathlib import Path
 
+    from swan.local.client_link import Receiver
     from swan.local.core.mqtt_packets import Connect
     from swan.local.core.policy import Principal
     from swan.local.listener import Listener
@@ -56,16 +57,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
-PIPE_CHUNK = 65536
 SHUTDOWN_TIMEOUT = 5.0
 _ARRIVING = ""  # where connections not yet piped are filed (no key is empty)
 
 
 class ByteSource(Protocol):
-    """What the relay reads a client from: a TLS stream, or a WebSocket's messages."""
+    """What the relay reads a client from: a TLS stream, or a WebSocket's messages; read as a
+    stream until the client is piped, then tapped (`swan.local.client_link`)."""
 
     async def read(self, n: int = -1) -> bytes: ...
     async def readexactly(self, n: int) -> bytes: ...
+    async def tap(self, receiver: Receiver) -> bytes: ...
 
 
 class ByteSink(Protocol):
@@ -240,12 +242,11 @@ class Relay:
         if admitted.closes_at is not None:
             ending = loop.call_at(admitted.closes_at, self._expired, connect.client_id, writer)
         log.info("client %s connected (%s...)", connect.client_id, admitted.key[:12])
+        from_device = FromDevice(self, session, broker, writer, connect.client_id)
         try:
             broker.write(packet)
-            await asyncio.gather(
-                self._from_device(session, reader, broker, writer, connect.client_id),
-                broker.closed,
-            )
+            from_device.received(await reader.tap(from_device))
+            await asyncio.gather(from_device.done, broker.closed)
         finally:
             if ending is not None:
                 ending.cancel()
@@ -266,43 +267,6 @@ class Relay:
         if topic is None:
             return True
         return self.limits.topic_problem(topic) is None and principal.can_publish(topic)
-
-    async def _from_device(
-        self,
-        session: DeviceSession,
-        device: ByteSource,
-        broker: ByteSink,
-        back: ByteSink,
-        client_id: str,
-    ) -> None:
-        """Device -> broker: every packet framed and decided; the throughput limit holds."""
-        loop = asyncio.get_running_loop()
-        held = b""
-        try:
-            while chunk := await device.read(PIPE_CHUNK):
-                data = held + chunk if held else chunk
-                now = loop.time()
-
-                def decide(first: int, body: memoryview, now: float = now) -> Outcome:
-                    return session.from_device(first, body, now)
-
-                used, ending = self._pass_on(data, decide, broker, back, session.too_large)
-                if ending is not None:
-                    log.info("client %s disconnected by the gateway: %s", client_id, ending.reason)
-                    self.dropped[_key(ending.reason)] += 1
-                    if ending.reply:
-                        back.write(ending.reply)
-                    back.close()
-                    return
-                held = data[used:]
-                await broker.drain()
-                delay = session.bytes_delay(now, len(chunk))
-                if delay > 0:
-                    await asyncio.sleep(delay)  # AWS delays what exceeds the throughput
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            broker.close()
 
     def _pass_on(
         self,
@@ -363,6 +327,114 @@ async def _read_connect(reader: ByteSource, limit: int) -> bytes:
     if length > limit:
         raise MalformedPacketError(f"a CONNECT of {length} bytes (at most {limit})")
     return first + header + await reader.readexactly(length)
+
+
+class FromDevice:
+    """Device -> broker, in the callback that read it: every packet framed and decided
+    (`Relay._pass_on`) and passed on in runs. Two things hold the device up (it is not read
+    meanwhile, and what is in flight waits): AWS's throughput limit, which delays what
+    exceeds it ("delayed in processing": bytes past the limit wait until it allows them),
+    and a broker that does not keep up (until it has taken what was written). `done` once
+    the device has ended, or was disconnected."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        session: DeviceSession,
+        broker: BrokerLink,
+        back: ClientSink,
+        client_id: str,
+    ) -> None:
+        self._relay = relay
+        self._session = session
+        self._broker = broker
+        self._back = back
+        self._client_id = client_id
+        self._loop = asyncio.get_running_loop()
+        self._held = b""  # what is not passed on yet: a packet's start, what came held up
+        self._fresh = False  # whether bytes came since `_held` was last framed
+        self._uncharged = 0  # bytes not charged to the throughput limit yet
+        self._holds: set[str] = set()  # why the device is not read: "throughput", "broker"
+        self.done: asyncio.Future[None] = self._loop.create_future()
+
+    def received(self, data: bytes) -> None:
+        if self.done.done() or not data:
+            return
+        self._held = self._held + data if self._held else data
+        self._fresh = True
+        self._uncharged += len(data)
+        self._go()
+
+    def ended(self) -> None:
+        self._end()
+
+    def _go(self) -> None:
+        if self._holds or self.done.done():
+            return
+        if self._uncharged:
+            delay = self._session.bytes_delay(self._loop.time(), self._uncharged)
+            self._uncharged = 0
+            if delay > 0:  # these bytes exceed the throughput: they wait, unread
+                self._hold("throughput")
+                self._loop.call_later(delay, self._release, "throughput")
+                return
+        if self._fresh:
+            self._fresh = False
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        data, session, now = self._held, self._session, self._loop.time()
+
+        def decide(first: int, body: memoryview) -> Outcome:
+            return session.from_device(first, body, now)
+
+        try:
+            used, ending = self._relay._pass_on(  # noqa: SLF001  (its relay's)
+                data, decide, self._broker, self._back, session.too_large
+            )
+        except Exception:
+            log.exception("device connection failed")
+            self._back.close()
+            self._end()
+            return
+        if ending is not None:
+            log.info("client %s disconnected by the gateway: %s", self._client_id, ending.reason)
+            self._relay.dropped[_key(ending.reason)] += 1
+            if ending.reply:
+                self._back.write(ending.reply)
+            self._back.close()
+            self._end()
+            return
+        self._held = data[used:]
+        if self._broker.when_writable(lambda: self._release("broker")):
+            self._hold("broker")
+
+    def _hold(self, why: str) -> None:
+        if not self._holds:
+            _reading(self._back, paused=True)
+        self._holds.add(why)
+
+    def _release(self, why: str) -> None:
+        self._holds.discard(why)
+        if self._holds or self.done.done():
+            return
+        _reading(self._back, paused=False)
+        self._go()
+
+    def _end(self) -> None:
+        self._broker.close()
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def _reading(client: ClientSink, *, paused: bool) -> None:
+    transport = cast("asyncio.ReadTransport", client.transport)
+    if transport.is_closing():
+        return
+    if paused:
+        transport.pause_reading()
+    else:
+        transport.resume_reading()
 
 
 def _key(reason: str) -> str:

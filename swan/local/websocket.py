@@ -3,8 +3,9 @@
 `accept` reads the HTTP upgrade request and lets `decide` answer it: None accepts (with the
 `mqtt` subprotocol the client offered), a `Refusal` answers its HTTP status instead. The
 accepted connection is a `WebSocketStream`: MQTT's byte stream carried in binary messages,
-read and written as the gateway's relay reads and writes a TLS stream, so every packet is
-framed and held to the same limits and policies whichever door a client came in by.
+read and written as the gateway's relay reads and writes a TLS stream (a stream until the
+client is piped, then tapped: `swan.local.client_link`), so every packet is framed and held to
+the same limits and policies whichever door a client came in by.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
+from swan.local.client_link import tappable
+
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from swan.local.client_link import Receiver
 
 MQTT_SUBPROTOCOL: Final = "mqtt"
 READ_CHUNK: Final = 65536
@@ -115,9 +120,9 @@ def _answer(writer: asyncio.StreamWriter, connection: WSConnection, hint: object
 
 class WebSocketStream:
     """MQTT's bytes in WebSocket binary messages: `read`/`readexactly` as a StreamReader,
-    `write`/`drain`/`close` as a StreamWriter. A text message, which MQTT never sends,
-    closes the connection (1003); pings are answered; a close is answered and ends the
-    stream."""
+    `write`/`drain`/`close` as a StreamWriter; once tapped (`tap`), each message's bytes
+    go to a `Receiver` as they arrive. A text message, which MQTT never sends, closes the
+    connection (1003); pings are answered; a close is answered and ends the stream."""
 
     def __init__(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ws: WSConnection
@@ -127,6 +132,8 @@ class WebSocketStream:
         self._ws = ws
         self._buffer = bytearray()
         self._ended = False
+        self._receiver: Receiver | None = None
+        self._told_the_end = False
 
     # ------------------------------------------------------------ reading
 
@@ -151,7 +158,10 @@ class WebSocketStream:
         return chunk
 
     async def _fill(self) -> None:
-        data = await self._reader.read(READ_CHUNK)
+        self._take(await self._reader.read(READ_CHUNK))
+
+    def _take(self, data: bytes) -> None:
+        """Unwrap what the client sent (b"": its end): messages' bytes to the buffer."""
         try:
             self._ws.receive_data(data or None)
             for event in self._ws.events():
@@ -180,6 +190,45 @@ class WebSocketStream:
                 self._send_close(event.code, event.reason)
                 self._writer.close()
             self._ended = True
+
+    # ------------------------------------------------------------ tapped
+
+    async def tap(self, receiver: Receiver) -> bytes:
+        """From now on, each message's bytes go to `receiver` as they arrive (and its end,
+        to `ended`); the bytes held and not read yet are returned, for the caller to take
+        first."""
+        self._receiver = receiver
+        raw = await tappable(self._writer).tap(self)
+        if raw and not self._ended:
+            self._take(raw)
+        held = bytes(self._buffer)
+        self._buffer.clear()
+        if self._ended:
+            asyncio.get_running_loop().call_soon(self._tell_the_end)
+        return held
+
+    def received(self, data: bytes) -> None:
+        """The connection's bytes, once tapped."""
+        if self._ended:
+            return
+        self._take(data)
+        if self._buffer and self._receiver is not None:
+            message = bytes(self._buffer)
+            self._buffer.clear()
+            self._receiver.received(message)
+        if self._ended:
+            self._tell_the_end()
+
+    def ended(self) -> None:
+        """The connection's end, once tapped."""
+        if not self._ended:
+            self._take(b"")
+        self._tell_the_end()
+
+    def _tell_the_end(self) -> None:
+        if self._receiver is not None and not self._told_the_end:
+            self._told_the_end = True
+            self._receiver.ended()
 
     # ------------------------------------------------------------ writing
 

@@ -22,6 +22,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from swan.local.client_link import TappableProtocol
 from swan.local.websocket import (
     Refusal,
     Upgrade,
@@ -77,7 +78,7 @@ async def serve(decide=None) -> tuple[Client, asyncio.Task[WebSocketStream | Non
     """`accept` on one end of a socket pair (deciding with `decide`, else accepting), and a
     client on the other."""
     server_end, client_end = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=server_end)
+    reader, writer = await door_connection(server_end)
     served = Served()
 
     def record(upgrade: Upgrade) -> Refusal | None:
@@ -87,6 +88,14 @@ async def serve(decide=None) -> tuple[Client, asyncio.Task[WebSocketStream | Non
     accepting = asyncio.create_task(accept(reader, writer, record))
     client_reader, client_writer = await asyncio.open_connection(sock=client_end)
     return Client(client_reader, client_writer), accepting, served
+
+
+async def door_connection(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A stream on `sock` as a door makes it: its protocol can be tapped."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, protocol = await loop.connect_accepted_socket(lambda: TappableProtocol(reader), sock)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 async def upgraded(subprotocols=("mqtt",)) -> tuple[Client, WebSocketStream]:
@@ -329,3 +338,132 @@ def test_a_client_gone_without_a_close_ends_the_stream():
         return incomplete.value.partial, await stream.read()
 
     assert run(scenario) == (PUBLISH[:4], b"")
+
+
+# ---------------------------------------------------------------- tapped (once piped)
+
+
+@dataclass
+class Collector:
+    """A receiver: the bytes it was given, and how many ends."""
+
+    data: bytearray = field(default_factory=bytearray)
+    ends: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def received(self, data: bytes) -> None:
+        self.data += data
+        self.arrived.set()
+
+    def ended(self) -> None:
+        self.ends += 1
+        self.arrived.set()
+
+    async def until(self, check) -> None:
+        async with asyncio.timeout(WAIT):
+            while not check():
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+async def tapped(*before: object) -> tuple[Client, WebSocketStream, Collector, bytes]:
+    """An upgraded stream whose client sent `before` (events), then tapped: the client, the
+    stream, its receiver and what the tap handed back."""
+    client, stream = await upgraded()
+    client.send(BytesMessage(data=PUBLISH[:2]), *before)
+    assert await stream.readexactly(2) == PUBLISH[:2]  # read as a stream first
+    await client.writer.drain()
+    await asyncio.sleep(0.05)  # what the client sent is held, unread
+    collector = Collector()
+    return client, stream, collector, await stream.tap(collector)
+
+
+def test_tapped_what_was_held_comes_back_and_what_follows_goes_to_the_receiver_in_order():
+    async def scenario():
+        client, _, collector, held = await tapped(
+            BytesMessage(data=PUBLISH[2:] + CONNACK[:1], message_finished=False)
+        )
+        client.send(
+            BytesMessage(data=CONNACK[1:]),
+            BytesMessage(data=PUBLISH[:5], message_finished=False),
+            BytesMessage(data=PUBLISH[5:]),
+        )
+        expected = len(CONNACK[1:] + PUBLISH)
+        await collector.until(lambda: len(collector.data) == expected)
+        return held, bytes(collector.data), collector.ends
+
+    assert run(scenario) == (PUBLISH[2:] + CONNACK[:1], CONNACK[1:] + PUBLISH, 0)
+
+
+def test_tapped_a_ping_is_answered_and_a_close_is_answered_and_told_once():
+    async def scenario():
+        client, _, collector, _ = await tapped()
+        client.send(Ping(payload=b"there?"), BytesMessage(data=CONNACK))
+        pong = await client.event()
+        client.send(CloseConnection(code=1000))
+        await collector.until(lambda: collector.ends > 0)
+        answer = await client.event()
+        client.writer.close()
+        await asyncio.sleep(0.05)  # the connection's loss is not told again
+        return pong, bytes(collector.data), answer, collector.ends
+
+    pong, data, answer, ends = run(scenario)
+    assert isinstance(pong, Pong)
+    assert pong.payload == b"there?"
+    assert data == CONNACK
+    assert isinstance(answer, CloseConnection)
+    assert answer.code == 1000
+    assert ends == 1
+
+
+def test_tapped_a_text_message_closes_with_1003_and_ends():
+    async def scenario():
+        client, _, collector, _ = await tapped()
+        client.send(TextMessage(data="{}"))
+        await collector.until(lambda: collector.ends > 0)
+        return await client.event(), await client.at_eof(), collector.ends
+
+    answer, at_eof, ends = run(scenario)
+    assert isinstance(answer, CloseConnection)
+    assert answer.code == 1003
+    assert at_eof
+    assert ends == 1
+
+
+def test_tapped_an_unmasked_frame_fails_the_connection_with_1002():
+    async def scenario():
+        client, _, collector, _ = await tapped()
+        client.send_raw(b"\x82\x02" + CONNACK[:2])
+        await collector.until(lambda: collector.ends > 0)
+        return await client.event(), bytes(collector.data)
+
+    answer, data = run(scenario)
+    assert isinstance(answer, CloseConnection)
+    assert answer.code == 1002
+    assert data == b""
+
+
+def test_tapped_a_client_gone_without_a_close_ends_after_its_last_bytes():
+    async def scenario():
+        client, _, collector, _ = await tapped()
+        client.send(BytesMessage(data=PUBLISH[:4]))
+        await client.writer.drain()
+        client.writer.close()
+        await collector.until(lambda: collector.ends > 0)
+        return bytes(collector.data), collector.ends
+
+    assert run(scenario) == (PUBLISH[:4], 1)
+
+
+def test_a_stream_closed_before_the_tap_is_told_ended_after_handing_back_its_bytes():
+    async def scenario():
+        client, _, collector, held = await tapped(
+            BytesMessage(data=CONNACK), CloseConnection(code=1000)
+        )
+        ends_at_once = collector.ends
+        await collector.until(lambda: collector.ends > 0)
+        return held, ends_at_once, collector.ends, await client.event()
+
+    held, ends_at_once, ends, answer = run(scenario)
+    assert (held, ends_at_once, ends) == (CONNACK, 0, 1)
+    assert isinstance(answer, CloseConnection)
