@@ -67,6 +67,7 @@ SUBSCRIBE_QOS: Final = 1  # as the page: every documents message is acknowledged
 KEEP_ALIVE: Final = 60
 GET_ANSWERS: Final = (BUTTON_SHADOW.get_accepted, BUTTON_SHADOW.get_rejected)
 UNIX_CONNECT_WITHIN: Final = 10.0  # the longest a direct subscriber waits for the backlog
+CLOSE_WITHIN: Final = 5.0  # the longest a close waits for what was written to go out
 _SUBSCRIBE_ID, _GET_ID, _UNSUBSCRIBE_ID = 1, 2, 3
 
 
@@ -342,12 +343,20 @@ class Session(asyncio.Protocol):
     def send(self, packet: bytes) -> None:
         self._write(self._link.wrap(packet))
 
-    async def close(self) -> None:
+    async def close(self, within: float = CLOSE_WITHIN) -> None:
+        """Close the socket, once what was written has gone out; past `within` seconds (a
+        server that reads nothing, a handshake that never ends), it is dropped instead.
+        Bounded: a worker closes its clients when a try to open one times out."""
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
-        if self._lost is not None:
-            await self._lost
+        if self._lost is not None and not self._lost.done():
+            try:
+                async with asyncio.timeout(within):
+                    await asyncio.shield(self._lost)
+            except TimeoutError:
+                if writer is not None:
+                    writer.abort()
         self._fail(PageError(self.client_id, "was closed"))
 
     # ------------------------------------------------------------ the socket's protocol

@@ -105,3 +105,24 @@ def test_a_device_sees_its_pushes_acknowledges_them_and_ends_when_the_server_doe
     assert list(heard) == [0x10, 0x82, 0x40, 0x40]  # CONNECT, SUBSCRIBE, two PUBACKs
     assert not alive
     assert "lost its connection" in str(failed)
+
+
+def test_closing_a_client_whose_server_reads_nothing_drops_it_instead_of_waiting(tmp_path):
+    stalled = asyncio.Event()
+
+    async def read_nothing(_reader, _writer):
+        await stalled.wait()
+
+    async def scenario():
+        server = await serve(tmp_path / "broker.sock", read_nothing)
+        async with server:
+            session = Session("direct-0")
+            loop = asyncio.get_running_loop()
+            await loop.create_unix_connection(lambda: session, str(tmp_path / "broker.sock"))
+            session.send(b"\x00" * 16_000_000)  # far more than the sockets hold: it stays
+            async with asyncio.timeout(10):  # a close that waited for it would never end
+                await session.close(within=0.2)
+            stalled.set()
+            return session.alive, session.past(0)
+
+    assert asyncio.run(scenario()) == (False, True)
