@@ -4,10 +4,13 @@ door (mutual TLS, `swan.local.gateway`; a signed WebSocket, `swan.local.web_gate
 Its CONNECT is read whole and held to the limits (size, client id, one a second per client
 id, its last will's topic), then the client is piped to a broker listener (a unix socket of
 Mosquitto), every MQTT packet framed both ways (no copies: memoryview slices of what was
-read, runs of packets passed on with one write) and held to AWS IoT Core's message broker:
-its limits and its answers, and every policy of the client's principal, evaluated together
-for Publish, Subscribe and Receive (`swan.local.core.broker_limits` says which limits, which
-answers, and where they are documented). Refused connections and packets kept back are
+read, runs of packets passed on with one write), in the callback that read it (no task woken
+per read: broker -> client in `swan.local.gateway_link.BrokerLink`, client -> broker in
+`FromDevice`, fed by the door's connection once tapped: `swan.local.client_link`), and held
+to AWS IoT Core's message broker: its limits and its answers, and every policy of the
+client's principal, evaluated together for Publish, Subscribe and Receive
+(`swan.local.core.broker_limits` says which limits, which answers, and where they are
+documented). Refused connections and packets kept back are
 counted by reason; live connections are filed by key (a certificate id, an access key id),
 so that a door can close those of a key at once.
 """
