@@ -33,6 +33,7 @@ INK: Final[Color] = (30, 30, 30)
 DASH: Final = 8  # pixels drawn, then as many left out, for a p50 line
 ROUND: Final = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # an axis's top
 MEDIAN: Final = 50  # the percentile drawn dashed
+LABEL_GAP: Final = 14  # pixels: two lone points' labels closer than this would overlap
 
 
 class NothingToPlotError(SwanError, ValueError):
@@ -166,6 +167,7 @@ def draw(results: Results, path: Path, title: str) -> None:
     pen.text((WIDTH / 2, 18), title, fill=INK, font=font, anchor="mt")
     pen.text((WIDTH / 2, HEIGHT - 22), "viewers (log scale)", fill=INK, font=font, anchor="mt")
     pen.text((14, HEIGHT / 2), "ms", fill=INK, font=font, anchor="lm")
+    lone: list[tuple[Series, tuple[float, float]]] = []
     for line in lines:
         dots = [(scale.x(v), scale.y(ms)) for v, ms in line.points]
         for start, end in itertools.pairwise(dots):
@@ -173,14 +175,31 @@ def draw(results: Results, path: Path, title: str) -> None:
         for x, y in dots:
             pen.ellipse([(x - 4, y - 4), (x + 4, y + 4)], fill=line.color)
         if len(dots) == 1:  # a lone point (the crowd's): say which percentile it is
-            x, y = dots[0]
-            percentile_name = line.label.rsplit(", ", 1)[-1]
-            pen.text((x - 10, y), percentile_name, fill=line.color, font=small, anchor="rm")
+            lone.append((line, dots[0]))
+    sides = label_sides([spot for _, spot in lone])
+    for (line, (x, y)), right in zip(lone, sides, strict=True):
+        name = line.label.rsplit(", ", 1)[-1]
+        at, anchor = ((x + 10, y), "lm") if right else ((x - 10, y), "rm")
+        pen.text(at, name, fill=line.color, font=small, anchor=anchor)
     for n, line in enumerate(lines):  # the legend, top left inside the axes
         y = top + 14 + 18 * n
         _segment(pen, (left + 12, y), (left + 44, y), line.color, dashed=line.dashed)
         pen.text((left + 52, y), line.label, fill=INK, font=small, anchor="lm")
     image.save(path, format="PNG", optimize=True)
+
+
+def label_sides(spots: list[tuple[float, float]], gap: float = LABEL_GAP) -> list[bool]:
+    """Where each lone point's label goes: left of its point (False), or right (True) where
+    a label already left of a point at the same x is within `gap` pixels (two figures of
+    nearly the same value: the crowd's direct p99 and its p50 through the doors, say)."""
+    placed: list[tuple[float, float]] = []
+    sides = []
+    for x, y in spots:
+        clash = any(abs(x - px) < 1 and abs(y - py) < gap for px, py in placed)
+        sides.append(clash)
+        if not clash:
+            placed.append((x, y))
+    return sides
 
 
 def _segment(

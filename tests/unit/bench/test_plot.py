@@ -102,3 +102,8 @@ def test_swan_bench_refuses_a_plot_of_phases_that_draw_nothing(capsys, tmp_path)
     assert code == 2
     assert "--plot" in capsys.readouterr().err
     assert not (tmp_path / "p.png").exists()
+
+
+def test_lone_points_labels_go_left_unless_one_there_is_too_close():
+    spots = [(800.0, 100.0), (800.0, 300.0), (800.0, 290.0), (800.0, 200.0), (500.0, 300.0)]
+    assert plot.label_sides(spots, gap=14) == [False, False, True, False, False]
