@@ -13,8 +13,9 @@ import socket
 from dataclasses import dataclass, field, replace
 
 from support import mqtt_string, mqtt_varint
+from tap_support import door_stream
 
-from swan.local.client_link import ClientStream, TappableProtocol
+from swan.local.client_link import ClientStream
 from swan.local.core.broker_limits import AWS_LIMITS
 from swan.local.core.policy import PolicyContext, Principal
 from swan.local.relay import Admitted, Relay
@@ -92,9 +93,7 @@ async def piped(tmp_path, *, limits=UNLIMITED, before=b"", broker_reads=True):
     server = await asyncio.start_unix_server(broker.serve, path=str(upstream))
     near, far = socket.socketpair()
     far.setblocking(False)
-    reader = asyncio.StreamReader()
-    transport, protocol = await loop.connect_accepted_socket(lambda: TappableProtocol(reader), near)
-    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    reader, writer = await door_stream(near)
     stream = ClientStream(reader, writer)
     await loop.sock_sendall(far, connect_packet("pi") + before)
     relay = Relay(limits)
@@ -104,7 +103,7 @@ async def piped(tmp_path, *, limits=UNLIMITED, before=b"", broker_reads=True):
     admitted = Admitted("key", Principal.of([ALLOW_ALL], context), upstream)
     pipe = loop.create_task(relay.pipe(admitted, first[0], stream, writer))
     try:
-        yield Piped(relay, broker, far, transport, pipe)
+        yield Piped(relay, broker, far, writer.transport, pipe)
     finally:
         far.close()
         with contextlib.suppress(Exception):

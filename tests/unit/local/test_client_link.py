@@ -6,46 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass, field
 
 import pytest
+from tap_support import Collector, door_stream
 
-from swan.local.client_link import ClientStream, TappableProtocol, tappable
+from swan.local.client_link import ClientStream, tappable
 
 WAIT = 5.0
 
 
-@dataclass
-class Collector:
-    """A receiver: what it was given, and how many ends."""
-
-    data: bytearray = field(default_factory=bytearray)
-    ends: int = 0
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def received(self, data: bytes) -> None:
-        self.data += data
-        self.arrived.set()
-
-    def ended(self) -> None:
-        self.ends += 1
-        self.arrived.set()
-
-    async def until(self, check) -> None:
-        async with asyncio.timeout(WAIT):
-            while not check():
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
 async def door_connection():
     """A connection as a door makes it (`TappableProtocol`), and the peer's raw socket."""
-    loop = asyncio.get_running_loop()
     near, far = socket.socketpair()
     far.setblocking(False)
-    reader = asyncio.StreamReader()
-    transport, protocol = await loop.connect_accepted_socket(lambda: TappableProtocol(reader), near)
-    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    reader, writer = await door_stream(near)
     return ClientStream(reader, writer), writer, far
 
 

@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 
 import pytest
+from tap_support import Collector, door_stream
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -22,7 +23,6 @@ from wsproto.events import (
     TextMessage,
 )
 
-from swan.local.client_link import TappableProtocol
 from swan.local.websocket import (
     Refusal,
     Upgrade,
@@ -78,7 +78,7 @@ async def serve(decide=None) -> tuple[Client, asyncio.Task[WebSocketStream | Non
     """`accept` on one end of a socket pair (deciding with `decide`, else accepting), and a
     client on the other."""
     server_end, client_end = socket.socketpair()
-    reader, writer = await door_connection(server_end)
+    reader, writer = await door_stream(server_end)
     served = Served()
 
     def record(upgrade: Upgrade) -> Refusal | None:
@@ -88,14 +88,6 @@ async def serve(decide=None) -> tuple[Client, asyncio.Task[WebSocketStream | Non
     accepting = asyncio.create_task(accept(reader, writer, record))
     client_reader, client_writer = await asyncio.open_connection(sock=client_end)
     return Client(client_reader, client_writer), accepting, served
-
-
-async def door_connection(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A stream on `sock` as a door makes it: its protocol can be tapped."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, protocol = await loop.connect_accepted_socket(lambda: TappableProtocol(reader), sock)
-    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 async def upgraded(subprotocols=("mqtt",)) -> tuple[Client, WebSocketStream]:
@@ -341,29 +333,6 @@ def test_a_client_gone_without_a_close_ends_the_stream():
 
 
 # ---------------------------------------------------------------- tapped (once piped)
-
-
-@dataclass
-class Collector:
-    """A receiver: the bytes it was given, and how many ends."""
-
-    data: bytearray = field(default_factory=bytearray)
-    ends: int = 0
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def received(self, data: bytes) -> None:
-        self.data += data
-        self.arrived.set()
-
-    def ended(self) -> None:
-        self.ends += 1
-        self.arrived.set()
-
-    async def until(self, check) -> None:
-        async with asyncio.timeout(WAIT):
-            while not check():
-                self.arrived.clear()
-                await self.arrived.wait()
 
 
 async def tapped(*before: object) -> tuple[Client, WebSocketStream, Collector, bytes]:
