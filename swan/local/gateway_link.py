@@ -129,13 +129,6 @@ class BrokerLink(asyncio.Protocol):
         self._paused.add_done_callback(lambda _: then())
         return True
 
-    async def drain(self) -> None:
-        """Until the broker has taken what was written; ConnectionResetError once it is gone."""
-        if self.closed.done():
-            raise ConnectionResetError("the broker closed the connection")
-        if self._paused is not None and not self._paused.done():
-            await self._paused
-
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

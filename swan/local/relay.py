@@ -10,9 +10,9 @@ per read: broker -> client in `swan.local.gateway_link.BrokerLink`, client -> br
 to AWS IoT Core's message broker: its limits and its answers, and every policy of the
 client's principal, evaluated together for Publish, Subscribe and Receive
 (`swan.local.core.broker_limits` says which limits, which answers, and where they are
-documented). Refused connections and packets kept back are
-counted by reason; live connections are filed by key (a certificate id, an access key id),
-so that a door can close those of a key at once.
+documented). Refused connections and packets kept back are counted by reason; live
+connections are filed by key (a certificate id, an access key id), so that a door can close
+those of a key at once.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ class ByteSink(Protocol):
     """What the relay writes a client (or the broker) to."""
 
     def write(self, data: bytes | bytearray | memoryview) -> None: ...
-    async def drain(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -355,7 +354,6 @@ class FromDevice:
         self._client_id = client_id
         self._loop = asyncio.get_running_loop()
         self._held = b""  # what is not passed on yet: a packet's start, what came held up
-        self._fresh = False  # whether bytes came since `_held` was last framed
         self._uncharged = 0  # bytes not charged to the throughput limit yet
         self._holds: set[str] = set()  # why the device is not read: "throughput", "broker"
         self.done: asyncio.Future[None] = self._loop.create_future()
@@ -364,7 +362,6 @@ class FromDevice:
         if self.done.done() or not data:
             return
         self._held = self._held + data if self._held else data
-        self._fresh = True
         self._uncharged += len(data)
         self._go()
 
@@ -381,8 +378,7 @@ class FromDevice:
                 self._hold("throughput")
                 self._loop.call_later(delay, self._release, "throughput")
                 return
-        if self._fresh:
-            self._fresh = False
+        if self._held:  # (a packet's start alone is framed again: it stays held)
             self._pass_on()
 
     def _pass_on(self) -> None:
