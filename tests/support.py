@@ -21,12 +21,11 @@ def load_event(name: str) -> Any:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket  # noqa: PLC0415  (unit tests never call this)
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and that no connection can
+    take before its server binds it (`swan.local.ports.free_ports`)."""
+    from swan.local import ports  # noqa: PLC0415  (unit tests never call this)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return ports.free_port()
 
 
 def unique(prefix: str = "t") -> str:
@@ -57,9 +56,11 @@ def free_ports():
     """Every port of a local stack on a free loopback port (the web page's too)."""
     from dataclasses import fields  # noqa: PLC0415
 
-    from swan.local.stack import LocalPorts  # noqa: PLC0415  (unit tests never call this)
+    from swan.local import ports  # noqa: PLC0415  (unit tests never call this)
+    from swan.local.stack import LocalPorts  # noqa: PLC0415
 
-    return LocalPorts(**{field.name: free_port() for field in fields(LocalPorts)})
+    names = [field.name for field in fields(LocalPorts)]
+    return LocalPorts(**dict(zip(names, ports.free_ports(len(names)), strict=True)))
 
 
 def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:

@@ -176,7 +176,8 @@ def to_json(bench: PiBench) -> dict[str, Any]:
 
 def run(seconds: float, say: Callable[[str], None]) -> PiBench:
     """Start a private stack, push once, measure the baseline and both Pi runs, stop."""
-    from swan.bench.runner import BENCH_RULES, free_ports, machine  # noqa: PLC0415
+    from swan.bench.runner import BENCH_RULES, machine  # noqa: PLC0415
+    from swan.local.ports import free_ports  # noqa: PLC0415
     from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415
 
     run_id = uuid.uuid4().hex[:8]

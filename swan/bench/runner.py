@@ -12,7 +12,6 @@ import contextlib
 import os
 import platform
 import resource
-import socket
 import tempfile
 import uuid
 from contextlib import ExitStack
@@ -38,6 +37,7 @@ from swan.core.countdown import Rules
 from swan.local.cognito import RequestQuotas
 from swan.local.core.broker_limits import UNMETERED
 from swan.local.intrinsics import LOCAL_REGION
+from swan.local.ports import free_ports
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -392,15 +392,6 @@ def allow_descriptors(needed: int, say: Callable[[str], None]) -> int:
     if now < needed:
         say(f"open files limited to {now} (the crowd needs about {needed}): some may not open")
     return now
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback TCP ports that nothing listens on right now."""
-    with ExitStack() as held:
-        probes = [held.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))  # held open until all are chosen: all distinct
-        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def machine() -> Machine:

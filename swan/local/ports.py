@@ -1,15 +1,24 @@
-"""Before `swan up` starts anything: are its ports free, and if not, who holds them?
+"""Ports: are `swan up`'s free, and if not, who holds them; and free ones to choose.
 
 A port already taken (another `swan up`, a Reflex left over, some other server) would
 otherwise surface as a traceback from whichever part binds it first. Linux says who
 listens where in /proc/net/tcp and tcp6 (the socket's inode) and /proc/<pid>/fd (which
 process holds that inode); elsewhere, or without the rights to look, the error just says
 the port is taken.
+
+A free port for a server that another process will start (`free_ports`: the stack's parts
+given port 0, the tests' and the bench's stacks) is chosen, then released, then bound by
+that process. The kernel gives any socket that connects, or binds port 0, a port of its
+ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): a port chosen there could be
+taken in between by any connection of the machine. So the ports chosen here lie below that
+range, at random (two runs side by side rarely meet), never twice in one process, and each
+is checked free when chosen.
 """
 
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +30,54 @@ if TYPE_CHECKING:
 
 PROC = Path("/proc")
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's `st` column
+# Ports chosen by `free_ports` lie in [LOWEST_CHOSEN, the ephemeral range's start): above
+# the well-known and most registered servers' ports.
+LOWEST_CHOSEN = 10_000
+EPHEMERAL_START = 32_768  # Linux's default, where the range cannot be read
+_handed_out: set[int] = set()  # never twice in one process, even if released unbound
+_rng = random.Random()  # noqa: S311  (a port to listen on, not a secret)
+
+
+class NoFreePortError(SwanError, OSError):
+    def __init__(self, count: int, low: int, high: int) -> None:
+        self.count = count
+        super().__init__(f"cannot find {count} free TCP ports between {low} and {high}")
+
+
+def free_ports(
+    count: int, host: str = "127.0.0.1", proc: Path = PROC, rng: random.Random | None = None
+) -> list[int]:
+    """`count` distinct TCP ports on `host` that nothing holds now, at random below the
+    ephemeral range (see the module's docstring); NoFreePortError if, after as many tries as
+    the span has ports, too few were found."""
+    low, high = LOWEST_CHOSEN, ephemeral_start(proc)
+    pick = rng or _rng
+    chosen: list[int] = []
+    for _ in range(high - low):
+        if len(chosen) == count:
+            break
+        port = pick.randrange(low, high)
+        if port not in _handed_out and port not in chosen and _bindable(host, port):
+            chosen.append(port)
+    if len(chosen) < count:
+        raise NoFreePortError(count, low, high - 1)
+    _handed_out.update(chosen)
+    return chosen
+
+
+def free_port(host: str = "127.0.0.1", proc: Path = PROC) -> int:
+    """One port of `free_ports`."""
+    return free_ports(1, host, proc)[0]
+
+
+def ephemeral_start(proc: Path = PROC) -> int:
+    """The first port of the kernel's ephemeral range, or Linux's default if it cannot be
+    read; never below LOWEST_CHOSEN + 1, so that `free_ports` has a span to choose in."""
+    try:
+        first = int((proc / "sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = EPHEMERAL_START
+    return max(first, LOWEST_CHOSEN + 1)
 
 
 class PortTakenError(SwanError, OSError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +39,7 @@ from swan.local.identity import DeviceIdentity
 from swan.local.intrinsics import context_for, resolve
 from swan.local.mosquitto import Account, BrokerPlan, Mosquitto, socket_path
 from swan.local.policies import device_acl, identity_acl
-from swan.local.ports import ensure_free
+from swan.local.ports import ensure_free, free_port
 from swan.local.rules_engine import RulesEngine
 from swan.local.scheduler import LocalScheduler
 from swan.local.shadow_process import ShadowServiceProcess
@@ -164,7 +163,7 @@ class LocalStack:
         self.webapp: WebPage | None = None
         self.page_build = page_build or PageBuild(state_dir / "webapp")
         # Chosen now: the local Cognito serves the page's origin (CORS) from its start.
-        self.web_port = self.ports.webapp or _free_port()
+        self.web_port = self.ports.webapp or free_port()
         self._region = ""  # the deployment's, once started
         self.certs = CertificateStore(certs_dir.resolve())
         self.clock = SystemClock()
@@ -301,7 +300,7 @@ class LocalStack:
         shadows = ShadowServiceProcess(
             database=self.state_dir / "shadows.db",
             broker=plan,
-            http_port=self.ports.iot_data or _free_port(),
+            http_port=self.ports.iot_data or free_port(),
             log_file=self.state_dir / "logs" / "shadow-service.log",
             credentials_dir=self.state_dir,
         )
@@ -519,12 +518,6 @@ def ensure_writable(state_dir: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise StateDirError(state_dir, error) from error
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _service_endpoint(plan: BrokerPlan, client_id: str) -> Endpoint:
