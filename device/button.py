@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from swan.adapters.mqtt import connect_retrying
 from swan.core.codecs import ShadowDocuments
-from swan.core.topics import BUTTON_SHADOW, button_topic
+from swan.core.topics import BUTTON_SHADOW, DOCUMENTS_QOS, button_topic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,7 +50,11 @@ def press(
     try:
         documents: queue.Queue[bytes] = queue.Queue()
         if confirm_within is not None:
-            transport.subscribe(BUTTON_SHADOW.update_documents, lambda m: documents.put(m.payload))
+            transport.subscribe(
+                BUTTON_SHADOW.update_documents,
+                lambda m: documents.put(m.payload),
+                qos=DOCUMENTS_QOS,
+            )
         topic = button_topic(click.serial_number)
         payload = json.dumps(click.to_payload())
         transport.publish(topic, payload.encode()).result(PUBLISH_TIMEOUT)

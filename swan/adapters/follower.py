@@ -20,7 +20,7 @@ from swan.core.backoff import Backoff
 from swan.core.button_shadow import from_shadow_state
 from swan.core.codecs import ShadowDocuments, ShadowErrorResponse, ShadowGetAccepted
 from swan.core.errors import InvalidPayloadError
-from swan.core.topics import BUTTON_SHADOW, ShadowTopics
+from swan.core.topics import BUTTON_SHADOW, DOCUMENTS_QOS, ShadowTopics
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,7 +80,7 @@ class ButtonFollower:
 
     def start(self) -> None:
         t = self._topics
-        self._transport.subscribe(t.update_documents, self._on_documents)
+        self._transport.subscribe(t.update_documents, self._on_documents, qos=DOCUMENTS_QOS)
         self._transport.subscribe(t.get_accepted, self._on_get)
         self._transport.subscribe(t.get_rejected, self._on_get_rejected)
         self.refresh()

@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from swan.core.backoff import RECONNECT, Backoff
 from swan.core.errors import SwanError
@@ -290,9 +290,7 @@ class MemoryBroker:
     """
 
     published: list[Message] = field(default_factory=list)
-    subscriptions: list[tuple[MemoryTransport, str, Callable[[Message], None]]] = field(
-        default_factory=list
-    )
+    subscriptions: list[MemorySubscription] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def connect(self, client_id: str = "test") -> MemoryTransport:
@@ -302,7 +300,7 @@ class MemoryBroker:
         message = Message(topic, payload)
         with self.lock:
             self.published.append(message)
-            targets = [h for _, f, h in self.subscriptions if matches(f, topic)]
+            targets = [s.handler for s in self.subscriptions if matches(s.topic_filter, topic)]
         for handler in targets:
             handler(message)
 
@@ -310,14 +308,30 @@ class MemoryBroker:
         """Forget `transport`'s subscriptions (to `topic_filter` only, if given)."""
         with self.lock:
             self.subscriptions[:] = [
-                entry
-                for entry in self.subscriptions
-                if entry[0] is not transport or topic_filter not in (None, entry[1])
+                kept
+                for kept in self.subscriptions
+                if kept.transport is not transport or topic_filter not in (None, kept.topic_filter)
             ]
 
     def on(self, topic: str) -> list[Any]:
         """The JSON payloads published to exactly `topic`, in order."""
         return [message.json() for message in self.published if message.topic == topic]
+
+    def qos_of(self, client_id: str) -> dict[str, int]:
+        """What each of `client_id`'s subscriptions asked for: filter -> QoS."""
+        with self.lock:
+            return {
+                s.topic_filter: s.qos
+                for s in self.subscriptions
+                if s.transport.client_id == client_id
+            }
+
+
+class MemorySubscription(NamedTuple):
+    transport: MemoryTransport
+    topic_filter: str
+    handler: Callable[[Message], None]
+    qos: int
 
 
 @dataclass
@@ -339,10 +353,10 @@ class MemoryTransport:
         topic_filter: str,
         handler: Callable[[Message], None],
         *,
-        qos: int = 1,  # noqa: ARG002
+        qos: int = 1,
     ) -> None:
         with self.broker.lock:
-            self.broker.subscriptions.append((self, topic_filter, handler))
+            self.broker.subscriptions.append(MemorySubscription(self, topic_filter, handler, qos))
 
     def unsubscribe(self, topic_filter: str) -> None:
         self.broker.drop(self, topic_filter)

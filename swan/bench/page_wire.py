@@ -64,8 +64,9 @@ def unsubscribe_packet(packet_id: int, filters: tuple[str, ...]) -> bytes:
     return _packet(_UNSUBSCRIBE, body)
 
 
-def subscribe_packet(packet_id: int, filters: tuple[str, ...], qos: int) -> bytes:
-    return encode_subscribe(Subscribe(packet_id, tuple((f, qos) for f in filters)))
+def subscribe_packet(packet_id: int, filters: tuple[tuple[str, int], ...]) -> bytes:
+    """One SUBSCRIBE of `filters`, each (filter, the QoS it asks for)."""
+    return encode_subscribe(Subscribe(packet_id, filters))
 
 
 def puback_packet(packet_id: int) -> bytes:

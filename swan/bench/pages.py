@@ -13,11 +13,11 @@ and speaks MQTT 3.1.1 in binary messages as its identity id (the only client id 
 it connect as).
 
 Over MQTT it does what the page's link (webapp/components/swan_link.jsx) does: connects
-with a clean session and a 60 s keep-alive, subscribes at QoS 1 to the button shadow's
-get answers and documents and to its own push topic's answers, publishes a get (QoS 1, with
-a client token) and, once the answer with its token is in, unsubscribes from the get's
-answers (every page hears every page's get answers while subscribed: a thousand pages
-opening would otherwise hear a million).
+with a clean session and a 60 s keep-alive, subscribes to the button shadow's documents at
+QoS 0 (`DOCUMENTS_QOS`) and at QoS 1 to the get answers and its own push topic's answers,
+publishes a get (QoS 1, with a client token) and, once the answer with its token is in,
+unsubscribes from the get's answers (every page hears every page's get answers while
+subscribed: a thousand pages opening would otherwise hear a million).
 
 A direct subscriber is the same MQTT client on a raw unix socket to the broker's internal
 listener: no WebSocket, no signature, no gateway. Each client notes when each documents
@@ -45,7 +45,7 @@ from swan.adapters.mqtt import Message
 from swan.bench import page_frames, page_wire
 from swan.bench.push import PushCounts
 from swan.core.errors import SwanError
-from swan.core.topics import BUTTON_SHADOW, PushOutcome, PushTopic
+from swan.core.topics import BUTTON_SHADOW, DOCUMENTS_QOS, PushOutcome, PushTopic
 from swan.local.core.mqtt_packets import (
     CONNACK_TYPE,
     PUBLISH_TYPE,
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
-SUBSCRIBE_QOS: Final = 1  # as the page: every documents message is acknowledged
+ANSWERS_QOS: Final = 1  # as the page: the answers to its own requests (the documents: 0)
 # The page's keep-alive (KEEPALIVE_SECONDS in swan_link.jsx). AWS IoT Core takes 30 to 1,200 s
 # (message broker limits, https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
 KEEP_ALIVE: Final = 60
@@ -277,14 +277,14 @@ class Session(asyncio.Protocol):
 
     async def open_device(self, host: str, port: int, context: ssl.SSLContext) -> None:
         """Connect as a device that follows the button shadow (a Pi, say): mutual TLS with
-        the device's certificate, MQTT 3.1.1 as its thing, one QoS 1 subscription to the
-        documents; no get, so that a broker without the shadow service serves it too."""
+        the device's certificate, MQTT 3.1.1 as its thing, one subscription to the
+        documents (at `DOCUMENTS_QOS`, as the Pi's); no get, so that a broker without the
+        shadow service serves it too."""
         await asyncio.get_running_loop().create_connection(
             lambda: self, host, port, ssl=context, server_hostname=host
         )
         await self._connect()
-        followed = (BUTTON_SHADOW.update_documents,)
-        await self._subscribe(followed)
+        await self._subscribe(((BUTTON_SHADOW.update_documents, DOCUMENTS_QOS),))
 
     async def open_direct(self, socket_path: Path, username: str, password: str) -> None:
         """Connect as a direct subscriber on the broker's unix socket."""
@@ -303,12 +303,13 @@ class Session(asyncio.Protocol):
         if not self._link.open:
             await self._until(lambda: self._link.open)
         await self._connect(username, password)
-        followed = (
-            *GET_ANSWERS,
-            BUTTON_SHADOW.update_documents,
-            *(pushes.reply(outcome) for outcome in PushOutcome),
+        answers = (*GET_ANSWERS, *(pushes.reply(outcome) for outcome in PushOutcome))
+        await self._subscribe(
+            (
+                (BUTTON_SHADOW.update_documents, DOCUMENTS_QOS),
+                *((answer, ANSWERS_QOS) for answer in answers),
+            )
         )
-        await self._subscribe(followed)
         get = json.dumps({"clientToken": self._token}).encode()
         self.send(page_wire.publish_packet(BUTTON_SHADOW.get, get, _GET_ID))
         await self._until(lambda: self.got is not None)
@@ -324,9 +325,9 @@ class Session(asyncio.Protocol):
         if self._connack != page_wire.CONNACK_ACCEPTED:
             raise PageError(self.client_id, f"was refused its CONNECT ({self._connack})")
 
-    async def _subscribe(self, followed: tuple[str, ...]) -> None:
-        """One SUBSCRIBE at QoS 1 and its SUBACK, every filter granted."""
-        self.send(page_wire.subscribe_packet(_SUBSCRIBE_ID, followed, SUBSCRIBE_QOS))
+    async def _subscribe(self, followed: tuple[tuple[str, int], ...]) -> None:
+        """One SUBSCRIBE of (filter, QoS) pairs and its SUBACK, every filter granted."""
+        self.send(page_wire.subscribe_packet(_SUBSCRIBE_ID, followed))
         await self._until(lambda: self._suback is not None)
         if self._suback is None or SUBACK_FAILURE in self._suback:
             raise PageError(self.client_id, f"was refused a subscription ({self._suback!r})")

@@ -2,12 +2,13 @@
 connected directly to Mosquitto by mutual TLS; and `crowd`, ten thousand viewers at once.
 
 A viewer is a device that follows the button shadow (a Raspberry Pi, say): its own
-certificate and thing, mutual TLS, MQTT 3.1.1 as its thing, one QoS 1 subscription to
-`$aws/things/button/shadow/update/documents`. An IoT Button pushes, one push at a time and
-well apart: the rules engine hands the click to the push handler, which writes the button
-shadow, and the shadow service publishes the documents message. A push's latency at a viewer
-is the time from the click to the first documents message there whose `pushes` includes it;
-p50/p99/max over every (viewer, push); a viewer that never saw a push lost it.
+certificate and thing, mutual TLS, MQTT 3.1.1 as its thing, one subscription to
+`$aws/things/button/shadow/update/documents` (at `DOCUMENTS_QOS`, 0, as the Pi's). An IoT
+Button pushes, one push at a time and well apart: the rules engine hands the click to the
+push handler, which writes the button shadow, and the shadow service publishes the documents
+message. A push's latency at a viewer is the time from the click to the first documents
+message there whose `pushes` includes it; p50/p99/max over every (viewer, push); a viewer
+that never saw a push lost it.
 
 `viewers`, at each size (1,000, then 3,000):
 1. the baseline: the viewers connect to a private Mosquitto with a mutual-TLS listener

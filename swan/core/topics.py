@@ -310,6 +310,22 @@ _SHADOW_TOPIC: Final = re.compile(
 )
 
 
+DOCUMENTS_QOS: Final = 0
+"""The QoS at which a follower subscribes to a shadow's `update/documents` (the page, the Pi,
+`swan up`'s console, the button emulator's check): 0, at most once.
+
+Each documents message carries the whole state, so the next one makes up for any missed.
+Every follower connects with a clean session and reads the whole document (`get`) each time
+it connects; and on a live connection MQTT runs over TCP, which loses nothing. QoS 1 would
+add nothing a clean session keeps (an unacknowledged message is not sent again on the next
+connection) and would cost one PUBACK per follower per push, each crossing the broker and,
+locally, a door: 10,000 of them a push at 10,000 viewers. AWS says QoS 0 "should be used for
+messages that are sent over reliable communication links or that can be missed without a
+problem" (AWS IoT developer guide, MQTT, quality of service). The page has its own copy of
+this number (`DOCUMENTS_QOS` in webapp/components/swan_link.jsx); a test holds the two equal.
+"""
+
+
 def _check_shadow(thing: str, shadow_name: str | None) -> None:
     validate_thing_name(thing)
     if shadow_name is not None:

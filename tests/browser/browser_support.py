@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import time
@@ -32,6 +33,7 @@ WAIT = 10.0
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
 HOUR = 3600
+BINARY_OPCODE = 2  # a WebSocket frame's opcode in Chrome's log
 
 
 def browser_missing() -> str | None:
@@ -186,6 +188,32 @@ def requested_urls(events: list[dict[str, Any]]) -> list[str]:
 
 def websockets_opened(events: list[dict[str, Any]]) -> list[str]:
     return [e["params"]["url"] for e in events if e["method"] == "Network.webSocketCreated"]
+
+
+def mqtt_packets(events: list[dict[str, Any]], *, sent: bool) -> list[tuple[int, bytes]]:
+    """(first byte, body) of each MQTT packet the page sent (or received) over its WebSockets
+    in `events`: the binary frames, base64 in Chrome's log, joined and split at each packet's
+    remaining length (MQTT 3.1.1, 2.2.3)."""
+    method = "Network.webSocketFrameSent" if sent else "Network.webSocketFrameReceived"
+    stream = bytearray()
+    for event in events:
+        if event["method"] != method:
+            continue
+        frame = event["params"]["response"]
+        if frame["opcode"] == BINARY_OPCODE:
+            stream += base64.b64decode(frame["payloadData"])
+    packets, at = [], 0
+    while at < len(stream):
+        length, multiplier, index = 0, 1, at + 1
+        while True:
+            byte = stream[index]
+            length += (byte & 0x7F) * multiplier
+            multiplier, index = multiplier * 128, index + 1
+            if not byte & 0x80:
+                break
+        packets.append((stream[at], bytes(stream[index : index + length])))
+        at = index + length
+    return packets
 
 
 def origin_of(url: str) -> str:

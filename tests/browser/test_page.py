@@ -13,6 +13,7 @@ from browser_support import (
     HOUR,
     PHONE,
     attribute,
+    mqtt_packets,
     network,
     open_page,
     origin_of,
@@ -28,6 +29,10 @@ from browser_support import (
 )
 
 from swan.core.countdown import Rules
+from swan.core.topics import BUTTON_SHADOW, DOCUMENTS_QOS
+from swan.local.core.mqtt_packets import parse_publish, parse_subscribe
+
+PUBLISH, SUBSCRIBE = 3, 8  # MQTT packet types (the first byte's high four bits)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +160,30 @@ def test_the_page_talks_to_its_host_cognito_and_aws_iot_only(site, browsers):
     asked = set(site.page.requests)
     assert "/swan-config.json" in asked
     assert not {path for path in asked if path.startswith(("/_event", "/ping", "/_upload"))}
+
+
+def test_the_page_follows_the_documents_at_qos_0(site, browsers):
+    """What the page asks for (its SUBSCRIBE as sent) and what it gets (the documents
+    messages as received), read from the browser's own record of its WebSocket frames."""
+    driver = browsers()
+    open_page(driver, site.url)
+    before = pushes(driver)
+    site.press()
+    wait_until(lambda: pushes(driver) > before, what="the push on the page")
+    events = network(driver)
+    sent = mqtt_packets(events, sent=True)
+    (subscribe,) = [body for first, body in sent if first >> 4 == SUBSCRIBE]
+    requested = dict(parse_subscribe(subscribe, mqtt5=False).filters)
+    assert requested[BUTTON_SHADOW.update_documents] == DOCUMENTS_QOS == 0
+    assert requested[BUTTON_SHADOW.get_accepted] == 1  # the answers to its own requests: as before
+    documents = [
+        parse_publish(first, body, mqtt5=False)
+        for first, body in mqtt_packets(events, sent=False)
+        if first >> 4 == PUBLISH
+        and parse_publish(first, body, mqtt5=False).topic == BUTTON_SHADOW.update_documents.encode()
+    ]
+    assert documents
+    assert {header.qos for header in documents} == {0}
 
 
 def test_a_browser_clock_an_hour_ahead_still_shows_aws_time(site, browsers):

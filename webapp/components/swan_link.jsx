@@ -39,6 +39,10 @@ import {
 
 const CONFIG_URL = "/swan-config.json";
 const SHADOW = "$aws/things/button/shadow";
+// The documents at QoS 0: each carries the whole state and the page reads the whole document
+// whenever it connects (clean session), so a PUBACK per page per push would buy nothing.
+// The rule and its reasons: DOCUMENTS_QOS in swan/core/topics.py (a test keeps them equal).
+const DOCUMENTS_QOS = 0;
 const MUTE_KEY = "swan-muted";
 const URL_EXPIRES_SECONDS = 60; // the signed URL is used at once
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -289,7 +293,7 @@ class Link {
         const topics = {
           [`${SHADOW}/get/accepted`]: { qos: 1 },
           [`${SHADOW}/get/rejected`]: { qos: 1 },
-          [`${SHADOW}/update/documents`]: { qos: 1 },
+          [`${SHADOW}/update/documents`]: { qos: DOCUMENTS_QOS },
           [`${base}/accepted`]: { qos: 1 },
           [`${base}/rejected`]: { qos: 1 },
         };

@@ -88,3 +88,13 @@ def test_someone_elses_throttled_get_is_not_retried():
     body = {"code": 429, "message": "Rate exceeded", "timestamp": 1, "clientToken": "theirs"}
     other.publish(BUTTON_SHADOW.get_rejected, json.dumps(body).encode())
     assert later.pending == []
+
+
+def test_the_documents_are_followed_at_qos_0_and_the_get_answers_at_qos_1():
+    broker = MemoryBroker()
+    ButtonFollower(MemoryTransport(broker, "pi"), lambda _: None).start()
+    assert broker.qos_of("pi") == {
+        BUTTON_SHADOW.update_documents: 0,
+        BUTTON_SHADOW.get_accepted: 1,
+        BUTTON_SHADOW.get_rejected: 1,
+    }

@@ -69,7 +69,8 @@ def open_session(name: str, audience: Audience) -> Session:
 
 
 def push(session: Session, pushes: int, packet_id: int = 1) -> None:
-    """The documents message of push `pushes` arrives at `session`, at QoS 1."""
+    """The documents message of push `pushes` arrives at `session`: at QoS 1, or at QoS 0
+    with `packet_id` 0."""
     message = documents(pushes)
     session._take(page_wire.publish_packet(message.topic, message.payload, packet_id), 0.0)
 
@@ -83,6 +84,13 @@ def test_a_client_notes_the_pushes_it_sees_and_acknowledges_each():
     assert session._writer.written == page_wire.puback_packet(9) + page_wire.puback_packet(10)
     assert session.past(2)
     assert not session.past(3)
+
+
+def test_a_client_notes_a_qos_0_push_and_acknowledges_nothing():
+    session = open_session("page", Audience())
+    push(session, 4, packet_id=0)
+    assert session.seen == [(4, 0.0)]
+    assert session._writer.written == b""
 
 
 def test_the_wait_ends_when_the_last_client_gets_past_the_push():

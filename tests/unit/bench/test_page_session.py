@@ -92,7 +92,7 @@ def test_a_device_sees_its_pushes_acknowledges_them_and_ends_when_the_server_doe
             await loop.create_unix_connection(lambda: session, str(tmp_path / "broker.sock"))
             async with asyncio.timeout(10):
                 await session._connect()
-                await session._subscribe((BUTTON_SHADOW.update_documents,))
+                await session._subscribe(((BUTTON_SHADOW.update_documents, 1),))
                 await acknowledged.wait()
                 await session._audience.wait_past([session], 99, within=10)
             pushes = [p for p, _ in session.seen]
