@@ -233,7 +233,9 @@ class Relay:
             admitted.upstream,
             BrokerLink(
                 writer,
-                lambda data, link: self._pass_on(data, session.from_broker, writer, link, None),
+                lambda data, link: self._pass_on(
+                    data, _to_the_device(session, loop.time()), writer, link, None
+                ),
                 lambda ending: log.warning("closing a client connection: %s", ending.reason),
             ),
             within=self.connect_timeout,
@@ -434,6 +436,15 @@ def _reading(client: ClientSink, *, paused: bool) -> None:
         transport.pause_reading()
     else:
         transport.resume_reading()
+
+
+def _to_the_device(session: DeviceSession, now: float) -> Callable[[int, memoryview], Outcome]:
+    """The decision on each packet the broker sends the device, read at `now`."""
+
+    def decide(first: int, body: memoryview) -> Outcome:
+        return session.from_broker(first, body, now)
+
+    return decide
 
 
 def _key(reason: str) -> str:

@@ -241,6 +241,29 @@ def test_a_flood_from_one_device_reaches_the_broker_at_100_a_second_and_no_one_w
         assert interrupted.empty()  # throttled, not thrown out
 
 
+def test_messages_to_a_device_past_100_a_second_are_discarded_and_it_stays_connected(
+    endpoint, service, thing
+):
+    """AWS counts "inbound and outbound publish requests" against one 100 a second and
+    discards the excess (a QoS 1 one is acknowledged to the local broker for the device)."""
+    topic = f"swan/push/{thing}/accepted"
+    received = queue.Queue()
+    with mqtt311_device(endpoint) as (device, interrupted):
+        device.subscribe(topic, received.put)
+        started = time.monotonic()
+        for future in [service.publish(topic, b"%d" % n) for n in range(300)]:
+            future.result(WAIT)
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)  # the count refills
+        service.publish(topic, b"after").result(WAIT)
+        got = []
+        while (message := received.get(timeout=WAIT)).payload != b"after":
+            got.append(int(message.payload))
+        assert 100 <= len(got) <= 100 + 100 * (elapsed + 0.5)
+        assert got == sorted(got)  # in order, the excess left out
+        assert interrupted.empty()
+
+
 # ---------------------------------------------------------------- subscriptions
 
 

@@ -65,6 +65,12 @@ made here:
   and is not answered.
 - Receive: a message the policies do not let the device receive is not delivered; a QoS 1
   one is acknowledged to the local broker on the device's behalf.
+- "AWS IoT Core restricts each client connection to a maximum number of inbound and outbound
+  publish requests per second. Publish requests that exceed that quota are discarded" (100;
+  the quotas page, "Publish requests per second per connection"): what the device publishes
+  and what it is sent take from one count. A message to the device past it is discarded as
+  one it may not receive is: a QoS 1 one is acknowledged to the local broker on the device's
+  behalf, so that the broker neither holds nor sends it again.
 - A packet that is not MQTT, or a second CONNECT, disconnects the device (MQTT 5: DISCONNECT
   0x81 malformed packet, 0x82 protocol error, 0x95 packet too large first).
 """
@@ -403,19 +409,19 @@ class DeviceSession:
 
     # ------------------------------------------------------------ broker -> device
 
-    def from_broker(self, first: int, body: memoryview) -> Outcome:
+    def from_broker(self, first: int, body: memoryview, now: float) -> Outcome:
         """What to do with a whole packet from the broker to the device."""
         kind = first >> 4
         try:
             if kind == PUBLISH_TYPE:
-                return self._deliver(first, body)
+                return self._deliver(first, body, now)
             if kind == SUBACK_TYPE and self._pending:
                 return self._complete_suback(body)
         except MalformedPacketError as error:
             return self._disconnect(f"from the broker: {error.problem}", MALFORMED_PACKET)
         return None
 
-    def _deliver(self, first: int, body: memoryview) -> Outcome:
+    def _deliver(self, first: int, body: memoryview, now: float) -> Outcome:
         header = parse_publish(first, body, mqtt5=self.mqtt5)
         topic = self._alias(header.topic, header.topic_alias, self._aliases_out)
         if topic is None:
@@ -424,9 +430,12 @@ class DeviceSession:
         if allowed is None:
             allowed = self.principal.can_receive(topic.decode(errors="replace"))
             _remember(self._receive_verdicts, topic, allowed)
-        if allowed:
+        if not allowed:
+            why = f"not authorized: receive {topic.decode(errors='replace')!r}"
+        elif self._publish_rate is not None and not self._publish_rate.take(now):
+            why = "throttled outbound"  # the device's publishes and these share the rate
+        else:
             return None
-        why = f"not authorized: receive {topic.decode(errors='replace')!r}"
         ack = encode_puback(header.packet_id, mqtt5=self.mqtt5) if header.qos else b""
         return Refuse(why, reply=ack)
 

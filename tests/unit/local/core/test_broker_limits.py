@@ -70,9 +70,9 @@ def from_device(device, packet, now=0.0):
     return device.from_device(packet[0], memoryview(packet)[start:], now)
 
 
-def from_broker(device, packet):
+def from_broker(device, packet, now=0.0):
     start, _ = fixed_header(packet, 0)
-    return device.from_broker(packet[0], memoryview(packet)[start:])
+    return device.from_broker(packet[0], memoryview(packet)[start:], now)
 
 
 def publish(topic, payload=b"{}", *, mqtt5=False, qos=1, packet_id=5, properties=b""):
@@ -362,6 +362,38 @@ def test_a_qos_1_message_the_device_may_not_receive_is_acknowledged_to_the_broke
     assert outcome == Refuse(
         "not authorized: receive 'swan/push/pi/secret'", reply=b"\x40\x02\x00\x0c"
     )
+
+
+@pytest.mark.parametrize("mqtt5", [False, True])
+def test_messages_to_the_device_past_100_a_second_are_discarded_and_acknowledged_to_the_broker(
+    mqtt5,
+):
+    device = session(mqtt5=mqtt5)
+    message = publish("swan/push/pi/accepted", mqtt5=mqtt5, packet_id=9)
+    assert [from_broker(device, message, now=1.0) for _ in range(100)] == [None] * 100
+    assert from_broker(device, message, now=1.0) == Refuse(
+        "throttled outbound", reply=b"\x40\x02\x00\x09"
+    )
+    quiet = publish("swan/push/pi/accepted", mqtt5=mqtt5, qos=0)
+    assert from_broker(device, quiet, now=1.0) == Refuse("throttled outbound")
+    assert from_broker(device, message, now=1.01) is None  # 10 ms: one more
+
+
+def test_what_a_device_publishes_and_what_it_is_sent_share_one_rate():
+    device = session()
+    sent = publish("swan/push/pi", packet_id=7)
+    received = publish("swan/push/pi/accepted", packet_id=8)
+    for n in range(100):
+        assert (from_device(device, sent) if n % 2 else from_broker(device, received)) is None
+    assert from_device(device, sent) == Refuse("throttled")
+    assert isinstance(from_broker(device, received), Refuse)
+
+
+def test_a_message_refused_for_the_policy_takes_nothing_from_the_rate():
+    device = session(documents=(DEVICE_POLICY, GUARD_POLICY))
+    for _ in range(200):
+        assert isinstance(from_broker(device, publish("swan/push/pi/secret")), Refuse)
+    assert from_device(device, publish("swan/push/pi")) is None
 
 
 def test_a_qos_0_message_the_device_may_not_receive_is_dropped():
