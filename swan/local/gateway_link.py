@@ -7,7 +7,10 @@ fan-out to thousands of clients pays thousands of times. The decisions are the g
 own (`pass_on`), unchanged. Flow control both ways: a client that does not read fast enough
 pauses the reading from the broker until its buffer drains (as awaiting its `drain` did);
 what the client sends the broker is written with `write` and paced by `when_writable` (the
-client is not read while the broker's buffer is full: `swan.local.relay.FromDevice`).
+client is not read while the broker's buffer is full: `swan.local.relay.FromDevice`). What
+the broker sends is also charged to the client's throughput (`charge`: AWS processes "data
+received or sent over a client connection" at 512 KiB/s and delays what exceeds it): past
+it, what came is held and the broker is not read until the limit allows.
 """
 
 from __future__ import annotations
@@ -42,20 +45,25 @@ class BrokerLink(asyncio.Protocol):
         client: ClientSink,
         pass_on: Callable[[bytes, BrokerLink], tuple[int, Disconnect | None]],
         on_ending: Callable[[Disconnect], None],
+        charge: Callable[[int], float] = lambda _size: 0.0,
     ) -> None:
         """`pass_on(data, link)` frames the whole packets of `data`, writes those the client
         may have to it (and answers for the others on `link`) and says where the first
-        incomplete packet starts, or that the client must be disconnected (`on_ending`)."""
+        incomplete packet starts, or that the client must be disconnected (`on_ending`).
+        `charge(size)`: the seconds the broker must wait after sending `size` bytes."""
         self._client = client
         self._pass_on = pass_on
         self._on_ending = on_ending
+        self._charge = charge
         self._transport: asyncio.Transport | None = None
         self._held = b""
         self._paused: asyncio.Future[None] | None = None  # writes to the broker paused
         self._waiting_for_client = False
+        self._holds: set[str] = set()  # why the broker is not read: "client", "throughput"
+        self._unpaid = 0  # throughput charges not yet due
         self._drainer: asyncio.Task[None] | None = None
-        loop = asyncio.get_running_loop()
-        self.closed: asyncio.Future[None] = loop.create_future()
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
 
     # ------------------------------------------------------------ from the broker
 
@@ -67,7 +75,24 @@ class BrokerLink(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed.done():
             return
-        whole = self._held + data if self._held else data
+        self._held = self._held + data if self._held else data
+        delay = self._charge(len(data))
+        if delay > 0:  # past the client's throughput: held, and the broker not read, until paid
+            self._hold("throughput")
+            self._unpaid += 1
+            self._loop.call_later(delay, self._paid)
+        elif not self._unpaid:
+            self._pass_held()
+
+    def _paid(self) -> None:
+        self._unpaid -= 1
+        if self._unpaid or self.closed.done():
+            return  # a later charge is still due: it passes everything held
+        self._pass_held()
+        self._release("throughput")
+
+    def _pass_held(self) -> None:
+        whole = self._held
         used, ending = self._pass_on(whole, self)
         if ending is not None:
             self._on_ending(ending)
@@ -93,8 +118,8 @@ class BrokerLink(asyncio.Protocol):
         if self._transport is None:
             return
         self._waiting_for_client = True
-        self._transport.pause_reading()
-        self._drainer = asyncio.get_running_loop().create_task(self._client_drained())
+        self._hold("client")
+        self._drainer = self._loop.create_task(self._client_drained())
 
     async def _client_drained(self) -> None:
         try:
@@ -104,7 +129,16 @@ class BrokerLink(asyncio.Protocol):
             return
         finally:
             self._waiting_for_client = False
-        if self._transport is not None and not self._transport.is_closing():
+        self._release("client")
+
+    def _hold(self, why: str) -> None:
+        if not self._holds and self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+        self._holds.add(why)
+
+    def _release(self, why: str) -> None:
+        self._holds.discard(why)
+        if not self._holds and self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
 
     # ------------------------------------------------------------ to the broker

@@ -237,6 +237,7 @@ class Relay:
                     data, _to_the_device(session, loop.time()), writer, link, None
                 ),
                 lambda ending: log.warning("closing a client connection: %s", ending.reason),
+                lambda size: session.bytes_delay(loop.time(), size),
             ),
             within=self.connect_timeout,
         )

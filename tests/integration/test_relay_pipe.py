@@ -3,7 +3,7 @@ on one end of a socket pair, its connection made as a door makes it (a tappable 
 a broker listening on a unix socket that reads only when told. What the device sends reaches
 the broker whole and in order however it is split, including what it sent before it was
 piped; a broker that does not read stops the device being read; AWS's throughput limit
-delays what exceeds it and drops nothing; either side's end ends the pipe."""
+delays what exceeds it, both ways, and drops nothing; either side's end ends the pipe."""
 
 from __future__ import annotations
 
@@ -175,6 +175,34 @@ def test_what_exceeds_the_throughput_limit_is_delayed_and_nothing_is_dropped(tmp
     assert elapsed >= 1.5
     assert whole
     assert dropped == {}
+
+
+def test_what_the_device_is_sent_past_the_throughput_limit_is_delayed_and_nothing_dropped(
+    tmp_path,
+):
+    """AWS: "Data received or sent over a client connection is processed at a maximum
+    throughput rate": the broker's side is not read while the device's count is spent."""
+    limits = replace(UNLIMITED, bytes_per_second=64.0 * KIB)  # AWS's: 512 KB/s
+    burst = b"".join(publish("swan/big", b"x" * (16 * KIB)) for _ in range(12))  # 192 KiB
+    marker = publish("swan/marker", b"last")
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with piped(tmp_path, limits=limits) as p:
+            await p.broker.until(len(connect_packet("pi")))
+            assert p.broker.writer is not None
+            started = loop.time()
+            p.broker.writer.write(burst + marker)
+            received = bytearray()
+            async with asyncio.timeout(WAIT):
+                while len(received) < len(burst + marker):
+                    received += await loop.sock_recv(p.device, 65536)
+            return loop.time() - started, bytes(received) == burst + marker
+
+    elapsed, whole = run(scenario)
+    # 128 KiB over the 64 KiB a second allows at once: held 2 s, with what came with them.
+    assert elapsed >= 1.5
+    assert whole
 
 
 def test_the_device_ending_ends_the_pipe_and_closes_the_broker(tmp_path):
