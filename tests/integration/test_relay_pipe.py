@@ -156,17 +156,18 @@ def test_a_broker_that_does_not_read_stops_the_device_being_read_until_it_does(t
     assert reading_again
 
 
-def test_what_exceeds_the_throughput_limit_is_delayed_and_nothing_is_dropped(tmp_path):
-    limits = replace(UNLIMITED, bytes_per_second=64.0 * KIB)  # AWS's: 512 KB/s
-    burst = b"".join(publish("swan/big", b"x" * (16 * KIB)) for _ in range(12))  # 192 KiB
-    marker = publish("swan/marker", b"last")
+SLOW = replace(UNLIMITED, bytes_per_second=64.0 * KIB)  # AWS's: 512 KB/s
+BURST = b"".join(publish("swan/big", b"x" * (16 * KIB)) for _ in range(12))  # 192 KiB
+MARKER = publish("swan/marker", b"last")
 
+
+def test_what_exceeds_the_throughput_limit_is_delayed_and_nothing_is_dropped(tmp_path):
     async def scenario():
         loop = asyncio.get_running_loop()
-        async with piped(tmp_path, limits=limits) as p:
+        async with piped(tmp_path, limits=SLOW) as p:
             started = loop.time()
-            await p.send(burst + marker)
-            expected = connect_packet("pi") + burst + marker
+            await p.send(BURST + MARKER)
+            expected = connect_packet("pi") + BURST + MARKER
             received = await p.broker.until(len(expected))
             return loop.time() - started, received == expected, dict(p.relay.dropped)
 
@@ -182,22 +183,19 @@ def test_what_the_device_is_sent_past_the_throughput_limit_is_delayed_and_nothin
 ):
     """AWS: "Data received or sent over a client connection is processed at a maximum
     throughput rate": the broker's side is not read while the device's count is spent."""
-    limits = replace(UNLIMITED, bytes_per_second=64.0 * KIB)  # AWS's: 512 KB/s
-    burst = b"".join(publish("swan/big", b"x" * (16 * KIB)) for _ in range(12))  # 192 KiB
-    marker = publish("swan/marker", b"last")
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        async with piped(tmp_path, limits=limits) as p:
+        async with piped(tmp_path, limits=SLOW) as p:
             await p.broker.until(len(connect_packet("pi")))
             assert p.broker.writer is not None
             started = loop.time()
-            p.broker.writer.write(burst + marker)
+            p.broker.writer.write(BURST + MARKER)
             received = bytearray()
             async with asyncio.timeout(WAIT):
-                while len(received) < len(burst + marker):
+                while len(received) < len(BURST + MARKER):
                     received += await loop.sock_recv(p.device, 65536)
-            return loop.time() - started, bytes(received) == burst + marker
+            return loop.time() - started, bytes(received) == BURST + MARKER
 
     elapsed, whole = run(scenario)
     # 128 KiB over the 64 KiB a second allows at once: held 2 s, with what came with them.
