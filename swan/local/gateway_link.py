@@ -37,6 +37,47 @@ class ClientSink(Protocol):
     def close(self) -> None: ...
 
 
+class Holds:
+    """Why one side of a pipe is not read (a full buffer on the other side, AWS's throughput
+    limit): the side's transport is paused at the first reason and resumed when the last is
+    released, then `resumed` is called to go on with what it holds. Used both ways: the
+    broker's side (`BrokerLink`) and the client's (`swan.local.relay.FromDevice`)."""
+
+    def __init__(
+        self, transport: Callable[[], asyncio.BaseTransport | None], resumed: Callable[[], None]
+    ) -> None:
+        self._transport = transport
+        self._resumed = resumed
+        self._reasons: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self._reasons)
+
+    def __contains__(self, why: str) -> bool:
+        return why in self._reasons
+
+    def hold(self, why: str) -> None:
+        if not self._reasons:
+            self._reading(paused=True)
+        self._reasons.add(why)
+
+    def release(self, why: str) -> None:
+        self._reasons.discard(why)
+        if not self._reasons:
+            self._reading(paused=False)
+            self._resumed()
+
+    def _reading(self, *, paused: bool) -> None:
+        # A stream's transport: asyncio's, or an event loop's own (uvloop's).
+        transport = cast("asyncio.ReadTransport | None", self._transport())
+        if transport is None or transport.is_closing():
+            return
+        if paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+
+
 class BrokerLink(asyncio.Protocol):
     """The broker's side of one piped client (see the module's docstring)."""
 
@@ -56,11 +97,11 @@ class BrokerLink(asyncio.Protocol):
         self._on_ending = on_ending
         self._charge = charge
         self._transport: asyncio.Transport | None = None
-        self._held = b""
+        self._held = b""  # what is not passed on yet: a packet's start, what came held up
+        self._uncharged = 0  # bytes not charged to the throughput limit yet
         self._paused: asyncio.Future[None] | None = None  # writes to the broker paused
-        self._waiting_for_client = False
-        self._holds: set[str] = set()  # why the broker is not read: "client", "throughput"
-        self._unpaid = 0  # throughput charges not yet due
+        # Why the broker is not read: "client" (its buffer is full), "throughput".
+        self._holds = Holds(lambda: self._transport, self._go)
         self._drainer: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[None] = self._loop.create_future()
@@ -76,20 +117,21 @@ class BrokerLink(asyncio.Protocol):
         if self.closed.done():
             return
         self._held = self._held + data if self._held else data
-        delay = self._charge(len(data))
-        if delay > 0:  # past the client's throughput: held, and the broker not read, until paid
-            self._hold("throughput")
-            self._unpaid += 1
-            self._loop.call_later(delay, self._paid)
-        elif not self._unpaid:
-            self._pass_held()
+        self._uncharged += len(data)
+        self._go()
 
-    def _paid(self) -> None:
-        self._unpaid -= 1
-        if self._unpaid or self.closed.done():
-            return  # a later charge is still due: it passes everything held
-        self._pass_held()
-        self._release("throughput")
+    def _go(self) -> None:
+        if self._holds or self.closed.done():
+            return
+        if self._uncharged:
+            delay = self._charge(self._uncharged)
+            self._uncharged = 0
+            if delay > 0:  # past the client's throughput: held, the broker not read, till paid
+                self._holds.hold("throughput")
+                self._loop.call_later(delay, self._holds.release, "throughput")
+                return
+        if self._held:  # (a packet's start alone is framed again: it stays held)
+            self._pass_held()
 
     def _pass_held(self) -> None:
         whole = self._held
@@ -100,7 +142,7 @@ class BrokerLink(asyncio.Protocol):
             self._client.close()
             return
         self._held = whole[used:]
-        if not self._waiting_for_client and _buffered(self._client) > CLIENT_HIGH_WATER:
+        if "client" not in self._holds and _buffered(self._client) > CLIENT_HIGH_WATER:
             self._wait_for_client()
 
     def eof_received(self) -> bool:
@@ -117,8 +159,7 @@ class BrokerLink(asyncio.Protocol):
         """Stop reading the broker until the client's buffer has drained."""
         if self._transport is None:
             return
-        self._waiting_for_client = True
-        self._hold("client")
+        self._holds.hold("client")
         self._drainer = self._loop.create_task(self._client_drained())
 
     async def _client_drained(self) -> None:
@@ -127,19 +168,7 @@ class BrokerLink(asyncio.Protocol):
         except (ConnectionError, OSError):
             self.close()
             return
-        finally:
-            self._waiting_for_client = False
-        self._release("client")
-
-    def _hold(self, why: str) -> None:
-        if not self._holds and self._transport is not None and not self._transport.is_closing():
-            self._transport.pause_reading()
-        self._holds.add(why)
-
-    def _release(self, why: str) -> None:
-        self._holds.discard(why)
-        if not self._holds and self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+        self._holds.release("client")
 
     # ------------------------------------------------------------ to the broker
 

@@ -23,7 +23,7 @@ import logging
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from swan.local.core.broker_limits import (
     AWS_LIMITS,
@@ -45,7 +45,7 @@ from swan.local.core.mqtt_packets import (
     parse_connect,
     with_keep_alive,
 )
-from swan.local.gateway_link import BrokerLink, ClientSink
+from swan.local.gateway_link import BrokerLink, ClientSink, Holds
 from swan.local.unix_socket import connect_unix_protocol
 
 if TYPE_CHECKING:
@@ -358,7 +358,8 @@ class FromDevice:
         self._loop = asyncio.get_running_loop()
         self._held = b""  # what is not passed on yet: a packet's start, what came held up
         self._uncharged = 0  # bytes not charged to the throughput limit yet
-        self._holds: set[str] = set()  # why the device is not read: "throughput", "broker"
+        # Why the device is not read: "throughput", "broker" (its buffer is full).
+        self._holds = Holds(lambda: back.transport, self._go)
         self.done: asyncio.Future[None] = self._loop.create_future()
 
     def received(self, data: bytes) -> None:
@@ -378,8 +379,8 @@ class FromDevice:
             delay = self._session.bytes_delay(self._loop.time(), self._uncharged)
             self._uncharged = 0
             if delay > 0:  # these bytes exceed the throughput: they wait, unread
-                self._hold("throughput")
-                self._loop.call_later(delay, self._release, "throughput")
+                self._holds.hold("throughput")
+                self._loop.call_later(delay, self._holds.release, "throughput")
                 return
         if self._held:  # (a packet's start alone is framed again: it stays held)
             self._pass_on()
@@ -408,35 +409,13 @@ class FromDevice:
             self._end()
             return
         self._held = data[used:]
-        if self._broker.when_writable(lambda: self._release("broker")):
-            self._hold("broker")
-
-    def _hold(self, why: str) -> None:
-        if not self._holds:
-            _reading(self._back, paused=True)
-        self._holds.add(why)
-
-    def _release(self, why: str) -> None:
-        self._holds.discard(why)
-        if self._holds or self.done.done():
-            return
-        _reading(self._back, paused=False)
-        self._go()
+        if self._broker.when_writable(lambda: self._holds.release("broker")):
+            self._holds.hold("broker")
 
     def _end(self) -> None:
         self._broker.close()
         if not self.done.done():
             self.done.set_result(None)
-
-
-def _reading(client: ClientSink, *, paused: bool) -> None:
-    transport = cast("asyncio.ReadTransport", client.transport)
-    if transport.is_closing():
-        return
-    if paused:
-        transport.pause_reading()
-    else:
-        transport.resume_reading()
 
 
 def _to_the_device(session: DeviceSession, now: float) -> Callable[[int, memoryview], Outcome]:
