@@ -49,6 +49,7 @@ class Holds:
         self._transport = transport
         self._resumed = resumed
         self._reasons: set[str] = set()
+        self._loop = asyncio.get_running_loop()
 
     def __bool__(self) -> bool:
         return bool(self._reasons)
@@ -60,6 +61,15 @@ class Holds:
         if not self._reasons:
             self._reading(paused=True)
         self._reasons.add(why)
+
+    def hold_for(self, why: str, seconds: float) -> bool:
+        """Hold for `seconds`, if more than none (AWS's throughput: what exceeds it waits);
+        whether it holds."""
+        if seconds <= 0:
+            return False
+        self.hold(why)
+        self._loop.call_later(seconds, self.release, why)
+        return True
 
     def release(self, why: str) -> None:
         self._reasons.discard(why)
@@ -123,12 +133,9 @@ class BrokerLink(asyncio.Protocol):
     def _go(self) -> None:
         if self._holds or self.closed.done():
             return
-        if self._uncharged:
-            delay = self._charge(self._uncharged)
-            self._uncharged = 0
-            if delay > 0:  # past the client's throughput: held, the broker not read, till paid
-                self._holds.hold("throughput")
-                self._loop.call_later(delay, self._holds.release, "throughput")
+        if self._uncharged:  # past the client's throughput: held, the broker not read, till paid
+            delay, self._uncharged = self._charge(self._uncharged), 0
+            if self._holds.hold_for("throughput", delay):
                 return
         if self._held:  # (a packet's start alone is framed again: it stays held)
             self._pass_held()

@@ -375,12 +375,10 @@ class FromDevice:
     def _go(self) -> None:
         if self._holds or self.done.done():
             return
-        if self._uncharged:
+        if self._uncharged:  # bytes past the throughput wait, the device unread
             delay = self._session.bytes_delay(self._loop.time(), self._uncharged)
             self._uncharged = 0
-            if delay > 0:  # these bytes exceed the throughput: they wait, unread
-                self._holds.hold("throughput")
-                self._loop.call_later(delay, self._holds.release, "throughput")
+            if self._holds.hold_for("throughput", delay):
                 return
         if self._held:  # (a packet's start alone is framed again: it stays held)
             self._pass_on()
