@@ -33,6 +33,7 @@ from swan.local.core.broker_limits import (
     Disconnect,
     Outcome,
     Refuse,
+    Wait,
 )
 from swan.local.core.mqtt_packets import (
     CONNECT,
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 5.0
 _ARRIVING = ""  # where connections not yet piped are filed (no key is empty)
+UNACKNOWLEDGED = "unacknowledged"  # why a device is held: its publishes the broker has not acked
 
 
 class ByteSource(Protocol):
@@ -229,13 +231,19 @@ class Relay:
             now=loop.time(),
             limits=self.limits,
         )
+        from_device: FromDevice | None = None
+
+        def to_the_device(data: bytes, link: BrokerLink) -> tuple[int, Disconnect | None]:
+            passed = self._pass_on(data, _to_the_device(session, loop.time()), writer, link, None)
+            if from_device is not None:
+                from_device.broker_sent()  # PUBACKs among it may let the device go on
+            return passed
+
         broker = await connect_unix_protocol(
             admitted.upstream,
             BrokerLink(
                 writer,
-                lambda data, link: self._pass_on(
-                    data, _to_the_device(session, loop.time()), writer, link, None
-                ),
+                to_the_device,
                 lambda ending: log.warning("closing a client connection: %s", ending.reason),
                 lambda size: session.bytes_delay(loop.time(), size),
             ),
@@ -282,7 +290,8 @@ class Relay:
         too_large: Callable[[int, int], Disconnect | None] | None,
     ) -> tuple[int, Disconnect | None]:
         """Frame the whole packets in `data`, pass them on in runs (one write each) and act
-        on the decisions; (where the first incomplete packet starts, a Disconnect)."""
+        on the decisions; (where the first incomplete or waiting packet starts, a
+        Disconnect)."""
         view = memoryview(data)
         end = len(data)
         big = self.limits.payload_bytes
@@ -301,6 +310,8 @@ class Relay:
                         onward.write(view[run:start])
                     if isinstance(outcome, Disconnect):
                         return start, outcome
+                    if isinstance(outcome, Wait):
+                        return start, None  # it and what follows wait, with the caller
                     self._keep_back(outcome, onward, back)
                     run = stop
                 start = stop
@@ -336,11 +347,13 @@ async def _read_connect(reader: ByteSource, limit: int) -> bytes:
 
 class FromDevice:
     """Device -> broker, in the callback that read it: every packet framed and decided
-    (`Relay._pass_on`) and passed on in runs. Two things hold the device up (it is not read
-    meanwhile, and what is in flight waits): AWS's throughput limit, which delays what
+    (`Relay._pass_on`) and passed on in runs. Three things hold the device up (it is not
+    read meanwhile, and what is in flight waits): AWS's throughput limit, which delays what
     exceeds it ("delayed in processing": bytes past the limit wait until it allows them),
-    and a broker that does not keep up (until it has taken what was written). `done` once
-    the device has ended, or was disconnected."""
+    AWS's quota of QoS 1 publishes the broker has not acknowledged (past it, a publish waits
+    until a PUBACK has passed back: `broker_sent`), and a broker that does not keep up
+    (until it has taken what was written). `done` once the device has ended, or was
+    disconnected."""
 
     def __init__(
         self,
@@ -358,7 +371,8 @@ class FromDevice:
         self._loop = asyncio.get_running_loop()
         self._held = b""  # what is not passed on yet: a packet's start, what came held up
         self._uncharged = 0  # bytes not charged to the throughput limit yet
-        # Why the device is not read: "throughput", "broker" (its buffer is full).
+        # Why the device is not read: "throughput", "broker" (its buffer is full),
+        # UNACKNOWLEDGED (AWS's quota of QoS 1 publishes the broker has not acknowledged).
         self._holds = Holds(lambda: back.transport, self._go)
         self.done: asyncio.Future[None] = self._loop.create_future()
 
@@ -407,8 +421,16 @@ class FromDevice:
             self._end()
             return
         self._held = data[used:]
+        if self._held and not self._session.accepts_publishes:
+            self._holds.hold(UNACKNOWLEDGED)  # until the broker's PUBACKs make room
         if self._broker.when_writable(lambda: self._holds.release("broker")):
             self._holds.hold("broker")
+
+    def broker_sent(self) -> None:
+        """The broker has sent the device something: if it held the device up for AWS's
+        unacknowledged publishes and its PUBACKs made room, the device goes on."""
+        if UNACKNOWLEDGED in self._holds and self._session.accepts_publishes:
+            self._holds.release(UNACKNOWLEDGED)
 
     def _end(self) -> None:
         self._broker.close()

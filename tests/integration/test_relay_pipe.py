@@ -3,7 +3,8 @@ on one end of a socket pair, its connection made as a door makes it (a tappable 
 a broker listening on a unix socket that reads only when told. What the device sends reaches
 the broker whole and in order however it is split, including what it sent before it was
 piped; a broker that does not read stops the device being read; AWS's throughput limit
-delays what exceeds it, both ways, and drops nothing; either side's end ends the pipe."""
+delays what exceeds it, both ways, and drops nothing; past 100 QoS 1 publishes the broker
+has not acknowledged, the device waits; either side's end ends the pipe."""
 
 from __future__ import annotations
 
@@ -201,6 +202,44 @@ def test_what_the_device_is_sent_past_the_throughput_limit_is_delayed_and_nothin
     # 128 KiB over the 64 KiB a second allows at once: held 2 s, with what came with them.
     assert elapsed >= 1.5
     assert whole
+
+
+def qos1_publish(topic: str, packet_id: int) -> bytes:
+    body = mqtt_string(topic) + packet_id.to_bytes(2, "big") + b"{}"
+    return b"\x32" + mqtt_varint(len(body)) + body
+
+
+def pubacks(packet_ids: range) -> bytes:
+    return b"".join(b"\x40\x02" + n.to_bytes(2, "big") for n in packet_ids)
+
+
+def test_past_100_unacknowledged_publishes_the_device_waits_for_the_brokers_pubacks(tmp_path):
+    """AWS: "When this quota is reached, no new publish requests are accepted from this
+    client until a PUBACK message is returned by the server" (100)."""
+    sent = [qos1_publish("swan/push/pi", n) for n in range(1, 151)]
+    head = connect_packet("pi")
+    first_100 = len(head) + sum(map(len, sent[:100]))
+
+    async def scenario():
+        async with piped(tmp_path) as p:
+            await p.send(b"".join(sent))
+            await p.broker.until(first_100)
+            await asyncio.sleep(0.3)  # time for more to arrive, were it let through
+            at_first = len(p.broker.received)
+            assert p.broker.writer is not None
+            p.broker.writer.write(pubacks(range(1, 2)))
+            await p.broker.until(first_100 + len(sent[100]))
+            await asyncio.sleep(0.3)
+            after_one = len(p.broker.received)
+            p.broker.writer.write(pubacks(range(2, 151)))
+            everything = await p.broker.until(len(head) + sum(map(len, sent)))
+            return at_first, after_one, everything, dict(p.relay.dropped)
+
+    at_first, after_one, everything, dropped = run(scenario)
+    assert at_first == first_100
+    assert after_one == first_100 + len(sent[100])  # one answer, room for one more
+    assert everything == head + b"".join(sent)  # in order, none lost
+    assert dropped == {}
 
 
 def test_the_device_ending_ends_the_pipe_and_closes_the_broker(tmp_path):

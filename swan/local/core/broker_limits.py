@@ -31,6 +31,11 @@ https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limit
   keep-alive period of 30 seconds" (`keep_alive`): the gateway asks the broker for that
   period on the client's behalf, so the broker drops a silent client after 1.5 times it, as
   AWS does (its lifecycle event's MQTT_KEEP_ALIVE_TIMEOUT);
+- maximum inbound unacknowledged QoS 1 publish requests: 100, "When this quota is reached, no
+  new publish requests are accepted from this client until a PUBACK message is returned by
+  the server": a publish past it `Wait`s, and the device is not read, until the broker's
+  PUBACK for one of them has passed back. (The outbound quota, 100 sent to the client
+  unacknowledged, is not held here: see docs/reliability.md);
 - connect requests per second per client ID: 1, "AWS IoT Core restricts MQTT CONNECT
   requests from the same accountId and clientId to 1 MQTT CONNECT operation per second"
   (`ConnectRate`): a CONNECT sooner than a second after the client id's last one is refused,
@@ -87,6 +92,7 @@ from swan.local.core.mqtt_packets import (
     NOT_AUTHORIZED,
     PACKET_TOO_LARGE,
     PROTOCOL_ERROR,
+    PUBACK_TYPE,
     PUBLISH_TYPE,
     QUOTA_EXCEEDED,
     SUBACK_FAILURE,
@@ -102,11 +108,11 @@ from swan.local.core.mqtt_packets import (
     encode_puback,
     encode_suback,
     encode_subscribe,
+    leading_packet_id,
     parse_publish,
     parse_suback,
     parse_subscribe,
     parse_unsubscribe,
-    suback_packet_id,
 )
 
 if TYPE_CHECKING:
@@ -146,6 +152,7 @@ class BrokerLimits:
     keep_alive_seconds: int = 1200  # the default and the longest
     shortest_keep_alive_seconds: int = 30
     connects_per_second_per_client: float = 1.0
+    unacknowledged_inbound: int = 100  # QoS 1 publishes from a client the broker has not acked
 
     def keep_alive(self, requested: int) -> int:
         """The keep-alive period AWS applies to a client that asked for `requested`."""
@@ -252,7 +259,17 @@ class Disconnect:
     reply: bytes = b""
 
 
-Outcome = Refuse | Disconnect | None
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Pass nothing on from here: the packet and those after it wait until `accepts_publishes`
+    (the inbound unacknowledged QoS 1 publishes are at AWS's quota)."""
+
+    reason: str
+
+
+WAIT: Final = Wait("unacknowledged publishes at the quota")
+
+Outcome = Refuse | Disconnect | Wait | None
 """None: pass the packet on unchanged."""
 
 
@@ -280,6 +297,7 @@ class DeviceSession:
     _aliases_out: dict[int, bytes] = field(init=False, default_factory=dict)
     _subscriptions: set[str] = field(init=False, default_factory=set)
     _pending: dict[int, _Pending] = field(init=False, default_factory=dict)
+    _unacknowledged: set[int] = field(init=False, default_factory=set)  # inbound packet ids
 
     def __post_init__(self) -> None:
         if self.limits.publishes_per_second is not None:
@@ -329,7 +347,18 @@ class DeviceSession:
         topic = self._alias(header.topic, header.topic_alias, self._aliases_in)
         if topic is None:
             return self._disconnect("an unknown topic alias", PROTOCOL_ERROR)
-        return self._admit(topic, header.packet_id, now)
+        if not self.accepts_publishes:
+            return WAIT  # decided again, whole, once there is room: nothing is counted yet
+        outcome = self._admit(topic, header.packet_id, now)
+        if outcome is None and header.qos:
+            self._unacknowledged.add(header.packet_id)
+        return outcome
+
+    @property
+    def accepts_publishes(self) -> bool:
+        """Whether a publish from the device is taken now (fewer than the quota of its QoS 1
+        publishes wait for the broker's PUBACK)."""
+        return len(self._unacknowledged) < self.limits.unacknowledged_inbound
 
     def _admit(self, topic: bytes, packet_id: int, now: float) -> Outcome:
         """The rate, the topic's limits and the policies, for a publish to `topic`."""
@@ -417,6 +446,8 @@ class DeviceSession:
                 return self._deliver(first, body, now)
             if kind == SUBACK_TYPE and self._pending:
                 return self._complete_suback(body)
+            if kind == PUBACK_TYPE and self._unacknowledged:
+                self._unacknowledged.discard(leading_packet_id(body, "PUBACK"))
         except MalformedPacketError as error:
             return self._disconnect(f"from the broker: {error.problem}", MALFORMED_PACKET)
         return None
@@ -440,7 +471,7 @@ class DeviceSession:
         return Refuse(why, reply=ack)
 
     def _complete_suback(self, body: memoryview) -> Outcome:
-        pending = self._pending.pop(suback_packet_id(body), None)
+        pending = self._pending.pop(leading_packet_id(body, "SUBACK"), None)
         if pending is None:
             return None
         suback = parse_suback(body, mqtt5=self.mqtt5)

@@ -360,10 +360,10 @@ def parse_suback(body: Bytes, *, mqtt5: bool) -> Suback:
     return Suback(packet_id, reader.rest(), properties)
 
 
-def suback_packet_id(body: Bytes) -> int:
-    """The packet id of a SUBACK body (its first two bytes)."""
+def leading_packet_id(body: Bytes, packet: str) -> int:
+    """The packet id of a SUBACK's or PUBACK's body (its first two bytes)."""
     if len(body) < 2:  # noqa: PLR2004
-        raise MalformedPacketError("truncated SUBACK")
+        raise MalformedPacketError(f"truncated {packet}")
     return int(body[0] << 8 | body[1])
 
 

@@ -10,6 +10,7 @@ from swan.local.core.broker_limits import (
     CONNECT_RATE_KEPT,
     HEADER_ALLOWANCE,
     UNMETERED,
+    WAIT,
     BrokerLimits,
     ConnectRate,
     DeviceSession,
@@ -407,6 +408,55 @@ def test_other_packets_pass_both_ways():
     assert from_device(device, b"\x40\x02\x00\x01") is None  # PUBACK
     assert from_broker(device, b"\xd0\x00") is None  # PINGRESP
     assert from_broker(device, suback(1, b"\x01")) is None  # no SUBSCRIBE narrowed
+
+
+# ---------------------------------------------------------------- unacknowledged publishes
+
+
+def puback(packet_id):
+    return b"\x40\x02" + packet_id.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("mqtt5", [False, True])
+def test_past_100_unacknowledged_qos_1_publishes_the_device_waits_for_the_brokers_puback(mqtt5):
+    device = session(mqtt5=mqtt5, limits=UNMETERED)
+    sent = [publish("swan/push/pi", mqtt5=mqtt5, packet_id=n) for n in range(1, 102)]
+    assert [from_device(device, packet) for packet in sent[:100]] == [None] * 100
+    assert not device.accepts_publishes
+    assert from_device(device, sent[100]) == WAIT
+    assert from_device(device, publish("swan/push/pi", mqtt5=mqtt5, qos=0)) == WAIT
+    assert from_device(device, puback(1)) is None  # the device's own PUBACKs still pass
+    assert from_broker(device, puback(1)) is None
+    assert device.accepts_publishes
+    assert from_device(device, sent[100]) is None
+    assert from_device(device, sent[0]) == WAIT  # 1 again: it is new, and there is no room
+
+
+def test_a_waiting_publish_takes_nothing_from_the_rate():
+    device = session()
+    for n in range(1, 101):
+        from_device(device, publish("swan/push/pi", packet_id=n))
+    waiting = publish("swan/push/pi", packet_id=101)
+    assert [from_device(device, waiting, now=1.0) for _ in range(100)] == [WAIT] * 100
+    from_broker(device, puback(1))
+    assert from_device(device, waiting, now=1.0) is None  # the second's 100 are all there
+
+
+def test_only_qos_1_publishes_passed_on_wait_for_an_answer():
+    device = session(mqtt5=True, limits=UNMETERED)
+    for n in range(1, 151):
+        assert from_device(device, publish("swan/push/pi", mqtt5=True, qos=0)) is None
+        refused = from_device(device, publish("swan/push/other", mqtt5=True, packet_id=n))
+        assert isinstance(refused, Refuse)  # not authorized: answered by the gateway
+    assert device.accepts_publishes
+    assert from_broker(device, puback(7)) is None  # an answer to none of its own
+
+
+def test_a_truncated_puback_from_the_broker_disconnects():
+    device = session()
+    from_device(device, publish("swan/push/pi"))
+    outcome = from_broker(device, b"\x40\x01\x00")
+    assert outcome == Disconnect("from the broker: truncated PUBACK")
 
 
 # ---------------------------------------------------------------- protocol errors

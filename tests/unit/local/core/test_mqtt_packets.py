@@ -20,12 +20,12 @@ from swan.local.core.mqtt_packets import (
     encode_suback,
     encode_subscribe,
     fixed_header,
+    leading_packet_id,
     parse_connect,
     parse_publish,
     parse_suback,
     parse_subscribe,
     parse_unsubscribe,
-    suback_packet_id,
     with_keep_alive,
 )
 
@@ -311,9 +311,9 @@ def test_subacks_parse_and_encode_for_both_versions():
 
 
 def test_a_suback_packet_id():
-    assert suback_packet_id(b"\x01\x02\x00") == 258
+    assert leading_packet_id(b"\x01\x02\x00", "SUBACK") == 258
     with pytest.raises(MalformedPacketError, match="truncated SUBACK"):
-        suback_packet_id(b"\x01")
+        leading_packet_id(b"\x01", "SUBACK")
 
 
 def test_an_mqtt_5_disconnect_carries_its_reason():
