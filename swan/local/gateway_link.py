@@ -177,6 +177,15 @@ class BrokerLink(asyncio.Protocol):
             return
         self._holds.release("client")
 
+    def hold(self, why: str) -> None:
+        """Stop reading the broker until `release(why)` (a client's parked messages)."""
+        if why not in self._holds:
+            self._holds.hold(why)
+
+    def release(self, why: str) -> None:
+        if why in self._holds:
+            self._holds.release(why)
+
     # ------------------------------------------------------------ to the broker
 
     def pause_writing(self) -> None:

@@ -5,14 +5,14 @@ Its CONNECT is read whole and held to the limits (size, client id, one a second 
 id, its last will's topic), then the client is piped to a broker listener (a unix socket of
 Mosquitto), every MQTT packet framed both ways (no copies: memoryview slices of what was
 read, runs of packets passed on with one write), in the callback that read it (no task woken
-per read: broker -> client in `swan.local.gateway_link.BrokerLink`, client -> broker in
-`FromDevice`, fed by the door's connection once tapped: `swan.local.client_link`), and held
-to AWS IoT Core's message broker: its limits and its answers, and every policy of the
-client's principal, evaluated together for Publish, Subscribe and Receive
-(`swan.local.core.broker_limits` says which limits, which answers, and where they are
-documented). Refused connections and packets kept back are counted by reason; live
-connections are filed by key (a certificate id, an access key id), so that a door can close
-those of a key at once.
+per read: broker -> client in `ToDevice`, fed by `swan.local.gateway_link.BrokerLink`, client
+-> broker in `FromDevice`, fed by the door's connection once tapped:
+`swan.local.client_link`), and held to AWS IoT Core's message broker: its limits and its
+answers, and every policy of the client's principal, evaluated together for Publish,
+Subscribe and Receive (`swan.local.core.broker_limits` says which limits, which answers, and
+where they are documented). Refused connections and packets kept back are counted by
+reason; live connections are filed by key (a certificate id, an access key id), so that a
+door can close those of a key at once.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 5.0
 _ARRIVING = ""  # where connections not yet piped are filed (no key is empty)
-UNACKNOWLEDGED = "unacknowledged"  # why a device is held: its publishes the broker has not acked
+UNACKNOWLEDGED = "unacknowledged"  # why a side is held: AWS's quota of unacknowledged publishes
+PARKED_HIGH_WATER = 256 * 1024  # bytes of messages parked for a device before the broker waits
 
 
 class ByteSource(Protocol):
@@ -233,17 +234,16 @@ class Relay:
         )
         from_device: FromDevice | None = None
 
-        def to_the_device(data: bytes, link: BrokerLink) -> tuple[int, Disconnect | None]:
-            passed = self._pass_on(data, _to_the_device(session, loop.time()), writer, link, None)
+        def broker_sent() -> None:
             if from_device is not None:
                 from_device.broker_sent()  # PUBACKs among it may let the device go on
-            return passed
 
+        to_device = ToDevice(self, session, writer, broker_sent)
         broker = await connect_unix_protocol(
             admitted.upstream,
             BrokerLink(
                 writer,
-                to_the_device,
+                to_device.pass_on,
                 lambda ending: log.warning("closing a client connection: %s", ending.reason),
                 lambda size: session.bytes_delay(loop.time(), size),
             ),
@@ -255,7 +255,9 @@ class Relay:
         if admitted.closes_at is not None:
             ending = loop.call_at(admitted.closes_at, self._expired, connect.client_id, writer)
         log.info("client %s connected (%s...)", connect.client_id, admitted.key[:12])
-        from_device = FromDevice(self, session, broker, writer, connect.client_id)
+        from_device = FromDevice(
+            self, session, broker, writer, connect.client_id, to_device.device_sent
+        )
         try:
             broker.write(packet)
             from_device.received(await reader.tap(from_device))
@@ -288,10 +290,12 @@ class Relay:
         onward: ByteSink,
         back: ByteSink,
         too_large: Callable[[int, int], Disconnect | None] | None,
+        park: Callable[[memoryview], None] | None = None,
     ) -> tuple[int, Disconnect | None]:
         """Frame the whole packets in `data`, pass them on in runs (one write each) and act
-        on the decisions; (where the first incomplete or waiting packet starts, a
-        Disconnect)."""
+        on the decisions; (where the first incomplete packet starts, a Disconnect). A packet
+        told to `Wait` is given to `park` and the packets after it are decided in turn;
+        without `park`, it is where the packets passed on end."""
         view = memoryview(data)
         end = len(data)
         big = self.limits.payload_bytes
@@ -310,9 +314,8 @@ class Relay:
                         onward.write(view[run:start])
                     if isinstance(outcome, Disconnect):
                         return start, outcome
-                    if isinstance(outcome, Wait):
+                    if not self._set_aside(outcome, view[start:stop], onward, back, park):
                         return start, None  # it and what follows wait, with the caller
-                    self._keep_back(outcome, onward, back)
                     run = stop
                 start = stop
         except MalformedPacketError as error:
@@ -320,6 +323,23 @@ class Relay:
         if run < start:
             onward.write(view[run:start])
         return start, None
+
+    def _set_aside(
+        self,
+        outcome: Refuse | Wait,
+        packet: memoryview,
+        onward: ByteSink,
+        back: ByteSink,
+        park: Callable[[memoryview], None] | None,
+    ) -> bool:
+        """Keep a refused packet back, or park one that waits; False: nowhere to park it."""
+        if not isinstance(outcome, Wait):
+            self._keep_back(outcome, onward, back)
+        elif park is None:
+            return False
+        else:
+            park(packet)
+        return True
 
     def _keep_back(self, refused: Refuse, onward: ByteSink, back: ByteSink) -> None:
         self.dropped[_key(refused.reason)] += 1
@@ -362,12 +382,16 @@ class FromDevice:
         broker: BrokerLink,
         back: ClientSink,
         client_id: str,
+        then: Callable[[], None] = lambda: None,
     ) -> None:
+        """`then` is called after each run of packets passed on (the device's PUBACKs may
+        let the broker's messages go on: `ToDevice.device_sent`)."""
         self._relay = relay
         self._session = session
         self._broker = broker
         self._back = back
         self._client_id = client_id
+        self._then = then
         self._loop = asyncio.get_running_loop()
         self._held = b""  # what is not passed on yet: a packet's start, what came held up
         self._uncharged = 0  # bytes not charged to the throughput limit yet
@@ -421,6 +445,7 @@ class FromDevice:
             self._end()
             return
         self._held = data[used:]
+        self._then()
         if self._held and not self._session.accepts_publishes:
             self._holds.hold(UNACKNOWLEDGED)  # until the broker's PUBACKs make room
         if self._broker.when_writable(lambda: self._holds.release("broker")):
@@ -438,13 +463,73 @@ class FromDevice:
             self.done.set_result(None)
 
 
-def _to_the_device(session: DeviceSession, now: float) -> Callable[[int, memoryview], Outcome]:
-    """The decision on each packet the broker sends the device, read at `now`."""
+class ToDevice:
+    """Broker -> device, in the callback that read it (`BrokerLink`): every packet framed and
+    decided (`Relay._pass_on`) and passed on in runs. Past AWS's quota of messages the device
+    has not acknowledged, a message waits: it is parked, and every message after it, in
+    order, while the packets that are not messages (PUBACKs, SUBACKs, PINGRESPs) go on. The
+    device's PUBACKs (`device_sent`) let the parked ones go on as far as the quota allows.
+    Past `PARKED_HIGH_WATER` bytes parked, the broker is not read until they are under it."""
 
-    def decide(first: int, body: memoryview) -> Outcome:
-        return session.from_broker(first, body, now)
+    def __init__(
+        self,
+        relay: Relay,
+        session: DeviceSession,
+        client: ClientSink,
+        then: Callable[[], None],
+    ) -> None:
+        """`then` is called after each run of packets passed on (the broker's PUBACKs may let
+        the device go on: `FromDevice.broker_sent`)."""
+        self._relay = relay
+        self._session = session
+        self._client = client
+        self._then = then
+        self._loop = asyncio.get_running_loop()
+        self._parked: list[bytes] = []
+        self._parked_size = 0
+        self._link: BrokerLink | None = None
 
-    return decide
+    def pass_on(self, data: bytes, link: BrokerLink) -> tuple[int, Disconnect | None]:
+        """What `BrokerLink` calls with what the broker sent."""
+        self._link = link
+        # In order: while messages are parked there is no room (the device's PUBACKs make
+        # room, and `device_sent` then passes the parked ones on until there is none), so a
+        # message that comes now is parked after them.
+        passed = self._relay._pass_on(data, self._decide(), self._client, link, None, self._park)  # noqa: SLF001  (its relay's)
+        self._then()
+        return passed
+
+    def _decide(self) -> Callable[[int, memoryview], Outcome]:
+        session, now = self._session, self._loop.time()
+
+        def decide(first: int, body: memoryview) -> Outcome:
+            return session.from_broker(first, body, now)
+
+        return decide
+
+    def _park(self, packet: memoryview) -> None:
+        self._parked.append(bytes(packet))
+        self._parked_size += len(packet)
+        if self._parked_size > PARKED_HIGH_WATER and self._link is not None:
+            self._link.hold(UNACKNOWLEDGED)
+
+    def device_sent(self) -> None:
+        """The device has sent the broker something: if its PUBACKs made room, the parked
+        messages go on, in order, as far as the quota allows."""
+        link = self._link
+        if not self._parked or link is None or not self._session.sends_publishes:
+            return
+        parked = b"".join(self._parked)
+        used, ending = self._relay._pass_on(parked, self._decide(), self._client, link, None)  # noqa: SLF001
+        rest = parked[used:]
+        self._parked = [rest] if rest else []
+        self._parked_size = len(rest)
+        if ending is not None:  # they were decided once: only a broken session would
+            log.warning("closing a client connection: %s", ending.reason)
+            link.close()
+            self._client.close()
+        elif self._parked_size <= PARKED_HIGH_WATER:
+            link.release(UNACKNOWLEDGED)
 
 
 def _key(reason: str) -> str:

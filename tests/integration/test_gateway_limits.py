@@ -20,6 +20,7 @@ from awsiot import mqtt5_client_builder
 from support import mqtt_string, mqtt_varint, unique
 
 from swan.adapters.mqtt import Endpoint, MqttError, connect
+from swan.local.core.mqtt_packets import fixed_header, parse_publish
 
 WAIT = 10
 KIB = 1024
@@ -265,6 +266,62 @@ def test_messages_to_a_device_past_100_a_second_are_discarded_and_it_stays_conne
         assert 100 <= len(got) <= 100 + 100 * (elapsed + 0.5)
         assert got == sorted(got)  # in order, the excess left out
         assert interrupted.empty()
+
+
+def subscribe_packet(topic_filter, *, level):
+    options = b"\x00" if level == 5 else b""  # MQTT 5: no SUBSCRIBE properties
+    body = b"\x00\x01" + options + mqtt_string(topic_filter) + b"\x01"
+    return b"\x82" + mqtt_varint(len(body)) + body
+
+
+def delivered(tls, count, *, level):
+    """(packet id, payload) of the next `count` messages the device is sent."""
+    messages = []
+    while len(messages) < count:
+        packet = read_packet(tls)
+        start, _ = fixed_header(packet, 0)
+        header = parse_publish(packet[0], packet[start:], mqtt5=level == 5)
+        messages.append((header.packet_id, packet[len(packet) - header.payload_size :]))
+    return messages
+
+
+def nothing_more(tls, seconds=0.5):
+    tls.settimeout(seconds)
+    try:
+        tls.recv(1)
+    except TimeoutError:
+        return True
+    finally:
+        tls.settimeout(WAIT)
+    return False
+
+
+def pubacks(messages):
+    return b"".join(b"\x40\x02" + packet_id.to_bytes(2, "big") for packet_id, _ in messages)
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_past_100_unacknowledged_messages_a_device_is_sent_no_more_until_it_acknowledges(
+    endpoint, identity, service, thing, level
+):
+    """AWS: "When this quota is reached, no new publish requests are sent to the client until
+    the client acknowledges the publish requests" (100)."""
+    topic = f"swan/push/{thing}/accepted"
+    with raw_device(endpoint, identity, connect_packet(thing, level=level)) as tls:
+        assert read_packet(tls)[0] == 0x20  # CONNACK
+        tls.sendall(subscribe_packet(topic, level=level))
+        assert read_packet(tls)[0] == 0x90  # SUBACK
+        for future in [service.publish(topic, b"%d" % n) for n in range(130)]:
+            future.result(WAIT)
+        first = delivered(tls, 100, level=level)
+        assert nothing_more(tls)
+        tls.sendall(pubacks(first[:10]))
+        second = delivered(tls, 10, level=level)
+        assert nothing_more(tls)
+        tls.sendall(pubacks(first[10:] + second))
+        rest = delivered(tls, 20, level=level)
+    payloads = [payload for _, payload in first + second + rest]
+    assert payloads == [b"%d" % n for n in range(130)]  # in order, none lost
 
 
 # ---------------------------------------------------------------- subscriptions

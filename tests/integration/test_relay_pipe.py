@@ -4,7 +4,9 @@ a broker listening on a unix socket that reads only when told. What the device s
 the broker whole and in order however it is split, including what it sent before it was
 piped; a broker that does not read stops the device being read; AWS's throughput limit
 delays what exceeds it, both ways, and drops nothing; past 100 QoS 1 publishes the broker
-has not acknowledged, the device waits; either side's end ends the pipe."""
+has not acknowledged, the device waits, and past 100 messages the device has not
+acknowledged, the messages wait while other packets go on; either side's end ends the
+pipe."""
 
 from __future__ import annotations
 
@@ -204,8 +206,8 @@ def test_what_the_device_is_sent_past_the_throughput_limit_is_delayed_and_nothin
     assert whole
 
 
-def qos1_publish(topic: str, packet_id: int) -> bytes:
-    body = mqtt_string(topic) + packet_id.to_bytes(2, "big") + b"{}"
+def qos1_publish(topic: str, packet_id: int, payload: bytes = b"{}") -> bytes:
+    body = mqtt_string(topic) + packet_id.to_bytes(2, "big") + payload
     return b"\x32" + mqtt_varint(len(body)) + body
 
 
@@ -239,6 +241,80 @@ def test_past_100_unacknowledged_publishes_the_device_waits_for_the_brokers_puba
     assert at_first == first_100
     assert after_one == first_100 + len(sent[100])  # one answer, room for one more
     assert everything == head + b"".join(sent)  # in order, none lost
+    assert dropped == {}
+
+
+async def device_reads(p: Piped, size: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    received = bytearray()
+    async with asyncio.timeout(WAIT):
+        while len(received) < size:
+            received += await loop.sock_recv(p.device, 65536)
+    return bytes(received)
+
+
+async def device_reads_nothing(p: Piped, seconds: float = 0.3) -> bool:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await asyncio.get_running_loop().sock_recv(p.device, 1)
+            return False
+    return True
+
+
+PINGRESP = b"\xd0\x00"
+
+
+def test_past_100_unacknowledged_messages_to_the_device_wait_and_other_packets_go_on(tmp_path):
+    """AWS: "When this quota is reached, no new publish requests are sent to the client until
+    the client acknowledges the publish requests" (100). What is not a message does not
+    wait behind them (a PINGRESP, here), else a device would time its connection out."""
+    sent = [qos1_publish(f"swan/push/pi/{n}", n) for n in range(1, 151)]
+
+    async def scenario():
+        async with piped(tmp_path) as p:
+            await p.broker.until(len(connect_packet("pi")))
+            assert p.broker.writer is not None
+            p.broker.writer.write(b"".join(sent) + PINGRESP)
+            first = await device_reads(p, sum(map(len, sent[:100])) + len(PINGRESP))
+            none_yet = await device_reads_nothing(p)
+            await p.send(pubacks(range(1, 2)))
+            second = await device_reads(p, len(sent[100]))
+            none_after_one = await device_reads_nothing(p)
+            await p.send(pubacks(range(2, 102)))
+            rest = await device_reads(p, sum(map(len, sent[101:])))
+            return first, none_yet, second, none_after_one, rest, dict(p.relay.dropped)
+
+    first, none_yet, second, none_after_one, rest, dropped = run(scenario)
+    assert first == b"".join(sent[:100]) + PINGRESP  # the PINGRESP went past the 50 waiting
+    assert none_yet
+    assert second == sent[100]  # one answer, room for one more
+    assert none_after_one
+    assert rest == b"".join(sent[101:])  # in order, none lost
+    assert dropped == {}
+
+
+def test_past_the_high_water_of_waiting_messages_the_broker_is_not_read_and_none_is_lost(
+    tmp_path, monkeypatch
+):
+    """More than a read of the broker's socket waits (1.2 MB), past a high water of 64 KiB:
+    the broker is read again as the device's PUBACKs let the messages go on."""
+    monkeypatch.setattr("swan.local.relay.PARKED_HIGH_WATER", 64 * KIB)
+    sent = [qos1_publish("swan/push/pi", n, bytes(1200)) for n in range(1, 1001)]
+
+    async def scenario():
+        async with piped(tmp_path) as p:
+            await p.broker.until(len(connect_packet("pi")))
+            assert p.broker.writer is not None
+            p.broker.writer.write(b"".join(sent))
+            received = b""
+            for start in range(0, 1000, 100):
+                expected = b"".join(sent[: start + 100])
+                received += await device_reads(p, len(expected) - len(received))
+                await p.send(pubacks(range(start + 1, start + 101)))
+            return received, dict(p.relay.dropped)
+
+    received, dropped = run(scenario)
+    assert received == b"".join(sent)
     assert dropped == {}
 
 

@@ -34,8 +34,12 @@ https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limit
 - maximum inbound unacknowledged QoS 1 publish requests: 100, "When this quota is reached, no
   new publish requests are accepted from this client until a PUBACK message is returned by
   the server": a publish past it `Wait`s, and the device is not read, until the broker's
-  PUBACK for one of them has passed back. (The outbound quota, 100 sent to the client
-  unacknowledged, is not held here: see docs/reliability.md);
+  PUBACK for one of them has passed back;
+- maximum outbound unacknowledged QoS 1 publish requests: 100, "When this quota is reached,
+  no new publish requests are sent to the client until the client acknowledges the publish
+  requests": a message to the device past it `Wait`s (the gateway keeps it, and those after
+  it, in order, while the packets that are not publishes go on) until the device's PUBACK
+  for one of them has passed;
 - connect requests per second per client ID: 1, "AWS IoT Core restricts MQTT CONNECT
   requests from the same accountId and clientId to 1 MQTT CONNECT operation per second"
   (`ConnectRate`): a CONNECT sooner than a second after the client id's last one is refused,
@@ -153,6 +157,7 @@ class BrokerLimits:
     shortest_keep_alive_seconds: int = 30
     connects_per_second_per_client: float = 1.0
     unacknowledged_inbound: int = 100  # QoS 1 publishes from a client the broker has not acked
+    unacknowledged_outbound: int = 100  # QoS 1 publishes to a client it has not acked
 
     def keep_alive(self, requested: int) -> int:
         """The keep-alive period AWS applies to a client that asked for `requested`."""
@@ -261,8 +266,9 @@ class Disconnect:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """Pass nothing on from here: the packet and those after it wait until `accepts_publishes`
-    (the inbound unacknowledged QoS 1 publishes are at AWS's quota)."""
+    """Not now: the publish waits, and the ones after it, until `accepts_publishes` (from the
+    device) or `sends_publishes` (to it): the unacknowledged QoS 1 publishes that way are at
+    AWS's quota."""
 
     reason: str
 
@@ -298,6 +304,7 @@ class DeviceSession:
     _subscriptions: set[str] = field(init=False, default_factory=set)
     _pending: dict[int, _Pending] = field(init=False, default_factory=dict)
     _unacknowledged: set[int] = field(init=False, default_factory=set)  # inbound packet ids
+    _unacknowledged_out: set[int] = field(init=False, default_factory=set)  # outbound ones
 
     def __post_init__(self) -> None:
         if self.limits.publishes_per_second is not None:
@@ -329,7 +336,9 @@ class DeviceSession:
                 return self._publish(first, body, now)
             if kind == SUBSCRIBE_TYPE:
                 return self._subscribe(body)
-            if kind == UNSUBSCRIBE_TYPE:
+            if kind == PUBACK_TYPE and self._unacknowledged_out:
+                self._unacknowledged_out.discard(leading_packet_id(body, "PUBACK"))
+            elif kind == UNSUBSCRIBE_TYPE:
                 self._subscriptions.difference_update(parse_unsubscribe(body, mqtt5=self.mqtt5))
             elif kind == CONNECT_TYPE:
                 return self._disconnect("a second CONNECT", PROTOCOL_ERROR)
@@ -463,12 +472,22 @@ class DeviceSession:
             _remember(self._receive_verdicts, topic, allowed)
         if not allowed:
             why = f"not authorized: receive {topic.decode(errors='replace')!r}"
+        elif not self.sends_publishes:
+            return WAIT  # decided again, whole, once there is room: nothing is counted yet
         elif self._publish_rate is not None and not self._publish_rate.take(now):
             why = "throttled outbound"  # the device's publishes and these share the rate
         else:
+            if header.qos:
+                self._unacknowledged_out.add(header.packet_id)
             return None
         ack = encode_puback(header.packet_id, mqtt5=self.mqtt5) if header.qos else b""
         return Refuse(why, reply=ack)
+
+    @property
+    def sends_publishes(self) -> bool:
+        """Whether a message is sent the device now (fewer than the quota of QoS 1 messages
+        sent it wait for its PUBACK)."""
+        return len(self._unacknowledged_out) < self.limits.unacknowledged_outbound
 
     def _complete_suback(self, body: memoryview) -> Outcome:
         pending = self._pending.pop(leading_packet_id(body, "SUBACK"), None)

@@ -459,6 +459,53 @@ def test_a_truncated_puback_from_the_broker_disconnects():
     assert outcome == Disconnect("from the broker: truncated PUBACK")
 
 
+@pytest.mark.parametrize("mqtt5", [False, True])
+def test_past_100_unacknowledged_qos_1_messages_to_the_device_wait_for_its_puback(mqtt5):
+    device = session(mqtt5=mqtt5, limits=UNMETERED)
+    sent = [publish("swan/push/pi/accepted", mqtt5=mqtt5, packet_id=n) for n in range(1, 102)]
+    assert [from_broker(device, packet) for packet in sent[:100]] == [None] * 100
+    assert not device.sends_publishes
+    assert from_broker(device, sent[100]) == WAIT
+    assert from_broker(device, publish("swan/push/pi/accepted", mqtt5=mqtt5, qos=0)) == WAIT
+    assert from_broker(device, puback(1)) is None  # the broker's PUBACKs still pass
+    assert from_device(device, puback(1)) is None
+    assert device.sends_publishes
+    assert from_broker(device, sent[100]) is None
+    assert from_broker(device, sent[0]) == WAIT
+
+
+def test_a_message_waiting_for_room_takes_nothing_from_the_rate():
+    device = session()
+    for n in range(1, 101):
+        from_broker(device, publish("swan/push/pi/accepted", packet_id=n))
+    waiting = publish("swan/push/pi/accepted", packet_id=101)
+    assert [from_broker(device, waiting, now=1.0) for _ in range(100)] == [WAIT] * 100
+    from_device(device, puback(1))
+    assert from_broker(device, waiting, now=1.0) is None
+
+
+def test_a_message_the_device_may_not_receive_is_discarded_even_with_no_room():
+    device = session(limits=UNMETERED)
+    for n in range(1, 101):
+        from_broker(device, publish("swan/push/pi/accepted", packet_id=n))
+    outcome = from_broker(device, publish("elsewhere", qos=0))
+    assert outcome == Refuse("not authorized: receive 'elsewhere'")
+
+
+def test_only_qos_1_messages_sent_wait_for_the_devices_answer():
+    device = session(limits=UNMETERED)
+    for _ in range(150):
+        assert from_broker(device, publish("swan/push/pi/accepted", qos=0)) is None
+    assert device.sends_publishes
+    assert from_device(device, puback(7)) is None  # an answer to none of them
+
+
+def test_a_truncated_puback_from_the_device_disconnects():
+    device = session()
+    from_broker(device, publish("swan/push/pi/accepted"))
+    assert isinstance(from_device(device, b"\x40\x01\x00"), Disconnect)
+
+
 # ---------------------------------------------------------------- protocol errors
 
 
