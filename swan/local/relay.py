@@ -232,13 +232,7 @@ class Relay:
             now=loop.time(),
             limits=self.limits,
         )
-        from_device: FromDevice | None = None
-
-        def broker_sent() -> None:
-            if from_device is not None:
-                from_device.broker_sent()  # PUBACKs among it may let the device go on
-
-        to_device = ToDevice(self, session, writer, broker_sent)
+        to_device = ToDevice(self, session, writer)
         broker = await connect_unix_protocol(
             admitted.upstream,
             BrokerLink(
@@ -258,6 +252,7 @@ class Relay:
         from_device = FromDevice(
             self, session, broker, writer, connect.client_id, to_device.device_sent
         )
+        to_device.then = from_device.broker_sent  # the broker's PUBACKs may let the device go on
         try:
             broker.write(packet)
             from_device.received(await reader.tap(from_device))
@@ -398,6 +393,7 @@ class FromDevice:
         # Why the device is not read: "throughput", "broker" (its buffer is full),
         # UNACKNOWLEDGED (AWS's quota of QoS 1 publishes the broker has not acknowledged).
         self._holds = Holds(lambda: back.transport, self._go)
+        self._waiting = False  # held for UNACKNOWLEDGED
         self.done: asyncio.Future[None] = self._loop.create_future()
 
     def received(self, data: bytes) -> None:
@@ -448,13 +444,15 @@ class FromDevice:
         self._then()
         if self._held and not self._session.accepts_publishes:
             self._holds.hold(UNACKNOWLEDGED)  # until the broker's PUBACKs make room
+            self._waiting = True
         if self._broker.when_writable(lambda: self._holds.release("broker")):
             self._holds.hold("broker")
 
     def broker_sent(self) -> None:
         """The broker has sent the device something: if it held the device up for AWS's
         unacknowledged publishes and its PUBACKs made room, the device goes on."""
-        if UNACKNOWLEDGED in self._holds and self._session.accepts_publishes:
+        if self._waiting and self._session.accepts_publishes:  # (called for every read)
+            self._waiting = False
             self._holds.release(UNACKNOWLEDGED)
 
     def _end(self) -> None:
@@ -471,19 +469,12 @@ class ToDevice:
     device's PUBACKs (`device_sent`) let the parked ones go on as far as the quota allows.
     Past `PARKED_HIGH_WATER` bytes parked, the broker is not read until they are under it."""
 
-    def __init__(
-        self,
-        relay: Relay,
-        session: DeviceSession,
-        client: ClientSink,
-        then: Callable[[], None],
-    ) -> None:
-        """`then` is called after each run of packets passed on (the broker's PUBACKs may let
-        the device go on: `FromDevice.broker_sent`)."""
+    def __init__(self, relay: Relay, session: DeviceSession, client: ClientSink) -> None:
         self._relay = relay
         self._session = session
         self._client = client
-        self._then = then
+        # called after each run of packets passed on (`FromDevice.broker_sent`)
+        self.then: Callable[[], None] = _nothing
         self._loop = asyncio.get_running_loop()
         self._parked: list[bytes] = []
         self._parked_size = 0
@@ -496,7 +487,7 @@ class ToDevice:
         # room, and `device_sent` then passes the parked ones on until there is none), so a
         # message that comes now is parked after them.
         passed = self._relay._pass_on(data, self._decide(), self._client, link, None, self._park)  # noqa: SLF001  (its relay's)
-        self._then()
+        self.then()
         return passed
 
     def _decide(self) -> Callable[[int, memoryview], Outcome]:
@@ -530,6 +521,10 @@ class ToDevice:
             self._client.close()
         elif self._parked_size <= PARKED_HIGH_WATER:
             link.release(UNACKNOWLEDGED)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _key(reason: str) -> str:
