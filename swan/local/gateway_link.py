@@ -103,6 +103,7 @@ class BrokerLink(asyncio.Protocol):
         incomplete packet starts, or that the client must be disconnected (`on_ending`).
         `charge(size)`: the seconds the broker must wait after sending `size` bytes."""
         self._client = client
+        self._buffered = _buffer_size(client)  # looked up once: asked after every read
         self._pass_on = pass_on
         self._on_ending = on_ending
         self._charge = charge
@@ -149,7 +150,7 @@ class BrokerLink(asyncio.Protocol):
             self._client.close()
             return
         self._held = whole[used:]
-        if "client" not in self._holds and _buffered(self._client) > CLIENT_HIGH_WATER:
+        if "client" not in self._holds and self._buffered() > CLIENT_HIGH_WATER:
             self._wait_for_client()
 
     def eof_received(self) -> bool:
@@ -213,7 +214,12 @@ class BrokerLink(asyncio.Protocol):
             self._transport.close()
 
 
-def _buffered(client: ClientSink) -> int:
-    # Any write transport has it, asyncio's or an event loop's own (uvloop's).
+def _buffer_size(client: ClientSink) -> Callable[[], int]:
+    """What the client's transport holds unsent, as a call. Any write transport has it,
+    asyncio's or an event loop's own (uvloop's)."""
     size = getattr(client.transport, "get_write_buffer_size", None)
-    return int(size()) if callable(size) else 0
+    return size if callable(size) else _nothing_buffered
+
+
+def _nothing_buffered() -> int:
+    return 0
