@@ -417,29 +417,42 @@ def puback(packet_id):
     return b"\x40\x02" + packet_id.to_bytes(2, "big")
 
 
+# (the topic, what passes it on, what passes the answers back, the session's word for room)
+INBOUND = ("swan/push/pi", from_device, from_broker, "accepts_publishes")
+OUTBOUND = ("swan/push/pi/accepted", from_broker, from_device, "sends_publishes")
+EACH_WAY = pytest.mark.parametrize(
+    ("topic", "passes", "answers", "room"), [INBOUND, OUTBOUND], ids=["inbound", "outbound"]
+)
+
+
+@EACH_WAY
 @pytest.mark.parametrize("mqtt5", [False, True])
-def test_past_100_unacknowledged_qos_1_publishes_the_device_waits_for_the_brokers_puback(mqtt5):
+def test_past_100_unacknowledged_qos_1_publishes_the_next_waits_for_a_puback(
+    topic, passes, answers, room, mqtt5
+):
     device = session(mqtt5=mqtt5, limits=UNMETERED)
-    sent = [publish("swan/push/pi", mqtt5=mqtt5, packet_id=n) for n in range(1, 102)]
-    assert [from_device(device, packet) for packet in sent[:100]] == [None] * 100
-    assert not device.accepts_publishes
-    assert from_device(device, sent[100]) == WAIT
-    assert from_device(device, publish("swan/push/pi", mqtt5=mqtt5, qos=0)) == WAIT
-    assert from_device(device, puback(1)) is None  # the device's own PUBACKs still pass
-    assert from_broker(device, puback(1)) is None
-    assert device.accepts_publishes
-    assert from_device(device, sent[100]) is None
-    assert from_device(device, sent[0]) == WAIT  # 1 again: it is new, and there is no room
+    sent = [publish(topic, mqtt5=mqtt5, packet_id=n) for n in range(1, 102)]
+    assert [passes(device, packet) for packet in sent[:100]] == [None] * 100
+    assert not getattr(device, room)
+    assert passes(device, sent[100]) == WAIT
+    assert passes(device, publish(topic, mqtt5=mqtt5, qos=0)) == WAIT
+    assert passes(device, puback(1)) is None  # the PUBACKs the other way still pass
+    assert answers(device, puback(1)) is None
+    assert getattr(device, room)
+    assert passes(device, sent[100]) is None
+    assert passes(device, sent[0]) == WAIT  # 1 again: it is new, and there is no room
 
 
-def test_a_waiting_publish_takes_nothing_from_the_rate():
+@EACH_WAY
+def test_a_publish_waiting_for_room_takes_nothing_from_the_rate(topic, passes, answers, room):
     device = session()
     for n in range(1, 101):
-        from_device(device, publish("swan/push/pi", packet_id=n))
-    waiting = publish("swan/push/pi", packet_id=101)
-    assert [from_device(device, waiting, now=1.0) for _ in range(100)] == [WAIT] * 100
-    from_broker(device, puback(1))
-    assert from_device(device, waiting, now=1.0) is None  # the second's 100 are all there
+        passes(device, publish(topic, packet_id=n))
+    assert not getattr(device, room)
+    waiting = publish(topic, packet_id=101)
+    assert [passes(device, waiting, now=1.0) for _ in range(100)] == [WAIT] * 100
+    answers(device, puback(1))
+    assert passes(device, waiting, now=1.0) is None  # the second's 100 are all there
 
 
 def test_only_qos_1_publishes_passed_on_wait_for_an_answer():
@@ -457,31 +470,6 @@ def test_a_truncated_puback_from_the_broker_disconnects():
     from_device(device, publish("swan/push/pi"))
     outcome = from_broker(device, b"\x40\x01\x00")
     assert outcome == Disconnect("from the broker: truncated PUBACK")
-
-
-@pytest.mark.parametrize("mqtt5", [False, True])
-def test_past_100_unacknowledged_qos_1_messages_to_the_device_wait_for_its_puback(mqtt5):
-    device = session(mqtt5=mqtt5, limits=UNMETERED)
-    sent = [publish("swan/push/pi/accepted", mqtt5=mqtt5, packet_id=n) for n in range(1, 102)]
-    assert [from_broker(device, packet) for packet in sent[:100]] == [None] * 100
-    assert not device.sends_publishes
-    assert from_broker(device, sent[100]) == WAIT
-    assert from_broker(device, publish("swan/push/pi/accepted", mqtt5=mqtt5, qos=0)) == WAIT
-    assert from_broker(device, puback(1)) is None  # the broker's PUBACKs still pass
-    assert from_device(device, puback(1)) is None
-    assert device.sends_publishes
-    assert from_broker(device, sent[100]) is None
-    assert from_broker(device, sent[0]) == WAIT
-
-
-def test_a_message_waiting_for_room_takes_nothing_from_the_rate():
-    device = session()
-    for n in range(1, 101):
-        from_broker(device, publish("swan/push/pi/accepted", packet_id=n))
-    waiting = publish("swan/push/pi/accepted", packet_id=101)
-    assert [from_broker(device, waiting, now=1.0) for _ in range(100)] == [WAIT] * 100
-    from_device(device, puback(1))
-    assert from_broker(device, waiting, now=1.0) is None
 
 
 def test_a_message_the_device_may_not_receive_is_discarded_even_with_no_room():
