@@ -218,6 +218,13 @@ def _matches(compiled: _Compiled, text: str) -> bool:
     return text.startswith(head) and glob_matches(rest, text[len(head) :])
 
 
+@lru_cache(maxsize=1024)
+def _action_glob(pattern: str) -> _Compiled:
+    """An action pattern (`iot:*`, `iot:Publish`), compiled once: asked of every statement
+    on every evaluation."""
+    return _compiled(plain_glob(pattern.casefold()))
+
+
 @lru_cache(maxsize=8192)
 def _resource_glob(entry: str, context: PolicyContext) -> _Compiled | None:
     """A resource entry, its variables substituted; None if one has no value."""
@@ -255,7 +262,7 @@ class Statement:
 
     def matches_action(self, action: str) -> bool:
         wanted = action.casefold()  # action names are not case-sensitive
-        listed = any(_matches(_compiled(plain_glob(p.casefold())), wanted) for p in self.actions)
+        listed = any(_matches(_action_glob(p), wanted) for p in self.actions)
         return listed != self.not_action
 
     def matches_resource(self, resource_arn: str, context: PolicyContext) -> bool:
