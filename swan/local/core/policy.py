@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from swan.core.errors import SwanError
 
@@ -227,9 +227,33 @@ def _action_glob(pattern: str) -> _Compiled:
 
 @lru_cache(maxsize=8192)
 def _resource_glob(entry: str, context: PolicyContext) -> _Compiled | None:
-    """A resource entry, its variables substituted; None if one has no value."""
-    globs = _resolved(parse_resource(entry), context)
-    return None if globs is None else _compiled(globs)
+    """A resource entry, its variables substituted; None if one has no value. (A variable's
+    value is literal, so the head, up to the entry's first wildcard, is joined from the
+    entry's own runs of characters and the values: no character by character walk.)"""
+    head_parts, rest = _resource_parts(entry)
+    head: list[str] = []
+    for part in head_parts:
+        value = context.variable(part.name) if isinstance(part, Variable) else part
+        if value is None:
+            return None
+        head.append(value)
+    globs = _resolved(rest, context)
+    return None if globs is None else ("".join(head), tuple(globs))
+
+
+@lru_cache(maxsize=1024)
+def _resource_parts(entry: str) -> tuple[tuple[str | Variable, ...], tuple[Atom, ...]]:
+    """A resource entry up to its first wildcard, as runs of characters and variables, and
+    the rest from that wildcard on."""
+    atoms = parse_resource(entry)
+    split = next((i for i, atom in enumerate(atoms) if isinstance(atom, Wildcard)), len(atoms))
+    parts: list[str | Variable] = []
+    for atom in atoms[:split]:
+        if isinstance(atom, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += atom
+        else:
+            parts.append(cast("str | Variable", atom))
+    return tuple(parts), atoms[split:]
 
 
 def _resolved(atoms: tuple[Atom, ...], context: PolicyContext) -> list[Glob] | None:

@@ -117,6 +117,19 @@ def test_the_cognito_variable_has_no_value_for_a_device():
     assert not device("pi-kitchen")(policy).can_connect()
 
 
+def test_variables_after_a_wildcard_are_substituted_too():
+    policy = document(
+        allow("iot:Receive", f"{ARN}:topic/*/${{iot:ClientId}}/x?"),
+        allow("iot:Receive", f"{ARN}:topic/web/*/{SUB}"),  # no value for a device
+    )
+    pi = device("pi-kitchen")(policy)
+    assert pi.can_receive("a/b/pi-kitchen/x1")
+    assert not pi.can_receive("a/b/pi-hall/x1")
+    assert not pi.can_receive("web/a/")
+    browser = device(None, client_id=IDENTITY, cognito_identity=IDENTITY)(policy)
+    assert browser.can_receive(f"web/a/{IDENTITY}")
+
+
 def test_a_client_id_of_plus_subscribes_to_the_filter_plus_as_the_guide_warns():
     policy = document(allow("iot:Subscribe", f"{ARN}:topicfilter/my/${{iot:ClientId}}/topic"))
     sly = device(None, client_id="+")(policy)
