@@ -72,6 +72,9 @@ class Holds:
         return True
 
     def release(self, why: str) -> None:
+        """Let go of `why` (nothing, if it does not hold); the last one resumes the side."""
+        if why not in self._reasons:
+            return
         self._reasons.discard(why)
         if not self._reasons:
             self._reading(paused=False)
@@ -180,12 +183,10 @@ class BrokerLink(asyncio.Protocol):
 
     def hold(self, why: str) -> None:
         """Stop reading the broker until `release(why)` (a client's parked messages)."""
-        if why not in self._holds:
-            self._holds.hold(why)
+        self._holds.hold(why)
 
     def release(self, why: str) -> None:
-        if why in self._holds:
-            self._holds.release(why)
+        self._holds.release(why)
 
     # ------------------------------------------------------------ to the broker
 

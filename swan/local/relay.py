@@ -377,7 +377,7 @@ class FromDevice:
         broker: BrokerLink,
         back: ClientSink,
         client_id: str,
-        then: Callable[[], None] = lambda: None,
+        then: Callable[[], None],
     ) -> None:
         """`then` is called after each run of packets passed on (the device's PUBACKs may
         let the broker's messages go on: `ToDevice.device_sent`)."""

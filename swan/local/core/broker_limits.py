@@ -270,10 +270,8 @@ class Wait:
     device) or `sends_publishes` (to it): the unacknowledged QoS 1 publishes that way are at
     AWS's quota."""
 
-    reason: str
 
-
-WAIT: Final = Wait("unacknowledged publishes at the quota")
+WAIT: Final = Wait()
 
 Outcome = Refuse | Disconnect | Wait | None
 """None: pass the packet on unchanged."""
