@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from swan.adapters.mqtt import Endpoint
 from swan.certs.authority import certificate_pem
 from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
-from swan.local.core.policy import PolicyContext, Principal
+from swan.local.core.policy import PolicyContext, Principal, parse_policy_text
 from swan.local.gateway import DeviceGateway, GatewayPlan
 from swan.local.policies import DEVICE_POLICY
 from swan.local.registry import Registry
@@ -127,7 +127,8 @@ class DeviceIdentity:
         """Every policy attached to the certificate, evaluated together (an explicit Deny in
         any of them wins), for a connection as `client_id`, the certificate's thing."""
         documents = [
-            json.loads(policy.document) for policy in self.registry.attached_policies(record.arn)
+            parse_policy_text(policy.document)
+            for policy in self.registry.attached_policies(record.arn)
         ]
         context = self._deployment.context
         return Principal.of(

@@ -60,6 +60,12 @@ _CREATE: Final = (
         created_at REAL NOT NULL, PRIMARY KEY (policy, version))""",
     """CREATE TABLE IF NOT EXISTS policy_targets (
         policy TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (policy, target))""",
+    # A device's every connect asks for its certificate's things and policies (and every
+    # AttachPolicy for the target's): without these, each read the whole table, a cost
+    # that grew with every device registered. Made on opening a file of before them too.
+    """CREATE INDEX IF NOT EXISTS thing_principals_by_principal
+        ON thing_principals (principal)""",
+    "CREATE INDEX IF NOT EXISTS policy_targets_by_target ON policy_targets (target)",
 )
 
 # Schema 1 kept one document per policy: it becomes the policy's only (default) version.

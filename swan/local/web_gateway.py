@@ -37,9 +37,11 @@ from swan.local.core.policy import (
     RECEIVE,
     SUBSCRIBE,
     PolicyContext,
+    PolicyDocument,
     PolicyDocumentError,
     Principal,
     glob_matches,
+    parse_policies,
     plain_glob,
 )
 from swan.local.core.sigv4 import is_loopback_host
@@ -125,6 +127,7 @@ class WebSocketDoor:
         self._verifier = SigV4Verifier(iot_gateway_api(region), lookup)
         self._region, self._account, self._partition = region, account, partition
         self._roles = roles
+        self._parsed: dict[str, tuple[PolicyDocument, ...]] = {}  # by role, once parsed
         self._upstream = upstream
         self._now = now
         self._relay_to: Relay | None = None
@@ -220,7 +223,7 @@ class WebSocketDoor:
 
     def _principal(self, key: SigningKey, client_id: str) -> Principal:
         role = role_of(key.principal_arn)
-        documents = self._roles[role] if role is not None else []
+        documents = self._policies(role) if role is not None else ()
         context = PolicyContext(
             None,
             client_id,
@@ -230,3 +233,11 @@ class WebSocketDoor:
             cognito_identity=key.identity_id,
         )
         return Principal.of(documents, context)
+
+    def _policies(self, role: str) -> tuple[PolicyDocument, ...]:
+        """A role's MQTT statements, parsed at its first connection, not at every one (they
+        do not change while the door runs). Ones that fail are parsed, and fail, again."""
+        parsed = self._parsed.get(role)
+        if parsed is None:
+            parsed = self._parsed[role] = parse_policies(self._roles[role])
+        return parsed

@@ -26,6 +26,7 @@ What is modelled, after the AWS IoT Core and IAM policy references:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -392,6 +393,14 @@ def _either(item: Mapping[str, Any], name: str, where: str) -> tuple[tuple[str, 
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise PolicyDocumentError(f"{where}.{key}", "expected text or a non-empty list of text")
     return tuple(values), key == negated
+
+
+@lru_cache(maxsize=256)
+def parse_policy_text(text: str) -> PolicyDocument:
+    """A policy document as the registry keeps it (its JSON text), checked and parsed
+    (`parse_policy`) once: a policy version's text never changes, and every connection of
+    a device asks for its certificate's policies. A document that fails is not kept."""
+    return parse_policy(json.loads(text))
 
 
 def parse_policies(

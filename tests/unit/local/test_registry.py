@@ -596,6 +596,31 @@ def test_policies_attach_to_certificates(registry, device):
         registry.attach_policy("swan-device", cert.arn.replace(cert.id, "1" * 64))
 
 
+def test_what_a_connect_asks_the_registry_is_searched_for_not_scanned(registry, device):
+    """A device's every connect asks for its certificate, its things and its policies (and
+    every AttachPolicy for the target's): read by scanning a table, each cost more with
+    every device registered."""
+    cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
+    registry.create_thing("pi-kitchen")
+    registry.create_policy("swan-device", DOCUMENT)
+    connection = registry._store._database.connection
+    statements = []
+    connection.set_trace_callback(statements.append)
+    try:
+        registry.attach_thing_principal("pi-kitchen", cert.arn)
+        registry.attach_policy("swan-device", cert.arn)
+        assert registry.certificate(cert.id).arn == cert.arn
+        assert registry.principal_things(cert.arn) == ["pi-kitchen"]
+        assert [policy.name for policy in registry.attached_policies(cert.arn)] == ["swan-device"]
+    finally:
+        connection.set_trace_callback(None)
+    reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(reads) >= 5
+    for sql in reads:
+        steps = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in steps if step.startswith("SCAN")], (sql, steps)
+
+
 def test_an_attached_policy_applies_as_its_default_version(registry, device):
     cert = registry.register_certificate(pem(device), ca_id=None, status="ACTIVE")
     registry.create_policy("swan-device", DOCUMENT)

@@ -7,6 +7,7 @@ topicfilter examples); IAM user guide, `reference_policies_variables.md` (`${*}`
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from swan.local.core.policy import (
     evaluate,
     parse_policies,
     parse_policy,
+    parse_policy_text,
     parse_resource,
     topic_arn,
     topicfilter_arn,
@@ -302,6 +304,17 @@ def test_parsed_documents_are_taken_as_they_are():
     parsed = parse_policy(document(allow("iot:Publish", "*")))
     assert parse_policies([parsed]) == (parsed,)
     assert isinstance(parsed, PolicyDocument)
+
+
+def test_a_policy_text_is_parsed_once_and_a_bad_one_fails_every_time():
+    text = json.dumps(document(allow("iot:Publish", "topic/${iot:ClientId}")))
+    parsed = parse_policy_text(text)
+    assert parsed == parse_policy(json.loads(text))
+    assert parse_policy_text(text) is parsed  # every connection of a device asks again
+    bad = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]})
+    for _ in range(2):
+        with pytest.raises(PolicyDocumentError):
+            parse_policy_text(bad)
 
 
 # ---------------------------------------------------------------- policy variables
