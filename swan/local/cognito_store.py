@@ -41,6 +41,11 @@ SCHEMA: Final = Schema(
             access_key_id TEXT PRIMARY KEY, identity_id TEXT, secret TEXT, token TEXT,
             principal TEXT, expires INTEGER, issued REAL)""",
         "CREATE INDEX IF NOT EXISTS by_identity ON credentials (identity_id, issued)",
+        # Every issue forgets the long-expired credentials, and one identity too many the
+        # least recently used: without these, each read the whole table (0.76 ms an issue
+        # at 10,000 credentials, and growing). Made on opening a file of before them too.
+        "CREATE INDEX IF NOT EXISTS by_expiry ON credentials (expires)",
+        "CREATE INDEX IF NOT EXISTS by_use ON identities (used)",
     ),
 )
 
