@@ -47,6 +47,7 @@ from swan.local.core.broker_limits import AWS_LIMITS, BrokerLimits
 from swan.local.core.policy import PolicyDocumentError
 from swan.local.listener import Listener
 from swan.local.relay import Admitted, Relay, quiet_exceptions
+from swan.local.server_tls import server_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -180,10 +181,8 @@ class DeviceGateway(Relay):
         loop.close()
 
     async def _serve(self) -> None:
-        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._context.load_cert_chain(self.plan.cert_file, self.plan.key_file)
+        self._context = server_context(self.plan.cert_file, self.plan.key_file)
         self._context.verify_mode = ssl.CERT_REQUIRED
-        self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._load_trust()
         self._server = await Listener.open(
             self.plan.host, self.plan.port, self._handle, self._context

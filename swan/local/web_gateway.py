@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -47,6 +46,7 @@ from swan.local.core.policy import (
 from swan.local.core.sigv4 import is_loopback_host
 from swan.local.listener import Listener
 from swan.local.relay import Admitted
+from swan.local.server_tls import server_context
 from swan.local.sigv4 import IncomingRequest, RequestRefusedError, SigV4Verifier, iot_gateway_api
 from swan.local.websocket import Refusal, Upgrade, accept
 
@@ -142,9 +142,7 @@ class WebSocketDoor:
         """Listen on both ports, on the running loop, admitting clients into `relay`; the
         caller closes the servers (`Relay.close`)."""
         self._relay_to = relay
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.plan.cert_file, self.plan.key_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context = server_context(self.plan.cert_file, self.plan.key_file)
         plain = await Listener.open(self.plan.host, self.plan.ws_port, self._handle)
         secure = await Listener.open(self.plan.host, self.plan.wss_port, self._handle, context)
         self.ws_port = int(plain.sockets[0].getsockname()[1])

@@ -172,6 +172,28 @@ def test_a_client_that_handshakes_then_sends_no_connect_is_dropped(identity):
         assert tls.recv(1) == b""
 
 
+def test_no_session_is_handed_out_so_every_connection_is_checked_in_full(identity):
+    """TLS 1.3 with no session tickets: a client cannot resume an earlier session, which
+    would skip the checks of its certificate's chain and validity."""
+    endpoint = identity.provision(unique("pi-"))
+    context = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    context.load_cert_chain(str(endpoint.cert_file), str(endpoint.key_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    session = None
+    for _ in range(2):
+        with (
+            socket.create_connection(("127.0.0.1", identity.port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="localhost", session=session) as tls,
+        ):
+            assert not tls.session_reused
+            tls.sendall(b"\x30\x02\x00\x00")  # a PUBLISH before any CONNECT: closed
+            tls.settimeout(15)
+            assert tls.recv(1) == b""  # (a ticket would have come before the close)
+            session = tls.session
+            assert session is not None
+            assert not session.has_ticket
+
+
 # ---------------------------------------------------------------- just-in-time registration
 
 
