@@ -3,11 +3,12 @@ WebSocket door's wss://.
 
 AWS IoT Core speaks TLS 1.2 and 1.3 ("AWS IoT Core uses TLS version 1.2 and TLS version 1.3
 to encrypt all communication"), so nothing older is accepted. No TLS 1.3 session tickets are
-issued: no client of the project resumes a session (the device SDK, the Pi, the button, the
-bench), and OpenSSL 3 spent about 0.33 ms of the door's CPU on each of the two it issued by
-default at every handshake, 38 % of the server's side of a mutual-TLS handshake (1.72 ->
-1.06 ms, measured). So every TLS 1.3 connection is a full handshake, its certificate chain
-and validity checked anew, never taken on trust from an earlier session.
+issued: none of the project's clients is set up to resume a session (the device SDK's, the
+Pi's, the button's, the bench's), and OpenSSL 3 spent about 0.33 ms of the door's CPU on
+each of the two it issued by default at every handshake, 38 % of the server's side of a
+mutual-TLS handshake (1.72 -> 1.06 ms, measured). So every TLS 1.3 connection is a full
+handshake, its certificate chain and validity checked anew, never taken on trust from an
+earlier session.
 """
 
 from __future__ import annotations
