@@ -31,6 +31,7 @@ from typing import Self
 from swan.adapters.private_files import open_private, private_directory
 from swan.core.errors import SwanError
 from swan.local.child import ChildFailedError, ChildProcess
+from swan.local.core.broker_limits import PERSISTENT_SESSION_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,19 @@ max_inflight_messages 0
 # Nagle's algorithm plus the peer's delayed ACK holds back a small packet written right
 # after another for ~40 ms (swan bench: 88 -> 44 ms shadow update -> accepted).
 set_tcp_nodelay true
+# AWS ends a persistent session an hour after its client disconnects (broker_limits).
+persistent_client_expiration {in_hours(PERSISTENT_SESSION_SECONDS)}
 """
+
+
+def in_hours(seconds: int) -> str:
+    """A duration as Mosquitto's `persistent_client_expiration` takes it: whole hours at the
+    least (its shortest unit)."""
+    hours, rest = divmod(seconds, 3600)
+    if rest or hours < 1:
+        message = f"Mosquitto keeps sessions for whole hours, not {seconds} s"
+        raise ValueError(message)
+    return f"{hours}h"
 
 
 def render_config(plan: BrokerPlan, run_as: str) -> str:

@@ -44,7 +44,13 @@ https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limit
   requests from the same accountId and clientId to 1 MQTT CONNECT operation per second"
   (`ConnectRate`): a CONNECT sooner than a second after the client id's last one is refused,
   MQTT 5 with CONNACK 0x9F (connection rate exceeded), MQTT 3.1.1, which has no code for
-  it, by closing the connection (the documents do not say which answer AWS gives).
+  it, by closing the connection (the documents do not say which answer AWS gives);
+- persistent session expiry: "By default, a persistent session expires one hour after the
+  message broker detects that a client has disconnected"
+  (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-persistent-sessions.html; the
+  period is adjustable): `PERSISTENT_SESSION_SECONDS`, which the broker itself holds
+  (`swan.local.mosquitto` renders it as `persistent_client_expiration`, which also shortens
+  an MQTT 5 client's longer Session Expiry Interval to it).
 
 What AWS answers, after the "MQTT" page of the developer guide
 (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html: "AWS IoT differences from
@@ -190,6 +196,10 @@ class BrokerLimits:
 AWS_LIMITS: Final = BrokerLimits()
 UNMETERED: Final = BrokerLimits(publishes_per_second=None, bytes_per_second=None)
 """AWS's limits without the two rates: for measuring the gateway's own cost."""
+
+
+PERSISTENT_SESSION_SECONDS: Final = 3600
+"""How long the broker keeps a persistent session after its client disconnects (AWS's default)."""
 
 
 CONNECT_RATE_KEPT: Final = 10_000
