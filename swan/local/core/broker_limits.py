@@ -480,8 +480,8 @@ class DeviceSession:
             _remember(self._receive_verdicts, topic, allowed)
         if not allowed:
             why = f"not authorized: receive {topic.decode(errors='replace')!r}"
-        elif len(self._unacknowledged_out) >= self.limits.unacknowledged_outbound:
-            return WAIT  # (`sends_publishes`, inline: the hot path); decided again later
+        elif not self.sends_publishes:
+            return WAIT  # decided again, whole, once there is room: nothing is counted yet
         elif self._publish_rate is not None and not self._publish_rate.take(now):
             why = "throttled outbound"  # the device's publishes and these share the rate
         else:
