@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlite_support import plans, traced
 
 from swan.local.cognito_pools import identity_pools
 from swan.local.cognito_store import DATABASE, CognitoLimits, CognitoStore, load_pool_ids
@@ -238,9 +239,7 @@ def test_what_a_page_asks_of_the_store_is_searched_for_not_scanned(tmp_path):
     read by scanning a table, each cost more with every identity and credential kept."""
     kept = store(tmp_path, max_identities=2, credentials_per_identity=1)
     connection = kept.database.connection
-    statements = []
-    connection.set_trace_callback(statements.append)
-    try:
+    with traced(connection) as statements:
         ids = [f"us-east-1:{n:08x}-0000-0000-0000-000000000000" for n in range(3)]
         for number, identity in enumerate(ids):  # the third forgets the first
             kept.add_identity(identity, POOL_ID, float(number))
@@ -248,20 +247,16 @@ def test_what_a_page_asks_of_the_store_is_searched_for_not_scanned(tmp_path):
             kept.add_credentials(key(f"ASIB{number}", identity), 2_000_000_000, float(number))
         assert kept.key("ASIB2") is not None
         assert kept.identity_pool(ids[2]) == POOL_ID
-    finally:
-        connection.set_trace_callback(None)
-    reads = [
-        sql
-        for sql in statements
-        if sql.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE"))
+    reads = {
+        sql: steps
+        for sql, steps in plans(connection, statements).items()
         # (the identities' count walks the smallest index: SQLite keeps no row count)
-        and not sql.startswith("SELECT COUNT(*)")
-    ]
+        if not sql.startswith("SELECT COUNT(*)")
+    }
     assert len(reads) >= 10
     # The least recently used are read in order of use, and only as many as LIMIT asks.
     in_order_of_use = "SCAN identities USING INDEX by_use"
-    for sql in reads:
-        steps = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    for sql, steps in reads.items():
         scans = [step for step in steps if step.startswith("SCAN") and step != in_order_of_use]
         assert not scans, (sql, steps)
         assert in_order_of_use not in steps or "ORDER BY used LIMIT" in sql, (sql, steps)

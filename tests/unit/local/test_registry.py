@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from sqlite_support import plans, traced
 
 from swan.adapters.clock import FakeClock
 from swan.certs.authority import certificate_id, certificate_pem, create_ca, issue_device
@@ -604,20 +605,19 @@ def test_what_a_connect_asks_the_registry_is_searched_for_not_scanned(registry, 
     registry.create_thing("pi-kitchen")
     registry.create_policy("swan-device", DOCUMENT)
     connection = registry._store._database.connection
-    statements = []
-    connection.set_trace_callback(statements.append)
-    try:
+    with traced(connection) as statements:
         registry.attach_thing_principal("pi-kitchen", cert.arn)
         registry.attach_policy("swan-device", cert.arn)
         assert registry.certificate(cert.id).arn == cert.arn
         assert registry.principal_things(cert.arn) == ["pi-kitchen"]
         assert [policy.name for policy in registry.attached_policies(cert.arn)] == ["swan-device"]
-    finally:
-        connection.set_trace_callback(None)
-    reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    reads = {
+        sql: steps
+        for sql, steps in plans(connection, statements).items()
+        if sql.lstrip().upper().startswith("SELECT")
+    }
     assert len(reads) >= 5
-    for sql in reads:
-        steps = [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    for sql, steps in reads.items():
         assert not [step for step in steps if step.startswith("SCAN")], (sql, steps)
 
 
