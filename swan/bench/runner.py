@@ -137,6 +137,7 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
     Each phase's load runs in a child process of its own (`swan.bench.child`): this
     process hosts only the stack, and the bench's clients do not compete with it for the GIL.
     """
+    from swan.local.collector import serving  # noqa: PLC0415
     from swan.local.stack import ANY_OTHER_PORT, LocalPorts, LocalStack  # noqa: PLC0415  (heavy imports)
 
     run_id = uuid.uuid4().hex[:8]
@@ -159,6 +160,8 @@ def run(plan: Plan, say: Callable[[str], None]) -> Results:
                 cognito_quotas=BENCH_COGNITO_QUOTAS,
             )
         )
+
+        cleanup.enter_context(serving())  # as `swan up` runs the stack: swan.local.collector
 
         def service(role: str) -> Endpoint:
             """A login on the internal listener, as the project's own services connect."""

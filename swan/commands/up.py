@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swan.local.collector import serving  # noqa: PLC0415
     from swan.local.runtime import StackInfo, ensure_not_running  # noqa: PLC0415
     from swan.local.stack import LocalPorts, LocalStack  # noqa: PLC0415
     from swan.local.webapp import SITE_CONFIG, PageBuild  # noqa: PLC0415
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         cognito_credentials_seconds=settings.cognito_credentials_seconds,
         page_build=PageBuild(state_dir / "webapp", say=say),
     )
-    with stack:
+    with stack, serving():  # the gateway's thousands of connections: swan.local.collector
         endpoints = stack.endpoints()
         info = StackInfo(
             pid=os.getpid(),

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import gc
 import json
 import logging
 import os
@@ -104,7 +103,6 @@ DEFAULT_PAGE_SIZE: Final = 25  # ListNamedShadowsForThing; AWS documents only th
 MAX_PAGE_SIZE: Final = 100
 INVALID_PAGE_SIZE: Final = Rejection(400, f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
 INVALID_NEXT_TOKEN: Final = Rejection(400, "Invalid nextToken")
-GC_YOUNG_THRESHOLD: Final = 20_000  # allocations between young collections (default 700)
 SWEEP_AT_LEAST: Final = 4096  # things whose budgets are kept before full ones are forgotten
 
 
@@ -470,12 +468,10 @@ def _serve(options: argparse.Namespace) -> int:
     # The composition root of this process.
     from swan.adapters.clock import SystemClock  # noqa: PLC0415
     from swan.adapters.mqtt import Endpoint, connect  # noqa: PLC0415
+    from swan.local.collector import serving  # noqa: PLC0415
     from swan.local.dataplane import DataPlane  # noqa: PLC0415
     from swan.local.shadow_store import SqliteShadowStore  # noqa: PLC0415
 
-    # Long-lived and allocation-heavy: collect young objects less often, and never scan
-    # the objects that exist once start-up is over.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     give_large_blocks_back(MAX_MESSAGE_BYTES)
     # A plain flag, set by the handler: an Event's set() takes the lock its wait() may be
     # holding in this very thread when the signal lands (seen: a deadlock that left the
@@ -504,17 +500,17 @@ def _serve(options: argparse.Namespace) -> int:
             if dataplane is not None:
                 dataplane.start()
             url = "off" if dataplane is None else dataplane.url
-            gc.freeze()
-            log.info("shadow service ready: db %s, http %s", options.db, url)
-            # Wake now and then: the main thread runs a signal's handler only when it runs
-            # Python, and the process that started us may be gone without a signal at all.
-            parent = os.getppid()
-            while not stopping:
-                if os.getppid() != parent:
-                    log.info("the process that started the shadow service is gone")
-                    break
-                time.sleep(SIGNAL_POLL_SECONDS)
-            log.info("shadow service stopping")
+            with serving():  # long-lived and allocation-heavy: swan.local.collector
+                log.info("shadow service ready: db %s, http %s", options.db, url)
+                # Wake now and then: the main thread runs a signal's handler only when it
+                # runs Python, and the process that started us may be gone without a signal.
+                parent = os.getppid()
+                while not stopping:
+                    if os.getppid() != parent:
+                        log.info("the process that started the shadow service is gone")
+                        break
+                    time.sleep(SIGNAL_POLL_SECONDS)
+                log.info("shadow service stopping")
         finally:
             # Closing the connection ends the subscriptions too, without a round trip per
             # filter that would wait out a timeout if the broker is already gone.

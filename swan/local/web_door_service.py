@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _serve(plan: DoorProcessPlan) -> None:
     # The composition root of this process.
     from swan.local.cognito_store import CognitoLimits, CognitoStore  # noqa: PLC0415
+    from swan.local.collector import serving  # noqa: PLC0415
     from swan.local.relay import Relay, quiet_exceptions  # noqa: PLC0415
     from swan.local.web_gateway import WebSocketDoor  # noqa: PLC0415
 
@@ -146,17 +147,18 @@ async def _serve(plan: DoorProcessPlan) -> None:
         )
         relay = Relay(plan.limits)
         servers = await door.open(relay)
-        log.info("%s", ready_line(door.ws_port, door.wss_port))
-        parent = os.getppid()
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), PARENT_POLL_SECONDS)
-            except TimeoutError:
-                if os.getppid() != parent:
-                    log.info("the process that started the web door is gone")
-                    break
-        log.info("web door stopping")
-        await relay.close(servers)
+        with serving():  # thousands of pages' connections: swan.local.collector
+            log.info("%s", ready_line(door.ws_port, door.wss_port))
+            parent = os.getppid()
+            while not stopping.is_set():
+                try:
+                    await asyncio.wait_for(stopping.wait(), PARENT_POLL_SECONDS)
+                except TimeoutError:
+                    if os.getppid() != parent:
+                        log.info("the process that started the web door is gone")
+                        break
+            log.info("web door stopping")
+            await relay.close(servers)
     finally:
         store.close()
 

@@ -4,6 +4,7 @@ there and positive.
 Figures are never compared with targets or thresholds here: the machine is shared and noisy.
 """
 
+import gc
 import json
 import sys
 import textwrap
@@ -117,10 +118,14 @@ def test_a_quick_bench_reports_every_figure_as_json_on_stdout(capsys):
     assert "measuring direct mTLS and gateway throughput" in err
 
 
-def test_only_some_phases_and_the_json_in_a_file(capsys, tmp_path):
+def test_only_some_phases_and_the_json_in_a_file(capsys, caplog, tmp_path):
     written = tmp_path / "bench.json"
     argv = ["bench", "--quick", "--only", "gateway", "--only", "broker", "--json", str(written)]
-    assert main(argv) == 0
+    with caplog.at_level("INFO", logger="swan.local.collector"):
+        assert main(argv) == 0
+    # The stack ran as `swan up` runs it (swan.local.collector), and this process is as it was.
+    assert any(m.startswith("collector set for serving: ") for m in caplog.messages)
+    assert gc.get_freeze_count() == 0
     out, err = capsys.readouterr()
     assert "broker: pub -> sub, p50" in out
     assert "gateway: via the gateway, throughput" in out
