@@ -60,9 +60,9 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 documents, first connected directly to a private Mosquitto with an
                 mTLS listener (fed by a relay from the stack's broker: one more hop on
                 the baseline's path), then as many through the gateway; the devices
-                live in worker processes. An IoT Button pushes, one push at a time: a
-                viewer's latency is click -> the first documents message there that
-                includes the push: p50/p99/max over every (viewer, push), the share
+                live in worker processes. An IoT Button pushes 20 times, one push at a
+                time: a viewer's latency is click -> the first documents message there
+                that includes the push: p50/p99/max over every (viewer, push), the share
                 delivered, and memory per idle connection (the gateway's process and
                 Mosquitto, against the direct Mosquitto). Targets: p99 <= 1 s, every
                 push delivered; from 3000 viewers, the gateway's p99 <= 2x direct.
@@ -70,7 +70,7 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 once, 5,000 devices (mutual TLS, through the gateway) and 5,000 pages
                 (SigV4-signed WebSockets at the gateway's door), mixed in worker
                 processes, after their baseline (the same devices on direct mutual
-                TLS and 5,000 direct subscribers); the same pushes; p50/p99/max, the
+                TLS and 5,000 direct subscribers); 20 pushes each; p50/p99/max, the
                 share delivered, memory per idle connection. Targets: p99 <= 1 s,
                 every push delivered. --crowd-devices and --crowd-pages change the
                 mix (0 of either: the other alone). The bench raises its open-file
