@@ -50,7 +50,7 @@ Phase = Literal["broker", "shadow", "push", "gateway", "viewers", "web", "crowd"
 # Every phase on the private stack, in the order they run.
 ALL_PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
 # The default, for a Plan and for `swan bench` alike: every phase but the crowd (only when
-# named: about 5 minutes and 10,000 clients).
+# named: about 2.5 minutes and 10,000 clients).
 PHASES: Final[tuple[Phase, ...]] = tuple(phase for phase in ALL_PHASES if phase != "crowd")
 # `swan bench web`: the pages beside the same pushes reaching MQTT viewers (devices); broker is
 # the baseline of viewers's ratios, web has its own (direct subscribers).
@@ -89,7 +89,7 @@ class Plan:
     web_pushes: int = 5
     viewers: tuple[int, ...] = (1000, 3000)  # the sizes of `viewers`: devices at once
     # Of viewers and crowd: their p99 is the slowest 1 % of every (viewer, push). With 5
-    # pushes that was 150 deliveries of 3,000 viewers, all from the slowest push; each
+    # pushes that was 150 deliveries of 3,000 viewers, mostly the slowest push's; each
     # push's tail moved from 76 to 144 ms direct, so one push set the ratio. With 20, a
     # tail of the pushes' tails (docs/performance.md, stop 28).
     viewer_pushes: int = 20

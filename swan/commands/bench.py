@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Measure The Swan on this machine: everything below but crowd by default (about 10 minutes:
-web takes 4.7, viewers 2.5), or the parts --only names. The bench starts its own local stack
+web takes 4.7, viewers 1.5), or the parts --only names. The bench starts its own local stack
 (Mosquitto, the shadow service, the rules engine and the Lambda handlers) in a temporary
 directory on free loopback ports, so it can run beside `swan up`; --state-dir is not used.
 
@@ -66,7 +66,7 @@ directory on free loopback ports, so it can run beside `swan up`; --state-dir is
                 delivered, and memory per idle connection (the gateway's process and
                 Mosquitto, against the direct Mosquitto). Targets: p99 <= 1 s, every
                 push delivered; from 3000 viewers, the gateway's p99 <= 2x direct.
-  crowd         Not run by default (--only crowd; about 5 minutes): 10,000 viewers at
+  crowd         Not run by default (--only crowd; about 2.5 minutes): 10,000 viewers at
                 once, 5,000 devices (mutual TLS, through the gateway) and 5,000 pages
                 (SigV4-signed WebSockets at the gateway's door), mixed in worker
                 processes, after their baseline (the same devices on direct mutual
