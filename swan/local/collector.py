@@ -9,7 +9,7 @@ allocations by default, ran in the middle of a fan-out and promoted the objects 
 still in flight to the oldest generation, which triggers a full collection when it grows by
 a quarter. `serving()` collects the young every `YOUNG_EVERY` allocations instead, so what a
 fan-out makes dies young, and freezes what exists once the server has started (its modules,
-the SDK's models: 155,000 objects in the stack's process), which no collection need walk
+the SDK's models: 153,517 objects in `swan up`'s process), which no collection need walk
 again. Reference counting still frees every object at once; the collector only finds cycles.
 """
 
