@@ -7,7 +7,8 @@ names break the AWS rules, because that is a bad request, not someone else's mes
 
 Matching follows MQTT 3.1.1 / 5.0 section 4.7: `#` matches the rest of the topic including
 its parent level, `+` matches exactly one level (even an empty one), and a filter that
-starts with a wildcard never matches a topic that starts with `$`.
+starts with a wildcard never matches a topic that starts with `$`. What AWS IoT Core's broker
+delivers to a subscription differs in one way (`reaches`): its `#` never matches the parent.
 """
 
 from __future__ import annotations
@@ -101,6 +102,25 @@ def matches(topic_filter: str, topic: str) -> bool:
         if wanted not in (SINGLE_LEVEL, topic_levels[index]):
             return False
     return len(filter_levels) == len(topic_levels)
+
+
+SHARED_PREFIX: Final = "$share/"
+"""A shared subscription's filter: `$share/<group>/<filter>`."""
+
+
+def reaches(topic_filter: str, topic: str) -> bool:
+    """Tell whether AWS IoT Core's message broker sends a message published on `topic` to a
+    subscription to `topic_filter`. As `matches`, except that `#` stands for one level or
+    more: `sensor/#` reaches `sensor/` and `sensor/temperature`, "However, the parent topic is
+    not matched" (`sensor`; AWS IoT differences from MQTT specifications, mqtt.html). A shared
+    subscription reaches what its filter does. Raises `InvalidTopicError` as `matches` does."""
+    if topic_filter.startswith(SHARED_PREFIX):
+        _, _, topic_filter = topic_filter[len(SHARED_PREFIX) :].partition(SEPARATOR)
+    if not matches(topic_filter, topic):
+        return False
+    return not topic_filter.endswith(MULTI_LEVEL) or (
+        topic.count(SEPARATOR) >= topic_filter.count(SEPARATOR)
+    )
 
 
 # ---------------------------------------------------------------- names

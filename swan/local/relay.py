@@ -231,6 +231,7 @@ class Relay:
             mqtt5=connect.protocol == MQTT5,
             now=loop.time(),
             limits=self.limits,
+            new_session=connect.clean_start,
         )
         to_device = ToDevice(self, session, writer)
         broker = await connect_unix_protocol(

@@ -453,6 +453,16 @@ def test_every_attached_policy_is_evaluated_together_and_a_deny_wins(
         assert device.received.empty()
 
 
+def test_a_multi_level_wildcard_does_not_reach_its_parent_as_on_aws(endpoint, service, thing):
+    parent = f"swan/push/{thing}/news"  # the device may receive it and every topic below
+    with mqtt5_device(endpoint) as device:
+        assert device.subscribe(f"{parent}/#") == [mqtt5.SubackReasonCode.GRANTED_QOS_1]
+        for topic in (parent, f"{parent}/", f"{parent}/temperature"):  # in this order
+            service.publish(topic, topic.encode()).result(WAIT)
+        arrived = [device.received.get(timeout=WAIT).topic for _ in range(2)]
+        assert arrived == [f"{parent}/", f"{parent}/temperature"]  # Mosquitto sent it first
+
+
 # ---------------------------------------------------------------- bad CONNECTs, quietly
 
 

@@ -32,8 +32,8 @@ ALLOW_ALL = {
 UNLIMITED = replace(AWS_LIMITS, publishes_per_second=None, bytes_per_second=None)
 
 
-def connect_packet(client_id: str) -> bytes:
-    body = mqtt_string(b"MQTT") + bytes([4, 0x02]) + (30).to_bytes(2, "big")
+def connect_packet(client_id: str, *, clean: bool = True) -> bytes:
+    body = mqtt_string(b"MQTT") + bytes([4, 0x02 if clean else 0]) + (30).to_bytes(2, "big")
     body += mqtt_string(client_id)
     return b"\x10" + mqtt_varint(len(body)) + body
 
@@ -85,9 +85,11 @@ class Piped:
 
 
 @contextlib.asynccontextmanager
-async def piped(tmp_path, *, limits=UNLIMITED, before=b"", broker_reads=True):
+async def piped(tmp_path, *, limits=UNLIMITED, before=b"", broker_reads=True, resumed=False):
     """A device piped to a broker through a relay; `before`: what the device sends ahead of
-    being piped (after its CONNECT), which the door's stream holds until the tap."""
+    being piped (after its CONNECT), which the door's stream holds until the tap. `resumed`:
+    it resumes a session (clean session 0) whose subscriptions the broker holds, so what the
+    broker sends it is for them (a clean one is sent only what its own SUBSCRIBEs reach)."""
     loop = asyncio.get_running_loop()
     broker = Broker()
     if broker_reads:
@@ -98,7 +100,7 @@ async def piped(tmp_path, *, limits=UNLIMITED, before=b"", broker_reads=True):
     far.setblocking(False)
     reader, writer = await door_stream(near)
     stream = ClientStream(reader, writer)
-    await loop.sock_sendall(far, connect_packet("pi") + before)
+    await loop.sock_sendall(far, connect_packet("pi", clean=not resumed) + before)
     relay = Relay(limits)
     first = await relay.first_connect("pi", stream)
     assert first is not None
@@ -189,7 +191,7 @@ def test_what_the_device_is_sent_past_the_throughput_limit_is_delayed_and_nothin
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        async with piped(tmp_path, limits=SLOW) as p:
+        async with piped(tmp_path, limits=SLOW, resumed=True) as p:
             await p.broker.until(len(connect_packet("pi")))
             assert p.broker.writer is not None
             started = loop.time()
@@ -271,7 +273,7 @@ def test_past_100_unacknowledged_messages_to_the_device_wait_and_other_packets_g
     sent = [qos1_publish(f"swan/push/pi/{n}", n) for n in range(1, 151)]
 
     async def scenario():
-        async with piped(tmp_path) as p:
+        async with piped(tmp_path, resumed=True) as p:
             await p.broker.until(len(connect_packet("pi")))
             assert p.broker.writer is not None
             p.broker.writer.write(b"".join(sent) + PINGRESP)
@@ -302,7 +304,7 @@ def test_past_the_high_water_of_waiting_messages_the_broker_is_not_read_and_none
     sent = [qos1_publish("swan/push/pi", n, bytes(1200)) for n in range(1, 1001)]
 
     async def scenario():
-        async with piped(tmp_path) as p:
+        async with piped(tmp_path, resumed=True) as p:
             await p.broker.until(len(connect_packet("pi")))
             assert p.broker.writer is not None
             p.broker.writer.write(b"".join(sent))

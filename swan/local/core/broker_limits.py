@@ -79,7 +79,12 @@ made here:
   message broker doesn't send a PUBACK or SUBACK": such a PUBLISH or SUBSCRIBE goes nowhere
   and is not answered.
 - Receive: a message the policies do not let the device receive is not delivered; a QoS 1
-  one is acknowledged to the local broker on the device's behalf.
+  one is acknowledged to the local broker on the device's behalf. So is one that no
+  subscription of the device reaches as AWS matches them: "a subscription to the topic
+  `sensor/#` receives messages published to the topics `sensor/`, `sensor/temperature` ...
+  but not messages published to `sensor`" (AWS IoT differences from MQTT specifications;
+  Mosquitto, as MQTT says, sends it). Known only for a session that began on this connection:
+  a resumed one's subscriptions are the broker's.
 - "AWS IoT Core restricts each client connection to a maximum number of inbound and outbound
   publish requests per second. Publish requests that exceed that quota are discarded" (100;
   the quotas page, "Publish requests per second per connection"): what the device publishes
@@ -95,7 +100,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from swan.core.errors import InvalidTopicError
 from swan.core.tokenbucket import refilled
+from swan.core.topics import reaches
 from swan.local.core.mqtt_packets import (
     CONNECT_TYPE,
     MALFORMED_PACKET,
@@ -303,10 +310,14 @@ class DeviceSession:
     mqtt5: bool
     now: float
     limits: BrokerLimits = AWS_LIMITS
+    # Whether the broker holds no subscription of the client's but those made on this
+    # connection (a clean session, or MQTT 5's Clean Start): then what reaches it is known.
+    new_session: bool = True
     _publish_rate: TokenBucket | None = field(init=False, default=None)
     _byte_rate: TokenBucket | None = field(init=False, default=None)
     _publish_verdicts: dict[bytes, int] = field(init=False, default_factory=dict)
     _receive_verdicts: dict[bytes, bool] = field(init=False, default_factory=dict)
+    _reached: dict[bytes, bool] = field(init=False, default_factory=dict)
     _aliases_in: dict[int, bytes] = field(init=False, default_factory=dict)
     _aliases_out: dict[int, bytes] = field(init=False, default_factory=dict)
     _subscriptions: set[str] = field(init=False, default_factory=set)
@@ -348,6 +359,7 @@ class DeviceSession:
                 self._unacknowledged_out.discard(leading_packet_id(body, "PUBACK"))
             elif kind == UNSUBSCRIBE_TYPE:
                 self._subscriptions.difference_update(parse_unsubscribe(body, mqtt5=self.mqtt5))
+                self._reached.clear()
             elif kind == CONNECT_TYPE:
                 return self._disconnect("a second CONNECT", PROTOCOL_ERROR)
         except MalformedPacketError as error:
@@ -428,6 +440,7 @@ class DeviceSession:
                     return self._disconnect(why, QUOTA_EXCEEDED)
                 kept.append((topic_filter, options))
                 self._subscriptions.add(topic_filter)
+                self._reached.clear()
         if len(kept) == len(request.filters):
             return None
         why = f"subscriptions refused: {_refused_filters(request, codes)}"
@@ -480,6 +493,10 @@ class DeviceSession:
             _remember(self._receive_verdicts, topic, allowed)
         if not allowed:
             why = f"not authorized: receive {topic.decode(errors='replace')!r}"
+        elif not self._is_reached(topic):
+            why = (
+                f"no subscription reaches {topic.decode(errors='replace')!r} (# is not its parent)"
+            )
         elif not self.sends_publishes:
             return WAIT  # decided again, whole, once there is room: nothing is counted yet
         elif self._publish_rate is not None and not self._publish_rate.take(now):
@@ -490,6 +507,20 @@ class DeviceSession:
             return None
         ack = encode_puback(header.packet_id, mqtt5=self.mqtt5) if header.qos else b""
         return Refuse(why, reply=ack)
+
+    def _is_reached(self, topic: bytes) -> bool:
+        """Whether a subscription of the device reaches `topic` as AWS's broker matches
+        (`swan.core.topics.reaches`: Mosquitto also sends `a` to `a/#`). Subscriptions of a
+        session from an earlier connection are the broker's alone to know: all it sends
+        passes."""
+        if not self.new_session:
+            return True
+        reached = self._reached.get(topic)
+        if reached is None:
+            name = topic.decode(errors="replace")
+            reached = any(_reaching(f, name) for f in self._subscriptions)
+            _remember(self._reached, topic, reached)
+        return reached
 
     @property
     def sends_publishes(self) -> bool:
@@ -523,6 +554,13 @@ class DeviceSession:
 
     def _disconnect(self, why: str, reason: int) -> Disconnect:
         return Disconnect(why, encode_disconnect(reason) if self.mqtt5 else b"")
+
+
+def _reaching(topic_filter: str, topic: str) -> bool:
+    try:
+        return reaches(topic_filter, topic)
+    except InvalidTopicError:  # a filter the broker refused holds nothing
+        return False
 
 
 def _remember(cache: dict[Key, Value], key: Key, value: Value) -> None:

@@ -36,6 +36,7 @@ from swan.core.topics import (
     parse_shadow_topic,
     push_reply_topic,
     push_topic,
+    reaches,
     validate_aws_limits,
     validate_filter,
     validate_topic,
@@ -107,6 +108,41 @@ def test_filter_does_not_match_topic(topic_filter, topic):
 
 def test_hash_matches_the_parent_level():
     assert matches("a/#", "a")
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "reached"),
+    [
+        ("sensor/#", "sensor", False),  # AWS: "the parent topic is not matched"
+        ("sensor/#", "sensor/", True),
+        ("sensor/#", "sensor/temperature", True),
+        ("sensor/#", "sensor/temperature/room1", True),
+        ("a/+/#", "a/x", False),
+        ("a/+/#", "a/x/y", True),
+        ("#", "a", True),
+        ("$share/group/sensor/#", "sensor/t", True),
+        ("$share/group/sensor/#", "sensor", False),
+        ("a/+", "a", False),
+    ],
+)
+def test_what_aws_delivers_to_a_subscription(topic_filter, topic, reached):
+    assert reaches(topic_filter, topic) is reached
+
+
+_LEVEL = st.sampled_from(["a", "b", "", "+"])
+
+
+@given(
+    st.lists(_LEVEL, max_size=4).map(lambda levels: "/".join(["t", *levels])),
+    st.booleans(),
+    st.lists(st.sampled_from(["a", "b", ""]), max_size=5).map(lambda ls: "/".join(["t", *ls])),
+)
+def test_aws_reaches_what_mqtt_matches_but_the_parent_of_a_multi_level_wildcard(
+    head, wildcard, topic
+):
+    topic_filter = f"{head}/#" if wildcard else head
+    parent = wildcard and topic.count("/") < topic_filter.count("/")
+    assert reaches(topic_filter, topic) == (matches(topic_filter, topic) and not parent)
 
 
 def test_plus_matches_an_empty_level():

@@ -18,7 +18,7 @@ from swan.local.core.broker_limits import (
     Refuse,
     TokenBucket,
 )
-from swan.local.core.mqtt_packets import fixed_header
+from swan.local.core.mqtt_packets import encode_puback, fixed_header
 from swan.local.core.policy import PolicyContext, Principal
 
 ARN = "arn:aws:iot:us-east-1:123456789012"
@@ -45,6 +45,7 @@ DEVICE_POLICY = {
         allow("iot:Receive", "topic/swan/push/${iot:ClientId}/*"),
     ],
 }
+EVERYTHING_POLICY = {"Version": "2012-10-17", "Statement": [allow("iot:*", "*")]}
 GUARD_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -61,8 +62,12 @@ def principal(*documents):
     return Principal.of(documents or (DEVICE_POLICY,), context)
 
 
-def session(*, mqtt5=False, limits=AWS_LIMITS, documents=()):
-    return DeviceSession(principal(*documents), mqtt5=mqtt5, now=0.0, limits=limits)
+def session(*, mqtt5=False, limits=AWS_LIMITS, documents=(), new_session=False):
+    """A device's session; by default one resumed, whose subscriptions only the broker knows
+    (so what it sends is decided on the other rules alone)."""
+    return DeviceSession(
+        principal(*documents), mqtt5=mqtt5, now=0.0, limits=limits, new_session=new_session
+    )
 
 
 def from_device(device, packet, now=0.0):
@@ -87,6 +92,12 @@ def subscribe(packet_id, *filters, mqtt5=False, qos=1):
         packet_id, *((f, qos) for f in filters), properties=b"" if mqtt5 else None
     )
     return b"\x82" + mqtt_varint(len(body)) + body
+
+
+def unsubscribe(packet_id, *filters, mqtt5=False):
+    body = packet_id.to_bytes(2, "big") + (b"\x00" if mqtt5 else b"")
+    body += b"".join(mqtt_string(f) for f in filters)
+    return b"\xa2" + mqtt_varint(len(body)) + body
 
 
 def suback(packet_id, codes, *, mqtt5=False):
@@ -554,3 +565,50 @@ def test_the_client_ids_remembered_are_bounded():
     assert len(rate._last) == 1
     assert rate.admit("c0", 102.0)
     assert not rate.admit("late", 102.5)
+
+
+# ---------------------------------------------------------------- what a subscription reaches
+
+
+def subscribed(*filters, mqtt5=False):
+    """A new session (every subscription made on this connection) with `filters` granted."""
+    device = session(mqtt5=mqtt5, new_session=True, documents=[EVERYTHING_POLICY])
+    assert from_device(device, subscribe(1, *filters, mqtt5=mqtt5)) is None
+    return device
+
+
+@pytest.mark.parametrize("mqtt5", [False, True])
+def test_a_multi_level_wildcard_does_not_reach_its_parent_as_on_aws(mqtt5):
+    device = subscribed("sensor/#", mqtt5=mqtt5)
+    for reached in ("sensor/", "sensor/temperature", "sensor/temperature/room1"):
+        assert from_broker(device, publish(reached, mqtt5=mqtt5)) is None, reached
+    held = from_broker(device, publish("sensor", mqtt5=mqtt5, qos=1, packet_id=9))
+    why = "no subscription reaches 'sensor' (# is not its parent)"
+    assert held == Refuse(why, reply=encode_puback(9, mqtt5=mqtt5))
+    assert from_broker(device, publish("sensor", mqtt5=mqtt5, qos=0)).reply == b""
+
+
+def test_a_subscription_made_later_reaches_what_the_first_did_not_until_it_goes():
+    device = subscribed("sensor/#", "a/+/#")
+    assert from_broker(device, publish("a/x")) is not None  # a/+/# is not a/+ either
+    assert from_broker(device, publish("sensor")) is not None
+    assert from_device(device, subscribe(2, "sensor")) is None
+    assert from_broker(device, publish("sensor")) is None
+    assert from_device(device, unsubscribe(3, "sensor")) is None
+    assert from_broker(device, publish("sensor")) is not None
+
+
+def test_a_shared_subscription_reaches_what_its_filter_does():
+    device = subscribed("$share/group/sensor/#", mqtt5=True)
+    assert from_broker(device, publish("sensor/t", mqtt5=True)) is None
+    assert from_broker(device, publish("sensor", mqtt5=True)) is not None
+
+
+def test_a_filter_the_broker_would_refuse_reaches_nothing():
+    device = subscribed("sensor/t#")  # not MQTT: the broker refuses it
+    assert from_broker(device, publish("sensor/t")) is not None
+
+
+def test_a_resumed_session_gets_what_the_broker_sends():
+    device = session(new_session=False, documents=[EVERYTHING_POLICY])
+    assert from_broker(device, publish("sensor")) is None  # its subscriptions: the broker's
