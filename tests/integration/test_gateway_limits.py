@@ -23,6 +23,7 @@ from swan.adapters.mqtt import Endpoint, MqttError, connect
 from swan.local.core.mqtt_packets import fixed_header, parse_publish
 
 WAIT = 10
+QUIET = 0.5  # what a broker sends at once has come by then
 KIB = 1024
 GATEWAY_LOGS = ("swan.local.gateway", "swan.local.relay")  # the device door, its relay
 ACCEPTED = (mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS)
@@ -461,6 +462,38 @@ def test_a_multi_level_wildcard_does_not_reach_its_parent_as_on_aws(endpoint, se
             service.publish(topic, topic.encode()).result(WAIT)
         arrived = [device.received.get(timeout=WAIT).topic for _ in range(2)]
         assert arrived == [f"{parent}/", f"{parent}/temperature"]  # Mosquitto sent it first
+
+
+@contextlib.contextmanager
+def retained_message(service, topic, payload):
+    """`payload` kept by the broker on `topic` (RETAIN), and cleared after."""
+
+    def publish(body):
+        sent, _ = service.connection.publish(topic, body, mqtt.QoS.AT_LEAST_ONCE, retain=True)
+        sent.result(WAIT)
+
+    publish(payload)
+    try:
+        yield
+    finally:
+        publish(b"")  # an empty retained message clears it
+
+
+def test_a_retained_message_reaches_only_a_subscription_to_its_very_topic_as_on_aws(
+    endpoint, service, thing
+):
+    parent = f"swan/push/{thing}/settings"
+    kept = f"{parent}/colour"
+    with retained_message(service, kept, b"green"), mqtt5_device(endpoint) as device:
+        assert (
+            device.subscribe(f"{parent}/#", f"swan/push/{thing}/+/colour")
+            == [mqtt5.SubackReasonCode.GRANTED_QOS_1] * 2
+        )
+        with pytest.raises(queue.Empty):  # Mosquitto sends it right after its SUBACK
+            device.received.get(timeout=QUIET)
+        assert device.subscribe(kept) == [mqtt5.SubackReasonCode.GRANTED_QOS_1]
+        message = device.received.get(timeout=WAIT)
+        assert (message.topic, message.payload, message.retain) == (kept, b"green", True)
 
 
 # ---------------------------------------------------------------- bad CONNECTs, quietly

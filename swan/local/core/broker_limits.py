@@ -84,7 +84,9 @@ made here:
   `sensor/#` receives messages published to the topics `sensor/`, `sensor/temperature` ...
   but not messages published to `sensor`" (AWS IoT differences from MQTT specifications;
   Mosquitto, as MQTT says, sends it). Known only for a session that began on this connection:
-  a resumed one's subscriptions are the broker's.
+  a resumed one's subscriptions are the broker's. A retained message reaches only a
+  subscription to its very topic: "Subscription to topic filters that contain a wildcard
+  character can't receive retained messages" (the same page; Mosquitto sends it to either).
 - "AWS IoT Core restricts each client connection to a maximum number of inbound and outbound
   publish requests per second. Publish requests that exceed that quota are discarded" (100;
   the quotas page, "Publish requests per second per connection"): what the device publishes
@@ -147,6 +149,8 @@ the gateway stops buffering it: a bound of the gateway's own, AWS's topic limit 
 CACHE_SIZE: Final = 1024
 """Decisions kept per connection (topics, filters); past it the cache starts over."""
 _QOS2: Final = 2
+_RETAIN: Final = 0x01  # a PUBLISH's first byte
+_RETAIN_AS_PUBLISHED: Final = 0x08  # an MQTT 5 subscription's options
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
@@ -318,6 +322,7 @@ class DeviceSession:
     _publish_verdicts: dict[bytes, int] = field(init=False, default_factory=dict)
     _receive_verdicts: dict[bytes, bool] = field(init=False, default_factory=dict)
     _reached: dict[bytes, bool] = field(init=False, default_factory=dict)
+    _retain_as_published: bool = field(init=False, default=False)  # MQTT 5, any subscription
     _aliases_in: dict[int, bytes] = field(init=False, default_factory=dict)
     _aliases_out: dict[int, bytes] = field(init=False, default_factory=dict)
     _subscriptions: set[str] = field(init=False, default_factory=set)
@@ -441,6 +446,8 @@ class DeviceSession:
                 kept.append((topic_filter, options))
                 self._subscriptions.add(topic_filter)
                 self._reached.clear()
+                if self.mqtt5 and options & _RETAIN_AS_PUBLISHED:
+                    self._retain_as_published = True
         if len(kept) == len(request.filters):
             return None
         why = f"subscriptions refused: {_refused_filters(request, codes)}"
@@ -497,6 +504,8 @@ class DeviceSession:
             why = (
                 f"no subscription reaches {topic.decode(errors='replace')!r} (# is not its parent)"
             )
+        elif first & _RETAIN and not self._gets_retained(topic):
+            why = f"retained {topic.decode(errors='replace')!r}, for wildcard subscriptions only"
         elif not self.sends_publishes:
             return WAIT  # decided again, whole, once there is room: nothing is counted yet
         elif self._publish_rate is not None and not self._publish_rate.take(now):
@@ -521,6 +530,17 @@ class DeviceSession:
             reached = any(_reaching(f, name) for f in self._subscriptions)
             _remember(self._reached, topic, reached)
         return reached
+
+    def _gets_retained(self, topic: bytes) -> bool:
+        """Whether the device takes a retained message on `topic` (the broker set RETAIN: sent
+        for a new subscription, or forwarded to one that keeps it, MQTT 5's Retain As
+        Published). AWS: "Subscription to topic filters that contain a wildcard character
+        can't receive retained messages ... the subscribe request must contain a topic filter
+        that matches the retained message topic exactly" (AWS IoT differences from MQTT
+        specifications). Not decided for a resumed session, nor past Retain As Published."""
+        if not self.new_session or self._retain_as_published:
+            return True
+        return topic.decode(errors="replace") in self._subscriptions
 
     @property
     def sends_publishes(self) -> bool:

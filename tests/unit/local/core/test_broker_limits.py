@@ -612,3 +612,30 @@ def test_a_filter_the_broker_would_refuse_reaches_nothing():
 def test_a_resumed_session_gets_what_the_broker_sends():
     device = session(new_session=False, documents=[EVERYTHING_POLICY])
     assert from_broker(device, publish("sensor")) is None  # its subscriptions: the broker's
+
+
+def retained(packet):
+    """`packet` (a PUBLISH) with RETAIN set, as the broker sends a retained message."""
+    return bytes([packet[0] | 0x01]) + packet[1:]
+
+
+@pytest.mark.parametrize("mqtt5", [False, True])
+def test_a_retained_message_reaches_only_a_subscription_to_its_very_topic_as_on_aws(mqtt5):
+    device = subscribed("sensor/#", mqtt5=mqtt5)
+    held = from_broker(device, retained(publish("sensor/t", mqtt5=mqtt5, packet_id=9)))
+    why = "retained 'sensor/t', for wildcard subscriptions only"
+    assert held == Refuse(why, reply=encode_puback(9, mqtt5=mqtt5))
+    assert from_broker(device, publish("sensor/t", mqtt5=mqtt5)) is None  # not retained
+    assert from_device(device, subscribe(2, "sensor/t", mqtt5=mqtt5)) is None
+    assert from_broker(device, retained(publish("sensor/t", mqtt5=mqtt5))) is None
+
+
+def test_past_retain_as_published_a_retained_message_is_the_brokers_to_send():
+    device = subscribed("sensor/#", mqtt5=True)
+    assert from_device(device, subscribe(2, "other/#", mqtt5=True, qos=0x08 | 1)) is None
+    assert from_broker(device, retained(publish("sensor/t", mqtt5=True))) is None
+
+
+def test_a_resumed_session_gets_the_retained_messages_the_broker_sends():
+    device = session(new_session=False, documents=[EVERYTHING_POLICY])
+    assert from_broker(device, retained(publish("sensor/t"))) is None
