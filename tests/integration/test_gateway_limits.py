@@ -464,6 +464,17 @@ def test_a_multi_level_wildcard_does_not_reach_its_parent_as_on_aws(endpoint, se
         assert arrived == [f"{parent}/", f"{parent}/temperature"]  # Mosquitto sent it first
 
 
+def test_a_retained_publish_needs_iot_retain_publish_as_on_aws(endpoint, heard, thing):
+    topic = f"swan/push/{thing}"  # the device policy lets it publish here, not retain
+    received = heard(topic)
+    with mqtt5_device(endpoint) as device:
+        packet = mqtt5.PublishPacket(topic=topic, payload=b"kept", qos=1, retain=True)
+        refused = device.client.publish(packet).result(WAIT).puback.reason_code
+        assert refused == mqtt5.PubackReasonCode.NOT_AUTHORIZED
+        assert device.puback(topic, b"not kept") in ACCEPTED  # still connected
+    assert received.get(timeout=WAIT).payload == b"not kept"  # the refused one never came
+
+
 @contextlib.contextmanager
 def retained_message(service, topic, payload):
     """`payload` kept by the broker on `topic` (RETAIN), and cleared after."""
@@ -606,6 +617,23 @@ def test_a_connect_whose_last_will_the_policies_do_not_allow_is_refused(endpoint
         connect(replace(endpoint, will=("swan/status/someone-else", b"offline")), timeout=5)
     allowed = connect(replace(endpoint, will=(f"swan/status/{thing}", b"offline")), timeout=5)
     allowed.close()
+
+
+def will_connect_packet(client_id, topic, *, retain):
+    """An MQTT 3.1.1 CONNECT with a last will on `topic`, to be retained or not."""
+    flags = 0x02 | 0x04 | (0x20 if retain else 0)
+    head = mqtt_string(b"MQTT") + bytes([4, flags]) + (30).to_bytes(2, "big")
+    body = head + mqtt_string(client_id) + mqtt_string(topic) + mqtt_string(b"offline")
+    return b"\x10" + mqtt_varint(len(body)) + body
+
+
+def test_a_last_will_to_be_retained_needs_iot_retain_publish_as_on_aws(endpoint, identity, thing):
+    will = f"swan/status/{thing}"  # the device policy lets it publish here, not retain
+    with raw_device(endpoint, identity, will_connect_packet(thing, will, retain=True)) as kept:
+        assert not kept.recv(16).startswith(CONNACK_ACCEPTED)
+    time.sleep(1.0)  # one CONNECT a second per client id
+    with raw_device(endpoint, identity, will_connect_packet(thing, will, retain=False)) as plain:
+        assert read_packet(plain) == CONNACK_ACCEPTED
 
 
 # ---------------------------------------------------------------- keep-alive, connect rate

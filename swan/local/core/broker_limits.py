@@ -383,7 +383,7 @@ class DeviceSession:
             return self._disconnect("an unknown topic alias", PROTOCOL_ERROR)
         if not self.accepts_publishes:
             return WAIT  # decided again, whole, once there is room: nothing is counted yet
-        outcome = self._admit(topic, header.packet_id, now)
+        outcome = self._admit(topic, header.packet_id, now, retain=bool(first & _RETAIN))
         if outcome is None and header.qos:
             self._unacknowledged.add(header.packet_id)
         return outcome
@@ -394,7 +394,7 @@ class DeviceSession:
         publishes wait for the broker's PUBACK)."""
         return len(self._unacknowledged) < self.limits.unacknowledged_inbound
 
-    def _admit(self, topic: bytes, packet_id: int, now: float) -> Outcome:
+    def _admit(self, topic: bytes, packet_id: int, now: float, *, retain: bool) -> Outcome:
         """The rate, the topic's limits and the policies, for a publish to `topic`."""
         if self._publish_rate is not None and not self._publish_rate.take(now):
             return self._refuse_publish(packet_id, QUOTA_EXCEEDED, "throttled")
@@ -402,10 +402,13 @@ class DeviceSession:
         if verdict is None:
             verdict = self._publish_verdict(topic)
             _remember(self._publish_verdicts, topic, verdict)
+        if not verdict and retain and not self.principal.can_retain(topic.decode()):
+            verdict = NOT_AUTHORIZED  # iot:RetainPublish, "the RETAIN flag set"
         if not verdict:
             return None
         reason = "not authorized" if verdict == NOT_AUTHORIZED else "topic refused"
-        why = f"{reason}: publish to {topic.decode(errors='replace')!r}"
+        kind = "retained publish" if retain else "publish"
+        why = f"{reason}: {kind} to {topic.decode(errors='replace')!r}"
         if self.mqtt5:
             return self._refuse_publish(packet_id, verdict, why)
         return Disconnect(why)

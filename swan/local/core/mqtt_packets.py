@@ -47,6 +47,7 @@ CONNECTION_RATE_EXCEEDED: Final = 0x9F
 _USERNAME_FLAG: Final = 0x80
 _PASSWORD_FLAG: Final = 0x40
 _WILL_FLAG: Final = 0x04
+_WILL_RETAIN_FLAG: Final = 0x20
 _RESERVED_FLAG: Final = 0x01
 _MORE: Final = 0x80
 _TOPIC_ALIAS: Final = 0x23
@@ -85,6 +86,7 @@ class Connect:
     will_topic: str | None = None
     # where the keep-alive's two bytes are in the packet (not part of what it says)
     keep_alive_at: int = field(default=0, compare=False)
+    will_retain: bool = False  # the broker is to retain the last will when it publishes it
 
 
 class PublishHeader(NamedTuple):
@@ -210,7 +212,14 @@ def parse_connect(packet: Bytes) -> Connect:
     username = reader.text() if flags & _USERNAME_FLAG else None
     clean_start = bool(flags & 0x02)
     return Connect(
-        protocol, client_id, username, keep_alive, clean_start, will_topic, keep_alive_at
+        protocol,
+        client_id,
+        username,
+        keep_alive,
+        clean_start,
+        will_topic,
+        keep_alive_at,
+        will_retain=will_topic is not None and bool(flags & _WILL_RETAIN_FLAG),
     )
 
 

@@ -42,6 +42,7 @@ CONNECT: Final = "iot:Connect"
 PUBLISH: Final = "iot:Publish"
 SUBSCRIBE: Final = "iot:Subscribe"
 RECEIVE: Final = "iot:Receive"
+RETAIN_PUBLISH: Final = "iot:RetainPublish"
 
 CLIENT_ID_VARIABLE: Final = "iot:ClientId"
 THING_NAME_VARIABLE: Final = "iot:Connection.Thing.ThingName"
@@ -460,3 +461,7 @@ class Principal:
 
     def can_receive(self, topic: str) -> bool:
         return self.decide(RECEIVE, topic_arn(topic, self.context)).allowed
+
+    def can_retain(self, topic: str) -> bool:
+        """A publish with RETAIN set also needs `iot:RetainPublish` on its topic."""
+        return self.decide(RETAIN_PUBLISH, topic_arn(topic, self.context)).allowed

@@ -18,7 +18,7 @@ from swan.local.core.broker_limits import (
     Refuse,
     TokenBucket,
 )
-from swan.local.core.mqtt_packets import encode_puback, fixed_header
+from swan.local.core.mqtt_packets import NOT_AUTHORIZED, encode_puback, fixed_header
 from swan.local.core.policy import PolicyContext, Principal
 
 ARN = "arn:aws:iot:us-east-1:123456789012"
@@ -639,3 +639,29 @@ def test_past_retain_as_published_a_retained_message_is_the_brokers_to_send():
 def test_a_resumed_session_gets_the_retained_messages_the_broker_sends():
     device = session(new_session=False, documents=[EVERYTHING_POLICY])
     assert from_broker(device, retained(publish("sensor/t"))) is None
+
+
+RETAINING_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [allow("iot:RetainPublish", "topic/swan/push/${iot:ClientId}")],
+}
+
+
+def test_mqtt_311_a_retained_publish_without_iot_retain_publish_disconnects():
+    device = session()
+    assert from_device(device, publish("swan/push/pi")) is None
+    outcome = from_device(device, retained(publish("swan/push/pi")))
+    assert outcome == Disconnect("not authorized: retained publish to 'swan/push/pi'")
+
+
+def test_mqtt_5_a_retained_publish_without_iot_retain_publish_is_not_authorized():
+    device = session(mqtt5=True)
+    refused = from_device(device, retained(publish("swan/push/pi", mqtt5=True, packet_id=4)))
+    assert refused.reply == encode_puback(4, NOT_AUTHORIZED, mqtt5=True)
+
+
+def test_a_retained_publish_needs_both_iot_publish_and_iot_retain_publish():
+    device = session(documents=[DEVICE_POLICY, RETAINING_POLICY])
+    assert from_device(device, retained(publish("swan/push/pi"))) is None
+    alone = session(documents=[RETAINING_POLICY])
+    assert isinstance(from_device(alone, retained(publish("swan/push/pi"))), Disconnect)

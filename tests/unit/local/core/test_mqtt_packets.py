@@ -69,6 +69,13 @@ def test_mqtt_311_connect_with_a_last_will():
 
 
 @pytest.mark.parametrize("level", [4, 5])
+def test_a_last_will_to_be_retained_says_so(level):
+    assert parse_connect(connect(level=level, will=True, flags=0x22)).will_retain
+    assert not parse_connect(connect(level=level, will=True)).will_retain
+    assert not parse_connect(connect(level=level, flags=0x22)).will_retain  # no will at all
+
+
+@pytest.mark.parametrize("level", [4, 5])
 def test_a_connect_asks_for_another_keep_alive_and_says_the_same_otherwise(level):
     packet = connect("G030", level=level, username="u", will=True)
     changed = with_keep_alive(packet, parse_connect(packet), 1200)
