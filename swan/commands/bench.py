@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 DESCRIPTION = """\
-Measure The Swan on this machine: everything below but crowd by default (about 10 minutes:
+Measure The Swan on this machine: everything below but crowd by default (about 8 minutes:
 web takes 4.7, viewers 1.5), or the parts --only names. The bench starts its own local stack
 (Mosquitto, the shadow service, the rules engine and the Lambda handlers) in a temporary
 directory on free loopback ports, so it can run beside `swan up`; --state-dir is not used.
