@@ -63,6 +63,13 @@ def free_ports():
     return LocalPorts(**dict(zip(names, ports.free_ports(len(names)), strict=True)))
 
 
+def any_free_ports() -> dict[str, str]:
+    """The environment that puts every port of `swan up` on any free port (0)."""
+    from swan.local.stack import PORT_VARIABLES  # noqa: PLC0415  (unit tests never call this)
+
+    return dict.fromkeys(PORT_VARIABLES.values(), "0")
+
+
 def start_local_stack(state_dir: Path, rules: Rules) -> LocalStack:
     """The local stack (no web app) in `state_dir` on free loopback ports, started."""
     from swan.local.stack import LocalStack  # noqa: PLC0415  (unit tests never call this)

@@ -211,7 +211,7 @@ class Relay:
         one held to the limits and the principal's policies, until either side closes (or
         `admitted.closes_at`, on the loop's clock)."""
         connect = parse_connect(packet)
-        if not self._may_leave_a_will(admitted.principal, connect):
+        if not self.limits.allows_the_will(connect, admitted.principal):
             will = "retained last will" if connect.will_retain else "last will"
             why = f"the policies do not allow its {will}'s topic {connect.will_topic!r}"
             self.refuse(why, admitted.key[:12])
@@ -271,19 +271,6 @@ class Relay:
         log.info("client %s disconnected: its credentials expired", client_id)
         self.dropped["credentials expired"] += 1
         writer.close()
-
-    def _may_leave_a_will(self, principal: Principal, connect: Connect) -> bool:
-        """AWS refuses a connect whose last will it would not let the device publish
-        (its lifecycle event says AUTHORIZATION_FAILED, "including when a Last Will topic is
-        not authorized": https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html);
-        a will to be retained also needs `iot:RetainPublish` on its topic (AWS's retained
-        message policy examples: "Policy to connect and publish retained Will messages")."""
-        topic = connect.will_topic
-        if topic is None:
-            return True
-        if self.limits.topic_problem(topic) is not None or not principal.can_publish(topic):
-            return False
-        return not connect.will_retain or principal.can_retain(topic)
 
     def _pass_on(
         self,

@@ -89,26 +89,28 @@ class LocalPorts:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
-        """`SWAN_DEVICE_PORT`, `SWAN_IOT_DATA_PORT`, `SWAN_SCHEDULER_PORT`, `SWAN_IOT_PORT`,
-        `SWAN_WEB_PORT`, `SWAN_COGNITO_PORT`, `SWAN_MQTT_WSS_PORT` and `SWAN_MQTT_WS_PORT`
-        override the defaults (swan.core.port_numbers parses them; 0: any free port)."""
-        names = {
-            "device": "SWAN_DEVICE_PORT",
-            "iot": "SWAN_IOT_PORT",
-            "webapp": "SWAN_WEB_PORT",
-            "iot_data": "SWAN_IOT_DATA_PORT",
-            "scheduler": "SWAN_SCHEDULER_PORT",
-            "cognito": "SWAN_COGNITO_PORT",
-            "mqtt_wss": "SWAN_MQTT_WSS_PORT",
-            "mqtt_ws": "SWAN_MQTT_WS_PORT",
-        }
+        """The `PORT_VARIABLES` that are set override the defaults (swan.core.port_numbers
+        parses them; 0: any free port)."""
         values = {}
-        for field_name, variable in names.items():
+        for field_name, variable in PORT_VARIABLES.items():
             raw = env.get(variable)
             if raw is None:
                 continue
             values[field_name] = parse_port(variable, raw, any_port=True)
         return cls(**values)
+
+
+PORT_VARIABLES: Final = {
+    "device": "SWAN_DEVICE_PORT",
+    "iot": "SWAN_IOT_PORT",
+    "webapp": "SWAN_WEB_PORT",
+    "iot_data": "SWAN_IOT_DATA_PORT",
+    "scheduler": "SWAN_SCHEDULER_PORT",
+    "cognito": "SWAN_COGNITO_PORT",
+    "mqtt_wss": "SWAN_MQTT_WSS_PORT",
+    "mqtt_ws": "SWAN_MQTT_WS_PORT",
+}
+"""The environment variable that moves each of `LocalPorts`' ports (`LocalPorts.from_env`)."""
 
 
 @dataclass(frozen=True)

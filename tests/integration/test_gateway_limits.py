@@ -533,11 +533,16 @@ def read_packet(tls):
     return header + body
 
 
-def connect_packet(client_id, *, level=4, keep_alive=30):
+def connect_packet(client_id, *, level=4, keep_alive=30, will=None, will_retain=False):
+    """A CONNECT (clean session); `will`: its last will's topic (MQTT 3.1.1), to be retained
+    or not."""
     raw = client_id.encode()
+    flags = 0x02 if will is None else 0x02 | 0x04 | (0x20 if will_retain else 0)
     properties = b"\x00" if level == 5 else b""  # MQTT 5: no CONNECT properties
-    head = mqtt_string(b"MQTT") + bytes([level, 0x02]) + keep_alive.to_bytes(2, "big")
+    head = mqtt_string(b"MQTT") + bytes([level, flags]) + keep_alive.to_bytes(2, "big")
     body = head + properties + len(raw).to_bytes(2, "big") + raw
+    if will is not None:
+        body += mqtt_string(will) + mqtt_string(b"offline")
     return b"\x10" + mqtt_varint(len(body)) + body
 
 
@@ -619,20 +624,11 @@ def test_a_connect_whose_last_will_the_policies_do_not_allow_is_refused(endpoint
     allowed.close()
 
 
-def will_connect_packet(client_id, topic, *, retain):
-    """An MQTT 3.1.1 CONNECT with a last will on `topic`, to be retained or not."""
-    flags = 0x02 | 0x04 | (0x20 if retain else 0)
-    head = mqtt_string(b"MQTT") + bytes([4, flags]) + (30).to_bytes(2, "big")
-    body = head + mqtt_string(client_id) + mqtt_string(topic) + mqtt_string(b"offline")
-    return b"\x10" + mqtt_varint(len(body)) + body
-
-
 def test_a_last_will_to_be_retained_needs_iot_retain_publish_as_on_aws(endpoint, identity, thing):
     will = f"swan/status/{thing}"  # the device policy lets it publish here, not retain
-    with raw_device(endpoint, identity, will_connect_packet(thing, will, retain=True)) as kept:
+    with raw_device(endpoint, identity, connect_packet(thing, will=will, will_retain=True)) as kept:
         assert not kept.recv(16).startswith(CONNACK_ACCEPTED)
-    time.sleep(1.0)  # one CONNECT a second per client id
-    with raw_device(endpoint, identity, will_connect_packet(thing, will, retain=False)) as plain:
+    with raw_device(endpoint, identity, connect_packet(thing, will=will)) as plain:
         assert read_packet(plain) == CONNACK_ACCEPTED
 
 

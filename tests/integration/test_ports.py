@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from support import any_free_ports
 
 from swan.local import ports
 from swan.local.ports import PortTakenError, ensure_free, holder
@@ -55,10 +56,7 @@ def test_swan_up_says_which_port_is_taken_and_by_what_and_starts_nothing(
     from swan.cli import main  # noqa: PLC0415
 
     state = tmp_path / "state"
-    environment = {"SWAN_DEVICE_PORT": "0", "SWAN_IOT_DATA_PORT": "0"}
-    environment |= {"SWAN_SCHEDULER_PORT": "0", "SWAN_WEB_PORT": "0", "SWAN_COGNITO_PORT": "0"}
-    environment |= {"SWAN_MQTT_WSS_PORT": "0", "SWAN_MQTT_WS_PORT": "0"}
-    environment["SWAN_IOT_PORT"] = str(listener)
+    environment = any_free_ports() | {"SWAN_IOT_PORT": str(listener)}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)

@@ -8,18 +8,15 @@ import os
 import subprocess
 import sys
 
+from support import any_free_ports
+
 SAID = "collector set for serving: "
 WAIT = 60  # to start, run two seconds and stop
-PORTS = ("DEVICE", "IOT_DATA", "SCHEDULER", "IOT", "WEB", "COGNITO", "MQTT_WSS", "MQTT_WS")
 
 
 def test_swan_up_and_the_servers_it_starts_are_set_for_serving(tmp_path):
     state = tmp_path / "state"
-    env = {
-        **os.environ,
-        **{f"SWAN_{name}_PORT": "0" for name in PORTS},  # any free port
-        "SWAN_STATE_DIR": str(state),
-    }
+    env = {**os.environ, **any_free_ports(), "SWAN_STATE_DIR": str(state)}
     up = subprocess.run(
         [sys.executable, "-m", "swan", "-v", "up", "--no-web", "--exit-after", "2"],
         env=env,

@@ -26,13 +26,13 @@ import pytest
 from awscrt.auth import AwsCredentialsProvider
 from botocore import UNSIGNED
 from botocore.config import Config
+from support import any_free_ports
 
 from swan.adapters.mqtt_websocket import CognitoLogin, connect_websocket
 from swan.local.runtime import StackInfo
 
 WAIT = 30  # for the stack to start, or to stop by itself
 GONE = 5  # for every child to be gone once `swan up` is
-PORTS = ("DEVICE", "IOT_DATA", "SCHEDULER", "IOT", "WEB", "COGNITO", "MQTT_WSS", "MQTT_WS")
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def state(tmp_path):
 
 @pytest.fixture
 def env(state):
-    ports = {f"SWAN_{name}_PORT": "0" for name in PORTS}  # any free port
+    ports = any_free_ports()
     return {**os.environ, **ports, "SWAN_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1"}
 
 

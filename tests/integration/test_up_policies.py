@@ -8,7 +8,7 @@ import json
 import signal
 
 import pytest
-from support import free_port, free_ports
+from support import any_free_ports, free_port, free_ports
 
 import swan.local.stack
 from swan.cli import EXIT_BAD_INPUT, main
@@ -17,17 +17,6 @@ from swan.local.core.policy_rules import MAX_DOCUMENT_CHARACTERS
 from swan.local.registry_errors import InvalidPolicyError, PolicyDeploymentError
 from swan.local.stack import TEMPLATE, LocalStack
 from swan.local.template import load_template
-
-PORTS = (
-    "SWAN_DEVICE_PORT",
-    "SWAN_IOT_PORT",
-    "SWAN_WEB_PORT",
-    "SWAN_IOT_DATA_PORT",
-    "SWAN_SCHEDULER_PORT",
-    "SWAN_COGNITO_PORT",
-    "SWAN_MQTT_WSS_PORT",
-    "SWAN_MQTT_WS_PORT",
-)
 
 
 def template_with(directory, *statements):
@@ -90,7 +79,7 @@ def test_swan_up_with_an_over_long_policy_exits_2_with_one_line(tmp_path, monkey
             super().__init__(*args, template=over_long, **options)
 
     monkeypatch.setattr(swan.local.stack, "LocalStack", OverLongStack)
-    for variable in PORTS:
+    for variable in any_free_ports():
         monkeypatch.setenv(variable, str(free_port()))
     sigterm = signal.getsignal(signal.SIGTERM)
     try:

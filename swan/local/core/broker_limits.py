@@ -137,6 +137,7 @@ from swan.local.core.mqtt_packets import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from swan.local.core.mqtt_packets import Connect
     from swan.local.core.policy import Principal
 
 KIB: Final = 1024
@@ -202,6 +203,19 @@ class BrokerLimits:
         if slashes > self.topic_slashes:
             return f"topic with {slashes} slashes (at most {self.topic_slashes})"
         return None
+
+    def allows_the_will(self, connect: Connect, principal: Principal) -> bool:
+        """Whether AWS takes a CONNECT's last will: AWS refuses a connect whose will it would
+        not let the device publish (its lifecycle event says AUTHORIZATION_FAILED,
+        "including when a Last Will topic is not authorized": life-cycle-events.html); a
+        will to be retained also needs `iot:RetainPublish` on its topic (AWS's retained
+        message policy examples: "Policy to connect and publish retained Will messages")."""
+        topic = connect.will_topic
+        if topic is None:
+            return True
+        if self.topic_problem(topic) is not None or not principal.can_publish(topic):
+            return False
+        return not connect.will_retain or principal.can_retain(topic)
 
 
 AWS_LIMITS: Final = BrokerLimits()

@@ -18,7 +18,7 @@ from swan.local.core.broker_limits import (
     Refuse,
     TokenBucket,
 )
-from swan.local.core.mqtt_packets import NOT_AUTHORIZED, encode_puback, fixed_header
+from swan.local.core.mqtt_packets import NOT_AUTHORIZED, Connect, encode_puback, fixed_header
 from swan.local.core.policy import PolicyContext, Principal
 
 ARN = "arn:aws:iot:us-east-1:123456789012"
@@ -665,3 +665,18 @@ def test_a_retained_publish_needs_both_iot_publish_and_iot_retain_publish():
     assert from_device(device, retained(publish("swan/push/pi"))) is None
     alone = session(documents=[RETAINING_POLICY])
     assert isinstance(from_device(alone, retained(publish("swan/push/pi"))), Disconnect)
+
+
+def will(topic, *, retain=False):
+    return Connect("3.1.1", "pi", None, 30, True, topic, will_retain=retain)
+
+
+def test_a_last_will_is_taken_only_where_the_device_may_publish_and_retain_it():
+    limits, device = AWS_LIMITS, principal()
+    assert limits.allows_the_will(will(None), device)
+    assert limits.allows_the_will(will("swan/push/pi"), device)
+    assert not limits.allows_the_will(will("swan/push/pi", retain=True), device)
+    assert not limits.allows_the_will(will("swan/status/someone-else"), device)
+    assert not limits.allows_the_will(will("swan/push/pi/" + "/".join("x" * 8)), device)
+    retaining = principal(DEVICE_POLICY, RETAINING_POLICY)
+    assert limits.allows_the_will(will("swan/push/pi", retain=True), retaining)
